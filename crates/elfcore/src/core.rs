@@ -1,0 +1,689 @@
+//! The core file: its PT_LOAD segments and notes, read from a memory map without copying.
+//!
+//! A Linux x86-64 core is an ELF file of type ET_CORE. One PT_NOTE segment holds the process
+//! state (one NT_PRSTATUS per thread, the signalled thread first; NT_PRPSINFO; NT_SIGINFO;
+//! NT_AUXV; NT_FILE listing mapped files); each PT_LOAD describes one mapping. A mapping the
+//! kernel chose not to dump (file-backed text, per coredump_filter) has `p_filesz == 0`: its
+//! bytes must come from the file on disk (see [`crate::space`]).
+//!
+//! A truncated core is opened as far as it goes: [`CoreFile::truncation`] says what is missing
+//! and [`CoreFile::check_complete`] turns that into an error for callers that want all or nothing.
+
+use crate::error::{Error, Result};
+use crate::memory::Address;
+use byteorder::{ByteOrder, LittleEndian as LE};
+use memmap2::Mmap;
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// One PT_LOAD segment of the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Start address in the process.
+    pub vaddr: Address,
+    /// Size of the mapping in the process.
+    pub memsz: u64,
+    /// File offset of the dumped bytes.
+    pub offset: u64,
+    /// Bytes the core says it holds (0 for mappings not dumped).
+    pub filesz: u64,
+    /// Bytes actually present in the file (less than `filesz` when the core is truncated).
+    pub present: u64,
+    /// PF_R / PF_W / PF_X bits.
+    pub flags: u32,
+}
+
+impl Segment {
+    /// End address (exclusive) of the mapping.
+    pub fn end(&self) -> Address {
+        Address(self.vaddr.0.saturating_add(self.memsz))
+    }
+    /// Whether the process could write the mapping.
+    pub fn writable(&self) -> bool {
+        self.flags & elf::PF_W != 0
+    }
+    /// Whether the mapping was executable.
+    pub fn executable(&self) -> bool {
+        self.flags & elf::PF_X != 0
+    }
+    /// `rwx`-style permission string.
+    pub fn perms(&self) -> String {
+        format!(
+            "{}{}{}",
+            if self.flags & elf::PF_R != 0 { 'r' } else { '-' },
+            if self.writable() { 'w' } else { '-' },
+            if self.executable() { 'x' } else { '-' }
+        )
+    }
+}
+
+/// x86-64 general registers as the kernel stores them (`struct user_regs_struct`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Regs(pub [u64; 27]);
+
+impl Regs {
+    /// Register names in `user_regs_struct` order.
+    pub const NAMES: [&'static str; 27] = [
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
+        "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+    ];
+    /// A register by name.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| self.0[i])
+    }
+    /// Instruction pointer.
+    pub fn rip(&self) -> u64 {
+        self.0[16]
+    }
+    /// Stack pointer.
+    pub fn rsp(&self) -> u64 {
+        self.0[19]
+    }
+    /// Frame pointer register (not always a frame pointer).
+    pub fn rbp(&self) -> u64 {
+        self.0[4]
+    }
+    /// Thread pointer (base of the thread's TLS block).
+    pub fn fs_base(&self) -> u64 {
+        self.0[21]
+    }
+}
+
+/// One thread, from NT_PRSTATUS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// Kernel thread id.
+    pub tid: u32,
+    /// The signal this thread was handling when the dump was written (`pr_cursig`), 0 if none.
+    pub signal: u32,
+    /// Registers.
+    pub regs: Regs,
+}
+
+/// One file mapping from NT_FILE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedFile {
+    /// Start address.
+    pub start: Address,
+    /// End address (exclusive).
+    pub end: Address,
+    /// Byte offset in the file of `start`.
+    pub file_offset: u64,
+    /// The path the process had open (as the kernel printed it; may end in " (deleted)").
+    pub path: String,
+}
+
+/// NT_SIGINFO: the signal that caused the dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigInfo {
+    /// Signal number.
+    pub signo: i32,
+    /// `si_code` (e.g. SI_TKILL = -6 for abort()).
+    pub code: i32,
+    /// `si_errno`.
+    pub errno: i32,
+    /// For signals sent by a process (si_code <= 0): the sender's pid.
+    pub sender_pid: Option<u32>,
+    /// For faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE): the faulting address.
+    pub fault_addr: Option<Address>,
+}
+
+/// NT_PRPSINFO: the process's name and command line (truncated by the kernel to 80 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Parent process id.
+    pub ppid: u32,
+    /// User id.
+    pub uid: u32,
+    /// Short command name (16 bytes at most).
+    pub fname: String,
+    /// First 80 bytes of the command line.
+    pub psargs: String,
+}
+
+/// What a truncated core lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// File size.
+    pub file_size: u64,
+    /// File size the headers call for.
+    pub expected_size: u64,
+    /// Segments (by index) that are cut short or missing entirely.
+    pub segments: Vec<usize>,
+}
+
+/// An opened core dump.
+pub struct CoreFile {
+    path: PathBuf,
+    map: Mmap,
+    segments: Vec<Segment>,
+    threads: Vec<ThreadInfo>,
+    files: Vec<MappedFile>,
+    auxv: Vec<(u64, u64)>,
+    siginfo: Option<SigInfo>,
+    process: Option<ProcessInfo>,
+    truncation: Option<Truncation>,
+}
+
+impl std::fmt::Debug for CoreFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreFile").field("path", &self.path).field("segments", &self.segments.len()).finish()
+    }
+}
+
+/// NT_FILE note type (not in every libc's headers).
+const NT_FILE: u32 = 0x4649_4c45;
+/// NT_SIGINFO note type.
+const NT_SIGINFO: u32 = 0x5349_4749;
+
+/// The ELF type of a file in words, for error messages.
+pub(crate) fn elf_type_name(t: u16) -> &'static str {
+    match t {
+        elf::ET_REL => "relocatable object file",
+        elf::ET_EXEC => "executable",
+        elf::ET_DYN => "shared object or position-independent executable",
+        elf::ET_CORE => "core dump",
+        _ => "file of unknown type",
+    }
+}
+
+/// Check the ELF identification and return the parsed 64-bit little-endian x86-64 header.
+pub(crate) fn parse_header<'d>(path: &Path, data: &'d [u8]) -> Result<&'d elf::FileHeader64<object::LittleEndian>> {
+    if data.len() < 4 || &data[..4] != b"\x7fELF" {
+        return Err(Error::NotElf { path: path.into() });
+    }
+    if data.len() < 64 {
+        return Err(Error::Truncated { path: path.into(), what: "the ELF header".into(), needed: 64, actual: data.len() as u64 });
+    }
+    if data[4] != elf::ELFCLASS64 || data[5] != elf::ELFDATA2LSB {
+        let what = format!(
+            "{}-bit {}",
+            if data[4] == elf::ELFCLASS32 { 32 } else { 64 },
+            if data[5] == elf::ELFDATA2MSB { "big-endian" } else { "little-endian" }
+        );
+        return Err(Error::UnsupportedElf { path: path.into(), what });
+    }
+    let hdr = elf::FileHeader64::<object::LittleEndian>::parse(data)
+        .map_err(|e| Error::Malformed { path: path.into(), what: e.to_string() })?;
+    let machine = hdr.e_machine(object::LittleEndian);
+    if machine != elf::EM_X86_64 {
+        return Err(Error::UnsupportedElf { path: path.into(), what: format!("machine type {machine}") });
+    }
+    Ok(hdr)
+}
+
+/// Map a file read-only.
+pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
+    let f = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    // SAFETY: the map is read-only; a file changed under us gives wrong bytes, not unsoundness
+    // in safe Rust reading of a `&[u8]` (the same contract every mmap-based reader accepts).
+    unsafe { Mmap::map(&f) }.map_err(|source| Error::Io { path: path.into(), source })
+}
+
+/// Iterate the notes in a PT_NOTE payload: (name, type, desc). Stops at the first malformed note.
+pub(crate) fn iter_notes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], u32, &[u8])> {
+    std::iter::from_fn(move || {
+        if data.len() < 12 {
+            return None;
+        }
+        let namesz = LE::read_u32(&data[0..]) as usize;
+        let descsz = LE::read_u32(&data[4..]) as usize;
+        let ty = LE::read_u32(&data[8..]);
+        let name_end = 12usize.checked_add(namesz)?;
+        let desc_start = 12usize.checked_add(namesz.checked_add(3)? & !3)?;
+        let desc_end = desc_start.checked_add(descsz)?;
+        let next = desc_start.checked_add(descsz.checked_add(3)? & !3)?;
+        if desc_end > data.len() || name_end > data.len() {
+            return None;
+        }
+        let mut name = &data[12..name_end];
+        if let Some(z) = name.iter().position(|&c| c == 0) {
+            name = &name[..z];
+        }
+        let desc = &data[desc_start..desc_end];
+        data = data.get(next..).unwrap_or(&[]);
+        Some((name, ty, desc))
+    })
+}
+
+fn cstr(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl CoreFile {
+    /// Open and parse a core file. Fails if the file is not an x86-64 ELF core or its notes are
+    /// unreadable; a core whose memory segments are cut short opens, with [`Self::truncation`] set.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let map = map_file(path)?;
+        Self::from_map(path, map)
+    }
+
+    fn from_map(path: &Path, map: Mmap) -> Result<Self> {
+        let data: &[u8] = &map;
+        let hdr = parse_header(path, data)?;
+        let e = object::LittleEndian;
+        let ty = hdr.e_type(e);
+        if ty != elf::ET_CORE {
+            return Err(Error::NotACore { path: path.into(), kind: elf_type_name(ty) });
+        }
+        let phoff = hdr.e_phoff(e);
+        let phnum = hdr.e_phnum(e) as u64;
+        let ph_end = phoff.saturating_add(phnum.saturating_mul(56));
+        if ph_end > data.len() as u64 {
+            return Err(Error::Truncated {
+                path: path.into(),
+                what: "the program header table".into(),
+                needed: ph_end,
+                actual: data.len() as u64,
+            });
+        }
+        let phdrs = hdr.program_headers(e, data).map_err(|err| Error::Malformed { path: path.into(), what: err.to_string() })?;
+        let file_size = data.len() as u64;
+        let mut segments = Vec::new();
+        let mut note_ranges = Vec::new();
+        let mut expected_size = 0u64;
+        for ph in phdrs {
+            let (offset, filesz) = (ph.p_offset(e), ph.p_filesz(e));
+            let end = offset.saturating_add(filesz);
+            expected_size = expected_size.max(end);
+            match ph.p_type(e) {
+                elf::PT_NOTE => note_ranges.push((offset, filesz)),
+                elf::PT_LOAD => {
+                    let present = if offset >= file_size { 0 } else { filesz.min(file_size - offset) };
+                    segments.push(Segment {
+                        vaddr: Address(ph.p_vaddr(e)),
+                        memsz: ph.p_memsz(e),
+                        offset,
+                        filesz,
+                        present,
+                        flags: ph.p_flags(e),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if note_ranges.is_empty() {
+            return Err(Error::Malformed { path: path.into(), what: "the core has no PT_NOTE segment (no threads, no registers)".into() });
+        }
+        segments.sort_by_key(|s| s.vaddr);
+        let segments_cut: Vec<usize> = segments.iter().enumerate().filter(|(_, s)| s.present < s.filesz).map(|(i, _)| i).collect();
+        let truncation = (!segments_cut.is_empty() || expected_size > file_size).then(|| Truncation {
+            file_size,
+            expected_size,
+            segments: segments_cut,
+        });
+
+        let mut core = CoreFile {
+            path: path.into(),
+            map,
+            segments,
+            threads: Vec::new(),
+            files: Vec::new(),
+            auxv: Vec::new(),
+            siginfo: None,
+            process: None,
+            truncation,
+        };
+        for (offset, size) in note_ranges {
+            let end = offset.saturating_add(size);
+            if end > file_size {
+                return Err(Error::Truncated { path: path.into(), what: "the notes segment (threads and registers)".into(), needed: end, actual: file_size });
+            }
+            core.parse_notes(offset as usize, size as usize)?;
+        }
+        if core.threads.is_empty() {
+            return Err(Error::Malformed { path: path.into(), what: "the core has no NT_PRSTATUS note (no threads)".into() });
+        }
+        Ok(core)
+    }
+
+    fn parse_notes(&mut self, offset: usize, size: usize) -> Result<()> {
+        let data = &self.map[offset..offset + size];
+        let mut threads = Vec::new();
+        let mut files = Vec::new();
+        let mut auxv = Vec::new();
+        let mut siginfo = None;
+        let mut process = None;
+        for (name, ty, desc) in iter_notes(data) {
+            if name != b"CORE" {
+                continue;
+            }
+            match ty {
+                elf::NT_PRSTATUS if desc.len() >= 112 + 27 * 8 => {
+                    let mut regs = [0u64; 27];
+                    for (i, r) in regs.iter_mut().enumerate() {
+                        *r = LE::read_u64(&desc[112 + i * 8..]);
+                    }
+                    threads.push(ThreadInfo { tid: LE::read_u32(&desc[32..]), signal: LE::read_u16(&desc[12..]) as u32, regs: Regs(regs) });
+                }
+                elf::NT_PRPSINFO if desc.len() >= 136 => {
+                    process = Some(ProcessInfo {
+                        uid: LE::read_u32(&desc[16..]),
+                        pid: LE::read_u32(&desc[24..]),
+                        ppid: LE::read_u32(&desc[28..]),
+                        fname: cstr(&desc[40..56]),
+                        psargs: cstr(&desc[56..136]),
+                    });
+                }
+                NT_SIGINFO if desc.len() >= 24 => {
+                    let signo = LE::read_i32(&desc[0..]);
+                    let code = LE::read_i32(&desc[8..]);
+                    let fault = matches!(signo, 4 | 7 | 8 | 11);
+                    siginfo = Some(SigInfo {
+                        signo,
+                        errno: LE::read_i32(&desc[4..]),
+                        code,
+                        sender_pid: (!fault && code <= 0).then(|| LE::read_u32(&desc[16..])),
+                        fault_addr: fault.then(|| Address(LE::read_u64(&desc[16..]))),
+                    });
+                }
+                elf::NT_AUXV => {
+                    for pair in desc.chunks_exact(16) {
+                        let (k, v) = (LE::read_u64(pair), LE::read_u64(&pair[8..]));
+                        if k == 0 {
+                            break;
+                        }
+                        auxv.push((k, v));
+                    }
+                }
+                NT_FILE if desc.len() >= 16 => files = parse_nt_file(desc),
+                _ => {}
+            }
+        }
+        self.threads.extend(threads);
+        self.files.extend(files);
+        self.auxv.extend(auxv);
+        self.siginfo = self.siginfo.or(siginfo);
+        self.process = self.process.take().or(process);
+        Ok(())
+    }
+
+    /// The path the core was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The whole file, memory-mapped.
+    pub fn data(&self) -> &[u8] {
+        &self.map
+    }
+    /// PT_LOAD segments, sorted by address.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+    /// Threads in note order: the thread that received the fatal signal comes first.
+    pub fn threads(&self) -> &[ThreadInfo] {
+        &self.threads
+    }
+    /// Mapped files (NT_FILE).
+    pub fn mapped_files(&self) -> &[MappedFile] {
+        &self.files
+    }
+    /// The auxiliary vector (NT_AUXV) as (key, value) pairs.
+    pub fn auxv(&self) -> &[(u64, u64)] {
+        &self.auxv
+    }
+    /// One auxv entry.
+    pub fn auxv_value(&self, key: u64) -> Option<u64> {
+        self.auxv.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+    /// NT_SIGINFO, when present.
+    pub fn siginfo(&self) -> Option<SigInfo> {
+        self.siginfo
+    }
+    /// NT_PRPSINFO, when present.
+    pub fn process(&self) -> Option<&ProcessInfo> {
+        self.process.as_ref()
+    }
+    /// What is missing from a truncated core, if anything.
+    pub fn truncation(&self) -> Option<&Truncation> {
+        self.truncation.as_ref()
+    }
+    /// Fail with [`Error::Truncated`] if any segment is cut short.
+    pub fn check_complete(&self) -> Result<()> {
+        match &self.truncation {
+            None => Ok(()),
+            Some(t) => Err(Error::Truncated {
+                path: self.path.clone(),
+                what: format!("{} of {} memory segments", t.segments.len(), self.segments.len()),
+                needed: t.expected_size,
+                actual: t.file_size,
+            }),
+        }
+    }
+    /// The signal that killed the process: NT_SIGINFO's, else the first thread's `pr_cursig`.
+    pub fn signal(&self) -> Option<i32> {
+        self.siginfo
+            .map(|s| s.signo)
+            .filter(|&s| s != 0)
+            .or_else(|| self.threads.first().map(|t| t.signal as i32).filter(|&s| s != 0))
+    }
+    /// The mapped file that covers `addr`.
+    pub fn mapped_file_at(&self, addr: Address) -> Option<&MappedFile> {
+        self.files.iter().find(|f| f.start <= addr && addr < f.end)
+    }
+}
+
+/// Parse the NT_FILE payload: count, page size, `count` (start, end, page offset) triples, then
+/// `count` NUL-terminated names. Entries beyond what the payload holds are dropped.
+fn parse_nt_file(desc: &[u8]) -> Vec<MappedFile> {
+    let count = LE::read_u64(desc) as usize;
+    let page = LE::read_u64(&desc[8..]);
+    let table_end = 16usize.saturating_add(count.saturating_mul(24));
+    if table_end > desc.len() {
+        return Vec::new();
+    }
+    let mut names = desc[table_end..].split(|&c| c == 0);
+    (0..count)
+        .map_while(|i| {
+            let t = &desc[16 + i * 24..];
+            let name = names.next()?;
+            Some(MappedFile {
+                start: Address(LE::read_u64(t)),
+                end: Address(LE::read_u64(&t[8..])),
+                file_offset: LE::read_u64(&t[16..]).saturating_mul(page),
+                path: String::from_utf8_lossy(name).into_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Human name of a Linux signal number.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        31 => "SIGSYS",
+        _ => "signal",
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Build a minimal ELF core image: one PT_NOTE with the given notes, then the PT_LOADs.
+    pub fn build_core(notes: &[(&[u8], u32, Vec<u8>)], loads: &[(u64, u64, Vec<u8>, u32)]) -> Vec<u8> {
+        let mut note_bytes = Vec::new();
+        for (name, ty, desc) in notes {
+            let mut n = name.to_vec();
+            n.push(0);
+            note_bytes.extend_from_slice(&(n.len() as u32).to_le_bytes());
+            note_bytes.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+            note_bytes.extend_from_slice(&ty.to_le_bytes());
+            note_bytes.extend_from_slice(&n);
+            while note_bytes.len() % 4 != 0 {
+                note_bytes.push(0);
+            }
+            note_bytes.extend_from_slice(desc);
+            while note_bytes.len() % 4 != 0 {
+                note_bytes.push(0);
+            }
+        }
+        let phnum = 1 + loads.len();
+        let mut off = 64 + 56 * phnum as u64;
+        let mut out = vec![0u8; 64];
+        out[..4].copy_from_slice(b"\x7fELF");
+        out[4] = 2; // 64-bit
+        out[5] = 1; // little-endian
+        out[6] = 1;
+        out[16..18].copy_from_slice(&4u16.to_le_bytes()); // ET_CORE
+        out[18..20].copy_from_slice(&62u16.to_le_bytes()); // x86-64
+        out[20..24].copy_from_slice(&1u32.to_le_bytes());
+        out[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
+        out[52..54].copy_from_slice(&64u16.to_le_bytes());
+        out[54..56].copy_from_slice(&56u16.to_le_bytes());
+        out[56..58].copy_from_slice(&(phnum as u16).to_le_bytes());
+        let mut ph = |ty: u32, flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64| {
+            let mut p = Vec::new();
+            p.extend_from_slice(&ty.to_le_bytes());
+            p.extend_from_slice(&flags.to_le_bytes());
+            p.extend_from_slice(&offset.to_le_bytes());
+            p.extend_from_slice(&vaddr.to_le_bytes());
+            p.extend_from_slice(&0u64.to_le_bytes());
+            p.extend_from_slice(&filesz.to_le_bytes());
+            p.extend_from_slice(&memsz.to_le_bytes());
+            p.extend_from_slice(&8u64.to_le_bytes());
+            out.extend_from_slice(&p);
+        };
+        ph(elf::PT_NOTE, 0, off, 0, note_bytes.len() as u64, 0);
+        off += note_bytes.len() as u64;
+        for (vaddr, memsz, bytes, flags) in loads {
+            ph(elf::PT_LOAD, *flags, off, *vaddr, bytes.len() as u64, *memsz);
+            off += bytes.len() as u64;
+        }
+        out.extend_from_slice(&note_bytes);
+        for (_, _, bytes, _) in loads {
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+
+    pub fn prstatus(tid: u32, sig: u16, rip: u64) -> Vec<u8> {
+        let mut d = vec![0u8; 336];
+        d[12..14].copy_from_slice(&sig.to_le_bytes());
+        d[32..36].copy_from_slice(&tid.to_le_bytes());
+        d[112 + 16 * 8..112 + 17 * 8].copy_from_slice(&rip.to_le_bytes());
+        d
+    }
+
+    pub fn nt_file(entries: &[(u64, u64, u64, &str)]) -> Vec<u8> {
+        let mut d = Vec::new();
+        d.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        d.extend_from_slice(&4096u64.to_le_bytes());
+        for (s, e, pgoff, _) in entries {
+            d.extend_from_slice(&s.to_le_bytes());
+            d.extend_from_slice(&e.to_le_bytes());
+            d.extend_from_slice(&pgoff.to_le_bytes());
+        }
+        for (_, _, _, name) in entries {
+            d.extend_from_slice(name.as_bytes());
+            d.push(0);
+        }
+        d
+    }
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn parses_threads_files_and_segments() {
+        let img = build_core(
+            &[
+                (b"CORE", elf::NT_PRSTATUS, prstatus(101, 6, 0x401000)),
+                (b"CORE", elf::NT_PRSTATUS, prstatus(102, 0, 0x402000)),
+                (b"CORE", NT_FILE, nt_file(&[(0x400000, 0x401000, 0, "/usr/bin/node"), (0x401000, 0x403000, 1, "/usr/bin/node")])),
+                (b"CORE", elf::NT_AUXV, [9u64.to_le_bytes(), 0x401234u64.to_le_bytes(), [0; 8], [0; 8]].concat()),
+                (b"LINUX", 0x202, vec![1, 2, 3]),
+            ],
+            &[(0x7000, 0x1000, vec![0xaa; 0x1000], elf::PF_R | elf::PF_W), (0x400000, 0x1000, vec![], elf::PF_R | elf::PF_X)],
+        );
+        let f = write(&img);
+        let core = CoreFile::open(f.path()).unwrap();
+        assert_eq!(core.threads().len(), 2);
+        assert_eq!(core.threads()[0].tid, 101);
+        assert_eq!(core.threads()[0].signal, 6);
+        assert_eq!(core.threads()[1].regs.rip(), 0x402000);
+        assert_eq!(core.signal(), Some(6));
+        assert_eq!(core.mapped_files().len(), 2);
+        assert_eq!(core.mapped_files()[1].file_offset, 4096);
+        assert_eq!(core.mapped_files()[1].path, "/usr/bin/node");
+        assert_eq!(core.auxv_value(9), Some(0x401234));
+        assert_eq!(core.segments().len(), 2);
+        assert_eq!(core.segments()[0].vaddr, Address(0x7000));
+        assert_eq!(core.segments()[0].perms(), "rw-");
+        assert_eq!(core.segments()[1].filesz, 0);
+        assert!(core.truncation().is_none());
+        core.check_complete().unwrap();
+    }
+
+    #[test]
+    fn truncated_core_opens_but_reports_what_is_missing() {
+        let img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 11, 0))], &[(0x7000, 0x2000, vec![0x55; 0x2000], elf::PF_R)]);
+        let f = write(&img[..img.len() - 0x1800]);
+        let core = CoreFile::open(f.path()).unwrap();
+        let t = core.truncation().expect("truncation noticed");
+        assert_eq!(t.segments, vec![0]);
+        assert_eq!(core.segments()[0].present, 0x800);
+        let msg = core.check_complete().unwrap_err().to_string();
+        assert!(msg.contains("truncated"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_non_elf_non_core_and_cut_headers() {
+        let f = write(b"this is not an ELF file at all, just text");
+        assert!(matches!(CoreFile::open(f.path()), Err(Error::NotElf { .. })));
+
+        let mut img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))], &[]);
+        img[16] = 2; // ET_EXEC
+        let f = write(&img);
+        let e = CoreFile::open(f.path()).unwrap_err();
+        assert!(matches!(e, Error::NotACore { kind: "executable", .. }), "{e}");
+
+        let img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))], &[(0x1000, 0x1000, vec![0; 0x1000], 4)]);
+        let f = write(&img[..100]);
+        assert!(matches!(CoreFile::open(f.path()), Err(Error::Truncated { .. })));
+
+        let f = write(&img[..30]);
+        assert!(matches!(CoreFile::open(f.path()), Err(Error::Truncated { .. })));
+
+        let mut img32 = img.clone();
+        img32[4] = 1;
+        let f = write(&img32);
+        assert!(matches!(CoreFile::open(f.path()), Err(Error::UnsupportedElf { .. })));
+    }
+
+    #[test]
+    fn note_iterator_stops_at_garbage() {
+        let mut d = Vec::new();
+        d.extend_from_slice(&5u32.to_le_bytes());
+        d.extend_from_slice(&0xffff_fff0u32.to_le_bytes()); // absurd desc size
+        d.extend_from_slice(&1u32.to_le_bytes());
+        d.extend_from_slice(b"CORE\0\0\0\0");
+        assert_eq!(iter_notes(&d).count(), 0);
+    }
+}
