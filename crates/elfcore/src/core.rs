@@ -10,7 +10,7 @@
 //! and [`CoreFile::check_complete`] turns that into an error for callers that want all or nothing.
 
 use crate::error::{Error, Result};
-use crate::memory::Address;
+use crate::memory::{Address, MemError, Memory};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use memmap2::Mmap;
 use object::elf;
@@ -52,7 +52,11 @@ impl Segment {
     pub fn perms(&self) -> String {
         format!(
             "{}{}{}",
-            if self.flags & elf::PF_R != 0 { 'r' } else { '-' },
+            if self.flags & elf::PF_R != 0 {
+                'r'
+            } else {
+                '-'
+            },
             if self.writable() { 'w' } else { '-' },
             if self.executable() { 'x' } else { '-' }
         )
@@ -66,12 +70,16 @@ pub struct Regs(pub [u64; 27]);
 impl Regs {
     /// Register names in `user_regs_struct` order.
     pub const NAMES: [&'static str; 27] = [
-        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
-        "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx",
+        "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds",
+        "es", "fs", "gs",
     ];
     /// A register by name.
     pub fn get(&self, name: &str) -> Option<u64> {
-        Self::NAMES.iter().position(|n| *n == name).map(|i| self.0[i])
+        Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| self.0[i])
     }
     /// Instruction pointer.
     pub fn rip(&self) -> u64 {
@@ -171,7 +179,10 @@ pub struct CoreFile {
 
 impl std::fmt::Debug for CoreFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CoreFile").field("path", &self.path).field("segments", &self.segments.len()).finish()
+        f.debug_struct("CoreFile")
+            .field("path", &self.path)
+            .field("segments", &self.segments.len())
+            .finish()
     }
 }
 
@@ -192,36 +203,63 @@ pub(crate) fn elf_type_name(t: u16) -> &'static str {
 }
 
 /// Check the ELF identification and return the parsed 64-bit little-endian x86-64 header.
-pub(crate) fn parse_header<'d>(path: &Path, data: &'d [u8]) -> Result<&'d elf::FileHeader64<object::LittleEndian>> {
+pub(crate) fn parse_header<'d>(
+    path: &Path,
+    data: &'d [u8],
+) -> Result<&'d elf::FileHeader64<object::LittleEndian>> {
     if data.len() < 4 || &data[..4] != b"\x7fELF" {
         return Err(Error::NotElf { path: path.into() });
     }
     if data.len() < 64 {
-        return Err(Error::Truncated { path: path.into(), what: "the ELF header".into(), needed: 64, actual: data.len() as u64 });
+        return Err(Error::Truncated {
+            path: path.into(),
+            what: "the ELF header".into(),
+            needed: 64,
+            actual: data.len() as u64,
+        });
     }
     if data[4] != elf::ELFCLASS64 || data[5] != elf::ELFDATA2LSB {
         let what = format!(
             "{}-bit {}",
             if data[4] == elf::ELFCLASS32 { 32 } else { 64 },
-            if data[5] == elf::ELFDATA2MSB { "big-endian" } else { "little-endian" }
+            if data[5] == elf::ELFDATA2MSB {
+                "big-endian"
+            } else {
+                "little-endian"
+            }
         );
-        return Err(Error::UnsupportedElf { path: path.into(), what });
+        return Err(Error::UnsupportedElf {
+            path: path.into(),
+            what,
+        });
     }
-    let hdr = elf::FileHeader64::<object::LittleEndian>::parse(data)
-        .map_err(|e| Error::Malformed { path: path.into(), what: e.to_string() })?;
+    let hdr =
+        elf::FileHeader64::<object::LittleEndian>::parse(data).map_err(|e| Error::Malformed {
+            path: path.into(),
+            what: e.to_string(),
+        })?;
     let machine = hdr.e_machine(object::LittleEndian);
     if machine != elf::EM_X86_64 {
-        return Err(Error::UnsupportedElf { path: path.into(), what: format!("machine type {machine}") });
+        return Err(Error::UnsupportedElf {
+            path: path.into(),
+            what: format!("machine type {machine}"),
+        });
     }
     Ok(hdr)
 }
 
 /// Map a file read-only.
 pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
-    let f = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let f = File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     // SAFETY: the map is read-only; a file changed under us gives wrong bytes, not unsoundness
     // in safe Rust reading of a `&[u8]` (the same contract every mmap-based reader accepts).
-    unsafe { Mmap::map(&f) }.map_err(|source| Error::Io { path: path.into(), source })
+    unsafe { Mmap::map(&f) }.map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Iterate the notes in a PT_NOTE payload: (name, type, desc). Stops at the first malformed note.
@@ -270,7 +308,10 @@ impl CoreFile {
         let e = object::LittleEndian;
         let ty = hdr.e_type(e);
         if ty != elf::ET_CORE {
-            return Err(Error::NotACore { path: path.into(), kind: elf_type_name(ty) });
+            return Err(Error::NotACore {
+                path: path.into(),
+                kind: elf_type_name(ty),
+            });
         }
         let phoff = hdr.e_phoff(e);
         let phnum = hdr.e_phnum(e) as u64;
@@ -283,7 +324,12 @@ impl CoreFile {
                 actual: data.len() as u64,
             });
         }
-        let phdrs = hdr.program_headers(e, data).map_err(|err| Error::Malformed { path: path.into(), what: err.to_string() })?;
+        let phdrs = hdr
+            .program_headers(e, data)
+            .map_err(|err| Error::Malformed {
+                path: path.into(),
+                what: err.to_string(),
+            })?;
         let file_size = data.len() as u64;
         let mut segments = Vec::new();
         let mut note_ranges = Vec::new();
@@ -295,7 +341,11 @@ impl CoreFile {
             match ph.p_type(e) {
                 elf::PT_NOTE => note_ranges.push((offset, filesz)),
                 elf::PT_LOAD => {
-                    let present = if offset >= file_size { 0 } else { filesz.min(file_size - offset) };
+                    let present = if offset >= file_size {
+                        0
+                    } else {
+                        filesz.min(file_size - offset)
+                    };
                     segments.push(Segment {
                         vaddr: Address(ph.p_vaddr(e)),
                         memsz: ph.p_memsz(e),
@@ -309,15 +359,24 @@ impl CoreFile {
             }
         }
         if note_ranges.is_empty() {
-            return Err(Error::Malformed { path: path.into(), what: "the core has no PT_NOTE segment (no threads, no registers)".into() });
+            return Err(Error::Malformed {
+                path: path.into(),
+                what: "the core has no PT_NOTE segment (no threads, no registers)".into(),
+            });
         }
         segments.sort_by_key(|s| s.vaddr);
-        let segments_cut: Vec<usize> = segments.iter().enumerate().filter(|(_, s)| s.present < s.filesz).map(|(i, _)| i).collect();
-        let truncation = (!segments_cut.is_empty() || expected_size > file_size).then(|| Truncation {
-            file_size,
-            expected_size,
-            segments: segments_cut,
-        });
+        let segments_cut: Vec<usize> = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.present < s.filesz)
+            .map(|(i, _)| i)
+            .collect();
+        let truncation =
+            (!segments_cut.is_empty() || expected_size > file_size).then(|| Truncation {
+                file_size,
+                expected_size,
+                segments: segments_cut,
+            });
 
         let mut core = CoreFile {
             path: path.into(),
@@ -333,12 +392,20 @@ impl CoreFile {
         for (offset, size) in note_ranges {
             let end = offset.saturating_add(size);
             if end > file_size {
-                return Err(Error::Truncated { path: path.into(), what: "the notes segment (threads and registers)".into(), needed: end, actual: file_size });
+                return Err(Error::Truncated {
+                    path: path.into(),
+                    what: "the notes segment (threads and registers)".into(),
+                    needed: end,
+                    actual: file_size,
+                });
             }
             core.parse_notes(offset as usize, size as usize)?;
         }
         if core.threads.is_empty() {
-            return Err(Error::Malformed { path: path.into(), what: "the core has no NT_PRSTATUS note (no threads)".into() });
+            return Err(Error::Malformed {
+                path: path.into(),
+                what: "the core has no NT_PRSTATUS note (no threads)".into(),
+            });
         }
         Ok(core)
     }
@@ -360,7 +427,11 @@ impl CoreFile {
                     for (i, r) in regs.iter_mut().enumerate() {
                         *r = LE::read_u64(&desc[112 + i * 8..]);
                     }
-                    threads.push(ThreadInfo { tid: LE::read_u32(&desc[32..]), signal: LE::read_u16(&desc[12..]) as u32, regs: Regs(regs) });
+                    threads.push(ThreadInfo {
+                        tid: LE::read_u32(&desc[32..]),
+                        signal: LE::read_u16(&desc[12..]) as u32,
+                        regs: Regs(regs),
+                    });
                 }
                 elf::NT_PRPSINFO if desc.len() >= 136 => {
                     process = Some(ProcessInfo {
@@ -450,7 +521,11 @@ impl CoreFile {
             None => Ok(()),
             Some(t) => Err(Error::Truncated {
                 path: self.path.clone(),
-                what: format!("{} of {} memory segments", t.segments.len(), self.segments.len()),
+                what: format!(
+                    "{} of {} memory segments",
+                    t.segments.len(),
+                    self.segments.len()
+                ),
                 needed: t.expected_size,
                 actual: t.file_size,
             }),
@@ -461,11 +536,52 @@ impl CoreFile {
         self.siginfo
             .map(|s| s.signo)
             .filter(|&s| s != 0)
-            .or_else(|| self.threads.first().map(|t| t.signal as i32).filter(|&s| s != 0))
+            .or_else(|| {
+                self.threads
+                    .first()
+                    .map(|t| t.signal as i32)
+                    .filter(|&s| s != 0)
+            })
     }
     /// The mapped file that covers `addr`.
     pub fn mapped_file_at(&self, addr: Address) -> Option<&MappedFile> {
         self.files.iter().find(|f| f.start <= addr && addr < f.end)
+    }
+}
+
+/// The core's own dumped bytes, without any file layer: what the process really had in memory,
+/// where the dump has it. Use [`crate::AddressSpace`] to see file-backed pages too.
+impl Memory for CoreFile {
+    fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr.checked_add(done as u64).ok_or(MemError::Unmapped {
+                addr: Address(u64::MAX),
+            })?;
+            let i = self
+                .segments
+                .partition_point(|s| s.vaddr <= a)
+                .checked_sub(1)
+                .ok_or(MemError::Unmapped { addr: a })?;
+            let s = &self.segments[i];
+            let rel = a.0 - s.vaddr.0;
+            if rel >= s.memsz {
+                return Err(MemError::Unmapped { addr: a });
+            }
+            if rel >= s.present {
+                let why = if s.filesz == 0 {
+                    "the kernel did not dump this mapping"
+                } else {
+                    "the core file is truncated"
+                };
+                return Err(MemError::NotInDump { addr: a, why });
+            }
+            let n = ((s.present - rel) as usize).min(buf.len() - done);
+            let o = (s.offset + rel) as usize;
+            buf[done..done + n].copy_from_slice(&self.map[o..o + n]);
+            done += n;
+        }
+        Ok(())
     }
 }
 
@@ -523,7 +639,10 @@ pub(crate) mod tests {
     use super::*;
 
     /// Build a minimal ELF core image: one PT_NOTE with the given notes, then the PT_LOADs.
-    pub fn build_core(notes: &[(&[u8], u32, Vec<u8>)], loads: &[(u64, u64, Vec<u8>, u32)]) -> Vec<u8> {
+    pub fn build_core(
+        notes: &[(&[u8], u32, Vec<u8>)],
+        loads: &[(u64, u64, Vec<u8>, u32)],
+    ) -> Vec<u8> {
         let mut note_bytes = Vec::new();
         for (name, ty, desc) in notes {
             let mut n = name.to_vec();
@@ -569,7 +688,14 @@ pub(crate) mod tests {
         ph(elf::PT_NOTE, 0, off, 0, note_bytes.len() as u64, 0);
         off += note_bytes.len() as u64;
         for (vaddr, memsz, bytes, flags) in loads {
-            ph(elf::PT_LOAD, *flags, off, *vaddr, bytes.len() as u64, *memsz);
+            ph(
+                elf::PT_LOAD,
+                *flags,
+                off,
+                *vaddr,
+                bytes.len() as u64,
+                *memsz,
+            );
             off += bytes.len() as u64;
         }
         out.extend_from_slice(&note_bytes);
@@ -616,11 +742,31 @@ pub(crate) mod tests {
             &[
                 (b"CORE", elf::NT_PRSTATUS, prstatus(101, 6, 0x401000)),
                 (b"CORE", elf::NT_PRSTATUS, prstatus(102, 0, 0x402000)),
-                (b"CORE", NT_FILE, nt_file(&[(0x400000, 0x401000, 0, "/usr/bin/node"), (0x401000, 0x403000, 1, "/usr/bin/node")])),
-                (b"CORE", elf::NT_AUXV, [9u64.to_le_bytes(), 0x401234u64.to_le_bytes(), [0; 8], [0; 8]].concat()),
+                (
+                    b"CORE",
+                    NT_FILE,
+                    nt_file(&[
+                        (0x400000, 0x401000, 0, "/usr/bin/node"),
+                        (0x401000, 0x403000, 1, "/usr/bin/node"),
+                    ]),
+                ),
+                (
+                    b"CORE",
+                    elf::NT_AUXV,
+                    [
+                        9u64.to_le_bytes(),
+                        0x401234u64.to_le_bytes(),
+                        [0; 8],
+                        [0; 8],
+                    ]
+                    .concat(),
+                ),
                 (b"LINUX", 0x202, vec![1, 2, 3]),
             ],
-            &[(0x7000, 0x1000, vec![0xaa; 0x1000], elf::PF_R | elf::PF_W), (0x400000, 0x1000, vec![], elf::PF_R | elf::PF_X)],
+            &[
+                (0x7000, 0x1000, vec![0xaa; 0x1000], elf::PF_R | elf::PF_W),
+                (0x400000, 0x1000, vec![], elf::PF_R | elf::PF_X),
+            ],
         );
         let f = write(&img);
         let core = CoreFile::open(f.path()).unwrap();
@@ -643,7 +789,10 @@ pub(crate) mod tests {
 
     #[test]
     fn truncated_core_opens_but_reports_what_is_missing() {
-        let img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 11, 0))], &[(0x7000, 0x2000, vec![0x55; 0x2000], elf::PF_R)]);
+        let img = build_core(
+            &[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 11, 0))],
+            &[(0x7000, 0x2000, vec![0x55; 0x2000], elf::PF_R)],
+        );
         let f = write(&img[..img.len() - 0x1800]);
         let core = CoreFile::open(f.path()).unwrap();
         let t = core.truncation().expect("truncation noticed");
@@ -656,25 +805,49 @@ pub(crate) mod tests {
     #[test]
     fn rejects_non_elf_non_core_and_cut_headers() {
         let f = write(b"this is not an ELF file at all, just text");
-        assert!(matches!(CoreFile::open(f.path()), Err(Error::NotElf { .. })));
+        assert!(matches!(
+            CoreFile::open(f.path()),
+            Err(Error::NotElf { .. })
+        ));
 
         let mut img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))], &[]);
         img[16] = 2; // ET_EXEC
         let f = write(&img);
         let e = CoreFile::open(f.path()).unwrap_err();
-        assert!(matches!(e, Error::NotACore { kind: "executable", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::NotACore {
+                    kind: "executable",
+                    ..
+                }
+            ),
+            "{e}"
+        );
 
-        let img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))], &[(0x1000, 0x1000, vec![0; 0x1000], 4)]);
+        let img = build_core(
+            &[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))],
+            &[(0x1000, 0x1000, vec![0; 0x1000], 4)],
+        );
         let f = write(&img[..100]);
-        assert!(matches!(CoreFile::open(f.path()), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            CoreFile::open(f.path()),
+            Err(Error::Truncated { .. })
+        ));
 
         let f = write(&img[..30]);
-        assert!(matches!(CoreFile::open(f.path()), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            CoreFile::open(f.path()),
+            Err(Error::Truncated { .. })
+        ));
 
         let mut img32 = img.clone();
         img32[4] = 1;
         let f = write(&img32);
-        assert!(matches!(CoreFile::open(f.path()), Err(Error::UnsupportedElf { .. })));
+        assert!(matches!(
+            CoreFile::open(f.path()),
+            Err(Error::UnsupportedElf { .. })
+        ));
     }
 
     #[test]

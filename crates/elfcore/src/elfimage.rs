@@ -89,7 +89,9 @@ pub struct ElfImage {
 
 impl std::fmt::Debug for ElfImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElfImage").field("path", &self.path).finish()
+        f.debug_struct("ElfImage")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -103,9 +105,20 @@ impl ElfImage {
         let e = object::LittleEndian;
         let elf_type = hdr.e_type(e);
         if elf_type != elf::ET_EXEC && elf_type != elf::ET_DYN {
-            return Err(Error::Malformed { path: path.into(), what: format!("expected an executable, found an ELF {}", elf_type_name(elf_type)) });
+            return Err(Error::Malformed {
+                path: path.into(),
+                what: format!(
+                    "expected an executable, found an ELF {}",
+                    elf_type_name(elf_type)
+                ),
+            });
         }
-        let phdrs = hdr.program_headers(e, data).map_err(|err| Error::Malformed { path: path.into(), what: err.to_string() })?;
+        let phdrs = hdr
+            .program_headers(e, data)
+            .map_err(|err| Error::Malformed {
+                path: path.into(),
+                what: err.to_string(),
+            })?;
         let mut loads = Vec::new();
         let mut tls = None;
         let mut build_id = None;
@@ -129,7 +142,16 @@ impl ElfImage {
             }
         }
         loads.sort_by_key(|l| l.vaddr);
-        Ok(ElfImage { path: path.into(), map, elf_type, loads, tls, build_id, symbols: OnceLock::new(), lines: OnceLock::new() })
+        Ok(ElfImage {
+            path: path.into(),
+            map,
+            elf_type,
+            loads,
+            tls,
+            build_id,
+            symbols: OnceLock::new(),
+            lines: OnceLock::new(),
+        })
     }
 
     /// The file's path.
@@ -183,10 +205,18 @@ impl ElfImage {
             for (i, s) in all.iter().enumerate() {
                 by_name.entry(s.name.clone()).or_insert(i);
             }
-            let mut by_addr: Vec<Symbol> = all.iter().filter(|s| !s.tls && s.addr != 0).cloned().collect();
+            let mut by_addr: Vec<Symbol> = all
+                .iter()
+                .filter(|s| !s.tls && s.addr != 0)
+                .cloned()
+                .collect();
             by_addr.sort_by(|a, b| a.addr.cmp(&b.addr).then(b.size.cmp(&a.size)));
             by_addr.dedup_by(|a, b| a.addr == b.addr);
-            SymbolIndex { by_addr, by_name, all }
+            SymbolIndex {
+                by_addr,
+                by_name,
+                all,
+            }
         })
     }
 
@@ -197,10 +227,15 @@ impl ElfImage {
     }
 
     /// Every symbol whose raw name starts with `prefix`.
-    pub fn symbols_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Symbol> + 'a {
+    pub fn symbols_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a Symbol> + 'a {
         let idx = self.index();
         let mut seen = std::collections::HashSet::new();
-        idx.all.iter().filter(move |s| s.name.starts_with(prefix) && seen.insert(s.name.as_str()))
+        idx.all
+            .iter()
+            .filter(move |s| s.name.starts_with(prefix) && seen.insert(s.name.as_str()))
     }
 
     /// The symbol containing link-time address `addr` (or the nearest one below it when sizes
@@ -214,7 +249,12 @@ impl ElfImage {
             return None;
         }
         // An unsized symbol only counts if the address lies in a mapped executable segment.
-        if s.size == 0 && !self.loads.iter().any(|l| l.vaddr <= addr && addr < l.vaddr + l.memsz) {
+        if s.size == 0
+            && !self
+                .loads
+                .iter()
+                .any(|l| l.vaddr <= addr && addr < l.vaddr + l.memsz)
+        {
             return None;
         }
         Some((s, off))
@@ -230,9 +270,18 @@ impl ElfImage {
     fn load_lines(&self) -> Option<Lines> {
         let file = object::File::parse(&*self.map).ok()?;
         file.section_by_name(".debug_info")?;
-        let load = |id: gimli::SectionId| -> std::result::Result<gimli::EndianArcSlice<gimli::LittleEndian>, gimli::Error> {
-            let data = file.section_by_name(id.name()).and_then(|s| s.uncompressed_data().ok()).unwrap_or_default();
-            Ok(gimli::EndianArcSlice::new(Arc::from(&*data), gimli::LittleEndian))
+        let load = |id: gimli::SectionId| -> std::result::Result<
+            gimli::EndianArcSlice<gimli::LittleEndian>,
+            gimli::Error,
+        > {
+            let data = file
+                .section_by_name(id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .unwrap_or_default();
+            Ok(gimli::EndianArcSlice::new(
+                Arc::from(&*data),
+                gimli::LittleEndian,
+            ))
         };
         let dwarf = gimli::Dwarf::load(load).ok()?;
         addr2line::Context::from_dwarf(dwarf).ok()
@@ -252,7 +301,14 @@ impl ElfImage {
             let n = ((seg.memsz - rel) as usize).min(buf.len() - done);
             for (k, b) in buf[done..done + n].iter_mut().enumerate() {
                 let r = rel + k as u64;
-                *b = if r < seg.filesz { self.map.get((seg.offset + r) as usize).copied().unwrap_or(0) } else { 0 };
+                *b = if r < seg.filesz {
+                    self.map
+                        .get((seg.offset + r) as usize)
+                        .copied()
+                        .unwrap_or(0)
+                } else {
+                    0
+                };
             }
             done += n;
         }
@@ -262,7 +318,9 @@ impl ElfImage {
 
 /// The GNU build ID in a PT_NOTE payload.
 fn find_build_id(notes: &[u8]) -> Option<Vec<u8>> {
-    iter_notes(notes).find(|(name, ty, _)| *name == b"GNU" && *ty == elf::NT_GNU_BUILD_ID).map(|(_, _, d)| d.to_vec())
+    iter_notes(notes)
+        .find(|(name, ty, _)| *name == b"GNU" && *ty == elf::NT_GNU_BUILD_ID)
+        .map(|(_, _, d)| d.to_vec())
 }
 
 /// Read the build ID of the ELF image mapped at `base` in target memory (the kernel dumps the
@@ -336,18 +394,29 @@ mod tests {
         ph[32..40].copy_from_slice(&(n.len() as u64).to_le_bytes());
         page[0x100..0x100 + n.len()].copy_from_slice(&n);
         let mem = ByteImage::new().with(Address(0x400000), page);
-        assert_eq!(build_id_in_memory(&mem, Address(0x400000)).unwrap(), Some(vec![0xde, 0xad, 0xbe, 0xef]));
+        assert_eq!(
+            build_id_in_memory(&mem, Address(0x400000)).unwrap(),
+            Some(vec![0xde, 0xad, 0xbe, 0xef])
+        );
         assert_eq!(hex(&[0xde, 0xad]), "dead");
         // Not an ELF header: no build ID, no error.
         let mem = ByteImage::new().with(Address(0x1000), vec![0u8; 64]);
         assert_eq!(build_id_in_memory(&mem, Address(0x1000)).unwrap(), None);
         // Unreadable: an error naming the address.
-        assert_eq!(build_id_in_memory(&mem, Address(0x9000)).unwrap_err().addr(), Address(0x9000));
+        assert_eq!(
+            build_id_in_memory(&mem, Address(0x9000))
+                .unwrap_err()
+                .addr(),
+            Address(0x9000)
+        );
     }
 
     #[test]
     fn demangles_cpp_and_leaves_c_alone() {
-        assert_eq!(demangle("_ZN2v88internal7Version6major_E"), "v8::internal::Version::major_");
+        assert_eq!(
+            demangle("_ZN2v88internal7Version6major_E"),
+            "v8::internal::Version::major_"
+        );
         assert_eq!(demangle("main"), "main");
     }
 

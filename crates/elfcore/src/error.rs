@@ -26,7 +26,9 @@ pub enum Error {
         path: PathBuf,
     },
     /// An ELF file, but not of the class/machine this tool reads.
-    #[error("{path} is an ELF file for {what}; only 64-bit little-endian x86-64 Linux is supported")]
+    #[error(
+        "{path} is an ELF file for {what}; only 64-bit little-endian x86-64 Linux is supported"
+    )]
     UnsupportedElf {
         /// The file.
         path: PathBuf,

@@ -22,6 +22,13 @@ impl Address {
     }
 }
 
+/// Addresses serialize as `"0x..."` strings: JSON numbers lose precision above 2^53.
+impl serde::Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#x}", self.0)
@@ -72,7 +79,9 @@ impl MemError {
     /// The address the error concerns.
     pub fn addr(&self) -> Address {
         match self {
-            MemError::Unmapped { addr } | MemError::NotInDump { addr, .. } | MemError::Io { addr, .. } => *addr,
+            MemError::Unmapped { addr }
+            | MemError::NotInDump { addr, .. }
+            | MemError::Io { addr, .. } => *addr,
         }
     }
 }
@@ -145,7 +154,11 @@ pub trait Memory {
             } else {
                 // The chunk runs into unreadable memory: take what is readable byte by byte.
                 let mut k = 0;
-                while k < n && self.read_at(a.wrapping_add(k as u64), &mut chunk[k..k + 1]).is_ok() {
+                while k < n
+                    && self
+                        .read_at(a.wrapping_add(k as u64), &mut chunk[k..k + 1])
+                        .is_ok()
+                {
                     k += 1;
                 }
                 if k == 0 {
@@ -198,8 +211,14 @@ impl Memory for ByteImage {
     fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let a = addr.0.checked_add(done as u64).ok_or(MemError::Unmapped { addr: Address(u64::MAX) })?;
-            let hit = self.chunks.iter().rev().find(|(b, v)| a >= b.0 && a < b.0 + v.len() as u64);
+            let a = addr.0.checked_add(done as u64).ok_or(MemError::Unmapped {
+                addr: Address(u64::MAX),
+            })?;
+            let hit = self
+                .chunks
+                .iter()
+                .rev()
+                .find(|(b, v)| a >= b.0 && a < b.0 + v.len() as u64);
             let Some((b, v)) = hit else {
                 return Err(MemError::Unmapped { addr: Address(a) });
             };
@@ -211,7 +230,11 @@ impl Memory for ByteImage {
         Ok(())
     }
     fn slice(&self, addr: Address, len: usize) -> Option<&[u8]> {
-        let (b, v) = self.chunks.iter().rev().find(|(b, v)| addr.0 >= b.0 && addr.0 < b.0 + v.len() as u64)?;
+        let (b, v) = self
+            .chunks
+            .iter()
+            .rev()
+            .find(|(b, v)| addr.0 >= b.0 && addr.0 < b.0 + v.len() as u64)?;
         let off = (addr.0 - b.0) as usize;
         v.get(off..off.checked_add(len)?)
     }
@@ -228,9 +251,22 @@ mod tests {
             .with(Address(0x1004), vec![5, 6, 7, 8]);
         assert_eq!(m.read_u64(Address(0x1000)).unwrap(), 0x0807060504030201);
         assert_eq!(m.read_u16(Address(0x1003)).unwrap(), 0x0504);
-        assert_eq!(m.read_u32(Address(0x1006)), Err(MemError::Unmapped { addr: Address(0x1008) }));
-        assert_eq!(m.read_u8(Address(0xfff)), Err(MemError::Unmapped { addr: Address(0xfff) }));
-        assert!(m.slice(Address(0x1002), 3).is_none(), "a slice never spans chunks");
+        assert_eq!(
+            m.read_u32(Address(0x1006)),
+            Err(MemError::Unmapped {
+                addr: Address(0x1008)
+            })
+        );
+        assert_eq!(
+            m.read_u8(Address(0xfff)),
+            Err(MemError::Unmapped {
+                addr: Address(0xfff)
+            })
+        );
+        assert!(
+            m.slice(Address(0x1002), 3).is_none(),
+            "a slice never spans chunks"
+        );
         assert_eq!(m.slice(Address(0x1001), 2), Some(&[2u8, 3][..]));
     }
 

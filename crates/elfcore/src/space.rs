@@ -104,7 +104,9 @@ pub struct AddressSpace {
 
 impl std::fmt::Debug for AddressSpace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AddressSpace").field("regions", &self.regions.len()).finish()
+        f.debug_struct("AddressSpace")
+            .field("regions", &self.regions.len())
+            .finish()
     }
 }
 
@@ -117,7 +119,12 @@ impl AddressSpace {
             let end = s.end();
             let data_end = Address(s.vaddr.0.saturating_add(s.present));
             if s.present > 0 {
-                regions.push(Region { start: s.vaddr, end: data_end, backing: Backing::Core { offset: s.offset }, segment: i });
+                regions.push(Region {
+                    start: s.vaddr,
+                    end: data_end,
+                    backing: Backing::Core { offset: s.offset },
+                    segment: i,
+                });
             }
             if data_end < end {
                 let why = if s.filesz == 0 {
@@ -125,10 +132,19 @@ impl AddressSpace {
                 } else {
                     "the core file is truncated"
                 };
-                regions.push(Region { start: data_end, end, backing: Backing::Missing { why }, segment: i });
+                regions.push(Region {
+                    start: data_end,
+                    end,
+                    backing: Backing::Missing { why },
+                    segment: i,
+                });
             }
         }
-        let mut space = AddressSpace { core, regions, files: Vec::new() };
+        let mut space = AddressSpace {
+            core,
+            regions,
+            files: Vec::new(),
+        };
 
         // 2. File layers fill the holes the kernel left.
         let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
@@ -161,33 +177,64 @@ impl AddressSpace {
             None => None,
         };
         let Some(local) = local else {
-            return FileLayer { process_path: process_path.into(), status: FileStatus::NotFound, map: None };
+            return FileLayer {
+                process_path: process_path.into(),
+                status: FileStatus::NotFound,
+                map: None,
+            };
         };
         let Ok(map) = crate::core::map_file(&local) else {
-            return FileLayer { process_path: process_path.into(), status: FileStatus::NotFound, map: None };
+            return FileLayer {
+                process_path: process_path.into(),
+                status: FileStatus::NotFound,
+                map: None,
+            };
         };
         // Compare build IDs where both sides are ELF with one.
         let mut checked = false;
-        if let Some(base) = self.core.mapped_files().iter().find(|f| f.path == process_path && f.file_offset == 0).map(|f| f.start) {
-            let in_core = build_id_in_memory(&CoreOnly(&self.core), base).ok().flatten();
-            let on_disk = ElfImage::open(&local).ok().and_then(|img| img.build_id().map(|b| b.to_vec()));
+        if let Some(base) = self
+            .core
+            .mapped_files()
+            .iter()
+            .find(|f| f.path == process_path && f.file_offset == 0)
+            .map(|f| f.start)
+        {
+            let in_core = build_id_in_memory(&*self.core, base).ok().flatten();
+            let on_disk = ElfImage::open(&local)
+                .ok()
+                .and_then(|img| img.build_id().map(|b| b.to_vec()));
             if let (Some(c), Some(d)) = (in_core, on_disk) {
                 if c != d && substitute.is_none() {
                     return FileLayer {
                         process_path: process_path.into(),
-                        status: FileStatus::Mismatch { path: local, core_id: hex(&c), file_id: hex(&d) },
+                        status: FileStatus::Mismatch {
+                            path: local,
+                            core_id: hex(&c),
+                            file_id: hex(&d),
+                        },
                         map: None,
                     };
                 }
                 checked = c == d;
             }
         }
-        FileLayer { process_path: process_path.into(), status: FileStatus::Used { path: local, build_id_checked: checked }, map: Some(map) }
+        FileLayer {
+            process_path: process_path.into(),
+            status: FileStatus::Used {
+                path: local,
+                build_id_checked: checked,
+            },
+            map: Some(map),
+        }
     }
 
     /// Replace the Missing parts of [start, end) by bytes of file layer `file` at `file_offset`.
     fn fill_from_file(&mut self, file: usize, start: Address, end: Address, file_offset: u64) {
-        let file_len = self.files[file].map.as_ref().map(|m| m.len() as u64).unwrap_or(0);
+        let file_len = self.files[file]
+            .map
+            .as_ref()
+            .map(|m| m.len() as u64)
+            .unwrap_or(0);
         let mut out = Vec::with_capacity(self.regions.len() + 2);
         for r in self.regions.drain(..) {
             let overlap_start = r.start.max(start);
@@ -201,18 +248,40 @@ impl AddressSpace {
             let have_end = if off_at(overlap_start) >= file_len {
                 overlap_start
             } else {
-                Address(overlap_end.0.min(overlap_start.0 + (file_len - off_at(overlap_start))))
+                Address(
+                    overlap_end
+                        .0
+                        .min(overlap_start.0 + (file_len - off_at(overlap_start))),
+                )
             };
             if have_end == overlap_start {
                 out.push(r);
                 continue;
             }
             if r.start < overlap_start {
-                out.push(Region { start: r.start, end: overlap_start, backing: r.backing.clone(), segment: r.segment });
+                out.push(Region {
+                    start: r.start,
+                    end: overlap_start,
+                    backing: r.backing.clone(),
+                    segment: r.segment,
+                });
             }
-            out.push(Region { start: overlap_start, end: have_end, backing: Backing::File { file, offset: off_at(overlap_start) }, segment: r.segment });
+            out.push(Region {
+                start: overlap_start,
+                end: have_end,
+                backing: Backing::File {
+                    file,
+                    offset: off_at(overlap_start),
+                },
+                segment: r.segment,
+            });
             if have_end < r.end {
-                out.push(Region { start: have_end, end: r.end, backing: r.backing.clone(), segment: r.segment });
+                out.push(Region {
+                    start: have_end,
+                    end: r.end,
+                    backing: r.backing.clone(),
+                    segment: r.segment,
+                });
             }
         }
         self.regions = out;
@@ -245,8 +314,14 @@ impl AddressSpace {
     fn bytes_of(&self, r: &Region) -> Option<&[u8]> {
         let len = (r.end.0 - r.start.0) as usize;
         match r.backing {
-            Backing::Core { offset } => self.core.data().get(offset as usize..(offset as usize).checked_add(len)?),
-            Backing::File { file, offset } => self.files[file].map.as_ref()?.get(offset as usize..(offset as usize).checked_add(len)?),
+            Backing::Core { offset } => self
+                .core
+                .data()
+                .get(offset as usize..(offset as usize).checked_add(len)?),
+            Backing::File { file, offset } => self.files[file]
+                .map
+                .as_ref()?
+                .get(offset as usize..(offset as usize).checked_add(len)?),
             Backing::Missing { .. } => None,
         }
     }
@@ -256,13 +331,18 @@ impl Memory for AddressSpace {
     fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let a = addr.checked_add(done as u64).ok_or(MemError::Unmapped { addr: Address(u64::MAX) })?;
+            let a = addr.checked_add(done as u64).ok_or(MemError::Unmapped {
+                addr: Address(u64::MAX),
+            })?;
             let i = self.region_index(a).ok_or(MemError::Unmapped { addr: a })?;
             let r = &self.regions[i];
             if let Backing::Missing { why } = r.backing {
                 return Err(MemError::NotInDump { addr: a, why });
             }
-            let bytes = self.bytes_of(r).ok_or(MemError::Io { addr: a, message: "backing file is shorter than its mapping".into() })?;
+            let bytes = self.bytes_of(r).ok_or(MemError::Io {
+                addr: a,
+                message: "backing file is shorter than its mapping".into(),
+            })?;
             let off = (a.0 - r.start.0) as usize;
             let n = (bytes.len() - off).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&bytes[off..off + n]);
@@ -276,28 +356,6 @@ impl Memory for AddressSpace {
         let bytes = self.bytes_of(r)?;
         let off = (addr.0 - r.start.0) as usize;
         bytes.get(off..off.checked_add(len)?)
-    }
-}
-
-/// The core's own bytes only (no file layers), used while the layers are being built.
-struct CoreOnly<'a>(&'a CoreFile);
-
-impl Memory for CoreOnly<'_> {
-    fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
-        let segs = self.0.segments();
-        let i = segs.partition_point(|s| s.vaddr <= addr).checked_sub(1).ok_or(MemError::Unmapped { addr })?;
-        let s = &segs[i];
-        let rel = addr.0 - s.vaddr.0;
-        let end = rel.checked_add(buf.len() as u64).ok_or(MemError::Unmapped { addr })?;
-        if end > s.memsz {
-            return Err(MemError::Unmapped { addr: Address(s.vaddr.0 + s.memsz) });
-        }
-        if end > s.present {
-            return Err(MemError::NotInDump { addr, why: "the kernel did not dump this mapping" });
-        }
-        let o = (s.offset + rel) as usize;
-        buf.copy_from_slice(&self.0.data()[o..o + buf.len()]);
-        Ok(())
     }
 }
 
@@ -319,13 +377,31 @@ mod tests {
         // The process mapped pages 1..3 of it at 0x10000 (offset 1 page), and the core dumped
         // only the first of those two pages (with modified bytes); then an anonymous page.
         let img = build_core(
-            &[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0)), (b"CORE", 0x4649_4c45, nt_file(&[(0x10000, 0x12000, 1, &lib_path)]))],
-            &[(0x10000, 0x1000, vec![0xee; 0x1000], elf::PF_R), (0x11000, 0x1000, vec![], elf::PF_R), (0x12000, 0x1000, vec![0x77; 0x1000], elf::PF_R | elf::PF_W), (0x20000, 0x1000, vec![], 4)],
+            &[
+                (b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0)),
+                (
+                    b"CORE",
+                    0x4649_4c45,
+                    nt_file(&[(0x10000, 0x12000, 1, &lib_path)]),
+                ),
+            ],
+            &[
+                (0x10000, 0x1000, vec![0xee; 0x1000], elf::PF_R),
+                (0x11000, 0x1000, vec![], elf::PF_R),
+                (0x12000, 0x1000, vec![0x77; 0x1000], elf::PF_R | elf::PF_W),
+                (0x20000, 0x1000, vec![], 4),
+            ],
         );
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(&img).unwrap();
         let core = Arc::new(CoreFile::open(f.path()).unwrap());
-        let space = AddressSpace::new(core.clone(), &FileLookup { from_disk: true, ..Default::default() });
+        let space = AddressSpace::new(
+            core.clone(),
+            &FileLookup {
+                from_disk: true,
+                ..Default::default()
+            },
+        );
 
         // Core bytes win over the file.
         assert_eq!(space.read_u8(Address(0x10000)).unwrap(), 0xee);
@@ -337,24 +413,44 @@ mod tests {
         assert_eq!(buf[..2], [0xee, 0xee]);
         let mut buf = vec![0u8; 0x1002];
         space.read_at(Address(0x10fff), &mut buf).unwrap();
-        assert_eq!((buf[0], buf[1], buf[0x1000], buf[0x1001]), (0xee, 0x33, 0x33, 0x77));
+        assert_eq!(
+            (buf[0], buf[1], buf[0x1000], buf[0x1001]),
+            (0xee, 0x33, 0x33, 0x77)
+        );
         // Slices only within one region.
         assert!(space.slice(Address(0x12000), 0x1000).is_some());
         assert!(space.slice(Address(0x11fff), 2).is_none());
         // Mapped, not dumped, no file: NotInDump. Outside every mapping: Unmapped.
-        assert!(matches!(space.read_u8(Address(0x20010)), Err(MemError::NotInDump { addr: Address(0x20010), .. })));
-        assert_eq!(space.read_u8(Address(0x30000)), Err(MemError::Unmapped { addr: Address(0x30000) }));
+        assert!(matches!(
+            space.read_u8(Address(0x20010)),
+            Err(MemError::NotInDump {
+                addr: Address(0x20010),
+                ..
+            })
+        ));
+        assert_eq!(
+            space.read_u8(Address(0x30000)),
+            Err(MemError::Unmapped {
+                addr: Address(0x30000)
+            })
+        );
         assert!(matches!(space.files()[0].status, FileStatus::Used { .. }));
 
         // Without file lookup, the hole stays a hole.
         let bare = AddressSpace::new(core, &FileLookup::default());
-        assert!(matches!(bare.read_u8(Address(0x11000)), Err(MemError::NotInDump { .. })));
+        assert!(matches!(
+            bare.read_u8(Address(0x11000)),
+            Err(MemError::NotInDump { .. })
+        ));
         assert_eq!(bare.files()[0].status, FileStatus::NotFound);
     }
 
     #[test]
     fn truncated_segment_reads_report_truncation() {
-        let img = build_core(&[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))], &[(0x5000, 0x2000, vec![0x42; 0x2000], elf::PF_R)]);
+        let img = build_core(
+            &[(b"CORE", elf::NT_PRSTATUS, prstatus(1, 6, 0))],
+            &[(0x5000, 0x2000, vec![0x42; 0x2000], elf::PF_R)],
+        );
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(&img[..img.len() - 0x1000]).unwrap();
         let core = Arc::new(CoreFile::open(f.path()).unwrap());

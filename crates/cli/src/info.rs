@@ -1,0 +1,205 @@
+//! `v8dump info`.
+
+use crate::fmt::{bytes, Table};
+use crate::CoreArgs;
+use v8core::summary::Summary;
+
+pub fn run(
+    args: &CoreArgs,
+    json: bool,
+    list_pages: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let p = args.open()?;
+    let s = Summary::of(&p);
+    if json {
+        let mut v = serde_json::to_value(&s)?;
+        if list_pages {
+            v["pages"] = serde_json::to_value(&p.pages.pages)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    print!("{}", render(&s));
+    if list_pages {
+        println!();
+        let mut t = Table::new(
+            &[
+                "page",
+                "space",
+                "size",
+                "flags",
+                "area start",
+                "area end",
+                "allocated",
+            ],
+            &[2, 3, 6],
+        );
+        for pg in &p.pages.pages {
+            t.row(vec![
+                pg.base.to_string(),
+                pg.space.clone(),
+                format!("{:#x}", pg.size),
+                format!("{:#x}", pg.flags),
+                pg.area_start.to_string(),
+                pg.area_end.to_string(),
+                pg.allocated_bytes.to_string(),
+            ]);
+        }
+        print!("{}", t.render());
+    }
+    Ok(())
+}
+
+fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let mut kv = Table::new(&["", ""], &[]);
+    let c = &s.core;
+    kv.row(vec![
+        "core".into(),
+        format!(
+            "{} ({}, {} threads, {} segments)",
+            c.path,
+            bytes(c.size),
+            c.threads.len(),
+            c.segments
+        ),
+    ]);
+    if let Some(t) = &c.truncated {
+        kv.row(vec![
+            "TRUNCATED".into(),
+            format!("{t}: answers may be partial"),
+        ]);
+    }
+    if let Some(pid) = c.pid {
+        kv.row(vec![
+            "process".into(),
+            format!("pid {pid}: {}", c.command.as_deref().unwrap_or("?")),
+        ]);
+    }
+    let crash = &s.crash;
+    let signal = match (crash.signal, &crash.signal_name) {
+        (Some(n), Some(name)) => {
+            let mut t = format!("{name} ({n}) in thread {}", crash.thread.unwrap_or(0));
+            if let Some(sender) = crash.sender_pid {
+                if Some(sender) == c.pid {
+                    t.push_str(", raised by the process itself (abort)");
+                } else {
+                    t.push_str(&format!(", sent by pid {sender}"));
+                }
+            }
+            if let Some(a) = crash.fault_addr {
+                t.push_str(&format!(", fault address {a}"));
+            }
+            t
+        }
+        _ => "none recorded (the core was not written by a fatal signal; made with gcore?)".into(),
+    };
+    kv.row(vec!["signal".into(), signal]);
+    let e = &s.executable;
+    let check = match e.status {
+        v8core::process::ExeMatch::Verified => format!(
+            "build ID {} matches the core",
+            e.exe_build_id.as_deref().unwrap_or("")
+        ),
+        v8core::process::ExeMatch::MismatchForced => format!(
+            "BUILD ID MISMATCH, forced: {}",
+            e.note.as_deref().unwrap_or("")
+        ),
+        v8core::process::ExeMatch::Unverified => {
+            format!("not verified: {}", e.note.as_deref().unwrap_or(""))
+        }
+    };
+    kv.row(vec![
+        "executable".into(),
+        format!("{} ({check})", e.path.display()),
+    ]);
+    kv.row(vec![
+        "node".into(),
+        s.node_version
+            .as_deref()
+            .map(|v| format!("v{v}"))
+            .unwrap_or_else(|| "unknown".into()),
+    ]);
+    kv.row(vec![
+        "v8".into(),
+        format!("{} (layout table {})", s.v8_version, s.layout_table),
+    ]);
+    let m = &s.metadata;
+    let fb = if m.fallbacks.is_empty() {
+        "no fallbacks".to_string()
+    } else {
+        let list: Vec<String> = m
+            .fallbacks
+            .iter()
+            .map(|r| format!("{}={}", r.what, r.value))
+            .collect();
+        format!(
+            "{} from the version table: {}",
+            m.fallbacks.len(),
+            list.join(", ")
+        )
+    };
+    kv.row(vec![
+        "metadata".into(),
+        format!(
+            "{} v8dbg constants ({} class fields, {} instance types); {fb}",
+            m.constants, m.class_fields, m.instance_types
+        ),
+    ]);
+    for ck in &s.checks {
+        kv.row(vec![
+            "check".into(),
+            format!(
+                "{} {}: {}",
+                if ck.ok { "ok  " } else { "FAIL" },
+                ck.name,
+                ck.detail
+            ),
+        ]);
+    }
+    let h = &s.heap;
+    kv.row(vec![
+        "heap".into(),
+        format!(
+            "{} pages, {} committed (Heap {})",
+            h.pages,
+            bytes(h.committed),
+            h.heap
+        ),
+    ]);
+    if h.other_heap_pages > 0 {
+        kv.row(vec![
+            "".into(),
+            format!(
+                "{} more pages belong to other isolates (workers)",
+                h.other_heap_pages
+            ),
+        ]);
+    }
+    out.push_str(
+        kv.render()
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .as_str(),
+    );
+    out.push('\n');
+    let mut t = Table::new(&["space", "pages", "committed", "object area"], &[1, 2, 3]);
+    for (name, st) in &h.spaces {
+        t.row(vec![
+            name.clone(),
+            st.pages.to_string(),
+            bytes(st.committed),
+            bytes(st.area),
+        ]);
+    }
+    t.row(vec![
+        "total".into(),
+        h.pages.to_string(),
+        bytes(h.committed),
+        bytes(h.spaces.values().map(|s| s.area).sum()),
+    ]);
+    out.push_str(&t.render());
+    out
+}

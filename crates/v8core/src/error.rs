@@ -1,0 +1,95 @@
+//! Errors of the V8 layer: each says which file or address it concerns and what to do.
+
+use elfcore::{Address, MemError};
+use std::path::PathBuf;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong making sense of a Node.js core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ELF layer failed (unreadable, not a core, truncated...).
+    #[error(transparent)]
+    Elf(#[from] elfcore::Error),
+    /// A memory read failed.
+    #[error(transparent)]
+    Memory(#[from] MemError),
+    /// The core does not say which executable produced it, and none was given.
+    #[error("cannot tell which executable produced {core}: the core lists no mapped files; pass --executable /path/to/node")]
+    NoExecutableInCore {
+        /// The core file.
+        core: PathBuf,
+    },
+    /// The executable the core names is not on this machine.
+    #[error("{core} was produced by {recorded}, which is not on this machine; pass --executable /path/to/that/node")]
+    ExecutableNotFound {
+        /// The core file.
+        core: PathBuf,
+        /// The path recorded in the core.
+        recorded: String,
+    },
+    /// The executable given is not the one that produced the core.
+    #[error("{exe} is not the executable that produced {core}: its build ID is {exe_id}, the core's is {core_id}; pass the matching node binary (or --force to read anyway, with wrong results likely)")]
+    BuildIdMismatch {
+        /// The core file.
+        core: PathBuf,
+        /// The executable given.
+        exe: PathBuf,
+        /// Build ID recorded in the core.
+        core_id: String,
+        /// Build ID of the executable.
+        exe_id: String,
+    },
+    /// The executable has no V8 postmortem metadata.
+    #[error("{exe} has no V8 postmortem metadata (no v8dbg_* symbols): it is not a Node.js binary, or a build without postmortem support")]
+    NoMetadata {
+        /// The executable.
+        exe: PathBuf,
+    },
+    /// A constant every supported version has is missing.
+    #[error("{exe} lacks the V8 constant {what} (looked for {tried}), and V8 {version} has no fallback for it")]
+    MissingConstant {
+        /// The executable.
+        exe: PathBuf,
+        /// The constant's meaning.
+        what: String,
+        /// Names tried.
+        tried: String,
+        /// V8 version.
+        version: String,
+    },
+    /// The V8 version is not one whose heap layout this build knows.
+    #[error("V8 {version} (in {exe}) is not supported: heap layouts are known for V8 {known} (Node.js 18, 20, 22, 24)")]
+    UnsupportedVersion {
+        /// The executable.
+        exe: PathBuf,
+        /// The version found.
+        version: String,
+        /// The versions known.
+        known: String,
+    },
+    /// A check of the metadata against the core failed.
+    #[error("sanity check '{check}' failed: {detail}")]
+    Insane {
+        /// Which check.
+        check: &'static str,
+        /// What was seen.
+        detail: String,
+    },
+    /// No V8 heap page was found in the core.
+    #[error("no V8 heap pages found in {core}: the process had not started V8, or the core lacks its anonymous memory (check /proc/PID/coredump_filter)")]
+    NoHeap {
+        /// The core file.
+        core: PathBuf,
+    },
+    /// An object that is not what it must be.
+    #[error("{addr} is not a valid V8 object: {why}")]
+    BadObject {
+        /// Its address.
+        addr: Address,
+        /// What is wrong.
+        why: String,
+    },
+}

@@ -1,0 +1,20 @@
+//! V8 heap reconstruction from Node.js core dumps.
+//!
+//! Built on [`elfcore`] (which knows ELF and address spaces, nothing of V8), this crate knows V8:
+//! its postmortem metadata ([`metadata`]), the per-version facts the metadata lacks
+//! ([`tables`]), the resolved object layout ([`layout`]), heap pages ([`pages`]), and the
+//! opened, checked process ([`process`]). It prints nothing and knows no terminal, lldb or
+//! Python: front ends translate its typed results.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod layout;
+pub mod metadata;
+pub mod pages;
+pub mod process;
+pub mod summary;
+pub mod tables;
+
+pub use error::{Error, Result};
+pub use process::{OpenOptions, Process};
+pub use tables::V8Version;

@@ -1,0 +1,413 @@
+//! Opening a Node.js core: the core, its executable, V8's metadata and heap pages, checked.
+//!
+//! [`Process::open`] is the one entry point. It runs, in order: open the core; find the
+//! executable (given, or the file the core says was mapped at the program entry); verify its
+//! build ID against the copy of its ELF header the kernel dumped; load the `v8dbg_` metadata;
+//! read the V8 and Node versions; pick the version table; resolve the layout; find the heap
+//! pages; locate the Isolate and its roots and check that the meta map is its own map. Each step
+//! fails with an error that names the file or address concerned; checks that fail without making
+//! the rest meaningless are recorded in [`Process::checks`] instead.
+
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::metadata::Metadata;
+use crate::pages::{find_pages, PageScan};
+use crate::tables::{known_versions, table_for, V8Version, VersionTable};
+use elfcore::elfimage::{build_id_in_memory, hex};
+use elfcore::space::FileLookup;
+use elfcore::{Address, AddressSpace, CoreFile, ElfImage, Memory};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How to open a core.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The node executable; found from the core's mapped files when `None`.
+    pub executable: Option<PathBuf>,
+    /// Use the executable even if its build ID differs from the core's.
+    pub force: bool,
+    /// Open a truncated core, answering what its remaining bytes allow.
+    pub allow_truncated: bool,
+}
+
+/// The outcome of matching the executable to the core.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExeMatch {
+    /// Build IDs equal.
+    Verified,
+    /// Build IDs differ; used anyway because of `--force`.
+    MismatchForced,
+    /// Could not compare (no build ID on one side, or its page not in the dump).
+    Unverified,
+}
+
+/// Which executable is used and how it was checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExeCheck {
+    /// The executable's path as the process had it (from NT_FILE), if the core lists it.
+    pub recorded_path: Option<String>,
+    /// The file used.
+    pub path: PathBuf,
+    /// Build ID in the core (hex).
+    pub core_build_id: Option<String>,
+    /// Build ID of the file (hex).
+    pub exe_build_id: Option<String>,
+    /// Result.
+    pub status: ExeMatch,
+    /// Why it could not be verified, when it could not.
+    pub note: Option<String>,
+}
+
+/// One sanity check and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Name.
+    pub name: &'static str,
+    /// Passed?
+    pub ok: bool,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// The Isolate and its roots, as located in the core.
+#[derive(Debug, Clone, Serialize)]
+pub struct IsolateInfo {
+    /// The Isolate.
+    pub isolate: Address,
+    /// Its roots table.
+    pub roots: Address,
+    /// The meta map (map of all maps).
+    pub meta_map: Address,
+    /// `undefined`.
+    pub undefined: Address,
+}
+
+/// Versions of the dumped process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Versions {
+    /// V8.
+    pub v8: V8Version,
+    /// Node.js (`20.20.2`), from `node::per_process::metadata`, when readable.
+    pub node: Option<String>,
+}
+
+/// An opened, checked Node.js core.
+pub struct Process {
+    core: Arc<CoreFile>,
+    space: AddressSpace,
+    exe: ElfImage,
+    /// How the executable was matched.
+    pub exe_check: ExeCheck,
+    /// All `v8dbg_` constants.
+    pub metadata: Metadata,
+    /// Versions.
+    pub versions: Versions,
+    /// The version table in use.
+    pub table: &'static VersionTable,
+    /// Resolved object layout.
+    pub layout: Layout,
+    /// Heap pages.
+    pub pages: PageScan,
+    /// The Isolate, if located and verified.
+    pub isolate: Option<IsolateInfo>,
+    /// Sanity checks run while opening.
+    pub checks: Vec<Check>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("core", &self.core.path())
+            .field("exe", &self.exe.path())
+            .finish()
+    }
+}
+
+/// `AT_ENTRY`: the program's entry point, inside the executable's text mapping.
+const AT_ENTRY: u64 = 9;
+
+/// The executable's path as recorded in the core: the mapped file holding the entry point,
+/// else the first mapped file.
+fn recorded_executable(core: &CoreFile) -> Option<String> {
+    let by_entry = core
+        .auxv_value(AT_ENTRY)
+        .and_then(|e| core.mapped_file_at(Address(e)))
+        .map(|f| f.path.clone());
+    by_entry.or_else(|| core.mapped_files().first().map(|f| f.path.clone()))
+}
+
+impl Process {
+    /// Open `core_path` as options say. See the module docs for the steps.
+    pub fn open(core_path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Process> {
+        let core_path = core_path.as_ref();
+        let core = Arc::new(CoreFile::open(core_path)?);
+        if !opts.allow_truncated {
+            core.check_complete()?;
+        }
+        let recorded = recorded_executable(&core);
+        let exe_path = match (&opts.executable, &recorded) {
+            (Some(p), _) => p.clone(),
+            (None, Some(r)) => {
+                let p = PathBuf::from(r.trim_end_matches(" (deleted)"));
+                if !p.is_file() {
+                    return Err(Error::ExecutableNotFound {
+                        core: core_path.into(),
+                        recorded: r.clone(),
+                    });
+                }
+                p
+            }
+            (None, None) => {
+                return Err(Error::NoExecutableInCore {
+                    core: core_path.into(),
+                })
+            }
+        };
+        let exe = ElfImage::open(&exe_path)?;
+        let exe_check = check_build_id(&core, &exe, recorded.as_deref(), opts.force)?;
+
+        let mut lookup = FileLookup {
+            from_disk: true,
+            ..Default::default()
+        };
+        if let Some(r) = &recorded {
+            lookup.substitutes.insert(r.clone(), exe_path.clone());
+        }
+        let space = AddressSpace::new(core.clone(), &lookup);
+
+        let metadata = Metadata::load(&exe);
+        if metadata.is_empty() {
+            return Err(Error::NoMetadata { exe: exe_path });
+        }
+        let v8 = read_v8_version(&space, &exe)?;
+        let table = table_for(v8).ok_or_else(|| Error::UnsupportedVersion {
+            exe: exe_path.clone(),
+            version: v8.to_string(),
+            known: known_versions(),
+        })?;
+        let layout = Layout::resolve(&metadata, table, v8, &exe_path)?;
+        let node = read_node_version(&space, &exe);
+        let pages = find_pages(&space, table);
+        if pages.pages.is_empty() {
+            return Err(Error::NoHeap {
+                core: core_path.into(),
+            });
+        }
+        let mut p = Process {
+            core,
+            space,
+            exe,
+            exe_check,
+            metadata,
+            versions: Versions { v8, node },
+            table,
+            layout,
+            pages,
+            isolate: None,
+            checks: Vec::new(),
+        };
+        p.locate_isolate();
+        Ok(p)
+    }
+
+    /// The core file.
+    pub fn core(&self) -> &CoreFile {
+        &self.core
+    }
+    /// The executable.
+    pub fn exe(&self) -> &ElfImage {
+        &self.exe
+    }
+    /// The process's memory.
+    pub fn memory(&self) -> &AddressSpace {
+        &self.space
+    }
+
+    /// The map word of the object at tagged pointer `tagged`.
+    pub fn map_of(&self, tagged: u64) -> Result<u64> {
+        Ok(self.space.read_u64(Address(
+            tagged
+                .wrapping_sub(1)
+                .wrapping_add(self.layout.heap_object_map as u64),
+        ))?)
+    }
+    /// The instance type stored in the map at tagged pointer `map`.
+    pub fn instance_type_of_map(&self, map: u64) -> Result<u16> {
+        Ok(self.space.read_u16(Address(
+            map.wrapping_sub(1)
+                .wrapping_add(self.layout.map_instance_type as u64),
+        ))?)
+    }
+
+    fn locate_isolate(&mut self) {
+        let t = self.table;
+        let l = &self.layout;
+        let isolate = Address(self.pages.heap.0.wrapping_sub(t.isolate_heap_offset));
+        let roots = isolate.wrapping_add(t.isolate_roots_offset);
+        let root = |i: u64| self.space.read_u64(roots.wrapping_add(i * 8)).ok();
+        let meta = root(t.roots.meta_map);
+        let outcome = (|| {
+            let meta = meta.ok_or("the roots table is not readable")?;
+            if !l.is_heap_object(meta) {
+                return Err("the meta map slot does not hold a heap pointer");
+            }
+            if self.map_of(meta).ok() != Some(meta) {
+                return Err("the meta map is not its own map");
+            }
+            if self.instance_type_of_map(meta).ok() != Some(l.map_type) {
+                return Err("the meta map's instance type is not MAP_TYPE");
+            }
+            let fixed = root(t.roots.fixed_array_map).ok_or("fixed_array_map unreadable")?;
+            if self.map_of(fixed).ok() != Some(meta) {
+                return Err("fixed_array_map's map is not the meta map");
+            }
+            let undefined = root(t.roots.undefined).ok_or("undefined unreadable")?;
+            let umap = self
+                .map_of(undefined)
+                .map_err(|_| "undefined's map is unreadable")?;
+            if self.map_of(umap).ok() != Some(meta) {
+                return Err("undefined's map is not a map");
+            }
+            Ok((meta, undefined))
+        })();
+        match outcome {
+            Ok((meta, undefined)) => {
+                let ro = self
+                    .pages
+                    .page_of(Address(meta))
+                    .map(|p| p.space.clone())
+                    .unwrap_or_else(|| "no page".into());
+                self.checks.push(Check {
+                    name: "roots table",
+                    ok: true,
+                    detail: format!("isolate {isolate}, roots at {roots}; meta map {:#x} (in {ro}) is its own map and of MAP_TYPE {}", meta, l.map_type),
+                });
+                self.isolate = Some(IsolateInfo {
+                    isolate,
+                    roots,
+                    meta_map: Address(meta),
+                    undefined: Address(undefined),
+                });
+            }
+            Err(why) => self.checks.push(Check {
+                name: "roots table",
+                ok: false,
+                detail: format!(
+                    "isolate assumed at heap {} - {:#x} = {isolate}: {why}",
+                    self.pages.heap, t.isolate_heap_offset
+                ),
+            }),
+        }
+        let heaps = self.pages.other_heap_pages.len();
+        self.checks.push(Check {
+            name: "one heap",
+            ok: true,
+            detail: if heaps == 0 {
+                format!(
+                    "all {} pages belong to heap {} or the shared read-only space",
+                    self.pages.pages.len(),
+                    self.pages.heap
+                )
+            } else {
+                format!("{heaps} pages belong to other heaps (worker threads?); they are left out")
+            },
+        });
+    }
+}
+
+fn check_build_id(
+    core: &CoreFile,
+    exe: &ElfImage,
+    recorded: Option<&str>,
+    force: bool,
+) -> Result<ExeCheck> {
+    let exe_id = exe.build_id().map(hex);
+    let base = recorded
+        .and_then(|r| {
+            core.mapped_files()
+                .iter()
+                .find(|f| f.path == r && f.file_offset == 0)
+        })
+        .map(|f| f.start);
+    let mut check = ExeCheck {
+        recorded_path: recorded.map(String::from),
+        path: exe.path().into(),
+        core_build_id: None,
+        exe_build_id: exe_id.clone(),
+        status: ExeMatch::Unverified,
+        note: None,
+    };
+    let Some(base) = base else {
+        check.note = Some("the core does not list the executable's first page".into());
+        return Ok(check);
+    };
+    let core_id = match build_id_in_memory(core, base) {
+        Ok(Some(id)) => hex(&id),
+        Ok(None) => {
+            check.note = Some("the executable's header in the core has no build ID".into());
+            return Ok(check);
+        }
+        Err(e) => {
+            check.note = Some(format!("the executable's header is not in the dump: {e}"));
+            return Ok(check);
+        }
+    };
+    check.core_build_id = Some(core_id.clone());
+    match exe_id {
+        None => check.note = Some("the executable has no build ID".into()),
+        Some(id) if id == core_id => check.status = ExeMatch::Verified,
+        Some(id) if force => {
+            check.status = ExeMatch::MismatchForced;
+            check.note = Some(format!(
+                "build IDs differ (core {core_id}, file {id}); used because of --force"
+            ));
+        }
+        Some(id) => {
+            return Err(Error::BuildIdMismatch {
+                core: core.path().into(),
+                exe: exe.path().into(),
+                core_id,
+                exe_id: id,
+            });
+        }
+    }
+    Ok(check)
+}
+
+/// Read `v8::internal::Version::{major_,minor_,build_,patch_}` from process memory.
+fn read_v8_version(mem: &dyn Memory, exe: &ElfImage) -> Result<V8Version> {
+    let read = |field: &str| -> Result<u32> {
+        let name = format!("_ZN2v88internal7Version{}{}E", field.len(), field);
+        let sym = exe.symbol(&name).ok_or_else(|| {
+            Error::Elf(elfcore::Error::NoSymbol {
+                path: exe.path().into(),
+                name: format!("v8::internal::Version::{field} ({name})"),
+            })
+        })?;
+        Ok(mem.read_u32(Address(sym.addr))?)
+    };
+    Ok(V8Version {
+        major: read("major_")?,
+        minor: read("minor_")?,
+        build: read("build_")?,
+        patch: read("patch_")?,
+    })
+}
+
+/// Read `node::per_process::metadata.versions.node`, a libstdc++ `std::string` (pointer, length,
+/// inline buffer) at the start of the struct. `None` when absent or implausible.
+fn read_node_version(mem: &dyn Memory, exe: &ElfImage) -> Option<String> {
+    let sym = exe.symbol("_ZN4node11per_process8metadataE")?;
+    let ptr = mem.read_u64(Address(sym.addr)).ok()?;
+    let len = mem.read_u64(Address(sym.addr + 8)).ok()?;
+    if len == 0 || len > 32 {
+        return None;
+    }
+    let bytes = mem.read_vec(Address(ptr), len as usize).ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        .then_some(s)
+}

@@ -1,0 +1,337 @@
+//! Per-version facts that V8's postmortem metadata does not carry.
+//!
+//! The metadata describes objects, not the heap around them: nothing about pages, spaces, the
+//! Isolate or its roots table. Those facts live here, one row per V8 minor version (every Node.js
+//! major ships one V8 minor for its whole life: 18 = 10.2, 20 = 11.3, 22 = 12.4, 24 = 13.6).
+//! Each value was measured on real cores of official builds (disassembly of the accessors, page
+//! headers read back, the roots table's meta map found to be its own map); the integration tests
+//! re-verify them on cores made by the test run. Where a value exists in the metadata, the
+//! metadata wins: the `field_fallbacks` here are used only when a build lacks the symbol.
+
+use serde::Serialize;
+use std::fmt;
+
+/// A V8 version as `Version::major_` etc. hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct V8Version {
+    /// Major.
+    pub major: u32,
+    /// Minor.
+    pub minor: u32,
+    /// Build.
+    pub build: u32,
+    /// Patch.
+    pub patch: u32,
+}
+
+impl fmt::Display for V8Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}.{}",
+            self.major, self.minor, self.build, self.patch
+        )
+    }
+}
+
+/// Where a page's bookkeeping (size, area, owner...) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataLoc {
+    /// At the page start (`BasicMemoryChunk`, V8 10.x-11.x).
+    InPage,
+    /// At the page start, and the word at this offset points back at the page (V8 12.x
+    /// `MemoryChunk` + `MemoryChunkMetadata` in one object).
+    InPageSelfPointer(u64),
+    /// Elsewhere (malloc'd `MemoryChunkMetadata`, V8 13.x): the word at this page offset points to it.
+    Pointer(u64),
+}
+
+/// Layout of a V8 heap page header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLayout {
+    /// log2 of the page size and alignment (18: 256 KiB).
+    pub page_size_log2: u32,
+    /// Offset of the flags word in the page.
+    pub flags: u64,
+    /// Where the metadata is.
+    pub metadata: MetadataLoc,
+    /// Offsets from the metadata base:
+    /// committed size of the chunk.
+    pub size: u64,
+    /// `Heap*` owning the page (0 for the shared read-only page).
+    pub heap: u64,
+    /// First object address.
+    pub area_start: u64,
+    /// End of the object area.
+    pub area_end: u64,
+    /// Bytes allocated on the page (maintained for paged spaces).
+    pub allocated_bytes: u64,
+    /// High-water mark (offset from the page of the highest allocation).
+    pub high_water_mark: u64,
+    /// Owning space (`BaseSpace*`; 0 for the detached read-only page).
+    pub owner: u64,
+    /// Offset of the `AllocationSpace` id (int32) in the space object.
+    pub space_id_in_owner: u64,
+    /// Offset, in the metadata, of the page's `list_node_.next_` in its space's page list
+    /// (`prev_` follows). The list holds metadata addresses (= page addresses before V8 13).
+    pub list_next: u64,
+    /// Offset in the space object of `memory_chunk_list_.front_` (`back_` follows).
+    pub space_list_front: u64,
+}
+
+/// Indices into the Isolate's roots table (`RootIndex`), the same in V8 10.2-13.6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootIndices {
+    /// `undefined_value`.
+    pub undefined: u64,
+    /// `the_hole_value`.
+    pub the_hole: u64,
+    /// `null_value`.
+    pub null: u64,
+    /// `true_value`.
+    pub true_value: u64,
+    /// `false_value`.
+    pub false_value: u64,
+    /// `empty_string`.
+    pub empty_string: u64,
+    /// `meta_map`: the map of maps.
+    pub meta_map: u64,
+    /// `fixed_array_map`.
+    pub fixed_array_map: u64,
+}
+
+const ROOTS: RootIndices = RootIndices {
+    undefined: 4,
+    the_hole: 5,
+    null: 6,
+    true_value: 7,
+    false_value: 8,
+    empty_string: 9,
+    meta_map: 10,
+    fixed_array_map: 12,
+};
+
+/// Everything version-specific that is not in the metadata, for one V8 minor version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionTable {
+    /// V8 (major, minor).
+    pub v8: (u32, u32),
+    /// The Node.js major that ships it.
+    pub node_major: u32,
+    /// Page header layout.
+    pub page: PageLayout,
+    /// `AllocationSpace` names by id.
+    pub spaces: &'static [&'static str],
+    /// `offsetof(Isolate, heap_)`: the isolate is `Heap* - this`.
+    pub isolate_heap_offset: u64,
+    /// Offset of the roots table in the Isolate (in `IsolateData`).
+    pub isolate_roots_offset: u64,
+    /// Roots table indices.
+    pub roots: RootIndices,
+    /// Class field offsets that the metadata lacks: (class, field, offset).
+    pub field_fallbacks: &'static [(&'static str, &'static str, i64)],
+}
+
+const PAGE_V10_V11: PageLayout = PageLayout {
+    page_size_log2: 18,
+    flags: 8,
+    metadata: MetadataLoc::InPage,
+    size: 0,
+    heap: 16,
+    area_start: 24,
+    area_end: 32,
+    allocated_bytes: 40,
+    high_water_mark: 56,
+    owner: 64,
+    space_id_in_owner: 16,
+    list_next: 0,
+    space_list_front: 0,
+};
+
+/// Field offsets not in any version's metadata but stable across 10.2-13.6
+/// (the first field after the JSObject header is JSArray's length).
+const COMMON_FIELDS: &[(&str, &str, i64)] =
+    &[("JSArray", "length", 24), ("Name", "raw_hash_field", 8)];
+
+/// The known versions.
+pub static TABLES: &[VersionTable] = &[
+    VersionTable {
+        v8: (10, 2),
+        node_major: 18,
+        page: PageLayout {
+            list_next: 0xe8,
+            space_list_front: 0xa8,
+            ..PAGE_V10_V11
+        },
+        spaces: &[
+            "read_only_space",
+            "old_space",
+            "code_space",
+            "map_space",
+            "large_object_space",
+            "code_large_object_space",
+            "new_large_object_space",
+            "new_space",
+        ],
+        isolate_heap_offset: 0xc638,
+        isolate_roots_offset: 0x120,
+        roots: ROOTS,
+        field_fallbacks: COMMON_FIELDS,
+    },
+    VersionTable {
+        v8: (11, 3),
+        node_major: 20,
+        page: PageLayout {
+            list_next: 0x108,
+            space_list_front: 0x28,
+            ..PAGE_V10_V11
+        },
+        spaces: &[
+            "read_only_space",
+            "new_space",
+            "old_space",
+            "code_space",
+            "shared_space",
+            "new_large_object_space",
+            "large_object_space",
+            "code_large_object_space",
+            "shared_large_object_space",
+        ],
+        isolate_heap_offset: 0xd2c0,
+        isolate_roots_offset: 0x1f0,
+        roots: ROOTS,
+        field_fallbacks: COMMON_FIELDS,
+    },
+    VersionTable {
+        v8: (12, 4),
+        node_major: 22,
+        page: PageLayout {
+            page_size_log2: 18,
+            flags: 0,
+            metadata: MetadataLoc::InPageSelfPointer(8),
+            size: 16,
+            heap: 24,
+            area_start: 32,
+            area_end: 40,
+            allocated_bytes: 48,
+            high_water_mark: 64,
+            owner: 72,
+            space_id_in_owner: 16,
+            list_next: 0x108,
+            space_list_front: 0x28,
+        },
+        spaces: &[
+            "read_only_space",
+            "new_space",
+            "old_space",
+            "code_space",
+            "shared_space",
+            "trusted_space",
+            "new_large_object_space",
+            "large_object_space",
+            "code_large_object_space",
+            "shared_large_object_space",
+            "trusted_large_object_space",
+        ],
+        isolate_heap_offset: 0xdea0,
+        isolate_roots_offset: 0x250,
+        roots: ROOTS,
+        field_fallbacks: COMMON_FIELDS,
+    },
+    VersionTable {
+        v8: (13, 6),
+        node_major: 24,
+        page: PageLayout {
+            page_size_log2: 18,
+            flags: 0,
+            metadata: MetadataLoc::Pointer(8),
+            size: 48,
+            heap: 64,
+            area_start: 72,
+            area_end: 56,
+            allocated_bytes: 24,
+            high_water_mark: 40,
+            owner: 80,
+            space_id_in_owner: 16,
+            list_next: 0x108,
+            space_list_front: 0x28,
+        },
+        spaces: &[
+            "read_only_space",
+            "new_space",
+            "old_space",
+            "code_space",
+            "shared_space",
+            "trusted_space",
+            "shared_trusted_space",
+            "new_large_object_space",
+            "large_object_space",
+            "code_large_object_space",
+            "shared_large_object_space",
+            "shared_trusted_large_object_space",
+            "trusted_large_object_space",
+        ],
+        isolate_heap_offset: 0xeff8,
+        isolate_roots_offset: 0x280,
+        roots: ROOTS,
+        field_fallbacks: COMMON_FIELDS,
+    },
+];
+
+/// The table for a V8 version, matched on (major, minor).
+pub fn table_for(v: V8Version) -> Option<&'static VersionTable> {
+    TABLES.iter().find(|t| t.v8 == (v.major, v.minor))
+}
+
+/// "10.2, 11.3, ..." for messages.
+pub fn known_versions() -> String {
+    TABLES
+        .iter()
+        .map(|t| format!("{}.{}", t.v8.0, t.v8.1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_is_self_consistent() {
+        for t in TABLES {
+            let p = t.page;
+            // The fields of the metadata must not overlap each other.
+            let mut offs = vec![
+                p.size,
+                p.heap,
+                p.area_start,
+                p.area_end,
+                p.allocated_bytes,
+                p.high_water_mark,
+                p.owner,
+                p.list_next,
+                p.list_next + 8,
+            ];
+            offs.sort();
+            offs.dedup();
+            assert_eq!(offs.len(), 9, "V8 {:?}: page fields overlap", t.v8);
+            assert!(t.spaces.contains(&"old_space") && t.spaces[0] == "read_only_space");
+            assert!(t.isolate_heap_offset > t.isolate_roots_offset);
+        }
+        let v = V8Version {
+            major: 12,
+            minor: 4,
+            build: 254,
+            patch: 21,
+        };
+        assert_eq!(table_for(v).unwrap().node_major, 22);
+        assert!(table_for(V8Version {
+            major: 9,
+            minor: 4,
+            build: 0,
+            patch: 0
+        })
+        .is_none());
+        assert_eq!(known_versions(), "10.2, 11.3, 12.4, 13.6");
+    }
+}
