@@ -522,7 +522,7 @@ impl CoreFile {
             Some(t) => Err(Error::Truncated {
                 path: self.path.clone(),
                 what: format!(
-                    "{} of {} memory segments",
+                    "the memory dump ({} of {} segments cut short; --allow-truncated reads what is there)",
                     t.segments.len(),
                     self.segments.len()
                 ),

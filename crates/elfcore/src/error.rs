@@ -44,7 +44,7 @@ pub enum Error {
         kind: &'static str,
     },
     /// The file is shorter than its own headers say.
-    #[error("{path} is truncated: {what} needs bytes up to offset {needed} but the file has {actual} bytes (was the dump interrupted or the disk full?)")]
+    #[error("{path} is truncated: the file has {actual} bytes but {what} extends to offset {needed} (was the dump interrupted or the disk full?)")]
     Truncated {
         /// The file.
         path: PathBuf,

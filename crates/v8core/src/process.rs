@@ -181,7 +181,7 @@ impl Process {
         if metadata.is_empty() {
             return Err(Error::NoMetadata { exe: exe_path });
         }
-        let v8 = read_v8_version(&space, &exe)?;
+        let v8 = read_v8_version(&exe)?;
         let table = table_for(v8).ok_or_else(|| Error::UnsupportedVersion {
             exe: exe_path.clone(),
             version: v8.to_string(),
@@ -376,8 +376,10 @@ fn check_build_id(
     Ok(check)
 }
 
-/// Read `v8::internal::Version::{major_,minor_,build_,patch_}` from process memory.
-fn read_v8_version(mem: &dyn Memory, exe: &ElfImage) -> Result<V8Version> {
+/// Read `v8::internal::Version::{major_,minor_,build_,patch_}`. They are constant-initialized
+/// data, so the executable's own bytes are read: the version then always describes the binary
+/// whose metadata is used, even when `--force` pairs it with a foreign core.
+fn read_v8_version(exe: &ElfImage) -> Result<V8Version> {
     let read = |field: &str| -> Result<u32> {
         let name = format!("_ZN2v88internal7Version{}{}E", field.len(), field);
         let sym = exe.symbol(&name).ok_or_else(|| {
@@ -386,7 +388,9 @@ fn read_v8_version(mem: &dyn Memory, exe: &ElfImage) -> Result<V8Version> {
                 name: format!("v8::internal::Version::{field} ({name})"),
             })
         })?;
-        Ok(mem.read_u32(Address(sym.addr))?)
+        let mut b = [0u8; 4];
+        exe.read_static(sym.addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
     };
     Ok(V8Version {
         major: read("major_")?,
