@@ -185,21 +185,72 @@ fn render(s: &Summary) -> String {
             .as_str(),
     );
     out.push('\n');
-    let mut t = Table::new(&["space", "pages", "committed", "object area"], &[1, 2, 3]);
+    let mut t = Table::new(
+        &[
+            "space",
+            "pages",
+            "committed",
+            "objects",
+            "object bytes",
+            "free",
+            "unparsed",
+        ],
+        &[1, 2, 3, 4, 5, 6],
+    );
+    let mut total = v8core::heap::WalkTotals::default();
     for (name, st) in &h.spaces {
+        let w = h.walk.get(name).cloned().unwrap_or_default();
         t.row(vec![
             name.clone(),
             st.pages.to_string(),
             bytes(st.committed),
-            bytes(st.area),
+            w.objects.to_string(),
+            bytes(w.object_bytes),
+            bytes(w.free_bytes),
+            bytes(w.gap_bytes),
         ]);
+        total.objects += w.objects;
+        total.object_bytes += w.object_bytes;
+        total.free_bytes += w.free_bytes;
+        total.gap_bytes += w.gap_bytes;
+        total.gaps += w.gaps;
+        total.area_bytes += w.area_bytes;
+        total.from_space_bytes += w.from_space_bytes;
     }
     t.row(vec![
         "total".into(),
         h.pages.to_string(),
         bytes(h.committed),
-        bytes(h.spaces.values().map(|s| s.area).sum()),
+        total.objects.to_string(),
+        bytes(total.object_bytes),
+        bytes(total.free_bytes),
+        bytes(total.gap_bytes),
     ]);
+    let mut notes = String::new();
+    if h.unlisted_pages > 0 {
+        notes.push_str(&format!(
+            "({} pooled pages with stale headers were left out)\n",
+            h.unlisted_pages
+        ));
+    }
+    if total.from_space_bytes > 0 {
+        notes.push_str(&format!(
+            "{} of new-space pages in the idle semispace (stale copies) were not walked\n",
+            bytes(total.from_space_bytes)
+        ));
+    }
+    let parsed = if total.area_bytes == 0 {
+        100.0
+    } else {
+        100.0 * (total.area_bytes - total.gap_bytes) as f64 / total.area_bytes as f64
+    };
+    notes.push_str(&format!(
+        "walked {parsed:.2}% of the object area; {} stretches ({}) could not be parsed as objects (unused allocation buffers in a live heap, or damage)\n",
+        total.gaps,
+        bytes(total.gap_bytes)
+    ));
     out.push_str(&t.render());
+    out.push('\n');
+    out.push_str(&notes);
     out
 }

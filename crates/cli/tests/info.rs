@@ -22,7 +22,12 @@ fn stderr(o: &Output) -> String {
 /// A failed run: exit code 1 (not a panic's 101), one line on stderr naming the problem.
 fn assert_one_line_error(o: &Output, needles: &[&str]) {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "expected exit 1, got {:?}; stderr: {err}", o.status);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}; stderr: {err}",
+        o.status
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.starts_with("v8dump: error: "), "{err}");
     for n in needles {
@@ -38,14 +43,22 @@ fn info_text_names_version_signal_and_spaces_on_every_version() {
         let out = stdout(&o);
         assert!(o.status.success(), "node{major}: {}", stderr(&o));
         let node = f.stats["versions"]["node"].as_str().unwrap();
-        let line = |key: &str| out.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no {key} line in:\n{out}")).to_string();
+        let line = |key: &str| {
+            out.lines()
+                .find(|l| l.starts_with(key))
+                .unwrap_or_else(|| panic!("no {key} line in:\n{out}"))
+                .to_string()
+        };
         assert_eq!(line("node "), format!("node        v{node}"));
         assert!(line("signal ").contains("SIGABRT (6)"), "{out}");
         assert!(line("executable ").contains("matches the core"), "{out}");
         assert!(!out.contains("FAIL"), "node{major}: a check failed:\n{out}");
         // The space table: one row per space V8 reports as non-empty, pages as V8 counts them.
         for s in f.stats["heapSpaceStatistics"].as_array().unwrap() {
-            let (name, size) = (s["space_name"].as_str().unwrap(), s["space_size"].as_u64().unwrap());
+            let (name, size) = (
+                s["space_name"].as_str().unwrap(),
+                s["space_size"].as_u64().unwrap(),
+            );
             if size == 0 || name == "read_only_space" || name.contains("large_object") {
                 continue;
             }
@@ -65,20 +78,32 @@ fn info_json_is_stable_and_complete() {
     assert_eq!(v["node_version"], f.stats["versions"]["node"]);
     assert_eq!(v["crash"]["signal"], 6);
     assert_eq!(v["crash"]["signal_name"], "SIGABRT");
-    assert_eq!(v["crash"]["sender_pid"], f.stats["pid"], "abort() signals the process itself");
+    assert_eq!(
+        v["crash"]["sender_pid"], f.stats["pid"],
+        "abort() signals the process itself"
+    );
     assert_eq!(v["executable"]["status"], "verified");
     assert_eq!(v["core"]["pid"], f.stats["pid"]);
     // Addresses are hex strings, never lossy JSON numbers.
     assert!(v["heap"]["heap"].as_str().unwrap().starts_with("0x"));
     let old = &v["heap"]["spaces"]["old_space"];
-    let want = f.stats["heapSpaceStatistics"].as_array().unwrap().iter().find(|s| s["space_name"] == "old_space").unwrap();
+    let want = f.stats["heapSpaceStatistics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["space_name"] == "old_space")
+        .unwrap();
     assert_eq!(old["committed"], want["space_size"]);
     // --pages lists every page, and they add up to the per-space totals.
     let o = v8dump(&[&"info", &"--json", &"--pages", &f.core]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let pages = v["pages"].as_array().unwrap();
     assert_eq!(pages.len() as u64, v["heap"]["pages"].as_u64().unwrap());
-    let old_sum: u64 = pages.iter().filter(|p| p["space"] == "old_space").map(|p| p["size"].as_u64().unwrap()).sum();
+    let old_sum: u64 = pages
+        .iter()
+        .filter(|p| p["space"] == "old_space")
+        .map(|p| p["size"].as_u64().unwrap())
+        .sum();
     assert_eq!(old_sum, want["space_size"].as_u64().unwrap());
 }
 
@@ -95,7 +120,10 @@ fn truncated_core_is_refused_then_read_partially_on_request() {
     let out = stdout(&o);
     assert_ne!(o.status.code(), Some(101), "no panic: {}", stderr(&o));
     if o.status.success() {
-        assert!(out.contains("TRUNCATED"), "a partial answer is marked:\n{out}");
+        assert!(
+            out.contains("TRUNCATED"),
+            "a partial answer is marked:\n{out}"
+        );
     }
 }
 
@@ -103,18 +131,26 @@ fn truncated_core_is_refused_then_read_partially_on_request() {
 fn non_core_elf_random_bytes_empty_and_missing_files_are_named() {
     let tmp = TempDir::new("bad");
     let node = fixture("basic", 20).node;
-    assert_one_line_error(&v8dump(&[&"info", &node]), &["ELF executable, not a core dump"]);
+    assert_one_line_error(
+        &v8dump(&[&"info", &node]),
+        &["ELF executable, not a core dump"],
+    );
 
     let random = tmp.join("random.bin");
     let mut x: u64 = 0x9e3779b97f4a7c15;
-    let data: Vec<u8> = (0..1 << 20).map(|_| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x as u8
-    }).collect();
+    let data: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
     std::fs::write(&random, data).unwrap();
-    assert_one_line_error(&v8dump(&[&"info", &random]), &["random.bin", "not an ELF file"]);
+    assert_one_line_error(
+        &v8dump(&[&"info", &random]),
+        &["random.bin", "not an ELF file"],
+    );
 
     let empty = tmp.join("empty");
     std::fs::write(&empty, b"").unwrap();
@@ -126,7 +162,10 @@ fn non_core_elf_random_bytes_empty_and_missing_files_are_named() {
     std::fs::write(&head, &std::fs::read(&f.core).unwrap()[..200]).unwrap();
     assert_one_line_error(&v8dump(&[&"info", &head]), &["truncated", "program header"]);
 
-    assert_one_line_error(&v8dump(&[&"info", &tmp.join("no-such-core")]), &["cannot read", "no-such-core"]);
+    assert_one_line_error(
+        &v8dump(&[&"info", &tmp.join("no-such-core")]),
+        &["cannot read", "no-such-core"],
+    );
 }
 
 #[test]
@@ -147,7 +186,12 @@ fn a_stripped_node_still_works_through_its_dynamic_symbols() {
     let f = fixture("basic", 20);
     let tmp = TempDir::new("strip");
     let stripped = tmp.join("node-stripped");
-    let st = Command::new("strip").arg("-o").arg(&stripped).arg(std::fs::canonicalize(&f.node).unwrap()).status().expect("strip (binutils)");
+    let st = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(std::fs::canonicalize(&f.node).unwrap())
+        .status()
+        .expect("strip (binutils)");
     assert!(st.success());
     let o = v8dump(&[&"info", &f.core, &"-e", &stripped]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -160,10 +204,21 @@ fn a_core_of_another_program_is_refused() {
     // A real core of a process that is not node: bash aborting itself.
     let tmp = TempDir::new("foreign");
     let script = "ulimit -c unlimited; bash -c 'kill -ABRT $$'; true";
-    let _ = Command::new("bash").arg("-c").arg(script).current_dir(&tmp.0).status().unwrap();
-    let mut core = std::fs::read_dir(&tmp.0).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("core"))
-    });
+    let _ = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&tmp.0)
+        .status()
+        .unwrap();
+    let mut core = std::fs::read_dir(&tmp.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("core"))
+        });
     if core.is_none() {
         // The kernel writes no core here (core_pattern pipes it away): let gdb write one.
         let out = tmp.join("core");
@@ -173,7 +228,11 @@ fn a_core_of_another_program_is_refused() {
             .args(["-ex", "kill", "--args", "bash", "-c", "kill -ABRT $$"])
             .output()
             .expect("gdb");
-        assert!(out.exists(), "gdb made no core: {}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            out.exists(),
+            "gdb made no core: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         core = Some(out);
     }
     let core = core.unwrap();
@@ -181,6 +240,9 @@ fn a_core_of_another_program_is_refused() {
     assert_one_line_error(&v8dump(&[&"info", &core]), &["no V8 postmortem metadata"]);
     // Given a node binary instead, the build IDs disagree.
     let node = fixture("basic", 20).node;
-    assert_one_line_error(&v8dump(&[&"info", &core, &"-e", &node]), &["not the executable that produced"]);
+    assert_one_line_error(
+        &v8dump(&[&"info", &core, &"-e", &node]),
+        &["not the executable that produced"],
+    );
     assert!(Path::new(&core).exists());
 }

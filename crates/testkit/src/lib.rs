@@ -36,12 +36,18 @@ impl Fixture {
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("crates/testkit is two levels down").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit is two levels down")
+        .to_path_buf()
 }
 
 /// The fixture cache directory.
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("V8DUMP_FIXTURE_CACHE").map(PathBuf::from).unwrap_or_else(|| repo_root().join("fixtures/cache"))
+    std::env::var_os("V8DUMP_FIXTURE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("fixtures/cache"))
 }
 
 static MADE: Mutex<bool> = Mutex::new(false);
@@ -53,7 +59,12 @@ pub fn ensure_all() {
         return;
     }
     let script = repo_root().join("fixtures/make_cores.py");
-    let out = Command::new("python3").arg(&script).arg("--cache").arg(cache_dir()).output().expect("python3 runs fixtures/make_cores.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--cache")
+        .arg(cache_dir())
+        .output()
+        .expect("python3 runs fixtures/make_cores.py");
     assert!(
         out.status.success(),
         "fixtures/make_cores.py failed:\n{}\n{}",
@@ -71,11 +82,24 @@ fn read_json(p: &Path) -> serde_json::Value {
 /// The core of `scenario` made by node `major`.
 pub fn fixture(scenario: &str, major: u32) -> Fixture {
     ensure_all();
-    let dir = cache_dir().join("cores").join(scenario).join(format!("node{major}"));
+    let dir = cache_dir()
+        .join("cores")
+        .join(scenario)
+        .join(format!("node{major}"));
     let run = read_json(&dir.join("run.json"));
     let stats = read_json(&dir.join("stats.json"));
-    let node = PathBuf::from(run["node_path"].as_str().expect("run.json names the node binary"));
-    Fixture { core: dir.join("core"), dir, node, run, stats }
+    let node = PathBuf::from(
+        run["node_path"]
+            .as_str()
+            .expect("run.json names the node binary"),
+    );
+    Fixture {
+        core: dir.join("core"),
+        dir,
+        node,
+        run,
+        stats,
+    }
 }
 
 /// A scratch directory removed when dropped.
@@ -84,7 +108,11 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     /// A fresh directory under the system temp dir.
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("v8dump-test-{tag}-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let p = std::env::temp_dir().join(format!(
+            "v8dump-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)

@@ -8,12 +8,14 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod heap;
 pub mod layout;
 pub mod metadata;
 pub mod pages;
 pub mod process;
 pub mod summary;
 pub mod tables;
+pub mod types;
 
 pub use error::{Error, Result};
 pub use process::{OpenOptions, Process};

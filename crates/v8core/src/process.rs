@@ -13,6 +13,7 @@ use crate::layout::Layout;
 use crate::metadata::Metadata;
 use crate::pages::{find_pages, PageScan};
 use crate::tables::{known_versions, table_for, V8Version, VersionTable};
+use crate::types::InstanceTypes;
 use elfcore::elfimage::{build_id_in_memory, hex};
 use elfcore::space::FileLookup;
 use elfcore::{Address, AddressSpace, CoreFile, ElfImage, Memory};
@@ -108,6 +109,8 @@ pub struct Process {
     pub table: &'static VersionTable,
     /// Resolved object layout.
     pub layout: Layout,
+    /// The complete instance-type enum of this V8 version.
+    pub types: InstanceTypes,
     /// Heap pages.
     pub pages: PageScan,
     /// The Isolate, if located and verified.
@@ -188,6 +191,12 @@ impl Process {
             known: known_versions(),
         })?;
         let layout = Layout::resolve(&metadata, table, v8, &exe_path)?;
+        let types =
+            InstanceTypes::load(table.v8, &metadata).ok_or_else(|| Error::UnsupportedVersion {
+                exe: exe_path.clone(),
+                version: v8.to_string(),
+                known: known_versions(),
+            })?;
         let node = read_node_version(&space, &exe);
         let pages = find_pages(&space, table);
         if pages.pages.is_empty() {
@@ -204,11 +213,29 @@ impl Process {
             versions: Versions { v8, node },
             table,
             layout,
+            types,
             pages,
             isolate: None,
             checks: Vec::new(),
         };
         p.locate_isolate();
+        let conflicts = &p.types.conflicts;
+        p.checks.push(Check {
+            name: "instance types",
+            ok: conflicts.is_empty(),
+            detail: if conflicts.is_empty() {
+                format!(
+                    "{} types known; all {} the metadata names agree",
+                    p.types.len(),
+                    p.metadata.instance_types().count()
+                )
+            } else {
+                format!(
+                    "the metadata disagrees with the V8 {}.{} table on {conflicts:?}",
+                    table.v8.0, table.v8.1
+                )
+            },
+        });
         Ok(p)
     }
 

@@ -1,5 +1,6 @@
 //! What `info` reports: a serializable summary of an opened process, shared by every front end.
 
+use crate::heap::{WalkTotals, Walker};
 use crate::layout::Resolved;
 use crate::pages::SpaceTotals;
 use crate::process::{Check, ExeCheck, IsolateInfo, Process};
@@ -106,6 +107,10 @@ pub struct HeapSummary {
     pub spaces: BTreeMap<String, SpaceTotals>,
     /// Pages of other heaps (worker isolates), not included above.
     pub other_heap_pages: usize,
+    /// Pages with a header that are not on their space's list (pooled), not included above.
+    pub unlisted_pages: usize,
+    /// What the object walk found per space: objects, free space, and bytes it could not parse.
+    pub walk: BTreeMap<String, WalkTotals>,
 }
 
 impl Summary {
@@ -170,6 +175,8 @@ impl Summary {
                 committed: spaces.values().map(|s| s.committed).sum(),
                 spaces,
                 other_heap_pages: p.pages.other_heap_pages.len(),
+                unlisted_pages: p.pages.unlisted_pages.len(),
+                walk: Walker::new(p).walk_all(|_, _| {}).per_space,
             },
         }
     }

@@ -77,6 +77,9 @@ pub struct PageLayout {
     pub list_next: u64,
     /// Offset in the space object of `memory_chunk_list_.front_` (`back_` follows).
     pub space_list_front: u64,
+    /// The `FROM_PAGE` chunk flag: a new-space page of the semispace not in use, whose contents
+    /// are stale copies from before the last scavenge.
+    pub from_page_flag: u64,
 }
 
 /// Indices into the Isolate's roots table (`RootIndex`), the same in V8 10.2-13.6.
@@ -146,6 +149,7 @@ const PAGE_V10_V11: PageLayout = PageLayout {
     space_id_in_owner: 16,
     list_next: 0,
     space_list_front: 0,
+    from_page_flag: 0x8,
 };
 
 /// Field offsets not in any version's metadata but stable across 10.2-13.6
@@ -219,6 +223,7 @@ pub static TABLES: &[VersionTable] = &[
             space_id_in_owner: 16,
             list_next: 0x108,
             space_list_front: 0x28,
+            from_page_flag: 0x8,
         },
         spaces: &[
             "read_only_space",
@@ -255,6 +260,7 @@ pub static TABLES: &[VersionTable] = &[
             space_id_in_owner: 16,
             list_next: 0x108,
             space_list_front: 0x28,
+            from_page_flag: 0x8,
         },
         spaces: &[
             "read_only_space",

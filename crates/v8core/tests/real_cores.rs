@@ -9,7 +9,8 @@ const PAGE: u64 = 1 << 18;
 const ABORT_SCENARIOS: [&str; 4] = ["basic", "objects", "listener_leak", "names"];
 
 fn open(core: &std::path::Path) -> Process {
-    Process::open(core, &OpenOptions::default()).unwrap_or_else(|e| panic!("open {}: {e}", core.display()))
+    Process::open(core, &OpenOptions::default())
+        .unwrap_or_else(|e| panic!("open {}: {e}", core.display()))
 }
 
 #[test]
@@ -19,7 +20,9 @@ fn pages_per_space_equal_v8_heap_statistics() {
             let f = fixture(scenario, major);
             let p = open(&f.core);
             let ours = p.pages.per_space();
-            let spaces = f.stats["heapSpaceStatistics"].as_array().expect("heapSpaceStatistics");
+            let spaces = f.stats["heapSpaceStatistics"]
+                .as_array()
+                .expect("heapSpaceStatistics");
             let mut compared = 0;
             for s in spaces {
                 let name = s["space_name"].as_str().unwrap();
@@ -28,21 +31,39 @@ fn pages_per_space_equal_v8_heap_statistics() {
                     continue; // shared and not counted per isolate by V8
                 }
                 let got = ours.get(name).cloned().unwrap_or_default();
-                assert_eq!(got.committed, size, "node{major} {scenario}: committed bytes of {name}");
+                assert_eq!(
+                    got.committed, size,
+                    "node{major} {scenario}: committed bytes of {name}"
+                );
                 if !name.contains("large_object") {
-                    assert_eq!(got.pages, size.div_ceil(PAGE), "node{major} {scenario}: pages of {name}");
+                    assert_eq!(
+                        got.pages,
+                        size.div_ceil(PAGE),
+                        "node{major} {scenario}: pages of {name}"
+                    );
                 }
                 compared += (size > 0) as u32;
             }
-            assert!(compared >= 4, "node{major} {scenario}: only {compared} non-empty spaces compared");
+            assert!(
+                compared >= 4,
+                "node{major} {scenario}: only {compared} non-empty spaces compared"
+            );
             for name in ours.keys() {
                 assert!(
-                    name == "read_only_space" || spaces.iter().any(|s| s["space_name"] == name.as_str()),
+                    name == "read_only_space"
+                        || spaces.iter().any(|s| s["space_name"] == name.as_str()),
                     "node{major} {scenario}: space {name} unknown to V8's statistics"
                 );
             }
-            assert_eq!(ours.get("read_only_space").map(|s| s.pages), Some(1), "node{major} {scenario}: one read-only page");
-            assert!(p.pages.unwalkable_lists.is_empty(), "node{major} {scenario}: page lists walk");
+            assert_eq!(
+                ours.get("read_only_space").map(|s| s.pages),
+                Some(1),
+                "node{major} {scenario}: one read-only page"
+            );
+            assert!(
+                p.pages.unwalkable_lists.is_empty(),
+                "node{major} {scenario}: page lists walk"
+            );
         }
     }
 }
@@ -57,18 +78,43 @@ fn versions_executable_and_roots_are_right_on_every_version() {
         let node = f.stats["versions"]["node"].as_str().unwrap();
         let v8 = f.stats["versions"]["v8"].as_str().unwrap();
         assert_eq!(p.versions.node.as_deref(), Some(node), "node{major}");
-        assert!(v8.starts_with(&p.versions.v8.to_string()), "node{major}: V8 {} vs process.versions.v8 {v8}", p.versions.v8);
+        assert!(
+            v8.starts_with(&p.versions.v8.to_string()),
+            "node{major}: V8 {} vs process.versions.v8 {v8}",
+            p.versions.v8
+        );
         assert_eq!(p.table.node_major, major);
-        assert_eq!(p.exe_check.status, ExeMatch::Verified, "node{major}: {:?}", p.exe_check);
-        assert_eq!(p.layout.map_type, map_types.iter().find(|(m, _)| *m == major).unwrap().1);
-        let iso = p.isolate.as_ref().unwrap_or_else(|| panic!("node{major}: isolate not located: {:?}", p.checks));
+        assert_eq!(
+            p.exe_check.status,
+            ExeMatch::Verified,
+            "node{major}: {:?}",
+            p.exe_check
+        );
+        assert_eq!(
+            p.layout.map_type,
+            map_types.iter().find(|(m, _)| *m == major).unwrap().1
+        );
+        let iso = p
+            .isolate
+            .as_ref()
+            .unwrap_or_else(|| panic!("node{major}: isolate not located: {:?}", p.checks));
         assert!(p.checks.iter().all(|c| c.ok), "node{major}: {:?}", p.checks);
         // The meta map lives on the read-only page; so does undefined.
         for a in [iso.meta_map, iso.undefined] {
-            assert_eq!(p.pages.page_of(elfcore::Address(a.0)).map(|pg| pg.space.as_str()), Some("read_only_space"), "node{major}");
+            assert_eq!(
+                p.pages
+                    .page_of(elfcore::Address(a.0))
+                    .map(|pg| pg.space.as_str()),
+                Some("read_only_space"),
+                "node{major}"
+            );
         }
         let pid = f.stats["pid"].as_u64().unwrap() as u32;
-        assert_eq!(p.core().process().map(|pi| pi.pid), Some(pid), "node{major}: pid");
+        assert_eq!(
+            p.core().process().map(|pi| pi.pid),
+            Some(pid),
+            "node{major}: pid"
+        );
         assert_eq!(p.core().signal(), Some(6), "node{major}: SIGABRT");
     }
 }
@@ -78,13 +124,28 @@ fn oom_cores_open_with_a_full_old_space() {
     for major in MAJORS {
         let f = fixture("oom", major);
         let out = std::fs::read_to_string(f.dir.join("output.txt")).unwrap_or_default();
-        assert!(out.contains("heap out of memory"), "node{major}: the fixture really ran out of memory");
+        assert!(
+            out.contains("heap out of memory"),
+            "node{major}: the fixture really ran out of memory"
+        );
         let p = open(&f.core);
-        assert_eq!(p.versions.node.as_deref(), f.stats["versions"]["node"].as_str(), "node{major}");
+        assert_eq!(
+            p.versions.node.as_deref(),
+            f.stats["versions"]["node"].as_str(),
+            "node{major}"
+        );
         assert_eq!(p.core().signal(), Some(6));
         let spaces = p.pages.per_space();
-        // --max-old-space-size=32: the old generation (old, code, large objects...) hit 32 MiB.
-        let old_gen: u64 = spaces.iter().filter(|(n, _)| !n.starts_with("new") && *n != "read_only_space").map(|(_, s)| s.committed).sum();
-        assert!(old_gen >= 24 << 20 && old_gen <= 40 << 20, "node{major}: old generation committed {old_gen} bytes");
+        // --max-old-space-size=32: the old generation (everything but new space and the shared
+        // read-only page) had reached the 32 MiB limit when V8 gave up.
+        let old_gen: u64 = spaces
+            .iter()
+            .filter(|(n, _)| !n.starts_with("new") && *n != "read_only_space")
+            .map(|(_, s)| s.committed)
+            .sum();
+        assert!(
+            old_gen >= 28 << 20,
+            "node{major}: old generation committed only {old_gen} bytes"
+        );
     }
 }

@@ -1,0 +1,308 @@
+//! Instance types: the full `InstanceType` enum of each V8 version, and how big an object of
+//! each variable-size type is.
+//!
+//! The metadata names only 178-230 of the 261-311 instance types (it lacks `FILLER_TYPE`,
+//! most hash tables, contexts, BigInt, ...). The complete enums were decoded from the official
+//! binaries (the jump table of `operator<<(std::ostream&, InstanceType)`, or `ToString` in V8 13)
+//! and ship here as data, one file per V8 minor version; every type the metadata does name is
+//! checked against them when a core is opened.
+
+use crate::metadata::Metadata;
+use std::collections::HashMap;
+
+/// How to compute the size of an object whose map says "variable size"
+/// (`instance_size_in_words == 0`). Field offsets are from the untagged object start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeRule {
+    /// `header + 8 * Smi@8` (FixedArray and everything built on it, contexts, capacity-based
+    /// arrays whose header grew in V8 12).
+    SmiLength {
+        /// Bytes before the elements.
+        header: u64,
+    },
+    /// NativeContext: `16 + 8 * Smi@8 + 8` (a raw microtask-queue pointer follows the slots).
+    NativeContext,
+    /// PropertyArray: `16 + 8 * (Smi@8 & 0x3ff)` (the length shares the word with a hash).
+    PropertyArray,
+    /// ByteArray: `align8(16 + Smi@8)`.
+    ByteArray,
+    /// BytecodeArray: `align8(header + Smi@8)`.
+    BytecodeArray {
+        /// `class_BytecodeArray__data`.
+        header: u64,
+    },
+    /// FreeSpace: `Smi@8 * unit` (bytes before V8 13, tagged words in 13).
+    FreeSpace {
+        /// 1 or 8.
+        unit: u64,
+    },
+    /// Sequential strings: `align8(16 + len * (1 or 2))`, `len` = u32@12.
+    SeqString,
+    /// BigInt: `16 + 8 * ((u32@8 >> 1) & 0x3fffffff)`.
+    BigInt,
+    /// DescriptorArray: `24 + 24 * u16@8`.
+    Descriptors,
+    /// PreparseData: `align8(16 + u32@8) + 8 * u32@12`.
+    PreparseData,
+    /// CoverageInfo: `16 + 16 * u32@8`.
+    CoverageInfo,
+    /// FeedbackMetadata: `align8(16 + 4 * ceil(u32@8 / 6) + closure_bytes * u32@12)`.
+    FeedbackMetadata {
+        /// Bytes per create-closure slot (2 in V8 13, else 0).
+        closure_bytes: u64,
+    },
+    /// FeedbackVector: `header + 8 * u32@8`.
+    FeedbackVector {
+        /// Fixed header bytes.
+        header: u64,
+    },
+    /// Code in V8 10: `roundup(128 + u32@40 + u32@44, 64)`.
+    CodeV10,
+    /// InstructionStream in V8 11: `roundup(16 + code.u32@56 + code.u32@60, 64)`, code = tagged@8.
+    InstructionStreamV11,
+    /// InstructionStream in V8 12+: `roundup(32 + u32@24, 64)`.
+    InstructionStreamBody,
+    /// No closed formula known: the object ends where the next map word is (safe only where the
+    /// body never holds map pointers: ScopeInfo, SwissNameDictionary, WasmNull).
+    Probe,
+}
+
+/// The instance types of one V8 version.
+#[derive(Debug, Clone)]
+pub struct InstanceTypes {
+    names: HashMap<u16, String>,
+    by_name: HashMap<String, u16>,
+    rules: HashMap<u16, SizeRule>,
+    /// Types the metadata names with a value that differs from the table (should be empty).
+    pub conflicts: Vec<(String, i64, Option<u16>)>,
+}
+
+/// The embedded enum for a V8 (major, minor).
+fn table_text(v8: (u32, u32)) -> Option<&'static str> {
+    Some(match v8 {
+        (10, 2) => include_str!("../data/instance-types-v8-10.2.txt"),
+        (11, 3) => include_str!("../data/instance-types-v8-11.3.txt"),
+        (12, 4) => include_str!("../data/instance-types-v8-12.4.txt"),
+        (13, 6) => include_str!("../data/instance-types-v8-13.6.txt"),
+        _ => return None,
+    })
+}
+
+/// Per-version parameters of the size rules.
+#[derive(Debug, Clone, Copy)]
+struct RuleParams {
+    v8: (u32, u32),
+    bytecode_header: u64,
+}
+
+impl InstanceTypes {
+    /// The types of V8 `v8` (major, minor), merged with the metadata's `type_` constants.
+    pub fn load(v8: (u32, u32), meta: &Metadata) -> Option<InstanceTypes> {
+        let mut names = HashMap::new();
+        for line in table_text(v8)?.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some((v, n)) = line.split_once('\t') {
+                if let Ok(v) = v.trim().parse::<u16>() {
+                    names.insert(v, n.trim().to_string());
+                }
+            }
+        }
+        // JS_API_OBJECT_TYPE and JS_SPECIAL_API_OBJECT_TYPE are aliases the decoder cannot see.
+        for (k, n) in [
+            ("APIObjectType", "JS_API_OBJECT_TYPE"),
+            ("SpecialAPIObjectType", "JS_SPECIAL_API_OBJECT_TYPE"),
+        ] {
+            if let Some(v) = meta.get(k) {
+                names.entry(v as u16).or_insert_with(|| n.to_string());
+            }
+        }
+        let mut by_name: HashMap<String, u16> =
+            names.iter().map(|(v, n)| (n.clone(), *v)).collect();
+        let mut conflicts = Vec::new();
+        for (n, v) in meta.instance_types() {
+            match by_name.get(n) {
+                Some(&t) if t as i64 == v => {}
+                Some(&t) => conflicts.push((n.to_string(), v, Some(t))),
+                None => {
+                    // An alias (e.g. DEPENDENT_CODE_TYPE = WEAK_ARRAY_LIST_TYPE in V8 13).
+                    if !names.contains_key(&(v as u16)) {
+                        conflicts.push((n.to_string(), v, None));
+                    }
+                    by_name.insert(n.to_string(), v as u16);
+                }
+            }
+        }
+        let params = RuleParams {
+            v8,
+            bytecode_header: meta
+                .field("BytecodeArray", "data")
+                .map(|c| c.value as u64)
+                .unwrap_or(match v8 {
+                    (10, _) => 56,
+                    (11, _) => 54,
+                    _ => 64,
+                }),
+        };
+        let rules = names
+            .iter()
+            .filter_map(|(v, n)| rule_for(n, *v, params).map(|r| (*v, r)))
+            .collect();
+        Some(InstanceTypes {
+            names,
+            by_name,
+            rules,
+            conflicts,
+        })
+    }
+
+    /// The name of a type (`JS_OBJECT_TYPE`).
+    pub fn name(&self, t: u16) -> Option<&str> {
+        self.names.get(&t).map(|s| s.as_str())
+    }
+    /// The value of a named type.
+    pub fn value(&self, name: &str) -> Option<u16> {
+        self.by_name.get(name).copied()
+    }
+    /// The size rule for a variable-size type, if it has one.
+    pub fn rule(&self, t: u16) -> Option<SizeRule> {
+        self.rules.get(&t).copied()
+    }
+    /// Number of known types.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+fn rule_for(name: &str, value: u16, p: RuleParams) -> Option<SizeRule> {
+    let v12 = p.v8.0 >= 12;
+    use SizeRule::*;
+    if value < 128 {
+        // Strings: only sequential ones are variable-size (cons, sliced, thin and external
+        // strings have a fixed instance size in their map).
+        return Some(SeqString);
+    }
+    Some(match name {
+        "NATIVE_CONTEXT_TYPE" => NativeContext,
+        "OBJECT_BOILERPLATE_DESCRIPTION_TYPE" if v12 => SmiLength { header: 32 },
+        "SCRIPT_CONTEXT_TABLE_TYPE" if v12 => SmiLength { header: 32 },
+        "ARRAY_LIST_TYPE" if v12 => SmiLength { header: 24 },
+        "REG_EXP_MATCH_INFO_TYPE" if v12 => SmiLength { header: 40 },
+        "WEAK_ARRAY_LIST_TYPE" => SmiLength { header: 24 },
+        "PROPERTY_ARRAY_TYPE" => PropertyArray,
+        "BYTE_ARRAY_TYPE" | "TRUSTED_BYTE_ARRAY_TYPE" => ByteArray,
+        "BYTECODE_ARRAY_TYPE" => BytecodeArray {
+            header: p.bytecode_header,
+        },
+        "FREE_SPACE_TYPE" => FreeSpace {
+            unit: if p.v8.0 >= 13 { 8 } else { 1 },
+        },
+        "BIGINT_TYPE" | "BIG_INT_BASE_TYPE" => BigInt,
+        "DESCRIPTOR_ARRAY_TYPE" | "STRONG_DESCRIPTOR_ARRAY_TYPE" => Descriptors,
+        "PREPARSE_DATA_TYPE" => PreparseData,
+        "COVERAGE_INFO_TYPE" => CoverageInfo,
+        "FEEDBACK_METADATA_TYPE" => FeedbackMetadata {
+            closure_bytes: if p.v8.0 >= 13 { 2 } else { 0 },
+        },
+        "FEEDBACK_VECTOR_TYPE" => FeedbackVector {
+            header: if p.v8 == (10, 2) || p.v8.0 >= 13 {
+                48
+            } else {
+                56
+            },
+        },
+        "CODE_TYPE" if p.v8.0 == 10 => CodeV10,
+        "INSTRUCTION_STREAM_TYPE" if p.v8.0 == 11 => InstructionStreamV11,
+        "INSTRUCTION_STREAM_TYPE" => InstructionStreamBody,
+        "SCOPE_INFO_TYPE" | "SWISS_NAME_DICTIONARY_TYPE" | "WASM_NULL_TYPE" => Probe,
+        "FIXED_ARRAY_TYPE"
+        | "FIXED_DOUBLE_ARRAY_TYPE"
+        | "HASH_TABLE_TYPE"
+        | "EPHEMERON_HASH_TABLE_TYPE"
+        | "GLOBAL_DICTIONARY_TYPE"
+        | "NAME_DICTIONARY_TYPE"
+        | "NUMBER_DICTIONARY_TYPE"
+        | "SIMPLE_NUMBER_DICTIONARY_TYPE"
+        | "SIMPLE_NAME_DICTIONARY_TYPE"
+        | "ORDERED_HASH_MAP_TYPE"
+        | "ORDERED_HASH_SET_TYPE"
+        | "ORDERED_NAME_DICTIONARY_TYPE"
+        | "NAME_TO_INDEX_HASH_TABLE_TYPE"
+        | "REGISTERED_SYMBOL_TABLE_TYPE"
+        | "OBJECT_BOILERPLATE_DESCRIPTION_TYPE"
+        | "CLOSURE_FEEDBACK_CELL_ARRAY_TYPE"
+        | "SCRIPT_CONTEXT_TABLE_TYPE"
+        | "WEAK_FIXED_ARRAY_TYPE"
+        | "TRANSITION_ARRAY_TYPE"
+        | "EMBEDDER_DATA_ARRAY_TYPE"
+        | "TRUSTED_FIXED_ARRAY_TYPE"
+        | "PROTECTED_FIXED_ARRAY_TYPE"
+        | "TRUSTED_WEAK_FIXED_ARRAY_TYPE"
+        | "PROTECTED_WEAK_FIXED_ARRAY_TYPE"
+        | "REG_EXP_MATCH_INFO_TYPE"
+        | "ARRAY_LIST_TYPE"
+        | "EXTERNAL_POINTER_ARRAY_TYPE" => SmiLength { header: 16 },
+        n if n.ends_with("_CONTEXT_TYPE") => SmiLength { header: 16 },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_table_loads_with_the_types_the_walker_needs() {
+        for v8 in [(10, 2), (11, 3), (12, 4), (13, 6)] {
+            let t = InstanceTypes::load(v8, &Metadata::default()).unwrap();
+            assert!(t.len() > 250, "{v8:?}");
+            for n in [
+                "MAP_TYPE",
+                "FIXED_ARRAY_TYPE",
+                "FREE_SPACE_TYPE",
+                "FILLER_TYPE",
+                "JS_OBJECT_TYPE",
+                "SCOPE_INFO_TYPE",
+                "NATIVE_CONTEXT_TYPE",
+            ] {
+                assert!(t.value(n).is_some(), "{v8:?} lacks {n}");
+            }
+            assert_eq!(
+                t.rule(t.value("FIXED_ARRAY_TYPE").unwrap()),
+                Some(SizeRule::SmiLength { header: 16 })
+            );
+            assert_eq!(
+                t.rule(t.value("SCOPE_INFO_TYPE").unwrap()),
+                Some(SizeRule::Probe)
+            );
+        }
+        // Values measured in FINDINGS 1.5.
+        let t24 = InstanceTypes::load((13, 6), &Metadata::default()).unwrap();
+        assert_eq!(
+            (
+                t24.value("MAP_TYPE"),
+                t24.value("FREE_SPACE_TYPE"),
+                t24.value("FILLER_TYPE")
+            ),
+            (Some(272), Some(268), Some(267))
+        );
+        assert_eq!(t24.rule(268), Some(SizeRule::FreeSpace { unit: 8 }));
+        let t18 = InstanceTypes::load((10, 2), &Metadata::default()).unwrap();
+        assert_eq!(
+            t18.rule(t18.value("CODE_TYPE").unwrap()),
+            Some(SizeRule::CodeV10)
+        );
+    }
+
+    #[test]
+    fn metadata_disagreement_is_recorded() {
+        let meta = Metadata::from_pairs([("type_Map__MAP_TYPE".to_string(), 999)]);
+        let t = InstanceTypes::load((11, 3), &meta).unwrap();
+        assert_eq!(t.conflicts.len(), 1);
+    }
+}
