@@ -209,13 +209,7 @@ fn render(s: &Summary) -> String {
             bytes(w.free_bytes),
             bytes(w.gap_bytes),
         ]);
-        total.objects += w.objects;
-        total.object_bytes += w.object_bytes;
-        total.free_bytes += w.free_bytes;
-        total.gap_bytes += w.gap_bytes;
-        total.gaps += w.gaps;
-        total.area_bytes += w.area_bytes;
-        total.from_space_bytes += w.from_space_bytes;
+        total.add(&w);
     }
     t.row(vec![
         "total".into(),

@@ -63,6 +63,19 @@ pub struct WalkTotals {
     pub from_space_bytes: u64,
 }
 
+impl WalkTotals {
+    /// Add another set of totals to this one.
+    pub fn add(&mut self, o: &WalkTotals) {
+        self.objects += o.objects;
+        self.object_bytes += o.object_bytes;
+        self.free_bytes += o.free_bytes;
+        self.gaps += o.gaps;
+        self.gap_bytes += o.gap_bytes;
+        self.area_bytes += o.area_bytes;
+        self.from_space_bytes += o.from_space_bytes;
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct MapInfo {
     instance_type: u16,
@@ -303,13 +316,7 @@ impl<'p> Walker<'p> {
                 continue;
             }
             let (t, g) = self.walk_page(page, |o| f(page, o));
-            let s = per_space.entry(page.space.clone()).or_default();
-            s.objects += t.objects;
-            s.object_bytes += t.object_bytes;
-            s.free_bytes += t.free_bytes;
-            s.gaps += t.gaps;
-            s.gap_bytes += t.gap_bytes;
-            s.area_bytes += t.area_bytes;
+            per_space.entry(page.space.clone()).or_default().add(&t);
             gaps.extend(g);
         }
         HeapWalk { per_space, gaps }
@@ -330,13 +337,7 @@ impl HeapWalk {
     pub fn total(&self) -> WalkTotals {
         let mut t = WalkTotals::default();
         for s in self.per_space.values() {
-            t.objects += s.objects;
-            t.object_bytes += s.object_bytes;
-            t.free_bytes += s.free_bytes;
-            t.gaps += s.gaps;
-            t.gap_bytes += s.gap_bytes;
-            t.area_bytes += s.area_bytes;
-            t.from_space_bytes += s.from_space_bytes;
+            t.add(s);
         }
         t
     }
