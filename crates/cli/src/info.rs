@@ -197,29 +197,24 @@ fn render(s: &Summary) -> String {
         ],
         &[1, 2, 3, 4, 5, 6],
     );
-    let mut total = v8core::heap::WalkTotals::default();
-    for (name, st) in &h.spaces {
-        let w = h.walk.get(name).cloned().unwrap_or_default();
-        t.row(vec![
-            name.clone(),
-            st.pages.to_string(),
-            bytes(st.committed),
+    let row = |label: &str, pages: u64, committed: u64, w: &v8core::heap::WalkTotals| {
+        vec![
+            label.to_string(),
+            pages.to_string(),
+            bytes(committed),
             w.objects.to_string(),
             bytes(w.object_bytes),
             bytes(w.free_bytes),
             bytes(w.gap_bytes),
-        ]);
+        ]
+    };
+    let mut total = v8core::heap::WalkTotals::default();
+    for (name, st) in &h.spaces {
+        let w = h.walk.get(name).cloned().unwrap_or_default();
+        t.row(row(name, st.pages, st.committed, &w));
         total.add(&w);
     }
-    t.row(vec![
-        "total".into(),
-        h.pages.to_string(),
-        bytes(h.committed),
-        total.objects.to_string(),
-        bytes(total.object_bytes),
-        bytes(total.free_bytes),
-        bytes(total.gap_bytes),
-    ]);
+    t.row(row("total", h.pages, h.committed, &total));
     let mut notes = String::new();
     if h.unlisted_pages > 0 {
         notes.push_str(&format!(

@@ -10,7 +10,7 @@
 //! and [`CoreFile::check_complete`] turns that into an error for callers that want all or nothing.
 
 use crate::error::{Error, Result};
-use crate::memory::{Address, MemError, Memory};
+use crate::memory::{read_in_runs, Address, MemError, Memory};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use memmap2::Mmap;
 use object::elf;
@@ -248,6 +248,19 @@ pub(crate) fn parse_header<'d>(
     Ok(hdr)
 }
 
+/// The program header table of a parsed ELF header, or a `Malformed` error naming the file.
+pub(crate) fn program_headers<'d>(
+    path: &Path,
+    hdr: &elf::FileHeader64<object::LittleEndian>,
+    data: &'d [u8],
+) -> Result<&'d [elf::ProgramHeader64<object::LittleEndian>]> {
+    hdr.program_headers(object::LittleEndian, data)
+        .map_err(|err| Error::Malformed {
+            path: path.into(),
+            what: err.to_string(),
+        })
+}
+
 /// Map a file read-only.
 pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
     let f = File::open(path).map_err(|source| Error::Io {
@@ -324,12 +337,7 @@ impl CoreFile {
                 actual: data.len() as u64,
             });
         }
-        let phdrs = hdr
-            .program_headers(e, data)
-            .map_err(|err| Error::Malformed {
-                path: path.into(),
-                what: err.to_string(),
-            })?;
+        let phdrs = program_headers(path, hdr, data)?;
         let file_size = data.len() as u64;
         let mut segments = Vec::new();
         let mut note_ranges = Vec::new();
@@ -372,7 +380,7 @@ impl CoreFile {
             .map(|(i, _)| i)
             .collect();
         let truncation =
-            (!segments_cut.is_empty() || expected_size > file_size).then(|| Truncation {
+            (!segments_cut.is_empty() || expected_size > file_size).then_some(Truncation {
                 file_size,
                 expected_size,
                 segments: segments_cut,
@@ -553,11 +561,7 @@ impl CoreFile {
 /// where the dump has it. Use [`crate::AddressSpace`] to see file-backed pages too.
 impl Memory for CoreFile {
     fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let a = addr.checked_add(done as u64).ok_or(MemError::Unmapped {
-                addr: Address(u64::MAX),
-            })?;
+        read_in_runs(addr, buf, |a| {
             let i = self
                 .segments
                 .partition_point(|s| s.vaddr <= a)
@@ -576,12 +580,8 @@ impl Memory for CoreFile {
                 };
                 return Err(MemError::NotInDump { addr: a, why });
             }
-            let n = ((s.present - rel) as usize).min(buf.len() - done);
-            let o = (s.offset + rel) as usize;
-            buf[done..done + n].copy_from_slice(&self.map[o..o + n]);
-            done += n;
-        }
-        Ok(())
+            Ok(&self.map[(s.offset + rel) as usize..(s.offset + s.present) as usize])
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 //! (V8's `v8dbg_*` constants and C++ symbols) and DWARF only for a few C files, so symbol tables
 //! carry most of the weight; DWARF lines are used where present.
 
-use crate::core::{elf_type_name, iter_notes, map_file, parse_header};
+use crate::core::{elf_type_name, iter_notes, map_file, parse_header, program_headers};
 use crate::error::{Error, Result};
 use crate::memory::{Address, MemError, Memory};
 use memmap2::Mmap;
@@ -113,12 +113,7 @@ impl ElfImage {
                 ),
             });
         }
-        let phdrs = hdr
-            .program_headers(e, data)
-            .map_err(|err| Error::Malformed {
-                path: path.into(),
-                what: err.to_string(),
-            })?;
+        let phdrs = program_headers(path, hdr, data)?;
         let mut loads = Vec::new();
         let mut tls = None;
         let mut build_id = None;

@@ -86,6 +86,30 @@ impl MemError {
     }
 }
 
+/// Fill `buf` with the bytes from `addr` on, one contiguous run at a time. `run_at(a)` returns
+/// the readable bytes that start exactly at `a` (at least one byte), or why there are none; reads
+/// that cross from one backing region into the next are stitched together here.
+pub fn read_in_runs<'a>(
+    addr: Address,
+    buf: &mut [u8],
+    mut run_at: impl FnMut(Address) -> Result<&'a [u8], MemError>,
+) -> Result<(), MemError> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let a = addr.checked_add(done as u64).ok_or(MemError::Unmapped {
+            addr: Address(u64::MAX),
+        })?;
+        let run = run_at(a)?;
+        if run.is_empty() {
+            return Err(MemError::Unmapped { addr: a });
+        }
+        let n = run.len().min(buf.len() - done);
+        buf[done..done + n].copy_from_slice(&run[..n]);
+        done += n;
+    }
+    Ok(())
+}
+
 /// Read access to a target's memory.
 ///
 /// `read_at` is the one required method. `slice` is an optional zero-copy fast path: mmapped
@@ -209,25 +233,15 @@ impl ByteImage {
 
 impl Memory for ByteImage {
     fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let a = addr.0.checked_add(done as u64).ok_or(MemError::Unmapped {
-                addr: Address(u64::MAX),
-            })?;
-            let hit = self
+        read_in_runs(addr, buf, |a| {
+            let (b, v) = self
                 .chunks
                 .iter()
                 .rev()
-                .find(|(b, v)| a >= b.0 && a < b.0 + v.len() as u64);
-            let Some((b, v)) = hit else {
-                return Err(MemError::Unmapped { addr: Address(a) });
-            };
-            let off = (a - b.0) as usize;
-            let n = (v.len() - off).min(buf.len() - done);
-            buf[done..done + n].copy_from_slice(&v[off..off + n]);
-            done += n;
-        }
-        Ok(())
+                .find(|(b, v)| a >= *b && a.0 < b.0 + v.len() as u64)
+                .ok_or(MemError::Unmapped { addr: a })?;
+            Ok(&v[(a.0 - b.0) as usize..])
+        })
     }
     fn slice(&self, addr: Address, len: usize) -> Option<&[u8]> {
         let (b, v) = self

@@ -10,7 +10,7 @@
 
 use crate::core::CoreFile;
 use crate::elfimage::{build_id_in_memory, hex, ElfImage};
-use crate::memory::{Address, MemError, Memory};
+use crate::memory::{read_in_runs, Address, MemError, Memory};
 use memmap2::Mmap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -329,13 +329,8 @@ impl AddressSpace {
 
 impl Memory for AddressSpace {
     fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let a = addr.checked_add(done as u64).ok_or(MemError::Unmapped {
-                addr: Address(u64::MAX),
-            })?;
-            let i = self.region_index(a).ok_or(MemError::Unmapped { addr: a })?;
-            let r = &self.regions[i];
+        read_in_runs(addr, buf, |a| {
+            let r = &self.regions[self.region_index(a).ok_or(MemError::Unmapped { addr: a })?];
             if let Backing::Missing { why } = r.backing {
                 return Err(MemError::NotInDump { addr: a, why });
             }
@@ -343,12 +338,8 @@ impl Memory for AddressSpace {
                 addr: a,
                 message: "backing file is shorter than its mapping".into(),
             })?;
-            let off = (a.0 - r.start.0) as usize;
-            let n = (bytes.len() - off).min(buf.len() - done);
-            buf[done..done + n].copy_from_slice(&bytes[off..off + n]);
-            done += n;
-        }
-        Ok(())
+            Ok(&bytes[(a.0 - r.start.0) as usize..])
+        })
     }
 
     fn slice(&self, addr: Address, len: usize) -> Option<&[u8]> {
