@@ -32,8 +32,20 @@ fn walked_bytes_equal_v8_used_size_in_every_space_without_allocation_after_the_s
                 let accounted = t.object_bytes + t.free_bytes + t.gap_bytes;
                 assert_eq!(accounted, t.area_bytes, "node{major} {scenario} {name}: every byte of the area is an object, free or a gap");
                 match name.as_str() {
+                    // Code and bytecode can still be produced by the few calls between the
+                    // statistics and the abort (Sparkplug batch compilation, lazy compilation of
+                    // the stats writer): seen on a CI machine as 3 KiB more code on Node 24. Only
+                    // growth is allowed, and only a little.
+                    "code_space" | "trusted_space" => {
+                        let v8 = used(name).unwrap();
+                        let walked = t.object_bytes + t.gap_bytes;
+                        assert!(
+                            walked >= v8 && walked - v8 <= 16 << 10,
+                            "node{major} {scenario} {name}: walked {walked}, V8 used {v8}: {t:?}"
+                        );
+                    }
                     // Nothing allocates in these between the statistics and the abort: exact.
-                    "code_space" | "large_object_space" | "map_space" | "trusted_space" => {
+                    "large_object_space" | "map_space" => {
                         assert_eq!(
                             t.object_bytes + t.gap_bytes,
                             used(name).unwrap(),
