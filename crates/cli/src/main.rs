@@ -1,8 +1,11 @@
 //! `v8dump`: the command-line front end. It parses arguments, calls the library and formats
 //! the answer: aligned text for people, stable JSON (`--json`) for machines. No analysis here.
 
+mod find;
 mod fmt;
 mod info;
+mod inspect;
+mod load;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -59,12 +62,101 @@ enum Command {
         #[arg(long)]
         pages: bool,
     },
+    /// Objects per constructor: instances and total self size, largest first, named as V8's
+    /// heap snapshot names them. Counts what is reachable unless --all.
+    Findjsobjects {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON: an array of {name, count, size}.
+        #[arg(long)]
+        json: bool,
+        /// Count unreachable (dead, not yet swept) objects too.
+        #[arg(long)]
+        all: bool,
+        /// Group by constructor and own property names (llnode's -d).
+        #[arg(short = 'd', long)]
+        detailed: bool,
+        /// Only the first N rows.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+    },
+    /// Objects of one constructor: address, size and a one-line summary each.
+    Findjsinstances {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Constructor name as findjsobjects prints it.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Include unreachable objects.
+        #[arg(long)]
+        all: bool,
+        /// Show at most N instances.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+        /// Skip the first N instances (paging).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        skip: usize,
+    },
+    /// Render any value: objects, arrays, strings, numbers, functions and their closures,
+    /// Map/Set, promises, typed arrays...
+    Inspect {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Address (0x..., tagged or untagged).
+        address: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Levels of nested objects to expand.
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
+        /// Entries shown per object.
+        #[arg(long, default_value_t = 100)]
+        entries: usize,
+        /// Characters shown per string.
+        #[arg(long, default_value_t = 1000)]
+        string_length: usize,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info { core, json, pages } => info::run(core, *json, *pages),
+        Command::Findjsobjects {
+            core,
+            json,
+            all,
+            detailed,
+            top,
+        } => find::objects(core, *json, *all, *detailed, *top),
+        Command::Findjsinstances {
+            core,
+            name,
+            json,
+            all,
+            limit,
+            skip,
+        } => find::instances(core, name, *json, *all, *limit, *skip),
+        Command::Inspect {
+            core,
+            address,
+            json,
+            depth,
+            entries,
+            string_length,
+        } => inspect::run(
+            core,
+            address,
+            *json,
+            v8core::inspect::Limits {
+                depth: *depth,
+                entries: *entries,
+                string: *string_length,
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,7 @@ use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A symbol of an ELF image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,8 @@ pub struct ElfImage {
     tls: Option<(u64, u64)>,
     build_id: Option<Vec<u8>>,
     symbols: OnceLock<SymbolIndex>,
-    lines: OnceLock<Option<Lines>>,
+    // addr2line's context caches with OnceCell (not Sync): one lock keeps the image shareable.
+    lines: OnceLock<Option<Mutex<Lines>>>,
 }
 
 impl std::fmt::Debug for ElfImage {
@@ -257,7 +258,12 @@ impl ElfImage {
 
     /// Source file and line of a link-time code address, from DWARF, when the image has it.
     pub fn source_line(&self, addr: u64) -> Option<(String, u32)> {
-        let ctx = self.lines.get_or_init(|| self.load_lines()).as_ref()?;
+        let ctx = self
+            .lines
+            .get_or_init(|| self.load_lines().map(Mutex::new))
+            .as_ref()?
+            .lock()
+            .ok()?;
         let loc = ctx.find_location(addr).ok()??;
         Some((loc.file?.to_string(), loc.line?))
     }

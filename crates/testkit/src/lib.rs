@@ -128,3 +128,158 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Per-name totals of the snapshot's objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotCount {
+    /// Objects of type "object" with this name.
+    pub count: u64,
+    /// Their total self size.
+    pub size: u64,
+    /// Of these, objects that only the "(Handle scope)" and "(Stack roots)" roots keep alive
+    /// (directly or through other such objects): temporaries of the code that was running when
+    /// the snapshot was taken, which the core may or may not still reference.
+    pub temp_count: u64,
+    /// Their total self size.
+    pub temp_size: u64,
+}
+
+/// V8's own answer, read from a `.heapsnapshot` file: for every node of type "object", count
+/// and total self size per name, and which of them are stack temporaries. This is the oracle
+/// `findjsobjects` is checked against; it shares no code with v8dump.
+pub fn snapshot_counts(path: &Path) -> std::collections::BTreeMap<String, SnapshotCount> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
+    let meta = &v["snapshot"]["meta"];
+    let names = |key: &str| -> Vec<String> {
+        meta[key]
+            .as_array()
+            .expect("meta field list")
+            .iter()
+            .map(|f| f.as_str().expect("field name").to_string())
+            .collect()
+    };
+    let type_names = |key: &str| -> Vec<String> {
+        meta[key][0]
+            .as_array()
+            .expect("type list")
+            .iter()
+            .map(|t| t.as_str().expect("type name").to_string())
+            .collect()
+    };
+    let (nf, ef) = (names("node_fields"), names("edge_fields"));
+    let (ntypes, etypes) = (type_names("node_types"), type_names("edge_types"));
+    let col = |f: &[String], n: &str| f.iter().position(|x| x == n).expect("field");
+    let (ti, ni, si, eci) = (
+        col(&nf, "type"),
+        col(&nf, "name"),
+        col(&nf, "self_size"),
+        col(&nf, "edge_count"),
+    );
+    let (eti, eto) = (col(&ef, "type"), col(&ef, "to_node"));
+    let num = |x: &serde_json::Value| x.as_u64().expect("number");
+    let strings: Vec<&str> = v["strings"]
+        .as_array()
+        .expect("strings")
+        .iter()
+        .map(|s| s.as_str().expect("string"))
+        .collect();
+    let nodes: Vec<u64> = v["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(num)
+        .collect();
+    let edges: Vec<u64> = v["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(num)
+        .collect();
+    let k = nf.len();
+    let nnodes = nodes.len() / k;
+    // Which nodes are reachable from the snapshot's root (node 0) through strong edges when
+    // the stack and handle-scope roots are left out? The others were temporaries.
+    let mut first_edge = vec![0usize; nnodes + 1];
+    for n in 0..nnodes {
+        first_edge[n + 1] = first_edge[n] + nodes[n * k + eci] as usize * ef.len();
+    }
+    let mut other_retainer = vec![false; nnodes];
+    let mut todo = vec![0usize];
+    other_retainer[0] = true;
+    while let Some(n) = todo.pop() {
+        let name = strings[nodes[n * k + ni] as usize];
+        if ntypes[nodes[n * k + ti] as usize] == "synthetic"
+            && (name == "(Handle scope)" || name == "(Stack roots)")
+        {
+            continue;
+        }
+        let mut e = first_edge[n];
+        while e < first_edge[n + 1] {
+            let to = edges[e + eto] as usize / k;
+            if etypes[edges[e + eti] as usize] != "weak" && !other_retainer[to] {
+                other_retainer[to] = true;
+                todo.push(to);
+            }
+            e += ef.len();
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for n in 0..nnodes {
+        if ntypes[nodes[n * k + ti] as usize] != "object" {
+            continue;
+        }
+        let name = strings[nodes[n * k + ni] as usize].to_string();
+        let size = nodes[n * k + si];
+        let c: &mut SnapshotCount = out.entry(name).or_default();
+        c.count += 1;
+        c.size += size;
+        if !other_retainer[n] {
+            c.temp_count += 1;
+            c.temp_size += size;
+        }
+    }
+    out
+}
+
+/// V8's own answer, read from a `.heapsnapshot` file: for every node of type "object", count
+/// and total self size per name. This is the oracle `findjsobjects` is checked against; it
+/// shares no code with v8dump.
+pub fn snapshot_histogram(path: &Path) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
+    let meta = &v["snapshot"]["meta"];
+    let fields: Vec<&str> = meta["node_fields"]
+        .as_array()
+        .expect("node_fields")
+        .iter()
+        .map(|f| f.as_str().expect("field name"))
+        .collect();
+    let types: Vec<&str> = meta["node_types"][0]
+        .as_array()
+        .expect("node types")
+        .iter()
+        .map(|t| t.as_str().expect("type name"))
+        .collect();
+    let col = |n: &str| fields.iter().position(|f| *f == n).expect("node field");
+    let (ti, ni, si) = (col("type"), col("name"), col("self_size"));
+    let strings = v["strings"].as_array().expect("strings");
+    let nodes = v["nodes"].as_array().expect("nodes");
+    let mut out = std::collections::BTreeMap::new();
+    for n in nodes.chunks_exact(fields.len()) {
+        let ty = types[n[ti].as_u64().expect("type") as usize];
+        if ty != "object" {
+            continue;
+        }
+        let name = strings[n[ni].as_u64().expect("name") as usize]
+            .as_str()
+            .expect("name string")
+            .to_string();
+        let e: &mut (u64, u64) = out.entry(name).or_default();
+        e.0 += 1;
+        e.1 += n[si].as_u64().expect("self size");
+    }
+    out
+}

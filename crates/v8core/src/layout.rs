@@ -78,12 +78,12 @@ pub struct Layout {
     pub resolved: Vec<Resolved>,
 }
 
-struct Resolver<'a> {
-    meta: &'a Metadata,
-    table: &'a VersionTable,
-    exe: &'a Path,
-    version: V8Version,
-    resolved: Vec<Resolved>,
+pub(crate) struct Resolver<'a> {
+    pub(crate) meta: &'a Metadata,
+    pub(crate) table: &'a VersionTable,
+    pub(crate) exe: &'a Path,
+    pub(crate) version: V8Version,
+    pub(crate) resolved: Vec<Resolved>,
 }
 
 impl Resolver<'_> {
@@ -97,7 +97,7 @@ impl Resolver<'_> {
     }
 
     /// A class field by (class, any of `fields`), else the table's fallback.
-    fn field(&mut self, class: &str, fields: &[&str]) -> Result<i64> {
+    pub(crate) fn field(&mut self, class: &str, fields: &[&str]) -> Result<i64> {
         let what = format!("{class}.{}", fields[0]);
         for f in fields {
             if let Some(c) = self.meta.field(class, f) {
@@ -134,7 +134,7 @@ impl Resolver<'_> {
     }
 
     /// A plain constant, by any of its names.
-    fn constant(&mut self, names: &[&str]) -> Result<i64> {
+    pub(crate) fn constant(&mut self, names: &[&str]) -> Result<i64> {
         for n in names {
             if let Some(v) = self.meta.get(n) {
                 self.resolved.push(Resolved {

@@ -7,16 +7,25 @@
 //! Python: front ends translate its typed results.
 #![deny(missing_docs)]
 
+pub mod census;
 pub mod error;
+pub mod fields;
 pub mod heap;
+pub mod heapindex;
+pub mod inspect;
+pub mod kinds;
 pub mod layout;
 pub mod metadata;
+pub mod naming;
+pub mod objects;
 pub mod pages;
 pub mod process;
+pub mod session;
 pub mod summary;
 pub mod tables;
 pub mod types;
 
 pub use error::{Error, Result};
 pub use process::{OpenOptions, Process};
+pub use session::Heap;
 pub use tables::V8Version;

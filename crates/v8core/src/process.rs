@@ -9,6 +9,8 @@
 //! the rest meaningless are recorded in [`Process::checks`] instead.
 
 use crate::error::{Error, Result};
+use crate::fields::Fields;
+use crate::kinds::KindTable;
 use crate::layout::Layout;
 use crate::metadata::Metadata;
 use crate::pages::{find_pages, PageScan};
@@ -109,8 +111,12 @@ pub struct Process {
     pub table: &'static VersionTable,
     /// Resolved object layout.
     pub layout: Layout,
+    /// Offsets and encodings for decoding JS values.
+    pub fields: Fields,
     /// The complete instance-type enum of this V8 version.
     pub types: InstanceTypes,
+    /// Kind and body rule per instance type.
+    pub kinds: KindTable,
     /// Heap pages.
     pub pages: PageScan,
     /// The Isolate, if located and verified.
@@ -191,6 +197,7 @@ impl Process {
             known: known_versions(),
         })?;
         let layout = Layout::resolve(&metadata, table, v8, &exe_path)?;
+        let fields = Fields::resolve(&metadata, table, v8, &exe_path)?;
         let types =
             InstanceTypes::load(table.v8, &metadata).ok_or_else(|| Error::UnsupportedVersion {
                 exe: exe_path.clone(),
@@ -213,6 +220,8 @@ impl Process {
             versions: Versions { v8, node },
             table,
             layout,
+            fields,
+            kinds: KindTable::new(&types),
             types,
             pages,
             isolate: None,

@@ -133,7 +133,52 @@ pub struct VersionTable {
     pub roots: RootIndices,
     /// Class field offsets that the metadata lacks: (class, field, offset).
     pub field_fallbacks: &'static [(&'static str, &'static str, i64)],
+    /// ScopeInfo layout (none of it is in the metadata).
+    pub scope_info: ScopeInfoLayout,
 }
+
+/// Where a ScopeInfo keeps what function naming needs (`src/objects/scope-info.tq`).
+/// After the fixed header come the context-local names (inline when fewer than
+/// `max_inlined_locals`, else one hash table), one info Smi per local, then optional
+/// slots whose presence the flags say: saved class variable, function variable (name, index),
+/// inferred function name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScopeInfoLayout {
+    /// Offset of the flags.
+    pub flags: u64,
+    /// Whether the flags are a Smi (V8 <= 12) or a raw uint32 (13+).
+    pub flags_is_smi: bool,
+    /// Offset of the context-local count (a Smi).
+    pub context_local_count: u64,
+    /// Offset of the first variable-length slot.
+    pub variable_start: u64,
+    /// `(scope type, extra bytes)`: a scope type whose header has one more slot (module variable
+    /// count of V8 13's module scopes).
+    pub extra_slot_for_scope_type: Option<(u32, u64)>,
+    /// Mask of the scope type in the flags.
+    pub scope_type_mask: u32,
+    /// `kScopeInfoMaxInlinedLocalNamesSize`.
+    pub max_inlined_locals: u64,
+    /// Flag bit: has_saved_class_variable.
+    pub saved_class_variable_bit: u32,
+    /// Flag shift of the 2-bit function_variable allocation (0 = none).
+    pub function_variable_shift: u32,
+    /// Flag bit: has_inferred_function_name.
+    pub inferred_name_bit: u32,
+}
+
+const SCOPE_INFO_V10_V12: ScopeInfoLayout = ScopeInfoLayout {
+    flags: 8,
+    flags_is_smi: true,
+    context_local_count: 24,
+    variable_start: 32,
+    extra_slot_for_scope_type: None,
+    scope_type_mask: 0xf,
+    max_inlined_locals: 75,
+    saved_class_variable_bit: 10,
+    function_variable_shift: 12,
+    inferred_name_bit: 14,
+};
 
 const PAGE_V10_V11: PageLayout = PageLayout {
     page_size_log2: 18,
@@ -154,8 +199,46 @@ const PAGE_V10_V11: PageLayout = PageLayout {
 
 /// Field offsets not in any version's metadata but stable across 10.2-13.6
 /// (the first field after the JSObject header is JSArray's length).
-const COMMON_FIELDS: &[(&str, &str, i64)] =
-    &[("JSArray", "length", 24), ("Name", "raw_hash_field", 8)];
+/// The others are checked against real objects in the tests (`tests/objects.rs`).
+const COMMON_FIELDS: &[(&str, &str, i64)] = &[
+    ("JSArray", "length", 24),
+    ("Name", "raw_hash_field", 8),
+    // Oddball { to_number_raw, to_string, to_number, type_of, kind }: 22+ dropped the symbol.
+    ("Oddball", "to_string", 16),
+    // JSRegExp { data, source, flags } after the JSObject header.
+    ("JSRegExp", "flags", 40),
+    // First in-object field after the JSObject header (24) in each of these classes.
+    ("JSPrimitiveWrapper", "value", 24),
+    ("JSCollection", "table", 24),
+    ("JSWeakCollection", "table", 24),
+    ("JSPromise", "reactions_or_result", 24),
+    ("JSPromise", "flags", 32),
+    ("JSBoundFunction", "bound_target_function", 24),
+    ("JSBoundFunction", "bound_this", 32),
+    ("JSBoundFunction", "bound_arguments", 40),
+    ("JSWeakRef", "target", 24),
+    ("JSArrayBufferView", "buffer", 24),
+    // PropertyCell { name, property_details_raw, value, dependent_code }.
+    ("PropertyCell", "name", 8),
+    ("PropertyCell", "property_details_raw", 16),
+    ("PropertyCell", "value", 24),
+    // Tuple2 { value1, value2 } (a map's constructor slot may hold one).
+    ("Tuple2", "value1", 8),
+    // BigInt { bitfield (sign bit 0, length bits 1..30), padding, digits }.
+    ("BigIntBase", "bitfield", 8),
+    ("BigInt", "digits", 16),
+];
+
+/// V8 13 made the flags a raw uint32 and moved the position info into the fixed header.
+const SCOPE_INFO_V13: ScopeInfoLayout = ScopeInfoLayout {
+    flags: 8,
+    flags_is_smi: false,
+    context_local_count: 24,
+    variable_start: 48,
+    // MODULE_SCOPE has a module variable count after the position info.
+    extra_slot_for_scope_type: Some((5, 8)),
+    ..SCOPE_INFO_V10_V12
+};
 
 /// The known versions.
 pub static TABLES: &[VersionTable] = &[
@@ -181,6 +264,7 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x120,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
+        scope_info: SCOPE_INFO_V10_V12,
     },
     VersionTable {
         v8: (11, 3),
@@ -205,6 +289,7 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x1f0,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
+        scope_info: SCOPE_INFO_V10_V12,
     },
     VersionTable {
         v8: (12, 4),
@@ -242,6 +327,7 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x250,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
+        scope_info: SCOPE_INFO_V10_V12,
     },
     VersionTable {
         v8: (13, 6),
@@ -281,6 +367,7 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x280,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
+        scope_info: SCOPE_INFO_V13,
     },
 ];
 

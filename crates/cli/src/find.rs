@@ -1,0 +1,148 @@
+//! `findjsobjects` and `findjsinstances`.
+
+use crate::fmt::{bytes, Table};
+use crate::{load, CoreArgs};
+use serde::Serialize;
+use v8core::census::Scope;
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn scope(all: bool) -> Scope {
+    if all {
+        Scope::All
+    } else {
+        Scope::Reachable
+    }
+}
+
+/// `findjsobjects`: instances and self size per constructor.
+pub fn objects(args: &CoreArgs, json: bool, all: bool, detailed: bool, top: Option<usize>) -> Res {
+    let heap = load::heap(args)?;
+    let mut rows = heap.census(scope(all), detailed);
+    if let Some(n) = top {
+        rows.truncate(n);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let mut header = vec!["Instances", "Total Size", "Name"];
+    if all {
+        header.insert(2, "Unreachable");
+    }
+    let mut t = Table::new(&header, &[0, 1, 2]);
+    let (mut count, mut size) = (0, 0);
+    for r in &rows {
+        count += r.count;
+        size += r.size;
+        let mut name = r.name.clone();
+        if let Some(props) = &r.properties {
+            name = format!("{name}: {}", props.join(", "));
+        }
+        let mut cells = vec![r.count.to_string(), bytes(r.size), name];
+        if let Some(u) = r.unreachable {
+            cells.insert(2, u.to_string());
+        }
+        t.row(cells);
+    }
+    print!("{}", t.render());
+    let m = &heap.marking;
+    println!(
+        "\n{count} objects, {} in {} names ({}; {} of {} heap objects reachable from {} roots)",
+        bytes(size),
+        rows.len(),
+        if all {
+            "dead objects included"
+        } else {
+            "reachable only"
+        },
+        m.reachable,
+        heap.index.len(),
+        m.roots
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Instance {
+    address: String,
+    size: u32,
+    reachable: bool,
+    summary: String,
+}
+
+/// `findjsinstances NAME`.
+pub fn instances(
+    args: &CoreArgs,
+    name: &str,
+    json: bool,
+    all: bool,
+    limit: usize,
+    skip: usize,
+) -> Res {
+    let heap = load::heap(args)?;
+    let found = heap.instances(name, scope(all));
+    if found.is_empty() {
+        let near: Vec<String> = heap
+            .census(Scope::All, false)
+            .into_iter()
+            .filter(|r| r.name.to_lowercase().contains(&name.to_lowercase()))
+            .take(5)
+            .map(|r| r.name)
+            .collect();
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!(" (similar names: {})", near.join(", "))
+        };
+        return Err(format!("no objects named {name:?}{hint}").into());
+    }
+    let items: Vec<Instance> = found
+        .iter()
+        .skip(skip)
+        .take(limit)
+        .map(|&i| Instance {
+            address: format!("{:#x}", heap.index.tagged(i)),
+            size: heap.index.sizes[i],
+            reachable: heap.marking.is_marked(i),
+            summary: v8core::inspect::summary(&heap, heap.index.tagged(i)),
+        })
+        .collect();
+    if json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            name: &'a str,
+            total: usize,
+            skip: usize,
+            instances: Vec<Instance>,
+        }
+        let out = Out {
+            name,
+            total: found.len(),
+            skip,
+            instances: items,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let mut t = Table::new(&["Address", "Size", "Object"], &[1]);
+    for it in &items {
+        t.row(vec![
+            it.address.clone(),
+            it.size.to_string(),
+            it.summary.clone(),
+        ]);
+    }
+    print!("{}", t.render());
+    let shown = items.len();
+    if skip + shown < found.len() {
+        println!(
+            "\n{shown} of {} shown (from {skip}); more with --skip {}",
+            found.len(),
+            skip + shown
+        );
+    } else {
+        println!("\n{} instances", found.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Object field offsets and encodings beyond the minimal [`Layout`](crate::layout::Layout):
+//! what decoding JS values needs (functions, strings, properties, dictionaries, collections).
+//!
+//! Every value comes from the `v8dbg_*` metadata when the binary has it, else from the version
+//! table's `field_fallbacks` (see `tables.rs`); the resolution of each is kept in `resolved` so
+//! that `info` can show which values were fallbacks.
+
+use crate::error::Result;
+use crate::layout::{Resolved, Resolver};
+use crate::metadata::Metadata;
+use crate::tables::{ScopeInfoLayout, V8Version, VersionTable};
+use serde::Serialize;
+use std::path::Path;
+
+/// How a PropertyDetails word (a Smi) is laid out (`prop_*` metadata).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DetailsLayout {
+    /// Kind bit mask (data 0 / accessor 1).
+    pub kind_mask: u64,
+    /// Location mask (field 0 / descriptor 1).
+    pub location_mask: u64,
+    /// Field index shift.
+    pub index_shift: u32,
+    /// Field index mask (already shifted).
+    pub index_mask: u64,
+    /// Representation shift.
+    pub representation_shift: u32,
+    /// Representation mask (shifted).
+    pub representation_mask: u64,
+    /// Representation value of doubles.
+    pub representation_double: u64,
+    /// Attributes shift.
+    pub attributes_shift: u32,
+    /// Attributes mask (shifted).
+    pub attributes_mask: u64,
+    /// DONT_ENUM attribute bit.
+    pub dont_enum: u64,
+}
+
+/// The resolved offsets and encodings. Offsets are bytes from the untagged object start and
+/// are named `class_field` after the V8 class and field they locate.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize)]
+pub struct Fields {
+    pub map_bit_field2: u64,
+    pub map_inobject_start: u64,
+    pub bf2_elements_kind_shift: u32,
+    pub bf2_elements_kind_mask: u64,
+    pub bf3_dictionary_shift: u32,
+    pub bf3_own_descriptors_shift: u32,
+    pub bf3_own_descriptors_mask: u64,
+    pub receiver_properties: u64,
+    pub object_elements: u64,
+    pub function_shared: u64,
+    pub function_context: u64,
+    pub sfi_name_or_scope_info: u64,
+    pub sfi_function_data: Option<u64>,
+    pub sfi_script: u64,
+    pub uncompiled_inferred_name: u64,
+    pub script_source: u64,
+    pub script_name: u64,
+    pub symbol_description: u64,
+    pub cons_first: u64,
+    pub cons_second: u64,
+    pub sliced_parent: u64,
+    pub sliced_offset: u64,
+    pub thin_actual: u64,
+    pub external_resource: u64,
+    pub heap_number_value: u64,
+    pub oddball_to_string: u64,
+    pub date_value: u64,
+    pub regexp_source: u64,
+    pub regexp_flags: u64,
+    pub array_buffer_byte_length: u64,
+    pub array_buffer_backing_store: u64,
+    pub view_buffer: u64,
+    pub view_byte_offset: u64,
+    pub view_byte_length: u64,
+    pub typed_array_length: u64,
+    pub typed_array_external: u64,
+    pub typed_array_base: u64,
+    pub primitive_wrapper_value: u64,
+    pub collection_table: u64,
+    pub promise_result: u64,
+    pub promise_flags: u64,
+    pub bound_target: u64,
+    pub bound_this: u64,
+    pub bound_arguments: u64,
+    pub weak_ref_target: u64,
+    pub property_cell_name: u64,
+    pub property_cell_details: u64,
+    pub property_cell_value: u64,
+    pub tuple2_value1: u64,
+    pub bigint_bitfield: u64,
+    pub bigint_digits: u64,
+    pub descriptors_header: u64,
+    pub fixed_array_data: u64,
+    /// Slot index (within the FixedArray data) of the first NameDictionary entry.
+    pub name_dictionary_first: u64,
+    /// Words per NameDictionary entry (key, value, details).
+    pub name_dictionary_entry: u64,
+    /// Slot index of the first NumberDictionary entry.
+    pub number_dictionary_first: u64,
+    /// Words per NumberDictionary entry.
+    pub number_dictionary_entry: u64,
+    /// Slot of the scope info in a context.
+    pub context_scope_info: u64,
+    /// Slot of the previous context.
+    pub context_previous: u64,
+    /// Slots before a context's variables.
+    pub context_min_slots: u64,
+    /// ElementsKind of dictionary elements.
+    pub dictionary_elements_kind: u64,
+    /// PropertyDetails encoding.
+    pub details: DetailsLayout,
+    /// ScopeInfo layout (from the version table).
+    pub scope_info: ScopeInfoLayout,
+    /// How each value was found.
+    #[serde(skip)]
+    pub resolved: Vec<Resolved>,
+}
+
+fn shift_of(mask: u64) -> u32 {
+    mask.trailing_zeros()
+}
+
+impl Fields {
+    /// Resolve from the metadata and the table.
+    pub fn resolve(
+        meta: &Metadata,
+        table: &VersionTable,
+        version: V8Version,
+        exe: &Path,
+    ) -> Result<Fields> {
+        let mut r = Resolver {
+            meta,
+            table,
+            exe,
+            version,
+            resolved: Vec::new(),
+        };
+        let mut f = |c: &str, n: &[&str]| r.field(c, n).map(|v| v as u64);
+        let fields = Fields {
+            map_bit_field2: f("Map", &["bit_field2"])?,
+            map_inobject_start: f(
+                "Map",
+                &["inobject_properties_start_or_constructor_function_index"],
+            )?,
+            receiver_properties: f(
+                "JSReceiver",
+                &["raw_properties_or_hash", "properties_or_hash"],
+            )?,
+            object_elements: f("JSObject", &["elements"])?,
+            function_shared: f("JSFunction", &["shared"])?,
+            function_context: f("JSFunction", &["context"])?,
+            sfi_name_or_scope_info: f("SharedFunctionInfo", &["name_or_scope_info"])?,
+            sfi_function_data: f("SharedFunctionInfo", &["function_data"]).ok(),
+            sfi_script: f(
+                "SharedFunctionInfo",
+                &["script", "script_or_debug_info", "raw_script"],
+            )?,
+            uncompiled_inferred_name: f("UncompiledData", &["inferred_name"])?,
+            script_source: f("Script", &["source"])?,
+            script_name: f("Script", &["name"])?,
+            symbol_description: f("Symbol", &["name", "description"])?,
+            cons_first: f("ConsString", &["first"])?,
+            cons_second: f("ConsString", &["second"])?,
+            sliced_parent: f("SlicedString", &["parent"])?,
+            sliced_offset: f("SlicedString", &["offset"])?,
+            thin_actual: f("ThinString", &["actual"])?,
+            external_resource: f("ExternalString", &["resource"])?,
+            heap_number_value: f("HeapNumber", &["value"])?,
+            oddball_to_string: f("Oddball", &["to_string"])?,
+            date_value: f("JSDate", &["value"])?,
+            regexp_source: f("JSRegExp", &["source"])?,
+            regexp_flags: f("JSRegExp", &["flags"])?,
+            array_buffer_byte_length: f("JSArrayBuffer", &["byte_length"])?,
+            array_buffer_backing_store: f("JSArrayBuffer", &["backing_store"])?,
+            view_buffer: f("JSArrayBufferView", &["buffer"])?,
+            view_byte_offset: f("JSArrayBufferView", &["byte_offset"])?,
+            view_byte_length: f("JSArrayBufferView", &["byte_length"])?,
+            typed_array_length: f("JSTypedArray", &["length"])?,
+            typed_array_external: f("JSTypedArray", &["external_pointer"])?,
+            typed_array_base: f("JSTypedArray", &["base_pointer"])?,
+            primitive_wrapper_value: f("JSPrimitiveWrapper", &["value"])?,
+            collection_table: f("JSCollection", &["table"])?,
+            promise_result: f("JSPromise", &["reactions_or_result"])?,
+            promise_flags: f("JSPromise", &["flags"])?,
+            bound_target: f("JSBoundFunction", &["bound_target_function"])?,
+            bound_this: f("JSBoundFunction", &["bound_this"])?,
+            bound_arguments: f("JSBoundFunction", &["bound_arguments"])?,
+            weak_ref_target: f("JSWeakRef", &["target"])?,
+            property_cell_name: f("PropertyCell", &["name"])?,
+            property_cell_details: f("PropertyCell", &["property_details_raw"])?,
+            property_cell_value: f("PropertyCell", &["value"])?,
+            tuple2_value1: f("Tuple2", &["value1"])?,
+            bigint_bitfield: f("BigIntBase", &["bitfield"])?,
+            bigint_digits: f("BigInt", &["digits"])?,
+            descriptors_header: f("DescriptorArray", &["header_size"])?,
+            fixed_array_data: f("FixedArray", &["data"])?,
+            // Filled from constants below.
+            bf2_elements_kind_shift: 0,
+            bf2_elements_kind_mask: 0,
+            bf3_dictionary_shift: 0,
+            bf3_own_descriptors_shift: 0,
+            bf3_own_descriptors_mask: 0,
+            name_dictionary_first: 0,
+            name_dictionary_entry: 0,
+            number_dictionary_first: 0,
+            number_dictionary_entry: 0,
+            context_scope_info: 0,
+            context_previous: 0,
+            context_min_slots: 0,
+            dictionary_elements_kind: 0,
+            details: DetailsLayout {
+                kind_mask: 0,
+                location_mask: 0,
+                index_shift: 0,
+                index_mask: 0,
+                representation_shift: 0,
+                representation_mask: 0,
+                representation_double: 0,
+                attributes_shift: 0,
+                attributes_mask: 0,
+                dont_enum: 0,
+            },
+            scope_info: table.scope_info,
+            resolved: Vec::new(),
+        };
+        let mut c = |n: &str| r.constant(&[n]).map(|v| v as u64);
+        let ek_mask = c("bit_field2_elements_kind_mask")?;
+        let desc_mask = c("bit_field3_number_of_own_descriptors_mask")?;
+        let prefix_start = c("namedictionary_prefix_start_index")?;
+        let index_mask = c("prop_index_mask")?;
+        let repr_mask = c("prop_representation_mask")?;
+        let attr_mask = c("prop_attributes_mask")?;
+        let attr_shift = c("prop_attributes_shift")?;
+        let location_mask = c("prop_location_mask")?;
+        let fields = Fields {
+            bf2_elements_kind_shift: shift_of(ek_mask),
+            bf2_elements_kind_mask: ek_mask,
+            bf3_dictionary_shift: c("bit_field3_is_dictionary_map_shift")? as u32,
+            bf3_own_descriptors_shift: shift_of(desc_mask),
+            bf3_own_descriptors_mask: desc_mask,
+            name_dictionary_first: prefix_start + c("namedictionaryshape_prefix_size")?,
+            name_dictionary_entry: c("namedictionaryshape_entry_size")?,
+            number_dictionary_first: prefix_start + c("numberdictionaryshape_prefix_size")?,
+            number_dictionary_entry: c("numberdictionaryshape_entry_size")?,
+            context_scope_info: c("context_idx_scope_info")?,
+            context_previous: c("context_idx_prev")?,
+            context_min_slots: c("context_min_slots")?,
+            dictionary_elements_kind: c("elements_dictionary_elements")?,
+            details: DetailsLayout {
+                kind_mask: c("prop_kind_mask")?,
+                location_mask,
+                index_shift: shift_of(index_mask),
+                index_mask,
+                representation_shift: shift_of(repr_mask),
+                representation_mask: repr_mask,
+                representation_double: c("prop_representation_double")?,
+                attributes_shift: attr_shift as u32,
+                attributes_mask: attr_mask,
+                dont_enum: c("prop_attributes_DONT_ENUM")?,
+            },
+            ..fields
+        };
+        Ok(Fields {
+            resolved: r.resolved,
+            ..fields
+        })
+    }
+}

@@ -1,0 +1,773 @@
+//! Reading V8 objects: tagged words, strings of every representation, function names
+//! (SharedFunctionInfo and ScopeInfo), own properties (fast, out-of-object, dictionary, global)
+//! and elements. Every read can fail on a garbage pointer; nothing here panics or loops without
+//! a bound.
+
+use crate::kinds::Kind;
+use crate::process::Process;
+use elfcore::{Address, Memory};
+
+/// Upper bound on the steps of any chain walk (cons trees, back pointers, prototype chains).
+pub const MAX_STEPS: usize = 100_000;
+
+/// String representation (low three bits of a string's instance type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StringRepr {
+    /// Sequential: characters follow the header.
+    Sequential,
+    /// Cons: first + second.
+    Cons,
+    /// External: characters outside the V8 heap.
+    External,
+    /// Sliced: a window on a parent.
+    Sliced,
+    /// Thin: forwards to an internalized string.
+    Thin,
+}
+
+/// A decoded string.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JsString {
+    /// The characters read (at most the cap).
+    pub text: String,
+    /// The string's length in UTF-16 code units.
+    pub length: u64,
+    /// Whether `text` stops short of `length` (cap reached, or a part was unreadable).
+    pub truncated: bool,
+    /// Whether a part could not be read (external data not in the dump...).
+    pub incomplete: bool,
+    /// Representation of the outermost string.
+    pub repr: StringRepr,
+    /// One-byte (Latin-1) encoding.
+    pub one_byte: bool,
+}
+
+/// A property key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(tag = "type", content = "name", rename_all = "snake_case")]
+pub enum Key {
+    /// A string key.
+    Name(String),
+    /// A symbol key (`Symbol(description)`); private symbols are V8-internal slots.
+    Symbol(String),
+    /// A private symbol (V8-internal, e.g. an error's stack).
+    Private(String),
+    /// An element index.
+    Index(u64),
+    /// A key that could not be read.
+    Unreadable(u64),
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Name(n) => write!(f, "{n}"),
+            Key::Symbol(d) => write!(f, "[Symbol({d})]"),
+            Key::Private(d) => write!(f, "[[{d}]]"),
+            Key::Index(i) => write!(f, "[{i}]"),
+            Key::Unreadable(w) => write!(f, "<key {w:#x}>"),
+        }
+    }
+}
+
+/// One own property.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// The key word (tagged) for named properties, else 0.
+    pub key_word: u64,
+    /// The key.
+    pub key: Key,
+    /// The value (tagged word). For accessors, the AccessorPair.
+    pub value: u64,
+    /// Accessor rather than data.
+    pub accessor: bool,
+    /// Not enumerable.
+    pub hidden: bool,
+}
+
+/// Where an object's own named properties live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyStore {
+    /// Descriptors in the map, values in-object or in a PropertyArray.
+    Fast,
+    /// A NameDictionary.
+    Dictionary,
+    /// A GlobalDictionary of PropertyCells.
+    Global,
+}
+
+/// Elements, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Elements {
+    /// Tagged elements (Smi or object kinds); `the_hole` marks holes.
+    Tagged {
+        /// ElementsKind number.
+        kind: u64,
+        /// Values up to the limit.
+        values: Vec<u64>,
+        /// Capacity of the backing store.
+        capacity: u64,
+    },
+    /// Unboxed doubles; `None` is a hole.
+    Double {
+        /// ElementsKind number.
+        kind: u64,
+        /// Values up to the limit.
+        values: Vec<Option<f64>>,
+        /// Capacity.
+        capacity: u64,
+    },
+    /// A NumberDictionary: (index, value) pairs sorted by index.
+    Dictionary {
+        /// Entries up to the limit.
+        entries: Vec<(u64, u64)>,
+    },
+    /// Anything else (typed-array, string-wrapper, arguments kinds).
+    Other {
+        /// ElementsKind number.
+        kind: u64,
+    },
+}
+
+/// The hole in a FixedDoubleArray (`kHoleNanInt64`).
+pub const DOUBLE_HOLE: u64 = 0xfff7_ffff_fff7_ffff;
+
+/// Reads objects of one process.
+#[derive(Clone, Copy)]
+pub struct Reader<'p> {
+    /// The process.
+    pub p: &'p Process,
+}
+
+impl<'p> Reader<'p> {
+    /// A reader over `p`.
+    pub fn new(p: &'p Process) -> Reader<'p> {
+        Reader { p }
+    }
+
+    fn mem(&self) -> &'p elfcore::AddressSpace {
+        self.p.memory()
+    }
+
+    /// The word at an untagged address.
+    pub fn word(&self, addr: u64) -> Option<u64> {
+        self.mem().read_u64(Address(addr)).ok()
+    }
+
+    /// The tagged slot at byte offset `off` of object `obj` (tagged).
+    pub fn slot(&self, obj: u64, off: u64) -> Option<u64> {
+        self.word(obj.wrapping_sub(1).wrapping_add(off))
+    }
+    /// A u8 field.
+    pub fn u8_at(&self, obj: u64, off: u64) -> Option<u8> {
+        self.mem()
+            .read_u8(Address(obj.wrapping_sub(1).wrapping_add(off)))
+            .ok()
+    }
+    /// A u16 field.
+    pub fn u16_at(&self, obj: u64, off: u64) -> Option<u16> {
+        self.mem()
+            .read_u16(Address(obj.wrapping_sub(1).wrapping_add(off)))
+            .ok()
+    }
+    /// A u32 field.
+    pub fn u32_at(&self, obj: u64, off: u64) -> Option<u32> {
+        self.mem()
+            .read_u32(Address(obj.wrapping_sub(1).wrapping_add(off)))
+            .ok()
+    }
+    /// A f64 field.
+    pub fn f64_at(&self, obj: u64, off: u64) -> Option<f64> {
+        self.slot(obj, off).map(f64::from_bits)
+    }
+
+    /// Whether `w` is tagged as a strong heap pointer.
+    pub fn is_heap(&self, w: u64) -> bool {
+        self.p.layout.is_heap_object(w)
+    }
+
+    /// The Smi value of `w`, if it is a Smi.
+    pub fn smi(&self, w: u64) -> Option<i64> {
+        self.p.layout.is_smi(w).then(|| self.p.layout.smi_value(w))
+    }
+
+    /// A Smi field.
+    pub fn smi_at(&self, obj: u64, off: u64) -> Option<i64> {
+        self.slot(obj, off).and_then(|w| self.smi(w))
+    }
+
+    /// The map of `obj`, checked to be a map (its own map's instance type is MAP_TYPE).
+    pub fn map(&self, obj: u64) -> Option<u64> {
+        if !self.is_heap(obj) {
+            return None;
+        }
+        let m = self.slot(obj, self.p.layout.heap_object_map as u64)?;
+        if !self.is_heap(m) {
+            return None;
+        }
+        let mm = self.slot(m, self.p.layout.heap_object_map as u64)?;
+        (self.u16_at(mm, self.p.layout.map_instance_type as u64)? == self.p.layout.map_type)
+            .then_some(m)
+    }
+
+    /// Instance type stored in a map.
+    pub fn map_type(&self, map: u64) -> Option<u16> {
+        self.u16_at(map, self.p.layout.map_instance_type as u64)
+    }
+
+    /// Instance type of `obj`.
+    pub fn itype(&self, obj: u64) -> Option<u16> {
+        self.map(obj).and_then(|m| self.map_type(m))
+    }
+
+    /// Kind of `obj`; `None` for Smis and pointers that do not lead to an object with a map.
+    pub fn kind(&self, obj: u64) -> Option<Kind> {
+        self.itype(obj).map(|t| self.p.kinds.kind(t))
+    }
+
+    /// Whether `obj` is a string.
+    pub fn is_string(&self, obj: u64) -> bool {
+        self.kind(obj) == Some(Kind::String)
+    }
+
+    /// The root at `index` of the roots table.
+    pub fn root(&self, index: u64) -> Option<u64> {
+        let iso = self.p.isolate.as_ref()?;
+        self.word(iso.roots.0 + 8 * index)
+    }
+
+    /// The hole value (`the_hole`).
+    pub fn the_hole(&self) -> Option<u64> {
+        self.root(self.p.table.roots.the_hole)
+    }
+
+    /// Length of a FixedArray-like object (Smi at the length field).
+    pub fn array_length(&self, arr: u64) -> Option<u64> {
+        self.smi_at(arr, self.p.layout.fixed_array_length as u64)
+            .filter(|&n| n >= 0)
+            .map(|n| n as u64)
+    }
+
+    /// Slot `i` of a FixedArray-like object.
+    pub fn array_get(&self, arr: u64, i: u64) -> Option<u64> {
+        self.slot(arr, self.p.fields.fixed_array_data + 8 * i)
+    }
+
+    // ------------------------------------------------------------------ strings
+
+    /// Decode string `s` reading at most `cap` characters.
+    pub fn string(&self, s: u64, cap: usize) -> Option<JsString> {
+        let t = self.itype(s)?;
+        if t >= 128 {
+            return None;
+        }
+        let length = self.u32_at(s, self.p.layout.string_length as u64)? as u64;
+        let repr = repr_of(t);
+        let mut out: Vec<u16> = Vec::with_capacity(cap.min(length as usize).min(1 << 20));
+        let mut incomplete = false;
+        // Work list of (string, from, to) windows, processed depth-first left to right.
+        let mut work = vec![(s, 0u64, length)];
+        let mut steps = 0;
+        while let Some((cur, from, to)) = work.pop() {
+            if out.len() >= cap || from >= to {
+                continue;
+            }
+            steps += 1;
+            if steps > MAX_STEPS {
+                incomplete = true;
+                break;
+            }
+            let Some(ct) = self.itype(cur).filter(|&t| t < 128) else {
+                incomplete = true;
+                break;
+            };
+            let one = ct & 8 != 0;
+            let f = &self.p.fields;
+            match repr_of(ct) {
+                StringRepr::Sequential | StringRepr::External => {
+                    let data = if repr_of(ct) == StringRepr::Sequential {
+                        Some(cur - 1 + 16)
+                    } else if ct & 0x10 != 0 {
+                        None // uncached external: the data pointer is only in the resource
+                    } else {
+                        self.slot(cur, f.external_resource + 8)
+                    };
+                    let n = ((to - from) as usize).min(cap - out.len());
+                    let unit = if one { 1 } else { 2 };
+                    let bytes = data.and_then(|d| {
+                        self.mem()
+                            .read_vec(Address(d + from * unit), n * unit as usize)
+                            .ok()
+                    });
+                    match bytes {
+                        Some(b) if one => out.extend(b.iter().map(|&c| c as u16)),
+                        Some(b) => {
+                            out.extend(b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])))
+                        }
+                        None => {
+                            incomplete = true;
+                            break;
+                        }
+                    }
+                }
+                StringRepr::Cons => {
+                    let (Some(a), Some(b)) =
+                        (self.slot(cur, f.cons_first), self.slot(cur, f.cons_second))
+                    else {
+                        incomplete = true;
+                        break;
+                    };
+                    let alen = self
+                        .u32_at(a, self.p.layout.string_length as u64)
+                        .unwrap_or(0) as u64;
+                    if to > alen {
+                        work.push((b, from.saturating_sub(alen), to - alen));
+                    }
+                    if from < alen {
+                        work.push((a, from, to.min(alen)));
+                    }
+                }
+                StringRepr::Sliced => {
+                    let (Some(parent), Some(off)) = (
+                        self.slot(cur, f.sliced_parent),
+                        self.smi_at(cur, f.sliced_offset),
+                    ) else {
+                        incomplete = true;
+                        break;
+                    };
+                    let off = off.max(0) as u64;
+                    work.push((parent, from + off, to + off));
+                }
+                StringRepr::Thin => match self.slot(cur, f.thin_actual) {
+                    Some(a) => work.push((a, from, to)),
+                    None => {
+                        incomplete = true;
+                        break;
+                    }
+                },
+            }
+        }
+        Some(JsString {
+            text: String::from_utf16_lossy(&out),
+            length,
+            truncated: (out.len() as u64) < length,
+            incomplete,
+            repr,
+            one_byte: t & 8 != 0,
+        })
+    }
+
+    /// The whole string (capped at 1 MiB characters) or `None`.
+    pub fn string_text(&self, s: u64) -> Option<String> {
+        self.string(s, 1 << 20)
+            .filter(|j| !j.incomplete)
+            .map(|j| j.text)
+    }
+
+    /// Whether `s` is a string equal to `want` (cheap length check first).
+    pub fn string_eq(&self, s: u64, want: &str) -> bool {
+        if self.kind(s) != Some(Kind::String) {
+            return false;
+        }
+        let want16: Vec<u16> = want.encode_utf16().collect();
+        match self.u32_at(s, self.p.layout.string_length as u64) {
+            Some(n) if n as usize == want16.len() => {}
+            _ => return false,
+        }
+        self.string(s, want16.len())
+            .is_some_and(|j| !j.incomplete && j.text == want)
+    }
+
+    /// A symbol's description, if it has a string one.
+    pub fn symbol_description(&self, sym: u64) -> Option<String> {
+        let d = self.slot(sym, self.p.fields.symbol_description)?;
+        self.string_text(d)
+    }
+
+    /// A property key as people read it.
+    pub fn key(&self, k: u64) -> Key {
+        if let Some(i) = self.smi(k) {
+            return Key::Index(i.max(0) as u64);
+        }
+        match self.kind(k) {
+            Some(Kind::String) => self
+                .string_text(k)
+                .map(Key::Name)
+                .unwrap_or(Key::Unreadable(k)),
+            Some(Kind::Symbol) => {
+                let d = self.symbol_description(k).unwrap_or_default();
+                // Symbol flags (u32 after the hash field): bit 0 is_private.
+                let private = self.u32_at(k, 12).is_some_and(|f| f & 1 != 0);
+                if private {
+                    Key::Private(d)
+                } else {
+                    Key::Symbol(d)
+                }
+            }
+            _ => Key::Unreadable(k),
+        }
+    }
+
+    // ------------------------------------------------------------------ functions
+
+    /// The SharedFunctionInfo of a JSFunction.
+    pub fn function_shared(&self, f: u64) -> Option<u64> {
+        self.slot(f, self.p.fields.function_shared)
+            .filter(|&s| self.kind(s) == Some(Kind::SharedFunctionInfo))
+    }
+
+    /// `(function name, inferred name)` from a ScopeInfo, per the version's ScopeInfo layout.
+    pub fn scope_info_names(&self, si: u64) -> (Option<u64>, Option<u64>) {
+        let l = &self.p.fields.scope_info;
+        let flags = if l.flags_is_smi {
+            self.smi_at(si, l.flags).map(|v| v as u32)
+        } else {
+            self.u32_at(si, l.flags)
+        };
+        let (Some(flags), Some(locals)) = (flags, self.smi_at(si, l.context_local_count)) else {
+            return (None, None);
+        };
+        let locals = locals.max(0) as u64;
+        let mut off = l.variable_start;
+        if let Some((ty, extra)) = l.extra_slot_for_scope_type {
+            if flags & l.scope_type_mask == ty {
+                off += extra;
+            }
+        }
+        off += if locals < l.max_inlined_locals {
+            8 * locals
+        } else {
+            8
+        };
+        off += 8 * locals;
+        if flags >> l.saved_class_variable_bit & 1 != 0 {
+            off += 8;
+        }
+        let mut fname = None;
+        if flags >> l.function_variable_shift & 3 != 0 {
+            fname = self.slot(si, off);
+            off += 16;
+        }
+        let inferred = if flags >> l.inferred_name_bit & 1 != 0 {
+            self.slot(si, off)
+        } else {
+            None
+        };
+        (fname, inferred)
+    }
+
+    /// `SharedFunctionInfo::DebugName`: the name, else the inferred name; "" if neither.
+    pub fn sfi_debug_name(&self, sfi: u64) -> String {
+        let f = &self.p.fields;
+        let Some(v) = self.slot(sfi, f.sfi_name_or_scope_info) else {
+            return String::new();
+        };
+        let mut name = String::new();
+        let mut inferred = None;
+        match self.kind(v) {
+            Some(Kind::String) => name = self.string_text(v).unwrap_or_default(),
+            Some(Kind::ScopeInfo) => {
+                let (fname, inf) = self.scope_info_names(v);
+                if let Some(n) = fname.filter(|&n| self.is_string(n)) {
+                    name = self.string_text(n).unwrap_or_default();
+                }
+                inferred = inf.filter(|&n| self.is_string(n));
+            }
+            _ => {}
+        }
+        if !name.is_empty() {
+            return name;
+        }
+        if let Some(i) = inferred {
+            return self.string_text(i).unwrap_or_default();
+        }
+        if let Some(fd) = f.sfi_function_data.and_then(|o| self.slot(sfi, o)) {
+            if self.kind(fd) == Some(Kind::UncompiledData) {
+                if let Some(n) = self
+                    .slot(fd, f.uncompiled_inferred_name)
+                    .filter(|&n| self.is_string(n))
+                {
+                    return self.string_text(n).unwrap_or_default();
+                }
+            }
+        }
+        name
+    }
+
+    /// A JSFunction's debug name.
+    pub fn function_name(&self, func: u64) -> String {
+        self.function_shared(func)
+            .map(|s| self.sfi_debug_name(s))
+            .unwrap_or_default()
+    }
+
+    // ------------------------------------------------------------------ maps and properties
+
+    /// Map bit_field2.
+    pub fn bit_field2(&self, map: u64) -> Option<u8> {
+        self.u8_at(map, self.p.fields.map_bit_field2)
+    }
+    /// Map bit_field3.
+    pub fn bit_field3(&self, map: u64) -> Option<u32> {
+        self.u32_at(map, self.p.layout.map_bit_field3 as u64)
+    }
+    /// Whether a map is a dictionary map.
+    pub fn is_dictionary_map(&self, map: u64) -> bool {
+        self.bit_field3(map)
+            .is_some_and(|b| b >> self.p.fields.bf3_dictionary_shift & 1 != 0)
+    }
+    /// A map's prototype.
+    pub fn map_prototype(&self, map: u64) -> Option<u64> {
+        self.slot(map, self.p.layout.map_prototype as u64)
+    }
+    /// The map's elements kind.
+    pub fn elements_kind(&self, map: u64) -> Option<u64> {
+        let f = &self.p.fields;
+        self.bit_field2(map)
+            .map(|b| (b as u64 & f.bf2_elements_kind_mask) >> f.bf2_elements_kind_shift)
+    }
+
+    /// `Map::GetConstructor`: follow back pointers to the root map's constructor slot; unwrap a
+    /// Tuple2 (constructor, non-instance prototype).
+    pub fn map_constructor(&self, map: u64) -> Option<u64> {
+        let off = self.p.layout.map_constructor_or_back_pointer as u64;
+        let mut c = self.slot(map, off)?;
+        for _ in 0..MAX_STEPS {
+            match self.kind(c) {
+                Some(Kind::Map) => c = self.slot(c, off)?,
+                Some(Kind::Tuple2) => return self.slot(c, self.p.fields.tuple2_value1),
+                _ => return Some(c),
+            }
+        }
+        None
+    }
+
+    /// Which store holds `obj`'s named properties.
+    pub fn property_store(&self, obj: u64) -> Option<PropertyStore> {
+        let map = self.map(obj)?;
+        if !self.is_dictionary_map(map) {
+            return Some(PropertyStore::Fast);
+        }
+        let store = self.slot(obj, self.p.fields.receiver_properties)?;
+        match self.kind(store)? {
+            Kind::GlobalDictionary => Some(PropertyStore::Global),
+            _ => Some(PropertyStore::Dictionary),
+        }
+    }
+
+    /// Own named properties of a JS object, in descriptor / dictionary order, at most `limit`.
+    /// `None` when the object's property store cannot be read.
+    pub fn own_properties(&self, obj: u64, limit: usize) -> Option<Vec<Property>> {
+        let mut out = Vec::new();
+        self.for_each_own_property(obj, |p| {
+            out.push(p);
+            out.len() < limit
+        })?;
+        Some(out)
+    }
+
+    /// Call `f` for each own named property; stop when it returns false.
+    pub fn for_each_own_property(
+        &self,
+        obj: u64,
+        mut f: impl FnMut(Property) -> bool,
+    ) -> Option<()> {
+        let fl = &self.p.fields;
+        let d = &fl.details;
+        let map = self.map(obj)?;
+        let details = |w: u64| -> Option<(bool, bool, u64)> {
+            let v = self.smi(w)? as u64;
+            let accessor = v & d.kind_mask != 0;
+            let attrs = (v & d.attributes_mask) >> d.attributes_shift;
+            Some((accessor, attrs & d.dont_enum != 0, v))
+        };
+        match self.property_store(obj)? {
+            PropertyStore::Fast => {
+                let bf3 = self.bit_field3(map)? as u64;
+                let n = (bf3 & fl.bf3_own_descriptors_mask) >> fl.bf3_own_descriptors_shift;
+                let da = self.slot(map, self.p.layout.map_instance_descriptors as u64)?;
+                let words =
+                    self.u8_at(map, self.p.layout.map_instance_size_in_words as u64)? as u64;
+                let start = self.u8_at(map, fl.map_inobject_start)? as u64;
+                let inobject = words.saturating_sub(start);
+                for i in 0..n {
+                    let base = fl.descriptors_header + 24 * i;
+                    let (Some(k), Some(dw)) = (self.slot(da, base), self.slot(da, base + 8)) else {
+                        return None;
+                    };
+                    let (accessor, hidden, v) = details(dw)?;
+                    let value = if v & d.location_mask != 0 {
+                        self.slot(da, base + 16)?
+                    } else {
+                        let idx = (v & d.index_mask) >> d.index_shift;
+                        if idx < inobject {
+                            self.slot(obj, (start + idx) * 8)?
+                        } else {
+                            let pa = self.slot(obj, fl.receiver_properties)?;
+                            if self.kind(pa) != Some(Kind::PropertyArray) {
+                                return None;
+                            }
+                            self.slot(pa, 16 + 8 * (idx - inobject))?
+                        }
+                    };
+                    let p = Property {
+                        key_word: k,
+                        key: self.key(k),
+                        value,
+                        accessor,
+                        hidden,
+                    };
+                    if !f(p) {
+                        return Some(());
+                    }
+                }
+            }
+            PropertyStore::Dictionary => {
+                let dict = self.slot(obj, fl.receiver_properties)?;
+                if self.kind(dict) != Some(Kind::NameDictionary) {
+                    return None;
+                }
+                let len = self.array_length(dict)?;
+                let es = fl.name_dictionary_entry;
+                let mut i = fl.name_dictionary_first;
+                while i + es <= len {
+                    let k = self.array_get(dict, i)?;
+                    if self
+                        .kind(k)
+                        .is_some_and(|k| matches!(k, Kind::String | Kind::Symbol))
+                    {
+                        let value = self.array_get(dict, i + 1)?;
+                        let (accessor, hidden, _) = details(self.array_get(dict, i + 2)?)?;
+                        let p = Property {
+                            key_word: k,
+                            key: self.key(k),
+                            value,
+                            accessor,
+                            hidden,
+                        };
+                        if !f(p) {
+                            return Some(());
+                        }
+                    }
+                    i += es;
+                }
+            }
+            PropertyStore::Global => {
+                let dict = self.slot(obj, fl.receiver_properties)?;
+                let len = self.array_length(dict)?;
+                for i in 0..len {
+                    let cell = self.array_get(dict, i)?;
+                    if self.kind(cell) != Some(Kind::PropertyCell) {
+                        continue;
+                    }
+                    let k = self.slot(cell, fl.property_cell_name)?;
+                    let value = self.slot(cell, fl.property_cell_value)?;
+                    if Some(value) == self.the_hole() {
+                        continue; // deleted
+                    }
+                    let (accessor, hidden, _) =
+                        details(self.slot(cell, fl.property_cell_details)?)?;
+                    let p = Property {
+                        key_word: k,
+                        key: self.key(k),
+                        value,
+                        accessor,
+                        hidden,
+                    };
+                    if !f(p) {
+                        return Some(());
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// An own data property whose key satisfies `want` (accessors give `None`, as in V8's
+    /// `GetDataProperty` without side effects).
+    pub fn own_data_property(&self, obj: u64, want: impl Fn(u64) -> bool) -> Option<u64> {
+        let mut found = None;
+        self.for_each_own_property(obj, |p| {
+            if want(p.key_word) {
+                if !p.accessor {
+                    found = Some(p.value);
+                }
+                return false;
+            }
+            true
+        });
+        found
+    }
+
+    /// Elements of a JS object (at most `limit` values).
+    pub fn elements(&self, obj: u64, limit: usize) -> Option<Elements> {
+        let fl = &self.p.fields;
+        let map = self.map(obj)?;
+        let kind = self.elements_kind(map)?;
+        let store = self.slot(obj, fl.object_elements)?;
+        if kind == fl.dictionary_elements_kind {
+            if self.kind(store) != Some(Kind::NumberDictionary) {
+                return None;
+            }
+            let len = self.array_length(store)?;
+            let es = fl.number_dictionary_entry;
+            let mut i = fl.number_dictionary_first;
+            let mut entries = Vec::new();
+            while i + es <= len && entries.len() < limit {
+                let k = self.array_get(store, i)?;
+                let idx = match self.smi(k) {
+                    Some(v) if v >= 0 => Some(v as u64),
+                    _ if self.kind(k) == Some(Kind::HeapNumber) => self
+                        .f64_at(k, fl.heap_number_value)
+                        .filter(|v| *v >= 0.0 && v.fract() == 0.0)
+                        .map(|v| v as u64),
+                    _ => None,
+                };
+                if let Some(idx) = idx {
+                    entries.push((idx, self.array_get(store, i + 1)?));
+                }
+                i += es;
+            }
+            entries.sort();
+            return Some(Elements::Dictionary { entries });
+        }
+        if kind >= fl.dictionary_elements_kind {
+            return Some(Elements::Other { kind });
+        }
+        let capacity = self.array_length(store)?;
+        let n = (capacity as usize).min(limit);
+        if kind == 4 || kind == 5 {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n as u64 {
+                let w = self.slot(store, 16 + 8 * i)?;
+                values.push((w != DOUBLE_HOLE).then(|| f64::from_bits(w)));
+            }
+            return Some(Elements::Double {
+                kind,
+                values,
+                capacity,
+            });
+        }
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n as u64 {
+            values.push(self.array_get(store, i)?);
+        }
+        Some(Elements::Tagged {
+            kind,
+            values,
+            capacity,
+        })
+    }
+}
+
+fn repr_of(t: u16) -> StringRepr {
+    match t & 7 {
+        0 => StringRepr::Sequential,
+        1 => StringRepr::Cons,
+        2 => StringRepr::External,
+        3 => StringRepr::Sliced,
+        _ => StringRepr::Thin,
+    }
+}

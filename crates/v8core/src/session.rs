@@ -1,0 +1,66 @@
+//! A loaded heap: the process, its object index, liveness and snapshot names, built once and
+//! shared by every question asked of the core (CLI commands, the Python API).
+
+use crate::census::{self, CensusRow, Scope};
+use crate::heapindex::{HeapIndex, Marking, Progress};
+use crate::objects::Reader;
+use crate::process::Process;
+use std::sync::Arc;
+
+/// Process + index + marking + names.
+pub struct Heap {
+    /// The process.
+    pub p: Process,
+    /// Every object.
+    pub index: HeapIndex,
+    /// Liveness from the conservative roots.
+    pub marking: Marking,
+    /// Snapshot name of each object (`None` if not of snapshot type "object").
+    pub names: Vec<Option<Arc<str>>>,
+}
+
+impl Heap {
+    /// Walk, mark and name the heap of `p`.
+    pub fn load(p: Process, progress: Progress) -> Heap {
+        let index = HeapIndex::build(&p, progress);
+        let marking = index.mark(&p, progress);
+        progress("naming objects", 0, 1);
+        let names = census::name_all(&p, &index);
+        progress("naming objects", 1, 1);
+        Heap {
+            p,
+            index,
+            marking,
+            names,
+        }
+    }
+
+    /// A reader over the process.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader::new(&self.p)
+    }
+
+    /// Per-constructor census.
+    pub fn census(&self, scope: Scope, group_by_properties: bool) -> Vec<CensusRow> {
+        census::census(
+            &self.p,
+            &self.index,
+            &self.names,
+            &self.marking,
+            scope,
+            group_by_properties,
+        )
+    }
+
+    /// Indices of the objects named `name`, in address order.
+    pub fn instances(&self, name: &str, scope: Scope) -> Vec<usize> {
+        self.names
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| {
+                n.as_deref() == Some(name) && (scope == Scope::All || self.marking.is_marked(*i))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}

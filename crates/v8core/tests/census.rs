@@ -1,0 +1,66 @@
+//! `findjsobjects` against V8's own heap snapshot, taken in the same process just before the
+//! abort: for every name the snapshot lists at least 10 times as type "object", the count and
+//! total self size must be equal. The one allowance: objects the snapshot says were held only
+//! by the stack or a handle scope (temporaries of the code running the snapshot) may be gone
+//! from the core, whose stack slots were reused before the abort.
+
+use v8core::census::Scope;
+use v8core::heapindex::no_progress;
+use v8core::{Heap, OpenOptions, Process};
+use v8dump_testkit::{fixture, snapshot_counts, MAJORS};
+
+fn compare(scenario: &str, major: u32) -> Vec<String> {
+    let f = fixture(scenario, major);
+    let oracle = snapshot_counts(&f.snapshot());
+    let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
+    let heap = Heap::load(p, &no_progress);
+    let ours: std::collections::HashMap<String, (u64, u64)> = heap
+        .census(Scope::Reachable, false)
+        .into_iter()
+        .map(|r| (r.name, (r.count, r.size)))
+        .collect();
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for (name, o) in &oracle {
+        let (count, size) = (o.count, o.size);
+        if count < 10 {
+            continue;
+        }
+        checked += 1;
+        let got = ours.get(name).copied().unwrap_or((0, 0));
+        let temporaries_gone = got.0 + o.temp_count >= count
+            && got.1 + o.temp_size >= size
+            && count - got.0 <= o.temp_count
+            && size - got.1.min(size) <= o.temp_size
+            && got.0 <= count
+            && got.1 <= size;
+        if got != (count, size) && !temporaries_gone {
+            bad.push(format!(
+                "node{major} {scenario}: {name:?}: snapshot {count} objects / {size} B, v8dump {} / {} B",
+                got.0, got.1
+            ));
+        }
+    }
+    assert!(
+        checked >= 10,
+        "node{major} {scenario}: only {checked} names to check"
+    );
+    bad
+}
+
+#[test]
+fn findjsobjects_equals_the_heap_snapshot_for_every_name_with_ten_or_more_objects() {
+    let mut bad = Vec::new();
+    for major in MAJORS {
+        // Cores whose snapshot was taken last, right before the abort (see fixtures/README).
+        for scenario in ["exact_objects", "exact_listener_leak"] {
+            bad.extend(compare(scenario, major));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
