@@ -19,6 +19,9 @@ fn scope(all: bool) -> Scope {
 pub fn objects(args: &CoreArgs, json: bool, all: bool, detailed: bool, top: Option<usize>) -> Res {
     let heap = load::heap(args)?;
     let mut rows = heap.census(scope(all), detailed);
+    let names = rows.len();
+    let count: u64 = rows.iter().map(|r| r.count).sum();
+    let size: u64 = rows.iter().map(|r| r.size).sum();
     if let Some(n) = top {
         rows.truncate(n);
     }
@@ -30,11 +33,9 @@ pub fn objects(args: &CoreArgs, json: bool, all: bool, detailed: bool, top: Opti
     if all {
         header.insert(2, "Unreachable");
     }
-    let mut t = Table::new(&header, &[0, 1, 2]);
-    let (mut count, mut size) = (0, 0);
+    let right: &[usize] = if all { &[0, 1, 2] } else { &[0, 1] };
+    let mut t = Table::new(&header, right);
     for r in &rows {
-        count += r.count;
-        size += r.size;
         let mut name = r.name.clone();
         if let Some(props) = &r.properties {
             name = format!("{name}: {}", props.join(", "));
@@ -48,9 +49,8 @@ pub fn objects(args: &CoreArgs, json: bool, all: bool, detailed: bool, top: Opti
     print!("{}", t.render());
     let m = &heap.marking;
     println!(
-        "\n{count} objects, {} in {} names ({}; {} of {} heap objects reachable from {} roots)",
+        "\n{count} objects, {} in {names} names ({}; {} of {} heap objects reachable from {} roots)",
         bytes(size),
-        rows.len(),
         if all {
             "dead objects included"
         } else {

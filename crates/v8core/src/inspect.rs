@@ -376,10 +376,13 @@ impl<'h> Inspector<'h> {
             }
             Kind::JSDate => {
                 if let Some(v) = r.slot(w, f.date_value) {
-                    let ms = r
-                        .smi(v)
-                        .map(|s| s as f64)
-                        .or_else(|| r.f64_at(v, f.heap_number_value));
+                    let ms = if r.p.table.date_value_is_raw_double {
+                        Some(f64::from_bits(v))
+                    } else {
+                        r.smi(v)
+                            .map(|s| s as f64)
+                            .or_else(|| r.f64_at(v, f.heap_number_value))
+                    };
                     x.text = ms.map(date_iso);
                 }
             }
@@ -437,7 +440,11 @@ impl<'h> Inspector<'h> {
                 }
             }
             Kind::JSError => {
-                // message and stack are own properties (stack via a private symbol).
+                // The message is an own data property (the stack lives under a private symbol).
+                x.text = r
+                    .own_data_property(w, |k| r.string_eq(k, "message"))
+                    .and_then(|m| r.string(m, self.limits.string))
+                    .map(|s| s.text);
             }
             _ => {}
         }
@@ -445,17 +452,19 @@ impl<'h> Inspector<'h> {
             x.truncated = true;
             return x;
         }
-        // Own properties.
+        // Own properties; dictionary ones in insertion order, as JS enumerates them (so all
+        // are read before the limit applies; a dictionary's size bounds that).
         let mut props = Vec::new();
         let ok = r
             .for_each_own_property(w, |p| {
                 props.push(p);
-                props.len() <= self.limits.entries
+                props.len() < 1 << 20
             })
             .is_some();
         if !ok {
             x.notes.push("the property store could not be read".into());
         }
+        props.sort_by_key(|p| p.order);
         if props.len() > self.limits.entries {
             props.truncate(self.limits.entries);
             x.truncated = true;
@@ -502,7 +511,9 @@ impl<'h> Inspector<'h> {
                 values,
                 capacity,
             }) => {
-                x.detail("elements_kind", elements_kind_name(kind, &r));
+                if x.kind == "array" || capacity > 0 {
+                    x.detail("elements_kind", elements_kind_name(kind, &r));
+                }
                 let mut shown = 0;
                 for (i, v) in values.into_iter().enumerate() {
                     if Some(v) == hole || r.kind(v) == Some(Kind::Hole) {
@@ -524,7 +535,9 @@ impl<'h> Inspector<'h> {
                 values,
                 capacity,
             }) => {
-                x.detail("elements_kind", elements_kind_name(kind, &r));
+                if x.kind == "array" || capacity > 0 {
+                    x.detail("elements_kind", elements_kind_name(kind, &r));
+                }
                 for (i, v) in values.into_iter().enumerate() {
                     if x.length.is_some_and(|n| i as u64 >= n) {
                         break;
@@ -558,11 +571,12 @@ impl<'h> Inspector<'h> {
             return;
         };
         let base = r.slot(w, f.typed_array_base).unwrap_or(0);
-        // data = base_pointer (untagged) + external_pointer; base is Smi 0 for off-heap data.
+        // JSTypedArray::DataPtr = base_pointer + external_pointer: base is Smi 0 for off-heap
+        // data; on-heap, external_pointer already compensates the tag of base_pointer.
         let data = if r.smi(base) == Some(0) {
             ext
         } else {
-            base.wrapping_sub(1).wrapping_add(ext)
+            base.wrapping_add(ext)
         };
         let name = x.constructor.clone().unwrap_or_default();
         let (size, fmt): (u64, fn(&[u8]) -> String) = match name.as_str() {

@@ -107,7 +107,7 @@ fn kind_of_name(n: &str) -> Kind {
     match n {
         "SYMBOL_TYPE" => Symbol,
         "HEAP_NUMBER_TYPE" => HeapNumber,
-        "BIGINT_TYPE" => BigInt,
+        "BIGINT_TYPE" | "BIG_INT_BASE_TYPE" => BigInt,
         "ODDBALL_TYPE" => Oddball,
         "HOLE_TYPE" => Hole,
         "MAP_TYPE" => Map,
@@ -191,6 +191,7 @@ impl KindTable {
                         | "FIXED_DOUBLE_ARRAY_TYPE"
                         | "HEAP_NUMBER_TYPE"
                         | "BIGINT_TYPE"
+                        | "BIG_INT_BASE_TYPE"
                         | "FEEDBACK_METADATA_TYPE"
                         | "FREE_SPACE_TYPE"
                         | "FILLER_TYPE"

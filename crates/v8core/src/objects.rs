@@ -64,6 +64,7 @@ impl std::fmt::Display for Key {
         match self {
             Key::Name(n) => write!(f, "{n}"),
             Key::Symbol(d) => write!(f, "[Symbol({d})]"),
+            Key::Private(d) if d.is_empty() => write!(f, "[[private]]"),
             Key::Private(d) => write!(f, "[[{d}]]"),
             Key::Index(i) => write!(f, "[{i}]"),
             Key::Unreadable(w) => write!(f, "<key {w:#x}>"),
@@ -84,7 +85,13 @@ pub struct Property {
     pub accessor: bool,
     /// Not enumerable.
     pub hidden: bool,
+    /// Dictionary enumeration index (insertion order), 0 for fast properties.
+    pub order: u64,
 }
+
+/// First bit of the enumeration index in a dictionary PropertyDetails (after kind, constness,
+/// attributes and PropertyCellType: `property-details.h`, same in V8 10.2-13.6).
+const DICTIONARY_STORAGE_SHIFT: u64 = 8;
 
 /// Where an object's own named properties live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -578,6 +585,7 @@ impl<'p> Reader<'p> {
         let d = &fl.details;
         let map = self.map(obj)?;
         let details = |w: u64| -> Option<(bool, bool, u64)> {
+            // (accessor, not enumerable, raw details)
             let v = self.smi(w)? as u64;
             let accessor = v & d.kind_mask != 0;
             let attrs = (v & d.attributes_mask) >> d.attributes_shift;
@@ -598,6 +606,7 @@ impl<'p> Reader<'p> {
                         return None;
                     };
                     let (accessor, hidden, v) = details(dw)?;
+                    let order = 0;
                     let value = if v & d.location_mask != 0 {
                         self.slot(da, base + 16)?
                     } else {
@@ -618,6 +627,7 @@ impl<'p> Reader<'p> {
                         value,
                         accessor,
                         hidden,
+                        order,
                     };
                     if !f(p) {
                         return Some(());
@@ -639,13 +649,14 @@ impl<'p> Reader<'p> {
                         .is_some_and(|k| matches!(k, Kind::String | Kind::Symbol))
                     {
                         let value = self.array_get(dict, i + 1)?;
-                        let (accessor, hidden, _) = details(self.array_get(dict, i + 2)?)?;
+                        let (accessor, hidden, raw) = details(self.array_get(dict, i + 2)?)?;
                         let p = Property {
                             key_word: k,
                             key: self.key(k),
                             value,
                             accessor,
                             hidden,
+                            order: raw >> DICTIONARY_STORAGE_SHIFT,
                         };
                         if !f(p) {
                             return Some(());
@@ -667,7 +678,7 @@ impl<'p> Reader<'p> {
                     if Some(value) == self.the_hole() {
                         continue; // deleted
                     }
-                    let (accessor, hidden, _) =
+                    let (accessor, hidden, raw) =
                         details(self.slot(cell, fl.property_cell_details)?)?;
                     let p = Property {
                         key_word: k,
@@ -675,6 +686,7 @@ impl<'p> Reader<'p> {
                         value,
                         accessor,
                         hidden,
+                        order: raw >> DICTIONARY_STORAGE_SHIFT,
                     };
                     if !f(p) {
                         return Some(());

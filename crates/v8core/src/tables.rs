@@ -135,6 +135,9 @@ pub struct VersionTable {
     pub field_fallbacks: &'static [(&'static str, &'static str, i64)],
     /// ScopeInfo layout (none of it is in the metadata).
     pub scope_info: ScopeInfoLayout,
+    /// Whether `JSDate::value` is a raw float64 (V8 13) rather than a Smi or HeapNumber (the
+    /// metadata still types it `Object`).
+    pub date_value_is_raw_double: bool,
 }
 
 /// Where a ScopeInfo keeps what function naming needs (`src/objects/scope-info.tq`).
@@ -265,6 +268,7 @@ pub static TABLES: &[VersionTable] = &[
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V10_V12,
+        date_value_is_raw_double: false,
     },
     VersionTable {
         v8: (11, 3),
@@ -290,6 +294,7 @@ pub static TABLES: &[VersionTable] = &[
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V10_V12,
+        date_value_is_raw_double: false,
     },
     VersionTable {
         v8: (12, 4),
@@ -328,6 +333,7 @@ pub static TABLES: &[VersionTable] = &[
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V10_V12,
+        date_value_is_raw_double: false,
     },
     VersionTable {
         v8: (13, 6),
@@ -368,6 +374,7 @@ pub static TABLES: &[VersionTable] = &[
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V13,
+        date_value_is_raw_double: true,
     },
 ];
 
