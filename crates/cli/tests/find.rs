@@ -1,0 +1,107 @@
+//! `findjsobjects`, `findjsinstances` and `inspect` end to end on real cores. Expected counts
+//! come from the scenario (stats.json `extra.kinds`, written by the scenario itself).
+
+use std::process::{Command, Output};
+use v8dump_testkit::{fixture, MAJORS};
+
+fn v8dump(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_v8dump"))
+        .args(args)
+        .output()
+        .expect("run v8dump")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn findjsobjects_json_text_and_instances_agree_with_the_scenario() {
+    for major in MAJORS {
+        let f = fixture("exact_objects", major);
+        let core = f.core.to_str().unwrap();
+        let kinds = &f.stats["extra"]["kinds"];
+        let rows = json(&v8dump(&["findjsobjects", core, "--json"]));
+        let rows = rows.as_array().expect("array");
+        let row = |n: &str| rows.iter().find(|r| r["name"] == n).cloned();
+        for class in [
+            "Puppy",
+            "ManyProps",
+            "ManyFastProps",
+            "DictByDelete",
+            "FixtureError",
+        ] {
+            let r = row(class).unwrap_or_else(|| panic!("node{major}: no {class}"));
+            assert_eq!(r["count"], kinds[class], "node{major} {class}");
+            assert!(r["size"].as_u64().unwrap() > 0);
+        }
+        // Sorted by total size, largest first.
+        let sizes: Vec<u64> = rows.iter().map(|r| r["size"].as_u64().unwrap()).collect();
+        assert!(
+            sizes.windows(2).all(|w| w[0] >= w[1]),
+            "node{major}: not sorted"
+        );
+
+        // Text: right-aligned counts, the name last, a totals line.
+        let o = v8dump(&["findjsobjects", core, "--top", "5"]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].trim_start().starts_with("Instances"), "{text}");
+        let name_col = lines[0].find("Name").unwrap();
+        for l in &lines[1..6] {
+            assert!(
+                l.len() > name_col && l[..name_col].ends_with("  "),
+                "{text}"
+            );
+        }
+        assert!(lines.last().unwrap().contains("reachable"), "{text}");
+
+        // findjsinstances: all Puppies, paging.
+        let all = json(&v8dump(&["findjsinstances", core, "Puppy", "--json"]));
+        assert_eq!(all["total"], kinds["Puppy"]);
+        let page = json(&v8dump(&[
+            "findjsinstances",
+            core,
+            "Puppy",
+            "--json",
+            "--limit",
+            "10",
+            "--skip",
+            "20",
+        ]));
+        let items = page["instances"].as_array().unwrap();
+        assert_eq!(items.len(), 5, "node{major}: 25 puppies, skip 20");
+        assert_eq!(items[0]["address"], all["instances"][20]["address"]);
+
+        // inspect one of them.
+        let addr = items[0]["address"].as_str().unwrap();
+        let v = json(&v8dump(&["inspect", core, addr, "--json"]));
+        assert_eq!(v["constructor"], "Puppy");
+        assert_eq!(v["kind"], "object");
+        let o = v8dump(&["inspect", core, addr]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            text.contains("<Puppy>") && text.contains("name: ") && text.contains("\"puppy-"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_names_and_addresses_are_clear_errors() {
+    let f = fixture("exact_objects", 20);
+    let core = f.core.to_str().unwrap();
+    let o = v8dump(&["findjsinstances", core, "puppy"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no objects named \"puppy\"") && err.contains("Puppy"),
+        "{err}"
+    );
+    let o = v8dump(&["inspect", core, "not-an-address"]);
+    assert_eq!(o.status.code(), Some(1));
+    // A garbage pointer is a marked answer, not an error or a panic.
+    let v = json(&v8dump(&["inspect", core, "0xdeadbeef1", "--json"]));
+    assert_eq!(v["kind"], "unreadable");
+}
