@@ -305,7 +305,10 @@ impl<'p> Reader<'p> {
                     let unit = if one { 1 } else { 2 };
                     let bytes = data.and_then(|d| {
                         self.mem()
-                            .read_vec(Address(d + from * unit), n * unit as usize)
+                            .read_vec(
+                                Address(d.wrapping_add(from.wrapping_mul(unit))),
+                                n * unit as usize,
+                            )
                             .ok()
                     });
                     match bytes {
