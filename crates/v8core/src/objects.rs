@@ -587,13 +587,21 @@ impl<'p> Reader<'p> {
         let fl = &self.p.fields;
         let d = &fl.details;
         let map = self.map(obj)?;
-        let details = |w: u64| -> Option<(bool, bool, u64)> {
-            // (accessor, not enumerable, raw details)
-            let v = self.smi(w)? as u64;
-            let accessor = v & d.kind_mask != 0;
-            let attrs = (v & d.attributes_mask) >> d.attributes_shift;
-            Some((accessor, attrs & d.dont_enum != 0, v))
+        // One Property from a key, a value and the raw PropertyDetails Smi; dictionary
+        // details also carry the enumeration index (insertion order).
+        let prop = |k: u64, value: u64, raw: u64, dictionary: bool| Property {
+            key_word: k,
+            key: self.key(k),
+            value,
+            accessor: raw & d.kind_mask != 0,
+            hidden: ((raw & d.attributes_mask) >> d.attributes_shift) & d.dont_enum != 0,
+            order: if dictionary {
+                raw >> DICTIONARY_STORAGE_SHIFT
+            } else {
+                0
+            },
         };
+        let raw_details = |w: u64| self.smi(w).map(|v| v as u64);
         match self.property_store(obj)? {
             PropertyStore::Fast => {
                 let bf3 = self.bit_field3(map)? as u64;
@@ -608,8 +616,7 @@ impl<'p> Reader<'p> {
                     let (Some(k), Some(dw)) = (self.slot(da, base), self.slot(da, base + 8)) else {
                         return None;
                     };
-                    let (accessor, hidden, v) = details(dw)?;
-                    let order = 0;
+                    let v = raw_details(dw)?;
                     let value = if v & d.location_mask != 0 {
                         self.slot(da, base + 16)?
                     } else {
@@ -624,15 +631,7 @@ impl<'p> Reader<'p> {
                             self.slot(pa, 16 + 8 * (idx - inobject))?
                         }
                     };
-                    let p = Property {
-                        key_word: k,
-                        key: self.key(k),
-                        value,
-                        accessor,
-                        hidden,
-                        order,
-                    };
-                    if !f(p) {
+                    if !f(prop(k, value, v, false)) {
                         return Some(());
                     }
                 }
@@ -652,16 +651,8 @@ impl<'p> Reader<'p> {
                         .is_some_and(|k| matches!(k, Kind::String | Kind::Symbol))
                     {
                         let value = self.array_get(dict, i + 1)?;
-                        let (accessor, hidden, raw) = details(self.array_get(dict, i + 2)?)?;
-                        let p = Property {
-                            key_word: k,
-                            key: self.key(k),
-                            value,
-                            accessor,
-                            hidden,
-                            order: raw >> DICTIONARY_STORAGE_SHIFT,
-                        };
-                        if !f(p) {
+                        let raw = raw_details(self.array_get(dict, i + 2)?)?;
+                        if !f(prop(k, value, raw, true)) {
                             return Some(());
                         }
                     }
@@ -681,17 +672,8 @@ impl<'p> Reader<'p> {
                     if Some(value) == self.the_hole() {
                         continue; // deleted
                     }
-                    let (accessor, hidden, raw) =
-                        details(self.slot(cell, fl.property_cell_details)?)?;
-                    let p = Property {
-                        key_word: k,
-                        key: self.key(k),
-                        value,
-                        accessor,
-                        hidden,
-                        order: raw >> DICTIONARY_STORAGE_SHIFT,
-                    };
-                    if !f(p) {
+                    let raw = raw_details(self.slot(cell, fl.property_cell_details)?)?;
+                    if !f(prop(k, value, raw, true)) {
                         return Some(());
                     }
                 }
