@@ -4,6 +4,7 @@ use crate::CoreArgs;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::Instant;
 use v8core::Heap;
 
 /// Open the core, walk, mark and name its heap.
@@ -20,16 +21,24 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
     } else {
         None
     };
-    let stage = Mutex::new(String::new());
+    // V8DUMP_TIMINGS=1 prints how long each stage took (stderr), for benchmarks.
+    let timings = std::env::var_os("V8DUMP_TIMINGS").is_some_and(|v| v != "0");
+    let start = Instant::now();
+    let stage = Mutex::new((String::new(), Instant::now()));
     let progress = |what: &str, done: u64, total: u64| {
-        if let Some(b) = &bar {
-            if let Ok(mut s) = stage.lock() {
-                if *s != what {
-                    *s = what.to_string();
+        if let Ok(mut s) = stage.lock() {
+            if s.0 != what {
+                if timings && !s.0.is_empty() {
+                    eprintln!("{:<22} {:>8.3} s  {}", s.0, s.1.elapsed().as_secs_f64(), rss());
+                }
+                *s = (what.to_string(), Instant::now());
+                if let Some(b) = &bar {
                     b.set_message(what.to_string());
                     b.set_length(total);
                 }
             }
+        }
+        if let Some(b) = &bar {
             b.set_position(done);
         }
     };
@@ -37,5 +46,32 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    if timings {
+        if let Ok(s) = stage.lock() {
+            eprintln!("{:<22} {:>8.3} s  {}", s.0, s.1.elapsed().as_secs_f64(), rss());
+        }
+        eprintln!("{:<22} {:>8.3} s", "heap loaded", start.elapsed().as_secs_f64());
+    }
     Ok(heap)
+}
+
+/// Resident and peak resident set of this process, from /proc (Linux), for the timings.
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kib| format!("{} MiB", kib / 1024))
+            .unwrap_or_else(|| "?".into())
+    };
+    format!(
+        "rss {} (anon {}, file {}), peak {}",
+        field("VmRSS:"),
+        field("RssAnon:"),
+        field("RssFile:"),
+        field("VmHWM:")
+    )
 }

@@ -491,6 +491,31 @@ impl CoreFile {
     pub fn data(&self) -> &[u8] {
         &self.map
     }
+
+    /// Let go of the resident pages of `offset..offset+len` of the mapping (they stay in the
+    /// page cache and are read again on the next access). Keeps the resident set of a pass over
+    /// a large core small; a hint only, so errors are ignored.
+    pub fn release(&self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len).min(self.map.len() as u64);
+        if offset >= end {
+            return;
+        }
+        // SAFETY: the mapping is a read-only private file mapping that this process never
+        // writes, so MADV_DONTNEED drops nothing but the page table entries: the next read of
+        // these pages reads the file again and sees the same bytes.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                offset as usize,
+                (end - offset) as usize,
+            )
+        };
+    }
+
+    /// Let go of every resident page of the mapping (see [`CoreFile::release`]).
+    pub fn release_all(&self) {
+        self.release(0, self.map.len() as u64);
+    }
     /// PT_LOAD segments, sorted by address.
     pub fn segments(&self) -> &[Segment] {
         &self.segments

@@ -300,10 +300,41 @@ impl AddressSpace {
         &self.files
     }
 
+    /// Let go of the resident pages behind `addr..addr+len` where the core file backs them
+    /// (see [`CoreFile::release`]).
+    pub fn release(&self, addr: Address, len: u64) {
+        let end = addr.0.saturating_add(len);
+        let first = self.regions.partition_point(|r| r.end <= addr);
+        for r in self.regions[first..].iter().take_while(|r| r.start.0 < end) {
+            if let Backing::Core { offset } = r.backing {
+                let lo = addr.0.max(r.start.0);
+                let hi = end.min(r.end.0);
+                self.core.release(offset + (lo - r.start.0), hi - lo);
+            }
+        }
+    }
+
     fn region_index(&self, addr: Address) -> Option<usize> {
         let i = self.regions.partition_point(|r| r.start <= addr);
         let i = i.checked_sub(1)?;
         (addr < self.regions[i].end).then_some(i)
+    }
+
+    /// The start and the bytes of the whole backed region containing `addr`: callers that read
+    /// many nearby objects keep it and slice it themselves.
+    pub fn region_bytes(&self, addr: Address) -> Option<(Address, &[u8])> {
+        let r = &self.regions[self.region_index(addr)?];
+        Some((r.start, self.bytes_of(r)?))
+    }
+
+    /// Where the core file holds the region containing `addr`: the region's start, its offset in
+    /// the core file and its length (`None` if the core does not back it).
+    pub fn core_range(&self, addr: Address) -> Option<(Address, u64, u64)> {
+        let r = &self.regions[self.region_index(addr)?];
+        match r.backing {
+            Backing::Core { offset } => Some((r.start, offset, r.end.0 - r.start.0)),
+            _ => None,
+        }
     }
 
     /// The region containing `addr`.

@@ -9,8 +9,10 @@ use crate::objects::Reader;
 use crate::process::Process;
 use rayon::prelude::*;
 use serde::Serialize;
+use elfcore::Address;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// One row of the census.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -38,23 +40,107 @@ pub enum Scope {
     All,
 }
 
-/// The snapshot name of every indexed object (`None` for objects that are not of snapshot type
-/// "object"). Computed in parallel, one namer per thread.
-pub fn name_all(p: &Process, idx: &HeapIndex) -> Vec<Option<Arc<str>>> {
+/// The snapshot name of every indexed object, interned: 4 bytes per object.
+pub struct Names {
+    ids: Vec<u32>,
+    table: Vec<Arc<str>>,
+}
+
+/// No name: the object is not of snapshot type "object".
+const NO_NAME: u32 = u32::MAX;
+
+impl Names {
+    /// The name of object `i`, if it is of snapshot type "object".
+    pub fn get(&self, i: usize) -> Option<&Arc<str>> {
+        let id = *self.ids.get(i)?;
+        self.table.get(id as usize)
+    }
+
+    /// The id of object `i`'s name (`None` for objects that are not "object"s).
+    pub fn id(&self, i: usize) -> Option<u32> {
+        self.ids.get(i).copied().filter(|&id| id != NO_NAME)
+    }
+
+    /// Every distinct name, indexed by id.
+    pub fn table(&self) -> &[Arc<str>] {
+        &self.table
+    }
+
+    /// The id of `name`, if some object has it.
+    pub fn lookup(&self, name: &str) -> Option<u32> {
+        self.table.iter().position(|n| &**n == name).map(|i| i as u32)
+    }
+}
+
+#[derive(Default)]
+struct Interner {
+    table: Vec<Arc<str>>,
+    by_name: HashMap<Arc<str>, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, n: &Arc<str>) -> u32 {
+        if let Some(&id) = self.by_name.get(n) {
+            return id;
+        }
+        let id = self.table.len() as u32;
+        self.table.push(n.clone());
+        self.by_name.insert(n.clone(), id);
+        id
+    }
+}
+
+/// Name every indexed object (snapshot names; none for objects that are not of snapshot type
+/// "object"). In parallel, one namer per thread; a thread turns the names its namer hands out
+/// (one shared `Arc` per map) into ids through a cache keyed by the `Arc`'s address, so the
+/// shared interner is locked only once per distinct name and thread.
+pub fn name_all(p: &Process, idx: &HeapIndex) -> Names {
     let r = Reader::new(p);
-    (0..idx.len())
-        .into_par_iter()
-        .map_init(
-            || Namer::new(r),
-            |namer, i| {
-                let kind = idx.kind(p, i);
-                if kind != Kind::Context && !kind.is_snapshot_object() {
-                    return None;
+    let interner = Mutex::new(Interner::default());
+    let mut ids = vec![NO_NAME; idx.len()];
+    type Local<'a> = (Namer<'a>, FxHashMap<usize, (Arc<str>, u32)>);
+    ids.par_chunks_mut(1 << 14)
+        .enumerate()
+        .for_each_init(
+            || -> Local { (Namer::new(r), FxHashMap::default()) },
+            |(namer, seen), (c, chunk)| {
+                let lo = c << 14;
+                let hi = lo + chunk.len();
+                let mut maps = vec![0u64; chunk.len()];
+                idx.maps_of(p, lo, hi, |i, m| maps[i - lo] = m);
+                for (k, out) in chunk.iter_mut().enumerate() {
+                    let i = lo + k;
+                    let kind = idx.kind(p, i);
+                    if kind != Kind::Context && !kind.is_snapshot_object() {
+                        continue;
+                    }
+                    let Some(name) = namer.snapshot_name(idx.tagged(i), kind, maps[k]) else {
+                        continue;
+                    };
+                    let key = Arc::as_ptr(&name) as *const u8 as usize;
+                    *out = match seen.get(&key) {
+                        Some((_, id)) => *id,
+                        None => {
+                            let id = interner
+                                .lock()
+                                .map(|mut t| t.intern(&name))
+                                .unwrap_or(NO_NAME);
+                            // Keeping the Arc keeps its address from being reused.
+                            seen.insert(key, (name, id));
+                            id
+                        }
+                    };
                 }
-                namer.snapshot_name(idx.tagged(i), kind, idx.maps[i])
+                // These objects have been read: their core pages need not stay resident.
+                if let (Some(&a), Some(&z), Some(&zs)) =
+                    (idx.addrs.get(lo), idx.addrs.get(hi - 1), idx.sizes.get(hi - 1))
+                {
+                    p.memory().release(Address(a), z + zs as u64 - a);
+                }
             },
-        )
-        .collect()
+        );
+    let table = interner.into_inner().map(|t| t.table).unwrap_or_default();
+    Names { ids, table }
 }
 
 /// Count per name. `group_by_properties` splits each name by its own property names (llnode's
@@ -62,36 +148,74 @@ pub fn name_all(p: &Process, idx: &HeapIndex) -> Vec<Option<Arc<str>>> {
 pub fn census(
     p: &Process,
     idx: &HeapIndex,
-    names: &[Option<Arc<str>>],
+    names: &Names,
     marking: &Marking,
     scope: Scope,
     group_by_properties: bool,
 ) -> Vec<CensusRow> {
     let r = Reader::new(p);
-    type GroupKey = (Arc<str>, Option<Vec<String>>);
+    type GroupKey = (u32, Option<Vec<String>>);
     let mut rows: HashMap<GroupKey, (u64, u64, u64)> = HashMap::new();
-    for (i, name) in names.iter().enumerate() {
-        let Some(name) = name else { continue };
+    let counted = |i: usize| -> Option<(u32, bool)> {
+        let id = *names.ids.get(i)?;
         let live = marking.is_marked(i);
-        if scope == Scope::Reachable && !live {
-            continue;
-        }
-        let props = group_by_properties.then(|| {
-            r.own_properties(idx.tagged(i), 64)
+        (id != NO_NAME && (scope == Scope::All || live)).then_some((id, live))
+    };
+    if group_by_properties {
+        for i in 0..names.ids.len() {
+            let Some((id, live)) = counted(i) else {
+                continue;
+            };
+            let props = r
+                .own_properties(idx.tagged(i), 64)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|p| p.key.to_string())
-                .collect::<Vec<_>>()
-        });
-        let e = rows.entry((name.clone(), props)).or_default();
-        e.0 += 1;
-        e.1 += idx.sizes[i] as u64;
-        e.2 += (!live) as u64;
+                .collect::<Vec<_>>();
+            let e = rows.entry((id, Some(props))).or_default();
+            e.0 += 1;
+            e.1 += idx.sizes[i] as u64;
+            e.2 += (!live) as u64;
+        }
+    } else {
+        // Per name id: (count, size, unreachable), summed over chunks in parallel.
+        let width = names.table.len();
+        let per_id = (0..names.ids.len())
+            .into_par_iter()
+            .fold(
+                || vec![(0u64, 0u64, 0u64); width],
+                |mut acc, i| {
+                    if let Some((id, live)) = counted(i) {
+                        if let Some(e) = acc.get_mut(id as usize) {
+                            e.0 += 1;
+                            e.1 += idx.sizes[i] as u64;
+                            e.2 += (!live) as u64;
+                        }
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![(0u64, 0u64, 0u64); width],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.0 += y.0;
+                        x.1 += y.1;
+                        x.2 += y.2;
+                    }
+                    a
+                },
+            );
+        for (id, e) in per_id.into_iter().enumerate() {
+            if e.0 > 0 {
+                rows.insert((id as u32, None), e);
+            }
+        }
     }
     let mut out: Vec<CensusRow> = rows
         .into_iter()
-        .map(|((name, properties), (count, size, dead))| CensusRow {
-            name: name.to_string(),
+        .map(|((id, properties), (count, size, dead))| CensusRow {
+            name: names.table.get(id as usize).map(|n| n.to_string()).unwrap_or_default(),
             count,
             size,
             unreachable: (scope == Scope::All).then_some(dead),

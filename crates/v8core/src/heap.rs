@@ -11,7 +11,8 @@ use crate::process::Process;
 use crate::types::{InstanceTypes, SizeRule};
 use elfcore::{Address, Memory};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// One object found by the walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,9 +87,13 @@ struct MapInfo {
 pub struct Walker<'p> {
     p: &'p Process,
     types: &'p InstanceTypes,
-    meta_maps: HashSet<u64>,
-    maps: HashMap<u64, Option<MapInfo>>,
+    meta_maps: FxHashSet<u64>,
+    maps: FxHashMap<u64, Option<MapInfo>>,
+    last_map: (u64, Option<MapInfo>),
     free_types: [u16; 2],
+    /// The page being walked, when the core has it in one piece: reads inside it need no
+    /// lookup of the backing region.
+    view: (u64, &'p [u8]),
 }
 
 impl<'p> Walker<'p> {
@@ -102,10 +107,31 @@ impl<'p> Walker<'p> {
         Walker {
             p,
             types,
-            meta_maps: HashSet::new(),
-            maps: HashMap::new(),
+            meta_maps: FxHashSet::default(),
+            maps: FxHashMap::default(),
+            last_map: (0, None),
             free_types,
+            view: (0, &[]),
         }
+    }
+
+    /// The `N` bytes at `a`, from the page view when they lie in it.
+    #[inline]
+    fn bytes<const N: usize>(&self, a: Address) -> Option<[u8; N]> {
+        let off = a.0.wrapping_sub(self.view.0) as usize;
+        if let Some(b) = self.view.1.get(off..off.wrapping_add(N)) {
+            let mut out = [0u8; N];
+            out.copy_from_slice(b);
+            return Some(out);
+        }
+        let mut out = [0u8; N];
+        self.p.memory().read_at(a, &mut out).ok()?;
+        Some(out)
+    }
+
+    #[inline]
+    fn word(&self, a: Address) -> Option<u64> {
+        self.bytes::<8>(a).map(u64::from_le_bytes)
     }
 
     fn mem(&self) -> &dyn Memory {
@@ -130,7 +156,17 @@ impl<'p> Walker<'p> {
     }
 
     /// The map info of `w` if it is a map pointer.
+    #[inline]
     fn map_info(&mut self, w: u64) -> Option<MapInfo> {
+        if self.last_map.0 == w && w != 0 {
+            return self.last_map.1;
+        }
+        let info = self.map_info_slow(w);
+        self.last_map = (w, info);
+        info
+    }
+
+    fn map_info_slow(&mut self, w: u64) -> Option<MapInfo> {
         if let Some(i) = self.maps.get(&w) {
             return *i;
         }
@@ -161,13 +197,13 @@ impl<'p> Walker<'p> {
     }
 
     fn smi(&self, addr: Address) -> Option<u64> {
-        let w = self.mem().read_u64(addr).ok()?;
+        let w = self.word(addr)?;
         let v = self.p.layout.smi_value(w);
         (self.p.layout.is_smi(w) && v >= 0).then_some(v as u64)
     }
 
     fn u32_at(&self, addr: Address) -> Option<u64> {
-        self.mem().read_u32(addr).ok().map(u64::from)
+        self.bytes::<4>(addr).map(|b| u32::from_le_bytes(b) as u64)
     }
 
     /// The size of the object at `a` with map info `mi`, or `None` when it cannot be computed.
@@ -191,7 +227,7 @@ impl<'p> Walker<'p> {
                 align8(16 + len * if one_byte { 1 } else { 2 })
             }
             SizeRule::BigInt => 16 + 8 * ((self.u32_at(at(8))? >> 1) & 0x3fff_ffff),
-            SizeRule::Descriptors => 24 + 24 * self.mem().read_u16(at(8)).ok()? as u64,
+            SizeRule::Descriptors => 24 + 24 * u16::from_le_bytes(self.bytes::<2>(at(8))?) as u64,
             SizeRule::PreparseData => align8(16 + self.u32_at(at(8))?) + 8 * self.u32_at(at(12))?,
             SizeRule::CoverageInfo => 16 + 16 * self.u32_at(at(8))?,
             SizeRule::FeedbackMetadata { closure_bytes } => {
@@ -206,7 +242,7 @@ impl<'p> Walker<'p> {
             SizeRule::FeedbackVector { header } => header + 8 * self.u32_at(at(8))?,
             SizeRule::CodeV10 => (128 + self.u32_at(at(40))? + self.u32_at(at(44))? + 63) & !63,
             SizeRule::InstructionStreamV11 => {
-                let code = self.mem().read_u64(at(8)).ok()?;
+                let code = self.word(at(8))?;
                 let c = Address(code.wrapping_sub(1));
                 (16 + self.u32_at(c.wrapping_add(56))? + self.u32_at(c.wrapping_add(60))? + 63)
                     & !63
@@ -215,7 +251,7 @@ impl<'p> Walker<'p> {
             SizeRule::Probe => {
                 let mut b = at(8);
                 while b < limit {
-                    let w = self.mem().read_u64(b).ok()?;
+                    let w = self.word(b)?;
                     if self.map_info(w).is_some() {
                         break;
                     }
@@ -240,8 +276,10 @@ impl<'p> Walker<'p> {
         let mut gaps = Vec::new();
         let end = page.area_end;
         let mut a = page.area_start;
+        let area = (end.0 - a.0) as usize;
+        self.view = (a.0, self.p.memory().slice(a, area).unwrap_or(&[]));
         while a < end {
-            let w = match self.mem().read_u64(a) {
+            let w = match self.word(a).ok_or(()).or_else(|_| self.mem().read_u64(a)) {
                 Ok(w) => w,
                 Err(e) => {
                     gaps.push(Gap {
@@ -282,7 +320,7 @@ impl<'p> Walker<'p> {
                     let start = a;
                     a = a.wrapping_add(8);
                     while a < end {
-                        match self.mem().read_u64(a) {
+                        match self.word(a).ok_or(()).or_else(|_| self.mem().read_u64(a)) {
                             Ok(w) if self.map_info(w).is_some() => break,
                             Ok(_) => a = a.wrapping_add(8),
                             Err(_) => {
@@ -298,6 +336,7 @@ impl<'p> Walker<'p> {
                 }
             }
         }
+        self.view = (0, &[]);
         t.gaps = gaps.len() as u64;
         t.gap_bytes = gaps.iter().map(|g| g.len).sum();
         (t, gaps)

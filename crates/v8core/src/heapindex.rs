@@ -9,13 +9,16 @@
 //! doubles, bytecode, machine code). This needs no per-version knowledge of handle blocks and
 //! matches V8's own snapshot on the fixture cores (see `tests/census.rs`).
 
-use crate::heap::{Gap, HeapObject, WalkTotals, Walker};
+use crate::heap::{Gap, WalkTotals, Walker};
 use crate::kinds::{Body, Kind};
 use crate::pages::Page;
 use crate::process::Process;
 use elfcore::{Address, Memory};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Progress of a long step: `(what, done, total)`.
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
@@ -34,12 +37,20 @@ pub struct PageRange {
     pub hi: usize,
 }
 
+/// Bits of the object-start bitmap per page: one per word of the first `page_size` bytes.
+const fn start_words(page_size_log2: u32) -> usize {
+    (1usize << page_size_log2) / 8 / 64
+}
+
 /// Every object of the heap (free space and fillers excluded), sorted by address.
+///
+/// Per object it keeps 14 bytes (address, size, instance type); the map is the object's first
+/// word and is read from memory when needed. Each walked page also has a bitmap of its object
+/// starts with running counts, so that turning a pointer into an object index (what marking
+/// and every graph question do for each word they look at) is a hash lookup and a popcount.
 pub struct HeapIndex {
     /// Untagged start addresses, ascending.
     pub addrs: Vec<u64>,
-    /// Tagged map of each object.
-    pub maps: Vec<u64>,
     /// Size in bytes of each object.
     pub sizes: Vec<u32>,
     /// Instance type of each object.
@@ -50,14 +61,21 @@ pub struct HeapIndex {
     pub per_space: BTreeMap<String, WalkTotals>,
     /// Stretches the walk could not parse.
     pub gaps: Vec<Gap>,
-    by_base: HashMap<u64, usize>,
-    page_mask: u64,
+    by_base: FxHashMap<u64, u32>,
+    /// `start_words` words per range: bit k set if an object starts at `base + 8k`.
+    starts: Vec<u64>,
+    /// Per word of `starts`: objects starting before it within its page.
+    ranks: Vec<u32>,
+    /// Per range: the stretch of the core file holding the page, as (address, file offset,
+    /// length); length 0 if the core does not hold it in one piece.
+    views: Vec<(u64, u64, u64)>,
+    page_log2: u32,
 }
 
 /// Liveness of every indexed object.
 pub struct Marking {
     /// One bit per object index.
-    bits: Vec<u64>,
+    bits: Vec<AtomicU64>,
     /// Objects pointed at from outside the heap.
     pub roots: u64,
     /// Reachable objects.
@@ -69,22 +87,45 @@ pub struct Marking {
 impl Marking {
     /// Whether object `i` is reachable.
     pub fn is_marked(&self, i: usize) -> bool {
-        self.bits[i / 64] >> (i % 64) & 1 != 0
+        self.bits[i / 64].load(Ordering::Relaxed) >> (i % 64) & 1 != 0
     }
-    fn set(&mut self, i: usize) -> bool {
+    /// Mark `i`; true if it was not marked before (whichever thread asks first wins).
+    #[inline]
+    fn set(&self, i: usize) -> bool {
         let (w, b) = (i / 64, 1u64 << (i % 64));
-        let was = self.bits[w] & b != 0;
-        self.bits[w] |= b;
-        !was
+        if self.bits[w].load(Ordering::Relaxed) & b != 0 {
+            return false;
+        }
+        self.bits[w].fetch_or(b, Ordering::Relaxed) & b == 0
     }
 }
 
+/// Work shared by the marking threads: chunks of (object, page range) pairs still to visit.
+struct MarkShare {
+    pool: Mutex<Vec<Vec<(u32, u32)>>>,
+    /// Threads waiting for work; the marking ends when all are and the pool is empty.
+    idle: AtomicUsize,
+    /// Set by a waiting thread: a busy one should hand over half of its stack.
+    hungry: AtomicBool,
+}
+
+/// One walked page: its objects as the index stores them.
+#[derive(Default)]
 struct PageObjects {
-    objects: Vec<HeapObject>,
+    addrs: Vec<u64>,
+    sizes: Vec<u32>,
+    types: Vec<u16>,
     totals: WalkTotals,
     gaps: Vec<Gap>,
     from_space: bool,
 }
+
+/// Pages are walked in batches of this many: the batch's objects are then appended to the
+/// index, so the walk never holds more than one batch twice.
+const BATCH_PAGES: usize = 64;
+
+/// Resident core pages a pass may touch before it lets them go (see `CoreFile::release`).
+const RELEASE_BYTES: u64 = 128 << 20;
 
 impl HeapIndex {
     /// Walk every page (in parallel) and index the objects.
@@ -97,81 +138,144 @@ impl HeapIndex {
         ];
         let mut order: Vec<usize> = (0..pages.len()).collect();
         order.sort_by_key(|&i| pages[i].area_start);
-        let done = std::sync::atomic::AtomicU64::new(0);
+        let done = AtomicU64::new(0);
         let total = pages.len() as u64;
-        let walked: Vec<PageObjects> = order
-            .par_iter()
-            .map_init(
-                || Walker::new(p),
-                |w, &i| {
-                    let page = &pages[i];
-                    let r = if page.flags & from_flag != 0 {
-                        PageObjects {
-                            objects: Vec::new(),
-                            totals: WalkTotals {
-                                from_space_bytes: page.area_end.0 - page.area_start.0,
-                                ..Default::default()
-                            },
-                            gaps: Vec::new(),
-                            from_space: true,
-                        }
-                    } else {
-                        let mut objects = Vec::new();
-                        let (totals, gaps) = w.walk_page(page, |o| {
-                            if !free.contains(&o.instance_type) {
-                                objects.push(*o);
-                            }
-                        });
-                        PageObjects {
-                            objects,
-                            totals,
-                            gaps,
-                            from_space: false,
-                        }
-                    };
-                    let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    progress("walking heap pages", d, total);
-                    r
-                },
-            )
-            .collect();
-        let n: usize = walked.iter().map(|w| w.objects.len()).sum();
+        let page_log2 = p.table.page.page_size_log2;
         let mut idx = HeapIndex {
-            addrs: Vec::with_capacity(n),
-            maps: Vec::with_capacity(n),
-            sizes: Vec::with_capacity(n),
-            types: Vec::with_capacity(n),
+            addrs: Vec::new(),
+            sizes: Vec::new(),
+            types: Vec::new(),
             ranges: Vec::with_capacity(pages.len()),
             per_space: BTreeMap::new(),
             gaps: Vec::new(),
-            by_base: HashMap::new(),
-            page_mask: !((1u64 << p.table.page.page_size_log2) - 1),
+            by_base: FxHashMap::default(),
+            starts: Vec::new(),
+            ranks: Vec::new(),
+            views: Vec::new(),
+            page_log2,
         };
-        for (k, w) in walked.into_iter().enumerate() {
-            let i = order[k];
+        // Walkers keep their map caches from batch to batch.
+        let walkers: Mutex<Vec<Walker>> = Mutex::new(Vec::new());
+        let walk_one = |i: usize| -> PageObjects {
             let page = &pages[i];
-            idx.per_space
-                .entry(page.space.clone())
-                .or_default()
-                .add(&w.totals);
-            idx.gaps.extend(w.gaps);
-            let lo = idx.addrs.len();
-            for o in &w.objects {
-                idx.addrs.push(o.addr.0);
-                idx.maps.push(o.map);
-                idx.sizes.push(o.size.min(u32::MAX as u64) as u32);
-                idx.types.push(o.instance_type);
-            }
-            if !w.from_space {
-                idx.by_base.insert(page.base.0, idx.ranges.len());
-                idx.ranges.push(PageRange {
-                    page: i,
-                    lo,
-                    hi: idx.addrs.len(),
+            let mut r = PageObjects::default();
+            if page.flags & from_flag != 0 {
+                r.totals.from_space_bytes = page.area_end.0 - page.area_start.0;
+                r.from_space = true;
+            } else {
+                let mut w = walkers
+                    .lock()
+                    .ok()
+                    .and_then(|mut v| v.pop())
+                    .unwrap_or_else(|| Walker::new(p));
+                let (totals, gaps) = w.walk_page(page, |o| {
+                    if !free.contains(&o.instance_type) {
+                        r.addrs.push(o.addr.0);
+                        r.sizes.push(o.size.min(u32::MAX as u64) as u32);
+                        r.types.push(o.instance_type);
+                    }
                 });
+                r.totals = totals;
+                r.gaps = gaps;
+                if let Ok(mut v) = walkers.lock() {
+                    v.push(w);
+                }
+                // The page has been read: its core pages need not stay resident.
+                p.memory()
+                    .release(page.area_start, page.area_end.0 - page.area_start.0);
+            }
+            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress("walking heap pages", d, total);
+            r
+        };
+        for batch in order.chunks(BATCH_PAGES) {
+            let walked: Vec<PageObjects> = batch.par_iter().map(|&i| walk_one(i)).collect();
+            for (k, w) in walked.into_iter().enumerate() {
+                let i = batch[k];
+                let page = &pages[i];
+                idx.per_space
+                    .entry(page.space.clone())
+                    .or_default()
+                    .add(&w.totals);
+                idx.gaps.extend(w.gaps);
+                let lo = idx.addrs.len();
+                idx.addrs.extend_from_slice(&w.addrs);
+                idx.sizes.extend_from_slice(&w.sizes);
+                idx.types.extend_from_slice(&w.types);
+                if !w.from_space {
+                    idx.by_base.insert(page.base.0, idx.ranges.len() as u32);
+                    idx.ranges.push(PageRange {
+                        page: i,
+                        lo,
+                        hi: idx.addrs.len(),
+                    });
+                }
             }
         }
+        idx.addrs.shrink_to_fit();
+        idx.sizes.shrink_to_fit();
+        idx.types.shrink_to_fit();
+        idx.build_starts(p);
         idx
+    }
+
+    /// The object-start bitmaps and their running counts, one block per range.
+    fn build_starts(&mut self, p: &Process) {
+        let words = start_words(self.page_log2);
+        let mut starts = vec![0u64; words * self.ranges.len()];
+        let mut ranks = vec![0u32; words * self.ranges.len()];
+        let pages = &p.pages.pages;
+        let (addrs, ranges) = (&self.addrs, &self.ranges);
+        starts
+            .par_chunks_mut(words)
+            .zip(ranks.par_chunks_mut(words))
+            .zip(ranges.par_iter())
+            .for_each(|((bits, rank), r)| {
+                let Some(page) = pages.get(r.page) else {
+                    return;
+                };
+                for &a in &addrs[r.lo..r.hi] {
+                    let k = (a.wrapping_sub(page.base.0) / 8) as usize;
+                    if k < words * 64 {
+                        bits[k / 64] |= 1 << (k % 64);
+                    }
+                }
+                let mut n = 0u32;
+                for (b, c) in bits.iter().zip(rank.iter_mut()) {
+                    *c = n;
+                    n += b.count_ones();
+                }
+            });
+        self.starts = starts;
+        self.ranks = ranks;
+        let mem = p.memory();
+        self.views = self
+            .ranges
+            .iter()
+            .map(|r| {
+                let Some(page) = pages.get(r.page) else {
+                    return (0, 0, 0);
+                };
+                let Some((start, off, len)) = mem.core_range(page.area_start) else {
+                    return (0, 0, 0);
+                };
+                let from = page.base.0.max(start.0);
+                let to = (start.0 + len).min(page.base.0.saturating_add(page.size));
+                (from, off + (from - start.0), to.saturating_sub(from))
+            })
+            .collect();
+    }
+
+    /// The `len` bytes at `addr` in range `ri`'s page, straight from the core file.
+    #[inline]
+    fn page_bytes<'p>(&self, p: &'p Process, ri: usize, addr: u64, len: u64) -> Option<&'p [u8]> {
+        let &(start, off, vlen) = self.views.get(ri)?;
+        let rel = addr.checked_sub(start)?;
+        if rel.checked_add(len)? > vlen {
+            return None;
+        }
+        let at = (off + rel) as usize;
+        p.core().data().get(at..at + len as usize)
     }
 
     /// Number of objects.
@@ -185,10 +289,43 @@ impl HeapIndex {
     }
 
     /// The index of the object starting at `addr` (untagged).
+    #[inline]
     pub fn find(&self, addr: u64) -> Option<usize> {
-        let r = &self.ranges[*self.by_base.get(&(addr & self.page_mask))?];
-        let s = &self.addrs[r.lo..r.hi];
-        s.binary_search(&addr).ok().map(|i| r.lo + i)
+        self.find_in(addr).map(|(i, _)| i)
+    }
+
+    /// The index of the object starting at `addr` and the index of its page range.
+    #[inline]
+    fn find_in(&self, addr: u64) -> Option<(usize, usize)> {
+        let base = addr >> self.page_log2 << self.page_log2;
+        let ri = *self.by_base.get(&base)? as usize;
+        let r = &self.ranges[ri];
+        let words = start_words(self.page_log2);
+        let k = ((addr - base) / 8) as usize;
+        if addr % 8 != 0 {
+            return None;
+        }
+        if k >= words * 64 {
+            // Beyond the bitmap (large-object pages larger than a page size): search.
+            let s = &self.addrs[r.lo..r.hi];
+            return s.binary_search(&addr).ok().map(|i| (r.lo + i, ri));
+        }
+        let w = self.starts[ri * words + k / 64];
+        let bit = 1u64 << (k % 64);
+        if w & bit == 0 {
+            return None;
+        }
+        let rank = self.ranks[ri * words + k / 64] + (w & (bit - 1)).count_ones();
+        Some((r.lo + rank as usize, ri))
+    }
+
+    /// [`HeapIndex::target`] with the object's page range.
+    #[inline]
+    fn target_in(&self, w: u64) -> Option<(usize, usize)> {
+        if w & 1 == 0 {
+            return None;
+        }
+        self.find_in(w & !3)
     }
 
     /// The index of the object containing `addr`.
@@ -212,13 +349,51 @@ impl HeapIndex {
 
     /// The page of object `i`.
     pub fn page_of<'a>(&self, p: &'a Process, i: usize) -> Option<&'a Page> {
-        let r = &self.ranges[*self.by_base.get(&(self.addrs[i] & self.page_mask))?];
+        let base = self.addrs[i] >> self.page_log2 << self.page_log2;
+        let r = &self.ranges[*self.by_base.get(&base)? as usize];
         p.pages.pages.get(r.page)
+    }
+
+    /// The map (tagged) of object `i`, read from memory.
+    pub fn map(&self, p: &Process, i: usize) -> u64 {
+        p.memory().read_u64(Address(self.addrs[i])).unwrap_or(0)
+    }
+
+    /// The maps of objects `lo..hi` (address order), read page by page from the core.
+    pub fn maps_of(&self, p: &Process, lo: usize, hi: usize, mut f: impl FnMut(usize, u64)) {
+        let mut i = lo;
+        while i < hi {
+            let Some((_, ri)) = self.find_in(self.addrs[i]) else {
+                f(i, self.map(p, i));
+                i += 1;
+                continue;
+            };
+            let end = self.ranges[ri].hi.min(hi);
+            for k in i..end {
+                let w = self
+                    .page_bytes(p, ri, self.addrs[k], 8)
+                    .map(|b| {
+                        let mut w = [0u8; 8];
+                        w.copy_from_slice(b);
+                        u64::from_le_bytes(w)
+                    })
+                    .unwrap_or_else(|| self.map(p, k));
+                f(k, w);
+            }
+            i = end.max(i + 1);
+        }
     }
 
     /// Calls `f(word_address, word)` for every word of the body of object `i` that may hold a
     /// pointer.
-    pub fn for_each_slot(&self, p: &Process, i: usize, mut f: impl FnMut(u64, u64)) {
+    pub fn for_each_slot(&self, p: &Process, i: usize, f: impl FnMut(u64, u64)) {
+        let ri = self.find_in(self.addrs[i]).map_or(usize::MAX, |(_, r)| r);
+        self.for_each_slot_in(p, ri, i, f)
+    }
+
+    /// [`HeapIndex::for_each_slot`] for object `i` of page range `ri`.
+    #[inline]
+    fn for_each_slot_in(&self, p: &Process, ri: usize, i: usize, mut f: impl FnMut(u64, u64)) {
         let start = self.addrs[i];
         let size = self.sizes[i] as u64;
         let end = match p.kinds.body(self.types[i]) {
@@ -226,14 +401,17 @@ impl HeapIndex {
             Body::Header(h) => h.min(size),
         };
         // The map word is a pointer too (maps are objects of the heap).
-        let mem = p.memory();
-        if let Some(bytes) = mem.slice(Address(start), end as usize) {
+        let bytes = self
+            .page_bytes(p, ri, start, end)
+            .or_else(|| p.memory().slice(Address(start), end as usize));
+        if let Some(bytes) = bytes {
             for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(c);
                 f(start + 8 * k as u64, u64::from_le_bytes(b));
             }
         } else {
+            let mem = p.memory();
             let mut a = start;
             while a < start + end {
                 if let Ok(w) = mem.read_u64(Address(a)) {
@@ -247,7 +425,7 @@ impl HeapIndex {
     /// Mark everything reachable from the conservative roots.
     pub fn mark(&self, p: &Process, progress: Progress) -> Marking {
         let mut m = Marking {
-            bits: vec![0; self.len().div_ceil(64)],
+            bits: (0..self.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
             roots: 0,
             reachable: 0,
             root_words: 0,
@@ -267,7 +445,8 @@ impl HeapIndex {
         };
         let core = p.core();
         let data = core.data();
-        let mut stack: Vec<usize> = Vec::new();
+        // (object index, page range index) pairs.
+        let mut stack: Vec<(u32, u32)> = Vec::new();
         let segs: Vec<_> = core
             .segments()
             .iter()
@@ -276,10 +455,10 @@ impl HeapIndex {
         // Registers of every thread at the time of the dump hold pointers too.
         for t in core.threads() {
             for &w in t.regs.0.iter() {
-                if let Some(i) = self.target(w) {
+                if let Some((i, ri)) = self.target_in(w) {
                     if m.set(i) {
                         m.roots += 1;
-                        stack.push(i);
+                        stack.push((i as u32, ri as u32));
                     }
                 }
             }
@@ -293,35 +472,116 @@ impl HeapIndex {
             for c in bytes.chunks_exact(8) {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(c);
-                if let Some(t) = self.target(u64::from_le_bytes(b)) {
+                if let Some((t, ri)) = self.target_in(u64::from_le_bytes(b)) {
                     if m.set(t) {
                         m.roots += 1;
-                        stack.push(t);
+                        stack.push((t as u32, ri as u32));
                     }
                 }
             }
+            core.release(s.offset, s.present);
             m.root_words += s.present / 8;
             done += s.present;
             progress("scanning roots", done, total);
         }
-        let mut popped = 0u64;
+        // Marking proper, on every thread: each works off its own stack and hands half of it
+        // to the pool when another thread is waiting.
+        let threads = rayon::current_num_threads().max(1);
+        let share = MarkShare {
+            pool: Mutex::new(vec![stack]),
+            idle: AtomicUsize::new(0),
+            hungry: AtomicBool::new(false),
+        };
+        let popped = AtomicU64::new(0);
         let n = self.len() as u64;
-        while let Some(i) = stack.pop() {
-            popped += 1;
-            if popped.is_multiple_of(1 << 16) {
-                progress("marking", popped, n);
+        let budget = RELEASE_BYTES / threads as u64;
+        rayon::scope(|sc| {
+            for _ in 0..threads {
+                sc.spawn(|_| self.mark_worker(p, &m, &share, threads, &popped, budget, progress));
             }
-            self.for_each_slot(p, i, |_, w| {
-                if let Some(t) = self.target(w) {
-                    if m.set(t) {
-                        stack.push(t);
-                    }
-                }
-            });
-        }
+        });
+        let popped = popped.load(Ordering::Relaxed);
         m.reachable = popped;
         progress("marking", n, n);
         m
+    }
+
+    /// One marking thread (see [`HeapIndex::mark`]).
+    #[allow(clippy::too_many_arguments)]
+    fn mark_worker(
+        &self,
+        p: &Process,
+        m: &Marking,
+        share: &MarkShare,
+        threads: usize,
+        popped: &AtomicU64,
+        budget: u64,
+        progress: Progress,
+    ) {
+        let core = p.core();
+        let n = self.len() as u64;
+        let mut local: Vec<(u32, u32)>;
+        let (mut count, mut touched, mut last_page) = (0u64, 0u64, 0u64);
+        loop {
+            // Out of work: take a chunk from the pool, or wait until there is one or everyone
+            // is done.
+            let mut waiting = false;
+            loop {
+                let mut pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(chunk) = pool.pop() {
+                    if waiting {
+                        share.idle.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    local = chunk;
+                    break;
+                }
+                if !waiting {
+                    waiting = true;
+                    share.idle.fetch_add(1, Ordering::SeqCst);
+                }
+                if share.idle.load(Ordering::SeqCst) == threads {
+                    popped.fetch_add(count, Ordering::Relaxed);
+                    return;
+                }
+                share.hungry.store(true, Ordering::Relaxed);
+                drop(pool);
+                std::thread::yield_now();
+            }
+            while let Some((i, ri)) = local.pop() {
+                let (i, ri) = (i as usize, ri as usize);
+                count += 1;
+                if count.is_multiple_of(1 << 16) {
+                    let done = popped.fetch_add(count, Ordering::Relaxed) + count;
+                    count = 0;
+                    progress("marking", done, n);
+                }
+                // Marking jumps around the whole heap: every so often let the core's pages
+                // go, so the resident set stays small however large the core is.
+                let page = self.addrs[i] >> 12;
+                if page != last_page {
+                    touched += 4096;
+                    last_page = page;
+                }
+                touched += self.sizes[i] as u64;
+                if touched > budget {
+                    core.release_all();
+                    touched = 0;
+                }
+                self.for_each_slot_in(p, ri, i, |_, w| {
+                    if let Some((t, tr)) = self.target_in(w) {
+                        if m.set(t) {
+                            local.push((t as u32, tr as u32));
+                        }
+                    }
+                });
+                if local.len() > 64 && share.hungry.load(Ordering::Relaxed) {
+                    let half = local.split_off(local.len() / 2);
+                    let mut pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
+                    pool.push(half);
+                    share.hungry.store(false, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
     /// Kind of object `i`.

@@ -142,7 +142,7 @@ impl<'h> Inspector<'h> {
 
     fn name_of(&self, obj: u64) -> Option<String> {
         let i = self.heap.index.find(obj & !3)?;
-        self.heap.names[i].as_deref().map(str::to_string)
+        self.heap.names.get(i).map(|n| n.to_string())
     }
 
     fn type_name(&self, obj: u64) -> String {

@@ -13,7 +13,7 @@
 
 use crate::kinds::Kind;
 use crate::objects::{Reader, MAX_STEPS};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// Bit 0 of bit_field2: new_target_is_base (map.tq, V8 10.2-13.6).
@@ -42,9 +42,9 @@ impl<'p> Namer<'p> {
     pub fn new(r: Reader<'p>) -> Namer<'p> {
         Namer {
             r,
-            by_map: HashMap::new(),
-            key_kind: HashMap::new(),
-            function_names: HashMap::new(),
+            by_map: HashMap::default(),
+            key_kind: HashMap::default(),
+            function_names: HashMap::default(),
             context: Arc::from("system / Context"),
         }
     }

@@ -1,11 +1,10 @@
 //! A loaded heap: the process, its object index, liveness and snapshot names, built once and
 //! shared by every question asked of the core (CLI commands, the Python API).
 
-use crate::census::{self, CensusRow, Scope};
+use crate::census::{self, CensusRow, Names, Scope};
 use crate::heapindex::{HeapIndex, Marking, Progress};
 use crate::objects::Reader;
 use crate::process::Process;
-use std::sync::Arc;
 
 /// Process + index + marking + names.
 pub struct Heap {
@@ -15,8 +14,8 @@ pub struct Heap {
     pub index: HeapIndex,
     /// Liveness from the conservative roots.
     pub marking: Marking,
-    /// Snapshot name of each object (`None` if not of snapshot type "object").
-    pub names: Vec<Option<Arc<str>>>,
+    /// Snapshot name of each object (none if not of snapshot type "object").
+    pub names: Names,
 }
 
 impl Heap {
@@ -54,13 +53,13 @@ impl Heap {
 
     /// Indices of the objects named `name`, in address order.
     pub fn instances(&self, name: &str, scope: Scope) -> Vec<usize> {
-        self.names
-            .iter()
-            .enumerate()
-            .filter(|(i, n)| {
-                n.as_deref() == Some(name) && (scope == Scope::All || self.marking.is_marked(*i))
+        let Some(id) = self.names.lookup(name) else {
+            return Vec::new();
+        };
+        (0..self.index.len())
+            .filter(|&i| {
+                self.names.id(i) == Some(id) && (scope == Scope::All || self.marking.is_marked(i))
             })
-            .map(|(i, _)| i)
             .collect()
     }
 }
