@@ -5,11 +5,27 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
+use v8core::graph::Graph;
+use v8core::heapindex::Progress;
 use v8core::Heap;
 
 /// Open the core, walk, mark and name its heap.
 pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
     let p = args.open()?;
+    Ok(with_progress("heap loaded", |progress| Heap::load(p, progress)))
+}
+
+/// The reference graph of a loaded heap.
+pub fn graph(heap: &Heap) -> Graph {
+    with_progress("references indexed", |progress| {
+        Graph::build(&heap.p, &heap.index, &heap.marking, progress)
+    })
+}
+
+/// Run `f` with a progress callback that draws a bar on a terminal (nothing when stderr is not
+/// a terminal). With V8DUMP_TIMINGS=1, prints how long each stage took and the memory in use
+/// (stderr), for benchmarks; `done` names the whole.
+pub fn with_progress<T>(done: &str, f: impl FnOnce(Progress) -> T) -> T {
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         b.set_style(
@@ -21,7 +37,6 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
     } else {
         None
     };
-    // V8DUMP_TIMINGS=1 prints how long each stage took (stderr), for benchmarks.
     let timings = std::env::var_os("V8DUMP_TIMINGS").is_some_and(|v| v != "0");
     let start = Instant::now();
     let stage = Mutex::new((String::new(), Instant::now()));
@@ -42,7 +57,7 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
             b.set_position(done);
         }
     };
-    let heap = Heap::load(p, &progress);
+    let out = f(&progress);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -50,9 +65,9 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
         if let Ok(s) = stage.lock() {
             eprintln!("{:<22} {:>8.3} s  {}", s.0, s.1.elapsed().as_secs_f64(), rss());
         }
-        eprintln!("{:<22} {:>8.3} s", "heap loaded", start.elapsed().as_secs_f64());
+        eprintln!("{:<22} {:>8.3} s", done, start.elapsed().as_secs_f64());
     }
-    Ok(heap)
+    out
 }
 
 /// Resident and peak resident set of this process, from /proc (Linux), for the timings.

@@ -6,6 +6,7 @@ mod fmt;
 mod info;
 mod inspect;
 mod load;
+mod refs;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -119,6 +120,45 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         string_length: usize,
     },
+    /// Who references an object, under which name (`.session`, `[17]`, closure variable
+    /// `socket`); or, with -n, objects with a property of that name; with -s, who references
+    /// a string equal to the text.
+    Findrefs {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Address of the object (0x...), or the property name with -n, or the text with -s.
+        what: String,
+        /// WHAT is a property name: list objects that have an own property of that name.
+        #[arg(short = 'n', long = "name", conflicts_with = "string")]
+        name: bool,
+        /// WHAT is a string: list who references strings equal to it.
+        #[arg(short = 's', long = "string")]
+        string: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Show at most N references.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        limit: usize,
+    },
+    /// What keeps an object alive: the shortest chain(s) of references from a root (a global
+    /// object, or a pointer from outside the heap: stack, handles, C++ heap) to it. Weak
+    /// references do not retain.
+    Retainers {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Address of the object (0x...).
+        address: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many paths to show (each ends at a different root object).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        paths: usize,
+        /// Give up on paths longer than N steps.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        depth: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -157,6 +197,30 @@ fn main() -> ExitCode {
                 string: *string_length,
             },
         ),
+        Command::Findrefs {
+            core,
+            what,
+            name,
+            string,
+            json,
+            limit,
+        } => {
+            let q = if *name {
+                refs::RefQuery::Property(what)
+            } else if *string {
+                refs::RefQuery::String(what)
+            } else {
+                refs::RefQuery::Address(what)
+            };
+            refs::findrefs(core, q, *json, *limit)
+        }
+        Command::Retainers {
+            core,
+            address,
+            json,
+            paths,
+            depth,
+        } => refs::retainers(core, address, *json, *paths, *depth),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -82,6 +82,22 @@ pub struct Marking {
     pub reachable: u64,
     /// Words of non-heap memory scanned for roots.
     pub root_words: u64,
+    /// Where each root object was first found pointed at.
+    pub root_at: FxHashMap<u32, RootLoc>,
+}
+
+/// Where a root pointer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootLoc {
+    /// In a register of thread `thread` (index into the core's threads).
+    Register {
+        /// Thread index.
+        thread: usize,
+        /// Register number (NT_PRSTATUS order).
+        reg: usize,
+    },
+    /// In memory outside the V8 heap, at this address.
+    Memory(u64),
 }
 
 impl Marking {
@@ -429,6 +445,7 @@ impl HeapIndex {
             roots: 0,
             reachable: 0,
             root_words: 0,
+            root_at: FxHashMap::default(),
         };
         let mut heap_ranges: Vec<(u64, u64)> = p
             .pages
@@ -453,11 +470,12 @@ impl HeapIndex {
             .filter(|s| s.writable() && s.present > 0 && !in_heap(s.vaddr.0, s.end().0))
             .collect();
         // Registers of every thread at the time of the dump hold pointers too.
-        for t in core.threads() {
-            for &w in t.regs.0.iter() {
+        for (thread, t) in core.threads().iter().enumerate() {
+            for (reg, &w) in t.regs.0.iter().enumerate() {
                 if let Some((i, ri)) = self.target_in(w) {
                     if m.set(i) {
                         m.roots += 1;
+                        m.root_at.insert(i as u32, RootLoc::Register { thread, reg });
                         stack.push((i as u32, ri as u32));
                     }
                 }
@@ -469,12 +487,14 @@ impl HeapIndex {
             let Some(bytes) = data.get(s.offset as usize..(s.offset + s.present) as usize) else {
                 continue;
             };
-            for c in bytes.chunks_exact(8) {
+            for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(c);
                 if let Some((t, ri)) = self.target_in(u64::from_le_bytes(b)) {
                     if m.set(t) {
                         m.roots += 1;
+                        m.root_at
+                            .insert(t as u32, RootLoc::Memory(s.vaddr.0 + 8 * k as u64));
                         stack.push((t as u32, ri as u32));
                     }
                 }

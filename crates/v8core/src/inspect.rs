@@ -740,7 +740,7 @@ impl<'h> Inspector<'h> {
             let Some(si) = r.array_get(cur, f.context_scope_info) else {
                 break;
             };
-            let names = self.scope_local_names(si);
+            let names = r.scope_local_names(si);
             let len = r.array_length(cur).unwrap_or(0);
             for (i, name) in names.into_iter().enumerate() {
                 let slot = f.context_min_slots + i as u64;
@@ -767,38 +767,6 @@ impl<'h> Inspector<'h> {
         }
     }
 
-    fn scope_local_names(&self, si: u64) -> Vec<String> {
-        let r = self.r;
-        let l = &r.p.fields.scope_info;
-        if r.kind(si) != Some(Kind::ScopeInfo) {
-            return Vec::new();
-        }
-        let flags = if l.flags_is_smi {
-            r.smi_at(si, l.flags).map(|v| v as u32)
-        } else {
-            r.u32_at(si, l.flags)
-        };
-        let (Some(flags), Some(n)) = (flags, r.smi_at(si, l.context_local_count)) else {
-            return Vec::new();
-        };
-        let n = n.max(0) as u64;
-        if n >= l.max_inlined_locals {
-            return Vec::new(); // names in a hash table: not decoded
-        }
-        let mut off = l.variable_start;
-        if let Some((ty, extra)) = l.extra_slot_for_scope_type {
-            if flags & l.scope_type_mask == ty {
-                off += extra;
-            }
-        }
-        (0..n)
-            .map(|i| {
-                r.slot(si, off + 8 * i)
-                    .and_then(|s| r.string_text(s))
-                    .unwrap_or_else(|| format!("<local {i}>"))
-            })
-            .collect()
-    }
 }
 
 fn entry(section: &'static str, key: &str, value: Value) -> Entry {

@@ -10,6 +10,7 @@
 pub mod census;
 pub mod error;
 pub mod fields;
+pub mod graph;
 pub mod heap;
 pub mod heapindex;
 pub mod inspect;

@@ -554,6 +554,41 @@ impl<'p> Reader<'p> {
         None
     }
 
+    /// Names of the context-allocated locals of a ScopeInfo, in slot order (empty when they
+    /// live in a hash table: 75 or more).
+    pub fn scope_local_names(&self, si: u64) -> Vec<String> {
+        let r = self;
+        let l = &r.p.fields.scope_info;
+        if r.kind(si) != Some(Kind::ScopeInfo) {
+            return Vec::new();
+        }
+        let flags = if l.flags_is_smi {
+            r.smi_at(si, l.flags).map(|v| v as u32)
+        } else {
+            r.u32_at(si, l.flags)
+        };
+        let (Some(flags), Some(n)) = (flags, r.smi_at(si, l.context_local_count)) else {
+            return Vec::new();
+        };
+        let n = n.max(0) as u64;
+        if n >= l.max_inlined_locals {
+            return Vec::new(); // names in a hash table: not decoded
+        }
+        let mut off = l.variable_start;
+        if let Some((ty, extra)) = l.extra_slot_for_scope_type {
+            if flags & l.scope_type_mask == ty {
+                off += extra;
+            }
+        }
+        (0..n)
+            .map(|i| {
+                r.slot(si, off + 8 * i)
+                    .and_then(|s| r.string_text(s))
+                    .unwrap_or_else(|| format!("<local {i}>"))
+            })
+            .collect()
+    }
+
     /// Which store holds `obj`'s named properties.
     pub fn property_store(&self, obj: u64) -> Option<PropertyStore> {
         let map = self.map(obj)?;
