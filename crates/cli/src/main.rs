@@ -1,6 +1,7 @@
 //! `v8dump`: the command-line front end. It parses arguments, calls the library and formats
 //! the answer: aligned text for people, stable JSON (`--json`) for machines. No analysis here.
 
+mod diff;
 mod find;
 mod fmt;
 mod info;
@@ -159,6 +160,30 @@ enum Command {
         #[arg(long, default_value_t = 64, value_name = "N")]
         depth: usize,
     },
+    /// Per-constructor change between two cores of the same program: count and size deltas,
+    /// largest growth first (reachable objects).
+    Diff {
+        /// The earlier core.
+        core_a: PathBuf,
+        /// The later core.
+        core_b: PathBuf,
+        /// The node executable of both (default: the path recorded in each core).
+        #[arg(short = 'e', long, value_name = "NODE")]
+        executable: Option<PathBuf>,
+        /// Use the executable even if its build ID does not match a core's.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON: an array of {name, count_a, count_b, count_delta, size_a, size_b,
+        /// size_delta}.
+        #[arg(long)]
+        json: bool,
+        /// Only the first N rows.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        /// Include constructors that did not change.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -221,6 +246,23 @@ fn main() -> ExitCode {
             paths,
             depth,
         } => refs::retainers(core, address, *json, *paths, *depth),
+        Command::Diff {
+            core_a,
+            core_b,
+            executable,
+            force,
+            json,
+            top,
+            all,
+        } => {
+            let args = |core: &PathBuf| CoreArgs {
+                core: core.clone(),
+                executable: executable.clone(),
+                force: *force,
+                allow_truncated: false,
+            };
+            diff::run(&args(core_a), &args(core_b), *json, *top, *all)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,10 @@
 //! object). References held in weak slots (weakly tagged words, ephemeron tables, WeakRef and
 //! WeakCell targets) are kept with a flag: they show in `findrefs` and never retain.
 //!
+//! Two kinds of reference are left out, as they retain nothing an analysis can act on and
+//! would swamp the index: the map word of every object, and references to read-only space
+//! (undefined, null, true, false, the empty arrays: immortal).
+//!
 //! Edges are stored unnamed. A name is given when one is shown ([`Graph::edges`]): the holder's
 //! slots that hold the target are found again and named as a JavaScript developer reads them:
 //! a property (`.session`, from in-object fields, the PropertyArray, a dictionary or a global
@@ -76,21 +80,43 @@ impl Graph {
         let n = idx.len();
         let weak = WeakSlots::new(p);
         let counts: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+        let read_only: Vec<bool> = (0..idx.ranges.len())
+            .map(|ri| idx.range_is_read_only(p, ri))
+            .collect();
+        // The indexed target of the word at `off`, if it is an edge of the graph.
+        let edge_target = |off: u64, w: u64| -> Option<usize> {
+            if off == 0 {
+                return None;
+            }
+            let (t, ri) = idx.target_in(w)?;
+            (!read_only.get(ri).copied().unwrap_or(false)).then_some(t)
+        };
+        // Releases the core pages of objects lo..hi once a pass has read them.
+        let release = |lo: usize, hi: usize| {
+            if let (Some(&a), Some(&z), Some(&zs)) =
+                (idx.addrs.get(lo), idx.addrs.get(hi - 1), idx.sizes.get(hi - 1))
+            {
+                p.memory().release(elfcore::Address(a), z + zs as u64 - a);
+            }
+        };
         let total = n as u64;
         let done = AtomicU64::new(0);
         let chunk = 1 << 14;
         // Pass 1: how many references each object receives.
         (0..n.div_ceil(chunk)).into_par_iter().for_each(|c| {
-            for i in c * chunk..((c + 1) * chunk).min(n) {
+            let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(n));
+            for i in lo..hi {
                 if !marking.is_marked(i) {
                     continue;
                 }
-                idx.for_each_slot(p, i, |_, w| {
-                    if let Some(t) = idx.target(w) {
+                let start = idx.addrs[i];
+                idx.for_each_slot(p, i, |a, w| {
+                    if let Some(t) = edge_target(a - start, w) {
                         counts[t].fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
+            release(lo, hi);
             let d = done.fetch_add(chunk as u64, Ordering::Relaxed);
             progress("indexing references", d.min(total), 2 * total);
         });
@@ -109,14 +135,15 @@ impl Graph {
         let (strong, weak_n) = (AtomicU64::new(0), AtomicU64::new(0));
         (0..n.div_ceil(chunk)).into_par_iter().for_each(|c| {
             let (mut s, mut wk) = (0u64, 0u64);
-            for i in c * chunk..((c + 1) * chunk).min(n) {
+            let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(n));
+            for i in lo..hi {
                 if !marking.is_marked(i) {
                     continue;
                 }
                 let start = idx.addrs[i];
                 let t_i = idx.types[i];
                 idx.for_each_slot(p, i, |a, w| {
-                    if let Some(t) = idx.target(w) {
+                    if let Some(t) = edge_target(a - start, w) {
                         let k = counts[t].fetch_add(1, Ordering::Relaxed) as u64;
                         let at = offsets[t] + k;
                         if at < offsets[t + 1] {
@@ -132,6 +159,7 @@ impl Graph {
                     }
                 });
             }
+            release(lo, hi);
             strong.fetch_add(s, Ordering::Relaxed);
             weak_n.fetch_add(wk, Ordering::Relaxed);
             let d = done.fetch_add(chunk as u64, Ordering::Relaxed);

@@ -337,7 +337,7 @@ impl HeapIndex {
 
     /// [`HeapIndex::target`] with the object's page range.
     #[inline]
-    fn target_in(&self, w: u64) -> Option<(usize, usize)> {
+    pub(crate) fn target_in(&self, w: u64) -> Option<(usize, usize)> {
         if w & 1 == 0 {
             return None;
         }
@@ -361,6 +361,15 @@ impl HeapIndex {
     /// Tagged pointer of object `i`.
     pub fn tagged(&self, i: usize) -> u64 {
         self.addrs[i] + 1
+    }
+
+    /// Whether page range `ri` is a read-only space page (immortal objects: undefined, null,
+    /// the empty arrays, maps of the roots).
+    pub(crate) fn range_is_read_only(&self, p: &Process, ri: usize) -> bool {
+        self.ranges
+            .get(ri)
+            .and_then(|r| p.pages.pages.get(r.page))
+            .is_some_and(|pg| pg.space == "read_only_space")
     }
 
     /// The page of object `i`.
