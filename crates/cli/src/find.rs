@@ -16,9 +16,29 @@ fn scope(all: bool) -> Scope {
 }
 
 /// `findjsobjects`: instances and self size per constructor.
-pub fn objects(args: &CoreArgs, json: bool, all: bool, detailed: bool, top: Option<usize>) -> Res {
+pub fn objects(
+    args: &CoreArgs,
+    json: bool,
+    all: bool,
+    detailed: bool,
+    retained: bool,
+    top: Option<usize>,
+) -> Res {
     let heap = load::heap(args)?;
     let mut rows = heap.census(scope(all), detailed);
+    if retained {
+        let g = load::graph(&heap);
+        let d = load::dominators(&heap, &g);
+        let by_name = d.retained_by_name(&heap);
+        for r in rows.iter_mut() {
+            r.retained = heap
+                .names
+                .lookup(&r.name)
+                .and_then(|id| by_name.get(id as usize).copied());
+        }
+        // Largest retained size first.
+        rows.sort_by(|a, b| b.retained.cmp(&a.retained).then(b.size.cmp(&a.size)));
+    }
     let names = rows.len();
     let count: u64 = rows.iter().map(|r| r.count).sum();
     let size: u64 = rows.iter().map(|r| r.size).sum();
@@ -29,21 +49,29 @@ pub fn objects(args: &CoreArgs, json: bool, all: bool, detailed: bool, top: Opti
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    let mut header = vec!["Instances", "Total Size", "Name"];
-    if all {
-        header.insert(2, "Unreachable");
+    let mut header = vec!["Instances", "Total Size"];
+    if retained {
+        header.push("Retained Size");
     }
-    let right: &[usize] = if all { &[0, 1, 2] } else { &[0, 1] };
-    let mut t = Table::new(&header, right);
+    if all {
+        header.push("Unreachable");
+    }
+    let right: Vec<usize> = (0..header.len()).collect();
+    header.push("Name");
+    let mut t = Table::new(&header, &right);
     for r in &rows {
         let mut name = r.name.clone();
         if let Some(props) = &r.properties {
             name = format!("{name}: {}", props.join(", "));
         }
-        let mut cells = vec![r.count.to_string(), bytes(r.size), name];
-        if let Some(u) = r.unreachable {
-            cells.insert(2, u.to_string());
+        let mut cells = vec![r.count.to_string(), bytes(r.size)];
+        if retained {
+            cells.push(r.retained.map(bytes).unwrap_or_else(|| "-".into()));
         }
+        if let Some(u) = r.unreachable {
+            cells.push(u.to_string());
+        }
+        cells.push(name);
         t.row(cells);
     }
     print!("{}", t.render());
@@ -144,5 +172,52 @@ pub fn instances(
     } else {
         println!("\n{} instances", found.len());
     }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TopRow {
+    address: String,
+    name: String,
+    self_size: u32,
+    retained: u64,
+    summary: String,
+}
+
+/// `top`: the objects with the largest retained sizes.
+pub fn top(args: &CoreArgs, json: bool, limit: usize) -> Res {
+    let heap = load::heap(args)?;
+    let g = load::graph(&heap);
+    let d = load::dominators(&heap, &g);
+    let rows: Vec<TopRow> = d
+        .top(limit)
+        .into_iter()
+        .map(|i| TopRow {
+            address: format!("{:#x}", heap.index.tagged(i)),
+            name: v8core::graph::display_name(&heap, i),
+            self_size: heap.index.sizes[i],
+            retained: d.retained(i),
+            summary: v8core::inspect::summary(&heap, heap.index.tagged(i)),
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let mut t = Table::new(&["Retained", "Self", "Address", "Object"], &[0, 1]);
+    for r in &rows {
+        t.row(vec![
+            bytes(r.retained),
+            bytes(r.self_size as u64),
+            r.address.clone(),
+            r.summary.clone(),
+        ]);
+    }
+    print!("{}", t.render());
+    println!(
+        "\n{} of {} reachable objects are reached from the roots through strong references",
+        d.reached,
+        heap.marking.reachable
+    );
     Ok(())
 }

@@ -5,6 +5,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
+use v8core::dominators::Dominators;
 use v8core::graph::Graph;
 use v8core::heapindex::Progress;
 use v8core::Heap;
@@ -19,6 +20,13 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
 pub fn graph(heap: &Heap) -> Graph {
     with_progress("references indexed", |progress| {
         Graph::build(&heap.p, &heap.index, &heap.marking, progress)
+    })
+}
+
+/// The dominator tree and retained sizes of a loaded heap.
+pub fn dominators(heap: &Heap, g: &Graph) -> Dominators {
+    with_progress("dominators computed", |progress| {
+        Dominators::build(heap, g, progress)
     })
 }
 

@@ -78,6 +78,10 @@ enum Command {
         /// Group by constructor and own property names (llnode's -d).
         #[arg(short = 'd', long)]
         detailed: bool,
+        /// Add the retained size per constructor (what its objects keep alive; builds the
+        /// dominator tree) and sort by it.
+        #[arg(long, conflicts_with = "all")]
+        retained: bool,
         /// Only the first N rows.
         #[arg(long, value_name = "N")]
         top: Option<usize>,
@@ -184,6 +188,18 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// The objects that keep the most memory alive (largest retained sizes), with what they
+    /// are.
+    Top {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many objects.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -195,8 +211,9 @@ fn main() -> ExitCode {
             json,
             all,
             detailed,
+            retained,
             top,
-        } => find::objects(core, *json, *all, *detailed, *top),
+        } => find::objects(core, *json, *all, *detailed, *retained, *top),
         Command::Findjsinstances {
             core,
             name,
@@ -263,6 +280,7 @@ fn main() -> ExitCode {
             };
             diff::run(&args(core_a), &args(core_b), *json, *top, *all)
         }
+        Command::Top { core, json, limit } => find::top(core, *json, *limit),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,9 @@ pub struct CensusRow {
     /// With `--all`: how many of `count` are unreachable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable: Option<u64>,
+    /// With `--retained`: the size of everything the objects of this name keep alive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retained: Option<u64>,
     /// With grouping by properties: the property names of this group's objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub properties: Option<Vec<String>>,
@@ -219,6 +222,7 @@ pub fn census(
             count,
             size,
             unreachable: (scope == Scope::All).then_some(dead),
+            retained: None,
             properties,
         })
         .collect();

@@ -80,17 +80,7 @@ impl Graph {
         let n = idx.len();
         let weak = WeakSlots::new(p);
         let counts: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-        let read_only: Vec<bool> = (0..idx.ranges.len())
-            .map(|ri| idx.range_is_read_only(p, ri))
-            .collect();
-        // The indexed target of the word at `off`, if it is an edge of the graph.
-        let edge_target = |off: u64, w: u64| -> Option<usize> {
-            if off == 0 {
-                return None;
-            }
-            let (t, ri) = idx.target_in(w)?;
-            (!read_only.get(ri).copied().unwrap_or(false)).then_some(t)
-        };
+        let edge_target = Self::edge_filter(p, idx);
         // Releases the core pages of objects lo..hi once a pass has read them.
         let release = |lo: usize, hi: usize| {
             if let (Some(&a), Some(&z), Some(&zs)) =
@@ -173,6 +163,25 @@ impl Graph {
             retainers,
             strong_edges: strong.into_inner(),
             weak_edges: weak_n.into_inner(),
+        }
+    }
+
+    /// What is an edge of the graph: `f(offset, word)` gives the indexed object the word at
+    /// byte offset `offset` of a body points at, unless it is the map word or the target is in
+    /// read-only space.
+    pub fn edge_filter<'a>(
+        p: &'a Process,
+        idx: &'a HeapIndex,
+    ) -> impl Fn(u64, u64) -> Option<usize> + Sync + 'a {
+        let read_only: Vec<bool> = (0..idx.ranges.len())
+            .map(|ri| idx.range_is_read_only(p, ri))
+            .collect();
+        move |off: u64, w: u64| -> Option<usize> {
+            if off == 0 {
+                return None;
+            }
+            let (t, ri) = idx.target_in(w)?;
+            (!read_only.get(ri).copied().unwrap_or(false)).then_some(t)
         }
     }
 

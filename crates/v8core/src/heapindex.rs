@@ -84,6 +84,8 @@ pub struct Marking {
     pub root_words: u64,
     /// Where each root object was first found pointed at.
     pub root_at: FxHashMap<u32, RootLoc>,
+    /// Address ranges of primary roots: live stacks, the Isolate.
+    pub primary: Vec<(u64, u64)>,
 }
 
 /// Where a root pointer was found.
@@ -114,6 +116,50 @@ impl Marking {
         }
         self.bits[w].fetch_or(b, Ordering::Relaxed) & b == 0
     }
+}
+
+impl Marking {
+    /// Whether object `i` is a primary root: pointed at from a register, the live part of a
+    /// thread's stack, or the Isolate. Other roots (the C++ heap, the executable's data) may
+    /// be stale pointers left in freed memory.
+    pub fn is_primary_root(&self, i: usize) -> bool {
+        match self.root_at.get(&(i as u32)) {
+            Some(RootLoc::Register { .. }) => true,
+            Some(RootLoc::Memory(a)) => self.primary.iter().any(|&(lo, hi)| lo <= *a && *a < hi),
+            None => false,
+        }
+    }
+}
+
+/// The live stacks (from each thread's stack pointer to the end of its mapping) and the
+/// Isolate's allocation (its size from the malloc chunk header before it; 128 KiB if that
+/// is implausible).
+fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
+    let core = p.core();
+    let mut out = Vec::new();
+    for t in core.threads() {
+        let sp = t.regs.rsp();
+        if let Some(s) = core
+            .segments()
+            .iter()
+            .find(|s| s.vaddr.0 <= sp && sp < s.end().0)
+        {
+            out.push((sp & !7, s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0)));
+        }
+    }
+    if let Some(iso) = &p.isolate {
+        let a = iso.isolate.0;
+        let chunk = p
+            .memory()
+            .read_u64(Address(a.wrapping_sub(8)))
+            .map(|w| w & !7)
+            .ok()
+            .filter(|&n| (0x1000..0x40_0000).contains(&n))
+            .unwrap_or(0x2_0000);
+        out.push((a, a + chunk));
+    }
+    out.retain(|&(lo, hi)| lo < hi);
+    out
 }
 
 /// Work shared by the marking threads: chunks of (object, page range) pairs still to visit.
@@ -416,6 +462,50 @@ impl HeapIndex {
         self.for_each_slot_in(p, ri, i, f)
     }
 
+    /// Calls `f(byte_offset, word)` for the pointer-holding words of object `i` from byte
+    /// offset `from` on, until `f` returns false.
+    pub fn for_each_slot_from(
+        &self,
+        p: &Process,
+        i: usize,
+        from: u64,
+        mut f: impl FnMut(u64, u64) -> bool,
+    ) {
+        let start = self.addrs[i];
+        let size = self.sizes[i] as u64;
+        let end = match p.kinds.body(self.types[i]) {
+            Body::Tagged => size,
+            Body::Header(h) => h.min(size),
+        };
+        if from >= end {
+            return;
+        }
+        let ri = self.find_in(start).map_or(usize::MAX, |(_, r)| r);
+        let bytes = self
+            .page_bytes(p, ri, start + from, end - from)
+            .or_else(|| p.memory().slice(Address(start + from), (end - from) as usize));
+        if let Some(bytes) = bytes {
+            for (k, c) in bytes.chunks_exact(8).enumerate() {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                if !f(from + 8 * k as u64, u64::from_le_bytes(b)) {
+                    return;
+                }
+            }
+        } else {
+            let mem = p.memory();
+            let mut off = from;
+            while off < end {
+                if let Ok(w) = mem.read_u64(Address(start + off)) {
+                    if !f(off, w) {
+                        return;
+                    }
+                }
+                off += 8;
+            }
+        }
+    }
+
     /// [`HeapIndex::for_each_slot`] for object `i` of page range `ri`.
     #[inline]
     fn for_each_slot_in(&self, p: &Process, ri: usize, i: usize, mut f: impl FnMut(u64, u64)) {
@@ -455,6 +545,7 @@ impl HeapIndex {
             reachable: 0,
             root_words: 0,
             root_at: FxHashMap::default(),
+            primary: Vec::new(),
         };
         let mut heap_ranges: Vec<(u64, u64)> = p
             .pages
@@ -465,19 +556,26 @@ impl HeapIndex {
             .map(|pg| (pg.base.0, pg.base.0 + pg.size.max(1)))
             .collect();
         heap_ranges.sort();
-        let in_heap = |a: u64, b: u64| {
-            let i = heap_ranges.partition_point(|r| r.0 < b);
-            heap_ranges[..i].iter().rev().take(4).any(|r| r.1 > a)
-        };
         let core = p.core();
         let data = core.data();
         // (object index, page range index) pairs.
         let mut stack: Vec<(u32, u32)> = Vec::new();
-        let segs: Vec<_> = core
-            .segments()
-            .iter()
-            .filter(|s| s.writable() && s.present > 0 && !in_heap(s.vaddr.0, s.end().0))
-            .collect();
+        // Writable dumped memory minus the heap pages: (address, file offset, length).
+        let mut segs: Vec<(u64, u64, u64)> = Vec::new();
+        for s in core.segments().iter().filter(|s| s.writable() && s.present > 0) {
+            let (lo, hi) = (s.vaddr.0, s.vaddr.0 + s.present);
+            let mut a = lo;
+            let first = heap_ranges.partition_point(|r| r.1 <= lo);
+            for &(plo, phi) in heap_ranges[first..].iter().take_while(|r| r.0 < hi) {
+                if plo > a {
+                    segs.push((a, s.offset + (a - lo), plo - a));
+                }
+                a = a.max(phi);
+            }
+            if a < hi {
+                segs.push((a, s.offset + (a - lo), hi - a));
+            }
+        }
         // Registers of every thread at the time of the dump hold pointers too.
         for (thread, t) in core.threads().iter().enumerate() {
             for (reg, &w) in t.regs.0.iter().enumerate() {
@@ -490,27 +588,49 @@ impl HeapIndex {
                 }
             }
         }
-        let total: u64 = segs.iter().map(|s| s.present).sum();
+        // Primary roots first: the live part of each thread's stack and the Isolate (its roots
+        // table, current context, heap fields). Whatever else points into the heap (the C++
+        // heap, with stale pointers in freed memory) is scanned after; an object found in both
+        // keeps its primary location.
+        m.primary = primary_root_ranges(p);
+        let total: u64 = segs.iter().map(|s| s.2).sum();
         let mut done = 0u64;
-        for s in segs {
-            let Some(bytes) = data.get(s.offset as usize..(s.offset + s.present) as usize) else {
-                continue;
-            };
+        // The dumped bytes of lo..hi, straight from the core file (one segment).
+        let dumped = |lo: u64, hi: u64| -> Option<&[u8]> {
+            let s = core
+                .segments()
+                .iter()
+                .find(|s| s.vaddr.0 <= lo && lo < s.vaddr.0 + s.present)?;
+            let off = s.offset + (lo - s.vaddr.0);
+            let len = hi.min(s.vaddr.0 + s.present) - lo;
+            data.get(off as usize..(off + len) as usize)
+        };
+        let scan = |m: &mut Marking, lo: u64, bytes: &[u8], stack: &mut Vec<(u32, u32)>| {
             for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(c);
                 if let Some((t, ri)) = self.target_in(u64::from_le_bytes(b)) {
                     if m.set(t) {
                         m.roots += 1;
-                        m.root_at
-                            .insert(t as u32, RootLoc::Memory(s.vaddr.0 + 8 * k as u64));
+                        m.root_at.insert(t as u32, RootLoc::Memory(lo + 8 * k as u64));
                         stack.push((t as u32, ri as u32));
                     }
                 }
             }
-            core.release(s.offset, s.present);
-            m.root_words += s.present / 8;
-            done += s.present;
+        };
+        for (lo, hi) in m.primary.clone() {
+            if let Some(bytes) = dumped(lo, hi) {
+                scan(&mut m, lo, bytes, &mut stack);
+            }
+        }
+        for (vaddr, offset, len) in segs {
+            let Some(bytes) = data.get(offset as usize..(offset + len) as usize) else {
+                continue;
+            };
+            scan(&mut m, vaddr, bytes, &mut stack);
+            core.release(offset, len);
+            m.root_words += len / 8;
+            done += len;
             progress("scanning roots", done, total);
         }
         // Marking proper, on every thread: each works off its own stack and hands half of it

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod census;
+pub mod dominators;
 pub mod error;
 pub mod fields;
 pub mod graph;

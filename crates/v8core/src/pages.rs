@@ -127,10 +127,11 @@ fn read_header(mem: &dyn Memory, base: Address, l: &PageLayout, spaces: &[&str])
     } else {
         mem.read_i32(owner.wrapping_add(l.space_id_in_owner)).ok()
     };
+    // An unknown space id means the bytes only look like a header (stale page metadata in
+    // the C++ heap has been seen): not a page.
     let space = match space_id {
         Some(id) if (id as usize) < spaces.len() && id >= 0 => spaces[id as usize].to_string(),
-        Some(id) => format!("unknown_space({id})"),
-        None => return None,
+        _ => return None,
     };
     if !read_only && (heap.0 == 0 || owner.0 == 0) {
         return None;

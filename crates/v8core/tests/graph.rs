@@ -115,3 +115,59 @@ fn findrefs_by_property_name_and_by_string() {
         assert_eq!(smi_property(&heap, holders[0].holder, "id"), Some(17));
     }
 }
+
+#[test]
+fn the_emitter_dominates_every_leaked_session_and_socket() {
+    use v8core::dominators::Dominators;
+    for major in MAJORS {
+        let heap = load("listener_leak", major);
+        let g = Graph::build(&heap.p, &heap.index, &heap.marking, &no_progress);
+        let d = Dominators::build(&heap, &g, &no_progress);
+        let emitter = heap.instances("RealtimeService", Scope::Reachable);
+        assert_eq!(emitter.len(), 1, "node{major}");
+        let emitter = emitter[0];
+        let dominated_by_emitter = |mut i: usize| {
+            let mut steps = 0;
+            while let Some(x) = d.idom(i) {
+                if x == emitter {
+                    return true;
+                }
+                i = x;
+                steps += 1;
+                assert!(steps < 10_000, "node{major}: dominator chain too long");
+            }
+            false
+        };
+        let mut leaked_bytes = 0u64;
+        for class in ["UserSession", "FakeSocket"] {
+            let all = heap.instances(class, Scope::Reachable);
+            assert_eq!(all.len(), 2000, "node{major} {class}");
+            for &i in &all {
+                assert!(
+                    dominated_by_emitter(i),
+                    "node{major}: {class} {:#x} is not dominated by the emitter",
+                    heap.index.tagged(i)
+                );
+                leaked_bytes += heap.index.sizes[i] as u64;
+            }
+        }
+        assert!(
+            d.retained(emitter) > leaked_bytes,
+            "node{major}: emitter retains {} < {leaked_bytes}",
+            d.retained(emitter)
+        );
+        // `top` finds it among the largest retainers.
+        let top: Vec<usize> = d.top(10);
+        assert!(top.contains(&emitter), "node{major}: emitter not in top 10");
+        // Per constructor: sessions retain at least their own size and their sockets'.
+        let by_name = d.retained_by_name(&heap);
+        let id = heap.names.lookup("UserSession").unwrap() as usize;
+        let own: u64 = heap
+            .instances("UserSession", Scope::Reachable)
+            .iter()
+            .chain(heap.instances("FakeSocket", Scope::Reachable).iter())
+            .map(|&i| heap.index.sizes[i] as u64)
+            .sum();
+        assert!(by_name[id] >= own, "node{major}: {} < {own}", by_name[id]);
+    }
+}
