@@ -221,3 +221,22 @@ pub fn top(args: &CoreArgs, json: bool, limit: usize) -> Res {
     );
     Ok(())
 }
+
+/// `heapsnapshot -o FILE`.
+pub fn heapsnapshot(args: &CoreArgs, output: &std::path::Path) -> Res {
+    let heap = load::heap(args)?;
+    let file = std::fs::File::create(output)
+        .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+    let stats = load::with_progress("snapshot written", |progress| {
+        v8core::snapshot::write_heapsnapshot(&heap, file, progress)
+    })
+    .map_err(|e| format!("writing {}: {e}", output.display()))?;
+    println!(
+        "{}: {} nodes, {} edges, {} strings",
+        output.display(),
+        stats.nodes,
+        stats.edges,
+        stats.strings
+    );
+    Ok(())
+}

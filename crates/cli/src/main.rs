@@ -200,6 +200,15 @@ enum Command {
         #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
     },
+    /// Write the reachable heap as a Chrome DevTools .heapsnapshot (open it in DevTools'
+    /// Memory tab, or in memlab).
+    Heapsnapshot {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Output file.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -281,6 +290,7 @@ fn main() -> ExitCode {
             diff::run(&args(core_a), &args(core_b), *json, *top, *all)
         }
         Command::Top { core, json, limit } => find::top(core, *json, *limit),
+        Command::Heapsnapshot { core, output } => find::heapsnapshot(core, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

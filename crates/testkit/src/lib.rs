@@ -283,3 +283,72 @@ pub fn snapshot_histogram(path: &Path) -> std::collections::BTreeMap<String, (u6
     }
     out
 }
+
+/// Compare per-name (count, total self size) against V8's snapshot, for every name the
+/// snapshot lists at least 10 times. Equal, or short by no more than the snapshot's stack
+/// temporaries of that name (objects only "(Handle scope)"/"(Stack roots)" kept alive, whose
+/// slots the core may have reused). Returns the mismatches, one line each, and how many names
+/// were checked.
+pub fn compare_with_snapshot(
+    what: &str,
+    oracle: &std::collections::BTreeMap<String, SnapshotCount>,
+    ours: &std::collections::HashMap<String, (u64, u64)>,
+) -> (Vec<String>, usize) {
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for (name, o) in oracle {
+        let (count, size) = (o.count, o.size);
+        if count < 10 {
+            continue;
+        }
+        checked += 1;
+        let got = ours.get(name).copied().unwrap_or((0, 0));
+        let temporaries_gone = got.0 <= count
+            && got.1 <= size
+            && count - got.0 <= o.temp_count
+            && size - got.1 <= o.temp_size;
+        if got != (count, size) && !temporaries_gone {
+            bad.push(format!(
+                "{what}: {name:?}: snapshot {count} objects / {size} B, v8dump {} / {} B",
+                got.0, got.1
+            ));
+        }
+    }
+    (bad, checked)
+}
+
+/// The memlab heap snapshot parser (npm `@memlab/core`), installed once into the fixture cache
+/// with npm (no browser download, no install scripts). Returns its `node_modules` directory.
+pub fn memlab() -> PathBuf {
+    static DONE: Mutex<bool> = Mutex::new(false);
+    let _guard = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = cache_dir().join("memlab");
+    let modules = dir.join("node_modules");
+    if modules.join("@memlab/core/package.json").is_file() {
+        return modules;
+    }
+    std::fs::create_dir_all(&dir).expect("create memlab dir");
+    std::fs::write(
+        dir.join("package.json"),
+        "{\"name\": \"v8dump-memlab\", \"private\": true}\n",
+    )
+    .expect("write package.json");
+    let out = Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "@memlab/core@2.0.5",
+        ])
+        .env("PUPPETEER_SKIP_DOWNLOAD", "1")
+        .current_dir(&dir)
+        .output()
+        .expect("run npm (needed to install the memlab snapshot parser)");
+    assert!(
+        out.status.success(),
+        "npm install @memlab/core failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    modules
+}

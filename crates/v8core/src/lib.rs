@@ -23,6 +23,7 @@ pub mod objects;
 pub mod pages;
 pub mod process;
 pub mod session;
+pub mod snapshot;
 pub mod summary;
 pub mod tables;
 pub mod types;

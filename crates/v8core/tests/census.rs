@@ -7,7 +7,7 @@
 use v8core::census::Scope;
 use v8core::heapindex::no_progress;
 use v8core::{Heap, OpenOptions, Process};
-use v8dump_testkit::{fixture, snapshot_counts, MAJORS};
+use v8dump_testkit::{compare_with_snapshot, fixture, snapshot_counts, MAJORS};
 
 fn compare(scenario: &str, major: u32) -> Vec<String> {
     let f = fixture(scenario, major);
@@ -19,28 +19,8 @@ fn compare(scenario: &str, major: u32) -> Vec<String> {
         .into_iter()
         .map(|r| (r.name, (r.count, r.size)))
         .collect();
-    let mut bad = Vec::new();
-    let mut checked = 0;
-    for (name, o) in &oracle {
-        let (count, size) = (o.count, o.size);
-        if count < 10 {
-            continue;
-        }
-        checked += 1;
-        let got = ours.get(name).copied().unwrap_or((0, 0));
-        let temporaries_gone = got.0 + o.temp_count >= count
-            && got.1 + o.temp_size >= size
-            && count - got.0 <= o.temp_count
-            && size - got.1.min(size) <= o.temp_size
-            && got.0 <= count
-            && got.1 <= size;
-        if got != (count, size) && !temporaries_gone {
-            bad.push(format!(
-                "node{major} {scenario}: {name:?}: snapshot {count} objects / {size} B, v8dump {} / {} B",
-                got.0, got.1
-            ));
-        }
-    }
+    let (bad, checked) =
+        compare_with_snapshot(&format!("node{major} {scenario}"), &oracle, &ours);
     assert!(
         checked >= 10,
         "node{major} {scenario}: only {checked} names to check"

@@ -1,0 +1,448 @@
+//! Export of the reachable heap as a Chrome DevTools `.heapsnapshot`, loadable in DevTools
+//! (Memory tab, Load) and in memlab.
+//!
+//! The format (documented by V8's `HeapSnapshotJSONSerializer`): a JSON object whose `nodes`
+//! and `edges` are flat integer arrays described by `snapshot.meta`, with every name an index
+//! into `strings`. Edges are grouped by their source node in node order; `to_node` is the
+//! target's offset in `nodes` (index times the number of node fields). Ids are synthetic (odd,
+//! as V8 gives JavaScript objects), so they fit the 32-bit arrays DevTools parses into.
+//!
+//! Nodes: a synthetic root, `(GC roots)`, then every reachable object. JavaScript objects are
+//! named as V8's own snapshot names them ([`crate::naming`]), so per-constructor counts and
+//! self sizes are those of `findjsobjects`. Edges: named properties (from descriptors,
+//! property arrays and dictionaries), elements, closure variables, and every other pointer
+//! field as an internal edge; weakly tagged pointers as weak edges.
+
+use crate::heapindex::Progress;
+use crate::kinds::Kind;
+use crate::objects::{Elements, Reader};
+use crate::session::Heap;
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// Node types, in the order of `snapshot.meta.node_types[0]`.
+const NODE_TYPES: [&str; 15] = [
+    "hidden",
+    "array",
+    "string",
+    "object",
+    "code",
+    "closure",
+    "regexp",
+    "number",
+    "native",
+    "synthetic",
+    "concatenated string",
+    "sliced string",
+    "symbol",
+    "bigint",
+    "object shape",
+];
+const T_HIDDEN: u8 = 0;
+const T_ARRAY: u8 = 1;
+const T_STRING: u8 = 2;
+const T_OBJECT: u8 = 3;
+const T_CODE: u8 = 4;
+const T_CLOSURE: u8 = 5;
+const T_REGEXP: u8 = 6;
+const T_NUMBER: u8 = 7;
+const T_SYNTHETIC: u8 = 9;
+const T_CONS: u8 = 10;
+const T_SLICED: u8 = 11;
+const T_SYMBOL: u8 = 12;
+const T_BIGINT: u8 = 13;
+const T_SHAPE: u8 = 14;
+
+/// Edge types, in the order of `snapshot.meta.edge_types[0]`.
+const EDGE_TYPES: [&str; 7] = [
+    "context", "element", "property", "internal", "hidden", "shortcut", "weak",
+];
+const E_CONTEXT: u8 = 0;
+const E_ELEMENT: u8 = 1;
+const E_PROPERTY: u8 = 2;
+const E_INTERNAL: u8 = 3;
+const E_SHORTCUT: u8 = 5;
+const E_WEAK: u8 = 6;
+
+const NODE_FIELDS: usize = 7;
+const NO_NODE: u32 = u32::MAX;
+/// Characters of a string's value used as its node name.
+const STRING_NAME_CAP: usize = 1024;
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SnapshotStats {
+    /// Nodes (two synthetic ones included).
+    pub nodes: u64,
+    /// Edges.
+    pub edges: u64,
+    /// Distinct strings.
+    pub strings: u64,
+}
+
+/// An edge's name: a string, or an index for element edges.
+enum Name {
+    Str(String),
+    Static(&'static str),
+    Index(u64),
+}
+
+struct Strings {
+    list: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Strings {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
+}
+
+/// Writes one heap as a `.heapsnapshot`.
+struct Exporter<'h> {
+    h: &'h Heap,
+    r: Reader<'h>,
+    /// Node number of each object index (`NO_NODE` for unreachable objects).
+    node_of: Vec<u32>,
+    /// Object index of each node after the two synthetic ones.
+    objects: Vec<u32>,
+    /// Root objects, children of `(GC roots)`.
+    roots: Vec<u32>,
+    globals: Vec<u32>,
+}
+
+impl<'h> Exporter<'h> {
+    fn new(h: &'h Heap) -> Exporter<'h> {
+        let n = h.index.len();
+        let mut node_of = vec![NO_NODE; n];
+        let mut objects = Vec::with_capacity(h.marking.reachable as usize);
+        for (i, slot) in node_of.iter_mut().enumerate() {
+            if h.marking.is_marked(i) {
+                *slot = (objects.len() + 2) as u32;
+                objects.push(i as u32);
+            }
+        }
+        let mut roots: Vec<u32> = h.marking.root_at.keys().copied().collect();
+        roots.sort_unstable();
+        let globals = objects
+            .iter()
+            .copied()
+            .filter(|&i| h.index.kind(&h.p, i as usize) == Kind::JSGlobalObject)
+            .collect();
+        Exporter {
+            h,
+            r: h.reader(),
+            node_of,
+            objects,
+            roots,
+            globals,
+        }
+    }
+
+    /// Node type and name of object `i`.
+    fn type_and_name(&self, i: usize) -> (u8, String) {
+        let h = self.h;
+        let r = &self.r;
+        let obj = h.index.tagged(i);
+        let kind = h.index.kind(&h.p, i);
+        if let Some(n) = h.names.get(i) {
+            return (T_OBJECT, n.to_string());
+        }
+        let system = |t: &str| format!("system / {t}");
+        let type_name = || {
+            h.p.types
+                .name(h.index.types[i])
+                .map(|t| t.trim_end_matches("_TYPE").to_string())
+                .unwrap_or_default()
+        };
+        match kind {
+            Kind::JSFunction | Kind::JSBoundFunction => (T_CLOSURE, r.function_name(obj)),
+            Kind::JSRegExp => {
+                let src = r
+                    .slot(obj, h.p.fields.regexp_source)
+                    .and_then(|s| r.string_text(s))
+                    .unwrap_or_default();
+                (T_REGEXP, src)
+            }
+            Kind::String => {
+                let t = h.index.types[i];
+                let ty = match t & 7 {
+                    1 => T_CONS,
+                    3 => T_SLICED,
+                    _ => T_STRING,
+                };
+                let text = r
+                    .string(obj, STRING_NAME_CAP)
+                    .map(|s| s.text)
+                    .unwrap_or_default();
+                (ty, text)
+            }
+            Kind::HeapNumber => (T_NUMBER, "heap number".into()),
+            Kind::Symbol => (T_SYMBOL, "symbol".into()),
+            Kind::BigInt => (T_BIGINT, "bigint".into()),
+            Kind::Map => (T_SHAPE, system("Map")),
+            Kind::FixedArray | Kind::FixedDoubleArray | Kind::PropertyArray => {
+                (T_ARRAY, system(&type_name()))
+            }
+            Kind::Context | Kind::NativeContext => (T_OBJECT, system("NativeContext")),
+            Kind::Other if type_name().contains("CODE") => (T_CODE, system(&type_name())),
+            _ => (T_HIDDEN, system(&type_name())),
+        }
+    }
+
+    /// The edges of object `i`, in a fixed order: properties, elements, closure variables,
+    /// then every other pointer field.
+    fn edges(&self, i: usize, out: &mut Vec<(u8, Name, u32)>) {
+        out.clear();
+        let h = self.h;
+        let r = &self.r;
+        let f = &h.p.fields;
+        let obj = h.index.tagged(i);
+        let kind = h.index.kind(&h.p, i);
+        let node = |w: u64| -> Option<u32> {
+            let t = h.index.target(w)?;
+            let n = self.node_of[t];
+            (n != NO_NODE).then_some(n)
+        };
+        // Byte offsets covered by named edges: not repeated as internal ones.
+        let mut covered = (0u64, 0u64);
+        if kind.is_receiver() {
+            r.for_each_own_property(obj, |p| {
+                if let Some(n) = node(p.value) {
+                    out.push((E_PROPERTY, Name::Str(p.key.to_string()), n));
+                }
+                true
+            });
+            match r.elements(obj, usize::MAX >> 1) {
+                Some(Elements::Tagged { values, .. }) => {
+                    for (k, v) in values.into_iter().enumerate() {
+                        if let Some(n) = node(v) {
+                            out.push((E_ELEMENT, Name::Index(k as u64), n));
+                        }
+                    }
+                }
+                Some(Elements::Dictionary { entries }) => {
+                    for (k, v) in entries {
+                        if let Some(n) = node(v) {
+                            out.push((E_ELEMENT, Name::Index(k), n));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if let Some(map) = r.map(obj) {
+                let words = r
+                    .u8_at(map, h.p.layout.map_instance_size_in_words as u64)
+                    .unwrap_or(0) as u64;
+                let start = r.u8_at(map, f.map_inobject_start).unwrap_or(0) as u64;
+                if start > 0 && words > start {
+                    covered = (start * 8, words * 8);
+                }
+            }
+        }
+        if kind == Kind::Context {
+            let names = r
+                .array_get(obj, f.context_scope_info)
+                .map(|si| r.scope_local_names(si))
+                .unwrap_or_default();
+            for (k, name) in names.into_iter().enumerate() {
+                let slot = f.context_min_slots + k as u64;
+                if let Some(n) = r.array_get(obj, slot).and_then(node) {
+                    out.push((E_CONTEXT, Name::Str(name), n));
+                }
+                let off = f.fixed_array_data + 8 * slot;
+                covered = (covered.0.min(off), off + 8);
+            }
+        }
+        let start = h.index.addrs[i];
+        let data = f.fixed_array_data;
+        let array_like = matches!(
+            kind,
+            Kind::FixedArray | Kind::PropertyArray | Kind::NameDictionary | Kind::NumberDictionary
+        );
+        h.index.for_each_slot(&h.p, i, |a, w| {
+            let off = a - start;
+            if off >= covered.0 && off < covered.1 {
+                return;
+            }
+            let Some(n) = node(w) else { return };
+            let weak = w & 3 == 3;
+            let name = match off {
+                0 => Name::Static("map"),
+                _ if kind.is_receiver() && off == f.receiver_properties => {
+                    Name::Static("properties")
+                }
+                _ if kind.is_receiver() && off == f.object_elements => Name::Static("elements"),
+                _ if kind == Kind::JSFunction && off == f.function_context => {
+                    Name::Static("context")
+                }
+                _ if kind == Kind::JSFunction && off == f.function_shared => {
+                    Name::Static("shared")
+                }
+                _ if array_like && off >= data => Name::Index((off - data) / 8),
+                _ => Name::Str(format!("+{off:#x}")),
+            };
+            let ty = if weak {
+                E_WEAK
+            } else if matches!(name, Name::Index(_)) {
+                E_ELEMENT
+            } else {
+                E_INTERNAL
+            };
+            out.push((ty, name, n));
+        });
+    }
+}
+
+fn write_edge(
+    w: &mut impl Write,
+    strings: &mut Strings,
+    first: &mut bool,
+    (ty, name, to): &(u8, Name, u32),
+) -> io::Result<()> {
+    let name_or_index = match name {
+        Name::Index(k) if *ty == E_ELEMENT => *k,
+        Name::Index(k) => strings.id(&k.to_string()) as u64,
+        Name::Str(s) => strings.id(s) as u64,
+        Name::Static(s) => strings.id(s) as u64,
+    };
+    let sep = if *first { "" } else { "," };
+    *first = false;
+    write!(
+        w,
+        "{sep}{ty},{name_or_index},{}",
+        *to as usize * NODE_FIELDS
+    )
+}
+
+/// Write the reachable heap of `h` to `w` as a `.heapsnapshot`.
+pub fn write_heapsnapshot(h: &Heap, w: impl Write, progress: Progress) -> io::Result<SnapshotStats> {
+    let mut w = io::BufWriter::with_capacity(1 << 20, w);
+    let ex = Exporter::new(h);
+    let mut strings = Strings {
+        list: Vec::new(),
+        ids: HashMap::new(),
+    };
+    strings.id("");
+    let total = ex.objects.len() as u64;
+    // Pass 1: names, types and edge counts of every node.
+    let mut types = Vec::with_capacity(ex.objects.len());
+    let mut names = Vec::with_capacity(ex.objects.len());
+    let mut counts = Vec::with_capacity(ex.objects.len());
+    let mut buf = Vec::new();
+    let mut edge_total = 1 + ex.globals.len() as u64 + ex.roots.len() as u64;
+    for (k, &i) in ex.objects.iter().enumerate() {
+        let (t, name) = ex.type_and_name(i as usize);
+        types.push(t);
+        names.push(strings.id(&name));
+        ex.edges(i as usize, &mut buf);
+        counts.push(buf.len() as u32);
+        edge_total += buf.len() as u64;
+        if k % (1 << 14) == 0 {
+            progress("snapshot: nodes", k as u64, 2 * total);
+        }
+    }
+    let node_count = ex.objects.len() as u64 + 2;
+    let q = |s: &[&str]| {
+        s.iter()
+            .map(|x| format!("\"{x}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    write!(
+        w,
+        "{{\"snapshot\":{{\"meta\":{{\"node_fields\":[\"type\",\"name\",\"id\",\"self_size\",\
+         \"edge_count\",\"trace_node_id\",\"detachedness\"],\"node_types\":[[{}],\"string\",\
+         \"number\",\"number\",\"number\",\"number\",\"number\"],\"edge_fields\":[\"type\",\
+         \"name_or_index\",\"to_node\"],\"edge_types\":[[{}],\"string_or_number\",\"node\"],\
+         \"trace_function_info_fields\":[\"function_id\",\"name\",\"script_name\",\"script_id\",\
+         \"line\",\"column\"],\"trace_node_fields\":[\"id\",\"function_info_index\",\"count\",\
+         \"size\",\"children\"],\"sample_fields\":[\"timestamp_us\",\"last_assigned_id\"],\
+         \"location_fields\":[\"object_index\",\"script_id\",\"line\",\"column\"]}},\
+         \"node_count\":{node_count},\"edge_count\":{edge_total},\"trace_function_count\":0}},\n\
+         \"nodes\":[",
+        q(&NODE_TYPES),
+        q(&EDGE_TYPES)
+    )?;
+    // The synthetic root: (GC roots), then shortcuts to the global objects.
+    let root_name = strings.id("");
+    let gc_roots = strings.id("(GC roots)");
+    write!(
+        w,
+        "{T_SYNTHETIC},{root_name},1,0,{},0,0,\n{T_SYNTHETIC},{gc_roots},3,0,{},0,0",
+        1 + ex.globals.len(),
+        ex.roots.len()
+    )?;
+    for (k, &i) in ex.objects.iter().enumerate() {
+        write!(
+            w,
+            ",\n{},{},{},{},{},0,0",
+            types[k],
+            names[k],
+            5 + 2 * k as u64,
+            h.index.sizes[i as usize],
+            counts[k]
+        )?;
+    }
+    drop((types, names, counts));
+    w.write_all(b"],\n\"edges\":[")?;
+    let mut first = true;
+    write_edge(
+        &mut w,
+        &mut strings,
+        &mut first,
+        &(E_ELEMENT, Name::Index(1), 1),
+    )?;
+    for &g in &ex.globals {
+        let n = ex.node_of[g as usize];
+        write_edge(
+            &mut w,
+            &mut strings,
+            &mut first,
+            &(E_SHORTCUT, Name::Static("global"), n),
+        )?;
+    }
+    for (k, &r) in ex.roots.iter().enumerate() {
+        let n = ex.node_of[r as usize];
+        write_edge(
+            &mut w,
+            &mut strings,
+            &mut first,
+            &(E_ELEMENT, Name::Index(k as u64), n),
+        )?;
+    }
+    // Pass 2: the edges, in node order, exactly as counted.
+    for (k, &i) in ex.objects.iter().enumerate() {
+        ex.edges(i as usize, &mut buf);
+        for e in &buf {
+            w.write_all(b"\n")?;
+            write_edge(&mut w, &mut strings, &mut first, e)?;
+        }
+        if k % (1 << 14) == 0 {
+            progress("snapshot: edges", total + k as u64, 2 * total);
+        }
+    }
+    w.write_all(
+        b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[",
+    )?;
+    for (k, s) in strings.list.iter().enumerate() {
+        if k > 0 {
+            w.write_all(b",\n")?;
+        }
+        serde_json::to_writer(&mut w, s).map_err(io::Error::other)?;
+    }
+    w.write_all(b"]}\n")?;
+    w.flush()?;
+    progress("snapshot: edges", 2 * total, 2 * total);
+    Ok(SnapshotStats {
+        nodes: node_count,
+        edges: edge_total,
+        strings: strings.list.len() as u64,
+    })
+}
