@@ -40,7 +40,10 @@ fn signed(d: i64) -> String {
 
 /// The census of one core, with the executable's build ID, and the heap dropped again (two
 /// large heaps are never held at once).
-fn census_of(args: &CoreArgs) -> Result<(BTreeMap<String, (u64, u64)>, Option<String>), v8core::Error> {
+/// Per name: (count, total self size).
+type Census = BTreeMap<String, (u64, u64)>;
+
+fn census_of(args: &CoreArgs) -> Result<(Census, Option<String>), v8core::Error> {
     let heap = load::heap(args)?;
     let rows = heap
         .census(Scope::Reachable, false)
@@ -100,7 +103,9 @@ pub fn run(a: &CoreArgs, b: &CoreArgs, json: bool, top: Option<usize>, all: bool
         return Ok(());
     }
     let mut t = Table::new(
-        &["Size Δ", "Count Δ", "Count A", "Count B", "Size A", "Size B", "Name"],
+        &[
+            "Size Δ", "Count Δ", "Count A", "Count B", "Size A", "Size B", "Name",
+        ],
         &[0, 1, 2, 3, 4, 5],
     );
     for r in &rows {

@@ -216,8 +216,7 @@ pub fn top(args: &CoreArgs, json: bool, limit: usize) -> Res {
     print!("{}", t.render());
     println!(
         "\n{} of {} reachable objects are reached from the roots through strong references",
-        d.reached,
-        heap.marking.reachable
+        d.reached, heap.marking.reachable
     );
     Ok(())
 }

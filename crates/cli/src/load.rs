@@ -13,7 +13,9 @@ use v8core::Heap;
 /// Open the core, walk, mark and name its heap.
 pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
     let p = args.open()?;
-    Ok(with_progress("heap loaded", |progress| Heap::load(p, progress)))
+    Ok(with_progress("heap loaded", |progress| {
+        Heap::load(p, progress)
+    }))
 }
 
 /// The reference graph of a loaded heap.
@@ -52,7 +54,12 @@ pub fn with_progress<T>(done: &str, f: impl FnOnce(Progress) -> T) -> T {
         if let Ok(mut s) = stage.lock() {
             if s.0 != what {
                 if timings && !s.0.is_empty() {
-                    eprintln!("{:<22} {:>8.3} s  {}", s.0, s.1.elapsed().as_secs_f64(), rss());
+                    eprintln!(
+                        "{:<22} {:>8.3} s  {}",
+                        s.0,
+                        s.1.elapsed().as_secs_f64(),
+                        rss()
+                    );
                 }
                 *s = (what.to_string(), Instant::now());
                 if let Some(b) = &bar {
@@ -71,7 +78,12 @@ pub fn with_progress<T>(done: &str, f: impl FnOnce(Progress) -> T) -> T {
     }
     if timings {
         if let Ok(s) = stage.lock() {
-            eprintln!("{:<22} {:>8.3} s  {}", s.0, s.1.elapsed().as_secs_f64(), rss());
+            eprintln!(
+                "{:<22} {:>8.3} s  {}",
+                s.0,
+                s.1.elapsed().as_secs_f64(),
+                rss()
+            );
         }
         eprintln!("{:<22} {:>8.3} s", done, start.elapsed().as_secs_f64());
     }

@@ -50,7 +50,13 @@ fn to_ref(heap: &Heap, e: &Edge) -> Ref {
         via: e
             .via
             .iter()
-            .map(|&v| format!("{} {:#x}", graph::display_name(heap, v), heap.index.tagged(v)))
+            .map(|&v| {
+                format!(
+                    "{} {:#x}",
+                    graph::display_name(heap, v),
+                    heap.index.tagged(v)
+                )
+            })
             .collect(),
     }
 }
@@ -149,7 +155,11 @@ pub fn findrefs(args: &CoreArgs, q: RefQuery, json: bool, limit: usize) -> Res {
             println!("{} objects have a property .{name}:", found.len());
             let mut t = Table::new(&["Object", "Name", &format!(".{name}")], &[]);
             for h in &hits {
-                t.row(vec![h.holder.clone(), h.holder_name.clone(), h.value.clone()]);
+                t.row(vec![
+                    h.holder.clone(),
+                    h.holder_name.clone(),
+                    h.value.clone(),
+                ]);
             }
             print!("{}", t.render());
             more(found.len(), hits.len());
@@ -190,7 +200,10 @@ pub fn findrefs(args: &CoreArgs, q: RefQuery, json: bool, limit: usize) -> Res {
                         .map(|&s| format!("{:#x}", heap.index.tagged(s)))
                         .collect(),
                     total: all.len(),
-                    refs: refs.into_iter().map(|(string, r)| R { string, r }).collect(),
+                    refs: refs
+                        .into_iter()
+                        .map(|(string, r)| R { string, r })
+                        .collect(),
                 };
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 return Ok(());

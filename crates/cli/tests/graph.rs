@@ -32,7 +32,11 @@ fn diff_puts_the_leaking_constructor_first_with_its_count_delta() {
         let (ca, cb) = (a.core.to_str().unwrap(), b.core.to_str().unwrap());
         let rows = json(&v8dump(&["diff", ca, cb, "--json", "--all"]));
         let rows = rows.as_array().expect("array");
-        assert_eq!(rows[0]["name"], "LeakedRequest", "node{major}: {:?}", rows[0]);
+        assert_eq!(
+            rows[0]["name"], "LeakedRequest",
+            "node{major}: {:?}",
+            rows[0]
+        );
         assert_eq!(rows[0]["count_delta"].as_i64(), Some(delta), "node{major}");
         assert_eq!(rows[0]["count_b"].as_i64(), Some(3000), "node{major}");
         let stable = rows
@@ -66,7 +70,10 @@ fn findrefs_and_retainers_name_the_listener_chain() {
             "--skip",
             "100",
         ]));
-        let addr = found["instances"][0]["address"].as_str().unwrap().to_string();
+        let addr = found["instances"][0]["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let inspected = json(&v8dump(&["inspect", core, &addr, "--json"]));
         let id = inspected["entries"]
             .as_array()
@@ -79,7 +86,8 @@ fn findrefs_and_retainers_name_the_listener_chain() {
         let refs = json(&v8dump(&["findrefs", core, &addr, "--json"]));
         let refs = refs["refs"].as_array().unwrap();
         assert!(
-            refs.iter().any(|r| r["edge"] == "session" && r["kind"] == "context"),
+            refs.iter()
+                .any(|r| r["edge"] == "session" && r["kind"] == "context"),
             "node{major}: {refs:?}"
         );
 
@@ -89,7 +97,10 @@ fn findrefs_and_retainers_name_the_listener_chain() {
             "UserSession <- session system / Context <- context Function (anonymous) <- [{id}] \
              Array <- .data-update Object <- ._events RealtimeService <- .realtimeService global"
         );
-        assert!(chain.starts_with(&want), "node{major}:\n{chain}\nwant\n{want}");
+        assert!(
+            chain.starts_with(&want),
+            "node{major}:\n{chain}\nwant\n{want}"
+        );
         assert_eq!(paths[0]["root_kind"]["type"], "global");
     }
 }

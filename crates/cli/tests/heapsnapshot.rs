@@ -23,7 +23,11 @@ fn exported_snapshot_parses_in_memlab_and_matches_v8s_counts() {
                 .arg(&out)
                 .output()
                 .expect("run v8dump");
-            assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+            assert!(
+                run.status.success(),
+                "{}",
+                String::from_utf8_lossy(&run.stderr)
+            );
             // The system node runs the parser (any supported version does).
             let parsed = Command::new("node")
                 .arg(&script)
@@ -37,7 +41,11 @@ fn exported_snapshot_parses_in_memlab_and_matches_v8s_counts() {
                 String::from_utf8_lossy(&parsed.stderr)
             );
             let v: serde_json::Value = serde_json::from_slice(&parsed.stdout).expect("JSON");
-            assert!(v["nodes"].as_u64().unwrap() > 10_000, "node{major}: {}", v["nodes"]);
+            assert!(
+                v["nodes"].as_u64().unwrap() > 10_000,
+                "node{major}: {}",
+                v["nodes"]
+            );
             assert!(v["edges"].as_u64().unwrap() > v["nodes"].as_u64().unwrap());
             let ours: HashMap<String, (u64, u64)> = v["objects"]
                 .as_object()
@@ -48,10 +56,18 @@ fn exported_snapshot_parses_in_memlab_and_matches_v8s_counts() {
             let oracle = snapshot_counts(&f.snapshot());
             let (b, checked) =
                 compare_with_snapshot(&format!("node{major} {scenario}"), &oracle, &ours);
-            assert!(checked >= 10, "node{major} {scenario}: {checked} names checked");
+            assert!(
+                checked >= 10,
+                "node{major} {scenario}: {checked} names checked"
+            );
             bad.extend(b);
             let _ = std::fs::remove_file(&out);
         }
     }
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

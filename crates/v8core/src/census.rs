@@ -7,10 +7,10 @@ use crate::kinds::Kind;
 use crate::naming::Namer;
 use crate::objects::Reader;
 use crate::process::Process;
-use rayon::prelude::*;
-use serde::Serialize;
 use elfcore::Address;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -71,7 +71,10 @@ impl Names {
 
     /// The id of `name`, if some object has it.
     pub fn lookup(&self, name: &str) -> Option<u32> {
-        self.table.iter().position(|n| &**n == name).map(|i| i as u32)
+        self.table
+            .iter()
+            .position(|n| &**n == name)
+            .map(|i| i as u32)
     }
 }
 
@@ -102,46 +105,46 @@ pub fn name_all(p: &Process, idx: &HeapIndex) -> Names {
     let interner = Mutex::new(Interner::default());
     let mut ids = vec![NO_NAME; idx.len()];
     type Local<'a> = (Namer<'a>, FxHashMap<usize, (Arc<str>, u32)>);
-    ids.par_chunks_mut(1 << 14)
-        .enumerate()
-        .for_each_init(
-            || -> Local { (Namer::new(r), FxHashMap::default()) },
-            |(namer, seen), (c, chunk)| {
-                let lo = c << 14;
-                let hi = lo + chunk.len();
-                let mut maps = vec![0u64; chunk.len()];
-                idx.maps_of(p, lo, hi, |i, m| maps[i - lo] = m);
-                for (k, out) in chunk.iter_mut().enumerate() {
-                    let i = lo + k;
-                    let kind = idx.kind(p, i);
-                    if kind != Kind::Context && !kind.is_snapshot_object() {
-                        continue;
+    ids.par_chunks_mut(1 << 14).enumerate().for_each_init(
+        || -> Local { (Namer::new(r), FxHashMap::default()) },
+        |(namer, seen), (c, chunk)| {
+            let lo = c << 14;
+            let hi = lo + chunk.len();
+            let mut maps = vec![0u64; chunk.len()];
+            idx.maps_of(p, lo, hi, |i, m| maps[i - lo] = m);
+            for (k, out) in chunk.iter_mut().enumerate() {
+                let i = lo + k;
+                let kind = idx.kind(p, i);
+                if kind != Kind::Context && !kind.is_snapshot_object() {
+                    continue;
+                }
+                let Some(name) = namer.snapshot_name(idx.tagged(i), kind, maps[k]) else {
+                    continue;
+                };
+                let key = Arc::as_ptr(&name) as *const u8 as usize;
+                *out = match seen.get(&key) {
+                    Some((_, id)) => *id,
+                    None => {
+                        let id = interner
+                            .lock()
+                            .map(|mut t| t.intern(&name))
+                            .unwrap_or(NO_NAME);
+                        // Keeping the Arc keeps its address from being reused.
+                        seen.insert(key, (name, id));
+                        id
                     }
-                    let Some(name) = namer.snapshot_name(idx.tagged(i), kind, maps[k]) else {
-                        continue;
-                    };
-                    let key = Arc::as_ptr(&name) as *const u8 as usize;
-                    *out = match seen.get(&key) {
-                        Some((_, id)) => *id,
-                        None => {
-                            let id = interner
-                                .lock()
-                                .map(|mut t| t.intern(&name))
-                                .unwrap_or(NO_NAME);
-                            // Keeping the Arc keeps its address from being reused.
-                            seen.insert(key, (name, id));
-                            id
-                        }
-                    };
-                }
-                // These objects have been read: their core pages need not stay resident.
-                if let (Some(&a), Some(&z), Some(&zs)) =
-                    (idx.addrs.get(lo), idx.addrs.get(hi - 1), idx.sizes.get(hi - 1))
-                {
-                    p.memory().release(Address(a), z + zs as u64 - a);
-                }
-            },
-        );
+                };
+            }
+            // These objects have been read: their core pages need not stay resident.
+            if let (Some(&a), Some(&z), Some(&zs)) = (
+                idx.addrs.get(lo),
+                idx.addrs.get(hi - 1),
+                idx.sizes.get(hi - 1),
+            ) {
+                p.memory().release(Address(a), z + zs as u64 - a);
+            }
+        },
+    );
     let table = interner.into_inner().map(|t| t.table).unwrap_or_default();
     Names { ids, table }
 }
@@ -218,7 +221,11 @@ pub fn census(
     let mut out: Vec<CensusRow> = rows
         .into_iter()
         .map(|((id, properties), (count, size, dead))| CensusRow {
-            name: names.table.get(id as usize).map(|n| n.to_string()).unwrap_or_default(),
+            name: names
+                .table
+                .get(id as usize)
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             count,
             size,
             unreachable: (scope == Scope::All).then_some(dead),

@@ -170,7 +170,15 @@ impl Dominators {
                 idom[w] = idom[idom[w] as usize];
             }
         }
-        drop((semi, ancestor, label, bucket_head, bucket_next, parent, is_root));
+        drop((
+            semi,
+            ancestor,
+            label,
+            bucket_head,
+            bucket_next,
+            parent,
+            is_root,
+        ));
         // Retained sizes: children before parents (a dominator has a smaller DFS number).
         let mut ret = vec![0u64; count];
         for w in (1..count).rev() {

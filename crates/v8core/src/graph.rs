@@ -83,9 +83,11 @@ impl Graph {
         let edge_target = Self::edge_filter(p, idx);
         // Releases the core pages of objects lo..hi once a pass has read them.
         let release = |lo: usize, hi: usize| {
-            if let (Some(&a), Some(&z), Some(&zs)) =
-                (idx.addrs.get(lo), idx.addrs.get(hi - 1), idx.sizes.get(hi - 1))
-            {
+            if let (Some(&a), Some(&z), Some(&zs)) = (
+                idx.addrs.get(lo),
+                idx.addrs.get(hi - 1),
+                idx.sizes.get(hi - 1),
+            ) {
                 p.memory().release(elfcore::Address(a), z + zs as u64 - a);
             }
         };
@@ -487,8 +489,14 @@ impl<'h> Edges<'h> {
                 let es = f.name_dictionary_entry;
                 match a.checked_sub(first).map(|e| e % es) {
                     // The key itself: held by the dictionary for the property.
-                    Some(0) => edge(EdgeKind::Internal, format!("key of .{}", r.key(r.array_get(st, a)?))),
-                    Some(1) => edge(EdgeKind::Property, format!(".{}", r.key(r.array_get(st, a - 1)?))),
+                    Some(0) => edge(
+                        EdgeKind::Internal,
+                        format!("key of .{}", r.key(r.array_get(st, a)?)),
+                    ),
+                    Some(1) => edge(
+                        EdgeKind::Property,
+                        format!(".{}", r.key(r.array_get(st, a - 1)?)),
+                    ),
                     _ => None,
                 }
             }
@@ -528,7 +536,9 @@ impl<'h> Edges<'h> {
 
     /// The property stored at index `a` of `obj`'s PropertyArray.
     fn out_of_object_property(&self, obj: u64, a: u64) -> Option<String> {
-        self.fast_property(obj, |_, inobject, idx| idx >= inobject && idx - inobject == a)
+        self.fast_property(obj, |_, inobject, idx| {
+            idx >= inobject && idx - inobject == a
+        })
     }
 
     /// The key of the first field descriptor of `obj`'s map whose field index satisfies
@@ -612,11 +622,10 @@ impl<'h> Edges<'h> {
                         // Paths through a global object end there.
                         continue;
                     }
-                    Some(k) => {
-                        if others.len() < max {
-                            others.push(self.path_from(r, target, &toward, k));
-                        }
+                    Some(k) if others.len() < max => {
+                        others.push(self.path_from(r, target, &toward, k));
                     }
+                    Some(_) => {}
                     None => {}
                 }
                 queue.push_back(r);
@@ -640,7 +649,10 @@ impl<'h> Edges<'h> {
             }),
             RootLoc::Register { thread, reg } => Some(RootKind::Register {
                 thread: *thread,
-                reg: elfcore::core::Regs::NAMES.get(*reg).unwrap_or(&"?").to_string(),
+                reg: elfcore::core::Regs::NAMES
+                    .get(*reg)
+                    .unwrap_or(&"?")
+                    .to_string(),
             }),
         }
     }
@@ -670,7 +682,11 @@ impl<'h> Edges<'h> {
         let mut k = 0;
         while k + 1 < chain.len() {
             let (t, holder) = (chain[k], chain[k + 1]);
-            let off = self.slots_to(holder, t).first().copied().unwrap_or(u64::MAX);
+            let off = self
+                .slots_to(holder, t)
+                .first()
+                .copied()
+                .unwrap_or(u64::MAX);
             let edge = self.name_slot(holder, off, 0);
             // A store's slot named through its owner: skip the store (and a dictionary
             // between a cell and its global) when the path goes through that owner.
@@ -762,12 +778,12 @@ pub fn display_name(h: &Heap, i: usize) -> String {
             }
         }
         Kind::String => "string".into(),
-        Kind::Other => h
-            .p
-            .types
-            .name(h.index.types[i])
-            .map(|t| t.trim_end_matches("_TYPE").to_string())
-            .unwrap_or_else(|| "object".into()),
+        Kind::Other => {
+            h.p.types
+                .name(h.index.types[i])
+                .map(|t| t.trim_end_matches("_TYPE").to_string())
+                .unwrap_or_else(|| "object".into())
+        }
         k => format!("{k:?}"),
     }
 }

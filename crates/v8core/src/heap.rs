@@ -10,8 +10,8 @@ use crate::pages::Page;
 use crate::process::Process;
 use crate::types::{InstanceTypes, SizeRule};
 use elfcore::{Address, Memory};
-use serde::Serialize;
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// One object found by the walk.

@@ -364,7 +364,7 @@ impl HeapIndex {
         let r = &self.ranges[ri];
         let words = start_words(self.page_log2);
         let k = ((addr - base) / 8) as usize;
-        if addr % 8 != 0 {
+        if !addr.is_multiple_of(8) {
             return None;
         }
         if k >= words * 64 {
@@ -483,7 +483,10 @@ impl HeapIndex {
         let ri = self.find_in(start).map_or(usize::MAX, |(_, r)| r);
         let bytes = self
             .page_bytes(p, ri, start + from, end - from)
-            .or_else(|| p.memory().slice(Address(start + from), (end - from) as usize));
+            .or_else(|| {
+                p.memory()
+                    .slice(Address(start + from), (end - from) as usize)
+            });
         if let Some(bytes) = bytes {
             for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
@@ -540,7 +543,9 @@ impl HeapIndex {
     /// Mark everything reachable from the conservative roots.
     pub fn mark(&self, p: &Process, progress: Progress) -> Marking {
         let mut m = Marking {
-            bits: (0..self.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            bits: (0..self.len().div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             roots: 0,
             reachable: 0,
             root_words: 0,
@@ -562,7 +567,11 @@ impl HeapIndex {
         let mut stack: Vec<(u32, u32)> = Vec::new();
         // Writable dumped memory minus the heap pages: (address, file offset, length).
         let mut segs: Vec<(u64, u64, u64)> = Vec::new();
-        for s in core.segments().iter().filter(|s| s.writable() && s.present > 0) {
+        for s in core
+            .segments()
+            .iter()
+            .filter(|s| s.writable() && s.present > 0)
+        {
             let (lo, hi) = (s.vaddr.0, s.vaddr.0 + s.present);
             let mut a = lo;
             let first = heap_ranges.partition_point(|r| r.1 <= lo);
@@ -582,7 +591,8 @@ impl HeapIndex {
                 if let Some((i, ri)) = self.target_in(w) {
                     if m.set(i) {
                         m.roots += 1;
-                        m.root_at.insert(i as u32, RootLoc::Register { thread, reg });
+                        m.root_at
+                            .insert(i as u32, RootLoc::Register { thread, reg });
                         stack.push((i as u32, ri as u32));
                     }
                 }
@@ -612,7 +622,8 @@ impl HeapIndex {
                 if let Some((t, ri)) = self.target_in(u64::from_le_bytes(b)) {
                     if m.set(t) {
                         m.roots += 1;
-                        m.root_at.insert(t as u32, RootLoc::Memory(lo + 8 * k as u64));
+                        m.root_at
+                            .insert(t as u32, RootLoc::Memory(lo + 8 * k as u64));
                         stack.push((t as u32, ri as u32));
                     }
                 }

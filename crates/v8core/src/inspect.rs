@@ -766,7 +766,6 @@ impl<'h> Inspector<'h> {
             }
         }
     }
-
 }
 
 fn entry(section: &'static str, key: &str, value: Value) -> Entry {

@@ -17,6 +17,7 @@ use crate::heapindex::Progress;
 use crate::kinds::Kind;
 use crate::objects::{Elements, Reader};
 use crate::session::Heap;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -80,11 +81,34 @@ pub struct SnapshotStats {
     pub strings: u64,
 }
 
-/// An edge's name: a string, or an index for element edges.
+/// An edge's name: a string, or an index for element edges. Property keys and field offsets
+/// are kept unformatted until written.
 enum Name {
     Str(String),
     Static(&'static str),
     Index(u64),
+    Key(u64),
+    Offset(u64),
+}
+
+/// A chunk's own string table: chunks of objects are named in parallel, then their tables are
+/// merged in order into the snapshot's.
+#[derive(Default)]
+struct Local {
+    list: Vec<String>,
+    ids: rustc_hash::FxHashMap<String, u32>,
+}
+
+impl Local {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
 }
 
 struct Strings {
@@ -215,7 +239,7 @@ impl<'h> Exporter<'h> {
         if kind.is_receiver() {
             r.for_each_own_property(obj, |p| {
                 if let Some(n) = node(p.value) {
-                    out.push((E_PROPERTY, Name::Str(p.key.to_string()), n));
+                    out.push((E_PROPERTY, Name::Key(p.key_word), n));
                 }
                 true
             });
@@ -282,11 +306,9 @@ impl<'h> Exporter<'h> {
                 _ if kind == Kind::JSFunction && off == f.function_context => {
                     Name::Static("context")
                 }
-                _ if kind == Kind::JSFunction && off == f.function_shared => {
-                    Name::Static("shared")
-                }
+                _ if kind == Kind::JSFunction && off == f.function_shared => Name::Static("shared"),
                 _ if array_like && off >= data => Name::Index((off - data) / 8),
-                _ => Name::Str(format!("+{off:#x}")),
+                _ => Name::Offset(off),
             };
             let ty = if weak {
                 E_WEAK
@@ -300,29 +322,54 @@ impl<'h> Exporter<'h> {
     }
 }
 
-fn write_edge(
-    w: &mut impl Write,
-    strings: &mut Strings,
-    first: &mut bool,
-    (ty, name, to): &(u8, Name, u32),
-) -> io::Result<()> {
-    let name_or_index = match name {
-        Name::Index(k) if *ty == E_ELEMENT => *k,
-        Name::Index(k) => strings.id(&k.to_string()) as u64,
-        Name::Str(s) => strings.id(s) as u64,
-        Name::Static(s) => strings.id(s) as u64,
-    };
-    let sep = if *first { "" } else { "," };
-    *first = false;
-    write!(
-        w,
-        "{sep}{ty},{name_or_index},{}",
-        *to as usize * NODE_FIELDS
-    )
+impl Exporter<'_> {
+    /// The string of an edge name that is not an element index.
+    fn name_text(&self, name: &Name) -> String {
+        match name {
+            Name::Str(s) => s.clone(),
+            Name::Static(s) => s.to_string(),
+            Name::Index(k) => k.to_string(),
+            Name::Key(k) => self.r.key(*k).to_string(),
+            Name::Offset(off) => format!("+{off:#x}"),
+        }
+    }
+
+    /// Edges of objects `objs` (node order) as (type, local name id or element index, to_node
+    /// offset), with the chunk's string table.
+    fn edge_chunk(&self, objs: &[u32]) -> EdgeChunk {
+        let mut local = Local::default();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        for &i in objs {
+            self.edges(i as usize, &mut buf);
+            for (ty, name, to) in buf.drain(..) {
+                let name_or_index = match name {
+                    Name::Index(k) if ty == E_ELEMENT => k,
+                    other => local.id(&self.name_text(&other)) as u64,
+                };
+                out.push((ty, name_or_index, to as u64 * NODE_FIELDS as u64));
+            }
+        }
+        (out, local)
+    }
 }
 
+/// One chunk's nodes from pass 1: types, local name ids, edge counts, string table.
+type NodeChunk = (Vec<u8>, Vec<u32>, Vec<u32>, Local);
+/// One chunk's edges from pass 2: (type, local name id or element index, to_node), strings.
+type EdgeChunk = (Vec<(u8, u64, u64)>, Local);
+
+/// Objects per parallel chunk.
+const CHUNK: usize = 1 << 13;
+/// Chunks formatted per batch (bounds the memory held between computing and writing).
+const BATCH: usize = 64;
+
 /// Write the reachable heap of `h` to `w` as a `.heapsnapshot`.
-pub fn write_heapsnapshot(h: &Heap, w: impl Write, progress: Progress) -> io::Result<SnapshotStats> {
+pub fn write_heapsnapshot(
+    h: &Heap,
+    w: impl Write,
+    progress: Progress,
+) -> io::Result<SnapshotStats> {
     let mut w = io::BufWriter::with_capacity(1 << 20, w);
     let ex = Exporter::new(h);
     let mut strings = Strings {
@@ -331,22 +378,40 @@ pub fn write_heapsnapshot(h: &Heap, w: impl Write, progress: Progress) -> io::Re
     };
     strings.id("");
     let total = ex.objects.len() as u64;
-    // Pass 1: names, types and edge counts of every node.
+    // Pass 1, in parallel chunks: type, name and edge count of every node; chunk string
+    // tables merged in order.
     let mut types = Vec::with_capacity(ex.objects.len());
-    let mut names = Vec::with_capacity(ex.objects.len());
+    let mut names: Vec<u32> = Vec::with_capacity(ex.objects.len());
     let mut counts = Vec::with_capacity(ex.objects.len());
-    let mut buf = Vec::new();
     let mut edge_total = 1 + ex.globals.len() as u64 + ex.roots.len() as u64;
-    for (k, &i) in ex.objects.iter().enumerate() {
-        let (t, name) = ex.type_and_name(i as usize);
-        types.push(t);
-        names.push(strings.id(&name));
-        ex.edges(i as usize, &mut buf);
-        counts.push(buf.len() as u32);
-        edge_total += buf.len() as u64;
-        if k % (1 << 14) == 0 {
-            progress("snapshot: nodes", k as u64, 2 * total);
+    let chunks: Vec<&[u32]> = ex.objects.chunks(CHUNK).collect();
+    let mut done = 0u64;
+    for batch in chunks.chunks(BATCH) {
+        let parts: Vec<NodeChunk> = batch
+            .par_iter()
+            .map(|objs| {
+                let mut local = Local::default();
+                let mut buf = Vec::new();
+                let (mut t, mut nm, mut c) = (Vec::new(), Vec::new(), Vec::new());
+                for &i in *objs {
+                    let (ty, name) = ex.type_and_name(i as usize);
+                    t.push(ty);
+                    nm.push(local.id(&name));
+                    ex.edges(i as usize, &mut buf);
+                    c.push(buf.len() as u32);
+                }
+                (t, nm, c, local)
+            })
+            .collect();
+        for (t, nm, c, local) in parts {
+            let map: Vec<u32> = local.list.iter().map(|s| strings.id(s)).collect();
+            done += t.len() as u64;
+            types.extend(t);
+            names.extend(nm.into_iter().map(|k| map[k as usize]));
+            edge_total += c.iter().map(|&x| x as u64).sum::<u64>();
+            counts.extend(c);
         }
+        progress("snapshot: nodes", done, 2 * total);
     }
     let node_count = ex.objects.len() as u64 + 2;
     let q = |s: &[&str]| {
@@ -392,41 +457,37 @@ pub fn write_heapsnapshot(h: &Heap, w: impl Write, progress: Progress) -> io::Re
     }
     drop((types, names, counts));
     w.write_all(b"],\n\"edges\":[")?;
-    let mut first = true;
-    write_edge(
-        &mut w,
-        &mut strings,
-        &mut first,
-        &(E_ELEMENT, Name::Index(1), 1),
-    )?;
+    // The root's edges: (GC roots), shortcuts to the global objects; (GC roots)' edges to the
+    // root objects.
+    let element = E_ELEMENT;
+    write!(w, "{element},1,{}", NODE_FIELDS)?;
+    let global = strings.id("global");
     for &g in &ex.globals {
-        let n = ex.node_of[g as usize];
-        write_edge(
-            &mut w,
-            &mut strings,
-            &mut first,
-            &(E_SHORTCUT, Name::Static("global"), n),
-        )?;
+        let n = ex.node_of[g as usize] as usize;
+        write!(w, ",\n{E_SHORTCUT},{global},{}", n * NODE_FIELDS)?;
     }
     for (k, &r) in ex.roots.iter().enumerate() {
-        let n = ex.node_of[r as usize];
-        write_edge(
-            &mut w,
-            &mut strings,
-            &mut first,
-            &(E_ELEMENT, Name::Index(k as u64), n),
-        )?;
+        let n = ex.node_of[r as usize] as usize;
+        write!(w, ",\n{element},{k},{}", n * NODE_FIELDS)?;
     }
-    // Pass 2: the edges, in node order, exactly as counted.
-    for (k, &i) in ex.objects.iter().enumerate() {
-        ex.edges(i as usize, &mut buf);
-        for e in &buf {
-            w.write_all(b"\n")?;
-            write_edge(&mut w, &mut strings, &mut first, e)?;
+    // Pass 2: the edges, in node order, exactly as counted; chunks in parallel, written in
+    // order.
+    let mut done = 0u64;
+    for batch in chunks.chunks(BATCH) {
+        let parts: Vec<EdgeChunk> = batch.par_iter().map(|objs| ex.edge_chunk(objs)).collect();
+        for (objs, (edges, local)) in batch.iter().zip(parts) {
+            let map: Vec<u32> = local.list.iter().map(|s| strings.id(s)).collect();
+            for (ty, name_or_index, to) in edges {
+                let name = if ty == E_ELEMENT {
+                    name_or_index
+                } else {
+                    map[name_or_index as usize] as u64
+                };
+                write!(w, ",\n{ty},{name},{to}")?;
+            }
+            done += objs.len() as u64;
         }
-        if k % (1 << 14) == 0 {
-            progress("snapshot: edges", total + k as u64, 2 * total);
-        }
+        progress("snapshot: edges", total + done, 2 * total);
     }
     w.write_all(
         b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[",

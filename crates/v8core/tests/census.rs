@@ -19,8 +19,7 @@ fn compare(scenario: &str, major: u32) -> Vec<String> {
         .into_iter()
         .map(|r| (r.name, (r.count, r.size)))
         .collect();
-    let (bad, checked) =
-        compare_with_snapshot(&format!("node{major} {scenario}"), &oracle, &ours);
+    let (bad, checked) = compare_with_snapshot(&format!("node{major} {scenario}"), &oracle, &ours);
     assert!(
         checked >= 10,
         "node{major} {scenario}: only {checked} names to check"

@@ -45,7 +45,9 @@ fn leaked_session_is_retained_through_closure_listeners_and_emitter() {
             let ctx = refs
                 .iter()
                 .find(|e| e.kind == EdgeKind::Context && e.name == "session")
-                .unwrap_or_else(|| panic!("node{major}: no context variable `session` in {refs:?}"));
+                .unwrap_or_else(|| {
+                    panic!("node{major}: no context variable `session` in {refs:?}")
+                });
             assert_eq!(heap.index.kind(&heap.p, ctx.holder), Kind::Context);
 
             // retainers: the whole chain up to the global object.
@@ -68,7 +70,11 @@ fn leaked_session_is_retained_through_closure_listeners_and_emitter() {
                 (EdgeKind::Context, "session".to_string(), Kind::Context),
                 (EdgeKind::Internal, "context".to_string(), Kind::JSFunction),
                 (EdgeKind::Element, format!("[{id}]"), Kind::JSArray),
-                (EdgeKind::Property, ".data-update".to_string(), Kind::JSObject),
+                (
+                    EdgeKind::Property,
+                    ".data-update".to_string(),
+                    Kind::JSObject,
+                ),
                 (EdgeKind::Property, "._events".to_string(), Kind::JSObject),
                 (
                     EdgeKind::Property,
