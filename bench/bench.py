@@ -131,6 +131,21 @@ def main():
             log("v8dump node%d run %d: %.2f s, %s" % (major, k + 1, secs, mib(kib)))
         row["v8dump_seconds"] = statistics.median(r[0] for r in runs)
         row["v8dump_peak_kib"] = max(r[1] for r in runs)
+        # The graph commands, once each: the first needs the reference index, `top` the
+        # dominator tree too.
+        found = subprocess.run([str(v8dump), "findjsinstances", str(core), CLASS, "--json", "--limit", "1",
+                                "--skip", "1000"], capture_output=True, text=True, check=True)
+        addr = json.loads(found.stdout)["instances"][0]["address"]
+        graph = {}
+        for name, argv in [("retainers", ["retainers", str(core), addr]),
+                           ("findjsobjects --retained", ["findjsobjects", str(core), "--retained", "--top", "5"]),
+                           ("top", ["top", str(core), "--limit", "10"])]:
+            secs, kib, out, err, rc = timed([str(v8dump)] + argv, 900)
+            if rc != 0 or secs is None:
+                raise SystemExit("v8dump %s failed (%s): %s" % (name, rc, err[-2000:]))
+            graph[name] = (secs, kib)
+            log("v8dump node%d %s: %.2f s, %s" % (major, name, secs, mib(kib)))
+        row["graph"] = {k: {"seconds": v[0], "peak_kib": v[1]} for k, v in graph.items()}
         if llnode:
             log("llnode node%d: v8 findjsobjects (this takes minutes)" % major)
             secs, kib, out, err, rc = timed(
@@ -154,6 +169,9 @@ def main():
         size = "%.2f GB / %.2f GB" % (r["core_bytes"] / 1e9, r["core_disk_bytes"] / 1e9)
         print("| %s | %s | %s | v8dump (median of %d) | %.2f s | %s |" % (
             r["node"], size, r["v8dump_count"], args.runs, r["v8dump_seconds"], mib(r["v8dump_peak_kib"])))
+        for name, g in r.get("graph", {}).items():
+            print("| %s | %s | | v8dump %s | %.2f s | %s |" % (
+                r["node"], size, name, g["seconds"], mib(g["peak_kib"])))
         if "llnode_status" in r:
             t = "%.1f s" % r["llnode_seconds"] if r["llnode_seconds"] is not None else r["llnode_status"]
             print("| %s | %s | %s | llnode 4.0.0 + lldb-19 | %s | %s |" % (

@@ -187,7 +187,7 @@ struct PageObjects {
 const BATCH_PAGES: usize = 64;
 
 /// Resident core pages a pass may touch before it lets them go (see `CoreFile::release`).
-const RELEASE_BYTES: u64 = 128 << 20;
+const RELEASE_BYTES: u64 = 256 << 20;
 
 impl HeapIndex {
     /// Walk every page (in parallel) and index the objects.
@@ -681,6 +681,8 @@ impl HeapIndex {
         let core = p.core();
         let n = self.len() as u64;
         let mut local: Vec<(u32, u32)>;
+        const SEEN: usize = 64;
+        let mut seen = [0u64; SEEN];
         let (mut count, mut touched, mut last_page) = (0u64, 0u64, 0u64);
         loop {
             // Out of work: take a chunk from the pool, or wait until there is one or everyone
@@ -728,7 +730,14 @@ impl HeapIndex {
                     touched = 0;
                 }
                 self.for_each_slot_in(p, ri, i, |_, w| {
+                    // Maps, oddballs and common strings recur in almost every object: a small
+                    // cache of words already known marked saves their lookups.
+                    let c = &mut seen[(w >> 3) as usize % SEEN];
+                    if *c == w {
+                        return;
+                    }
                     if let Some((t, tr)) = self.target_in(w) {
+                        *c = w;
                         if m.set(t) {
                             local.push((t as u32, tr as u32));
                         }
