@@ -175,6 +175,8 @@ pub struct CoreFile {
     siginfo: Option<SigInfo>,
     process: Option<ProcessInfo>,
     truncation: Option<Truncation>,
+    /// File ranges holding data (sparse holes left out).
+    data_ranges: Vec<(u64, u64)>,
 }
 
 impl std::fmt::Debug for CoreFile {
@@ -262,6 +264,42 @@ pub(crate) fn program_headers<'d>(
 }
 
 /// Map a file read-only.
+/// The byte ranges of a file that hold data, as (offset, end): sparse holes (never written,
+/// read as zeros) left out, from `lseek(SEEK_DATA / SEEK_HOLE)`. The whole file when the
+/// filesystem cannot say. At most 1 << 20 ranges; past that the rest counts as data.
+pub(crate) fn data_ranges(path: &Path, len: u64) -> Vec<(u64, u64)> {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = File::open(path) else {
+        return vec![(0, len)];
+    };
+    let fd = f.as_raw_fd();
+    let mut out = Vec::new();
+    let mut off: i64 = 0;
+    while (off as u64) < len {
+        if out.len() >= 1 << 20 {
+            out.push((off as u64, len));
+            break;
+        }
+        // SAFETY: lseek on a descriptor this function owns; no memory is passed.
+        let d = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
+        if d < 0 {
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::ENXIO) && out.is_empty() {
+                return vec![(0, len)]; // SEEK_DATA unsupported: all data
+            }
+            break; // ENXIO: no data after `off`
+        }
+        // SAFETY: as above.
+        let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
+        let h = if h < 0 { len as i64 } else { h };
+        if h <= d {
+            break;
+        }
+        out.push((d as u64, (h as u64).min(len)));
+        off = h;
+    }
+    out
+}
+
 pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
     let f = File::open(path).map_err(|source| Error::Io {
         path: path.into(),
@@ -386,8 +424,10 @@ impl CoreFile {
                 segments: segments_cut,
             });
 
+        let data_ranges = data_ranges(path, file_size);
         let mut core = CoreFile {
             path: path.into(),
+            data_ranges,
             map,
             segments,
             threads: Vec::new(),
@@ -510,6 +550,22 @@ impl CoreFile {
                 (end - offset) as usize,
             )
         };
+    }
+
+    /// The parts of file range `offset..offset+len` that hold data: sparse holes (never
+    /// written: zeros, so no pointers) are left out. Returned as (offset, length).
+    pub fn data_within(&self, offset: u64, len: u64) -> Vec<(u64, u64)> {
+        let end = offset.saturating_add(len);
+        let first = self.data_ranges.partition_point(|r| r.1 <= offset);
+        self.data_ranges[first..]
+            .iter()
+            .take_while(|r| r.0 < end)
+            .map(|&(a, b)| {
+                let (a, b) = (a.max(offset), b.min(end));
+                (a, b - a)
+            })
+            .filter(|r| r.1 > 0)
+            .collect()
     }
 
     /// Let go of every resident page of the mapping (see [`CoreFile::release`]).

@@ -18,10 +18,12 @@ pub mod core;
 pub mod elfimage;
 pub mod error;
 pub mod memory;
+pub mod modules;
 pub mod space;
 
 pub use crate::core::{CoreFile, MappedFile, Segment, ThreadInfo};
 pub use crate::elfimage::{ElfImage, Symbol};
 pub use crate::error::{Error, Result};
 pub use crate::memory::{Address, ByteImage, MemError, Memory};
+pub use crate::modules::{Modules, NativeSymbol};
 pub use crate::space::{AddressSpace, Backing, Region};

@@ -635,12 +635,21 @@ impl HeapIndex {
             }
         }
         for (vaddr, offset, len) in segs {
-            let Some(bytes) = data.get(offset as usize..(offset + len) as usize) else {
-                continue;
-            };
-            scan(&mut m, vaddr, bytes, &mut stack);
-            core.release(offset, len);
-            m.root_words += len / 8;
+            // Only the parts of the file that hold data (holes are zeros), 64 MiB at a time,
+            // released as they are scanned.
+            for (doff, dlen) in core.data_within(offset, len) {
+                let mut o = doff & !7;
+                let end = doff + dlen;
+                while o < end {
+                    let n = (end - o).min(64 << 20);
+                    if let Some(bytes) = data.get(o as usize..(o + n) as usize) {
+                        scan(&mut m, vaddr + (o - offset), bytes, &mut stack);
+                        core.release(o, n);
+                        m.root_words += n / 8;
+                    }
+                    o += n;
+                }
+            }
             done += len;
             progress("scanning roots", done, total);
         }

@@ -158,13 +158,17 @@ pub fn find_pages(space: &AddressSpace, table: &VersionTable) -> PageScan {
     let mut found: Vec<Page> = Vec::new();
     let mut candidates = 0u64;
     let mut skip_until = 0u64;
+    let core = space.core();
     for r in space.regions() {
-        if !matches!(r.backing, Backing::Core { .. }) {
+        let Backing::Core { offset } = r.backing else {
             continue;
-        }
+        };
         let mut a = (r.start.0 + align - 1) & !(align - 1);
         while a + 64 <= r.end.0 {
-            if a >= skip_until {
+            // A header in a sparse hole of the core would be zeros: do not touch (and so
+            // page in) the hole to find out.
+            let in_hole = core.data_within(offset + (a - r.start.0), 64).is_empty();
+            if a >= skip_until && !in_hole {
                 candidates += 1;
                 if let Some(p) = read_header(space, Address(a), l, table.spaces) {
                     skip_until = a + p.size;

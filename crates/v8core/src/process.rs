@@ -100,7 +100,9 @@ pub struct Versions {
 pub struct Process {
     core: Arc<CoreFile>,
     space: AddressSpace,
-    exe: ElfImage,
+    exe: Arc<ElfImage>,
+    /// Native code symbolization (executable and libraries).
+    modules: elfcore::Modules,
     /// How the executable was matched.
     pub exe_check: ExeCheck,
     /// All `v8dbg_` constants.
@@ -211,10 +213,16 @@ impl Process {
                 core: core_path.into(),
             });
         }
+        let exe = Arc::new(exe);
+        let modules = elfcore::Modules::new(
+            &core,
+            Some((exe_check.recorded_path.clone(), exe.clone())),
+        );
         let mut p = Process {
             core,
             space,
             exe,
+            modules,
             exe_check,
             metadata,
             versions: Versions { v8, node },
@@ -255,6 +263,10 @@ impl Process {
     /// The executable.
     pub fn exe(&self) -> &ElfImage {
         &self.exe
+    }
+    /// Native code addresses to symbols.
+    pub fn modules(&self) -> &elfcore::Modules {
+        &self.modules
     }
     /// The process's memory.
     pub fn memory(&self) -> &AddressSpace {
