@@ -15,7 +15,12 @@ pub fn heap(args: &CoreArgs) -> Result<Heap, v8core::Error> {
     let t = Instant::now();
     let p = args.open()?;
     if std::env::var_os("V8DUMP_TIMINGS").is_some_and(|v| v != "0") {
-        eprintln!("{:<22} {:>8.3} s  {}", "opening", t.elapsed().as_secs_f64(), rss());
+        eprintln!(
+            "{:<22} {:>8.3} s  {}",
+            "opening",
+            t.elapsed().as_secs_f64(),
+            rss()
+        );
     }
     Ok(with_progress("heap loaded", |progress| {
         Heap::load(p, progress)

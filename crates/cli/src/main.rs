@@ -1,6 +1,7 @@
 //! `v8dump`: the command-line front end. It parses arguments, calls the library and formats
 //! the answer: aligned text for people, stable JSON (`--json`) for machines. No analysis here.
 
+mod crash;
 mod diff;
 mod find;
 mod fmt;
@@ -209,9 +210,42 @@ enum Command {
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// The stack of the crashing thread (or of every thread): native frames symbolized, JS
+    /// frames with function, script and line, V8's frame types.
+    Bt {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Every thread, not just the one that received the signal.
+        #[arg(long)]
+        all_threads: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Show `this` and the arguments of JS frames (loads the heap to summarize them).
+        #[arg(long)]
+        args: bool,
+    },
+    /// The Node.js process: pid, platform, process.versions, argv, execArgv, execPath, cwd,
+    /// and the environment it started with (secret-looking values masked).
+    Nodeinfo {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not mask values of variables whose names look secret (TOKEN, KEY, PASSWORD...).
+        #[arg(long)]
+        show_secrets: bool,
+    },
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed early: end quietly, as other command-line tools do,
+    // rather than fail on the broken pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info { core, json, pages } => info::run(core, *json, *pages),
@@ -291,6 +325,17 @@ fn main() -> ExitCode {
         }
         Command::Top { core, json, limit } => find::top(core, *json, *limit),
         Command::Heapsnapshot { core, output } => find::heapsnapshot(core, output),
+        Command::Bt {
+            core,
+            all_threads,
+            json,
+            args,
+        } => crash::bt(core, *all_threads, *json, *args),
+        Command::Nodeinfo {
+            core,
+            json,
+            show_secrets,
+        } => crash::nodeinfo(core, *json, *show_secrets),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -283,7 +283,8 @@ pub(crate) fn data_ranges(path: &Path, len: u64) -> Vec<(u64, u64)> {
         // SAFETY: lseek on a descriptor this function owns; no memory is passed.
         let d = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
         if d < 0 {
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::ENXIO) && out.is_empty() {
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::ENXIO) && out.is_empty()
+            {
                 return vec![(0, len)]; // SEEK_DATA unsupported: all data
             }
             break; // ENXIO: no data after `off`

@@ -86,6 +86,28 @@ pub struct ElfImage {
     symbols: OnceLock<SymbolIndex>,
     // addr2line's context caches with OnceCell (not Sync): one lock keeps the image shareable.
     lines: OnceLock<Option<Mutex<Lines>>>,
+    /// `.eh_frame`: (section address, FDE ranges sorted by start as (start, end, offset)).
+    eh_frame: OnceLock<Option<EhIndex>>,
+}
+
+struct EhIndex {
+    addr: u64,
+    offset: usize,
+    size: usize,
+    fdes: Vec<(u64, u64, usize)>,
+}
+
+/// How to find a caller's registers from a frame's, at one code address (DWARF CFI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnwindRow {
+    /// The CFA is this register (DWARF number: 6 rbp, 7 rsp) plus `cfa_offset`.
+    pub cfa_register: u16,
+    /// Offset added to the CFA register.
+    pub cfa_offset: i64,
+    /// The return address is saved at CFA + this offset.
+    pub ra_offset: i64,
+    /// The caller's rbp is saved at CFA + this offset (`None`: rbp is unchanged).
+    pub rbp_offset: Option<i64>,
 }
 
 impl std::fmt::Debug for ElfImage {
@@ -147,6 +169,7 @@ impl ElfImage {
             build_id,
             symbols: OnceLock::new(),
             lines: OnceLock::new(),
+            eh_frame: OnceLock::new(),
         })
     }
 
@@ -254,6 +277,82 @@ impl ElfImage {
             return None;
         }
         Some((s, off))
+    }
+
+    fn eh_index(&self) -> Option<&EhIndex> {
+        self.eh_frame
+            .get_or_init(|| {
+                use gimli::UnwindSection;
+                let file = object::File::parse(&*self.map).ok()?;
+                let sec = file.section_by_name(".eh_frame")?;
+                let (offset, size) = sec.file_range()?;
+                let (offset, size) = (offset as usize, size as usize);
+                let data = self.map.get(offset..offset + size)?;
+                let eh = gimli::EhFrame::new(data, gimli::LittleEndian);
+                let bases = gimli::BaseAddresses::default().set_eh_frame(sec.address());
+                let mut fdes = Vec::new();
+                let mut entries = eh.entries(&bases);
+                while let Ok(Some(entry)) = entries.next() {
+                    if let gimli::CieOrFde::Fde(partial) = entry {
+                        if let Ok(fde) = partial.parse(|_, b, o| eh.cie_from_offset(b, o)) {
+                            let start = fde.initial_address();
+                            fdes.push((start, start + fde.len(), fde.offset()));
+                        }
+                    }
+                    if fdes.len() > 4_000_000 {
+                        break;
+                    }
+                }
+                fdes.sort_unstable();
+                Some(EhIndex {
+                    addr: sec.address(),
+                    offset,
+                    size,
+                    fdes,
+                })
+            })
+            .as_ref()
+    }
+
+    /// The CFI row for link-time code address `addr`, from `.eh_frame`, when the image has an
+    /// entry for it (V8's embedded builtins and JIT code have none).
+    pub fn unwind_row(&self, addr: u64) -> Option<UnwindRow> {
+        use gimli::UnwindSection;
+        let idx = self.eh_index()?;
+        let i = idx.fdes.partition_point(|f| f.0 <= addr).checked_sub(1)?;
+        let (start, end, off) = idx.fdes[i];
+        if addr < start || addr >= end {
+            return None;
+        }
+        let data = self.map.get(idx.offset..idx.offset + idx.size)?;
+        let eh = gimli::EhFrame::new(data, gimli::LittleEndian);
+        let bases = gimli::BaseAddresses::default().set_eh_frame(idx.addr);
+        let fde = eh
+            .fde_from_offset(&bases, gimli::EhFrameOffset(off), |s, b, o| {
+                s.cie_from_offset(b, o)
+            })
+            .ok()?;
+        let mut ctx = gimli::UnwindContext::new();
+        let row = fde
+            .unwind_info_for_address(&eh, &bases, &mut ctx, addr)
+            .ok()?;
+        let (cfa_register, cfa_offset) = match row.cfa() {
+            gimli::CfaRule::RegisterAndOffset { register, offset } => (register.0, *offset),
+            _ => return None,
+        };
+        let at = |reg: u16| match row.register(gimli::Register(reg)) {
+            gimli::RegisterRule::Offset(o) => Some(Some(o)),
+            gimli::RegisterRule::Undefined | gimli::RegisterRule::SameValue => Some(None),
+            _ => None,
+        };
+        let ra_offset = at(16)??;
+        let rbp_offset = at(6)?;
+        Some(UnwindRow {
+            cfa_register,
+            cfa_offset,
+            ra_offset,
+            rbp_offset,
+        })
     }
 
     /// Source file and line of a link-time code address, from DWARF, when the image has it.

@@ -22,7 +22,7 @@ pub mod modules;
 pub mod space;
 
 pub use crate::core::{CoreFile, MappedFile, Segment, ThreadInfo};
-pub use crate::elfimage::{ElfImage, Symbol};
+pub use crate::elfimage::{ElfImage, Symbol, UnwindRow};
 pub use crate::error::{Error, Result};
 pub use crate::memory::{Address, ByteImage, MemError, Memory};
 pub use crate::modules::{Modules, NativeSymbol};

@@ -49,7 +49,9 @@ impl Modules {
     pub fn new(core: &CoreFile, exe: Option<(Option<String>, Arc<ElfImage>)>) -> Modules {
         let mut by_path: HashMap<&str, (u64, u64)> = HashMap::new();
         for f in core.mapped_files() {
-            let e = by_path.entry(f.path.as_str()).or_insert((f.start.0, f.end.0));
+            let e = by_path
+                .entry(f.path.as_str())
+                .or_insert((f.start.0, f.end.0));
             e.0 = e.0.min(f.start.0);
             e.1 = e.1.max(f.end.0);
         }
@@ -82,7 +84,10 @@ impl Modules {
     }
 
     fn module_at(&self, addr: u64) -> Option<&Module> {
-        let i = self.modules.partition_point(|m| m.start <= addr).checked_sub(1)?;
+        let i = self
+            .modules
+            .partition_point(|m| m.start <= addr)
+            .checked_sub(1)?;
         let m = &self.modules[i];
         (addr < m.end).then_some(m)
     }
@@ -109,6 +114,14 @@ impl Modules {
         let img = img.map(Arc::new);
         opened.insert(m.path.clone(), img.clone());
         img
+    }
+
+    /// The CFI row for runtime code address `addr`, from its module's `.eh_frame`.
+    pub fn unwind_row(&self, addr: u64, mem: &dyn Memory) -> Option<crate::elfimage::UnwindRow> {
+        let m = self.module_at(addr)?;
+        let img = self.image(m, mem)?;
+        let bias = m.start.wrapping_sub(img.base_vaddr());
+        img.unwind_row(addr.wrapping_sub(bias))
     }
 
     /// Whether `addr` lies in a mapped file.

@@ -55,6 +55,10 @@ pub struct Fields {
     pub function_context: u64,
     pub sfi_name_or_scope_info: u64,
     pub sfi_function_data: Option<u64>,
+    /// Where a BytecodeArray's bytecodes start (its header size).
+    pub bytecode_header: Option<u64>,
+    /// BytecodeArray.source_position_table.
+    pub bytecode_source_positions: Option<u64>,
     pub sfi_script: u64,
     pub uncompiled_inferred_name: u64,
     pub script_source: u64,
@@ -155,6 +159,8 @@ impl Fields {
             function_context: f("JSFunction", &["context"])?,
             sfi_name_or_scope_info: f("SharedFunctionInfo", &["name_or_scope_info"])?,
             sfi_function_data: f("SharedFunctionInfo", &["function_data"]).ok(),
+            bytecode_header: f("BytecodeArray", &["data"]).ok(),
+            bytecode_source_positions: f("BytecodeArray", &["source_position_table"]).ok(),
             sfi_script: f(
                 "SharedFunctionInfo",
                 &["script", "script_or_debug_info", "raw_script"],

@@ -141,6 +141,15 @@ pub enum Elements {
 /// The hole in a FixedDoubleArray (`kHoleNanInt64`).
 pub const DOUBLE_HOLE: u64 = 0xfff7_ffff_fff7_ffff;
 
+/// What follows a ScopeInfo's locals (see [`Reader::scope_info_names`]).
+struct ScopeInfoTail {
+    scope_type: u32,
+    function_name: Option<u64>,
+    inferred_name: Option<u64>,
+    /// Where the position info is, if the scope type has it.
+    position_offset: u64,
+}
+
 /// Reads objects of one process.
 #[derive(Clone, Copy)]
 pub struct Reader<'p> {
@@ -430,19 +439,40 @@ impl<'p> Reader<'p> {
 
     /// `(function name, inferred name)` from a ScopeInfo, per the version's ScopeInfo layout.
     pub fn scope_info_names(&self, si: u64) -> (Option<u64>, Option<u64>) {
+        self.scope_info_tail(si)
+            .map(|t| (t.function_name, t.inferred_name))
+            .unwrap_or((None, None))
+    }
+
+    /// `(start, end)` source positions of a ScopeInfo's scope, when it has position info
+    /// (function, script, eval, module and class scopes).
+    pub fn scope_info_position(&self, si: u64) -> Option<(u64, u64)> {
+        let t = self.scope_info_tail(si)?;
+        let l = &self.p.fields.scope_info;
+        if !l.position_info_scope_types.contains(&t.scope_type) {
+            return None;
+        }
+        let start = self.smi_at(si, t.position_offset)?;
+        let end = self.smi_at(si, t.position_offset + 8)?;
+        (start >= 0 && end >= start).then_some((start as u64, end as u64))
+    }
+
+    /// The optional fields after a ScopeInfo's locals, located per the version's layout.
+    fn scope_info_tail(&self, si: u64) -> Option<ScopeInfoTail> {
+        if self.kind(si) != Some(Kind::ScopeInfo) {
+            return None;
+        }
         let l = &self.p.fields.scope_info;
         let flags = if l.flags_is_smi {
             self.smi_at(si, l.flags).map(|v| v as u32)
         } else {
             self.u32_at(si, l.flags)
-        };
-        let (Some(flags), Some(locals)) = (flags, self.smi_at(si, l.context_local_count)) else {
-            return (None, None);
-        };
-        let locals = locals.max(0) as u64;
+        }?;
+        let locals = self.smi_at(si, l.context_local_count)?.max(0) as u64;
+        let scope_type = flags & l.scope_type_mask;
         let mut off = l.variable_start;
         if let Some((ty, extra)) = l.extra_slot_for_scope_type {
-            if flags & l.scope_type_mask == ty {
+            if scope_type == ty {
                 off += extra;
             }
         }
@@ -455,17 +485,22 @@ impl<'p> Reader<'p> {
         if flags >> l.saved_class_variable_bit & 1 != 0 {
             off += 8;
         }
-        let mut fname = None;
+        let mut function_name = None;
         if flags >> l.function_variable_shift & 3 != 0 {
-            fname = self.slot(si, off);
+            function_name = self.slot(si, off);
             off += 16;
         }
-        let inferred = if flags >> l.inferred_name_bit & 1 != 0 {
-            self.slot(si, off)
-        } else {
-            None
-        };
-        (fname, inferred)
+        let mut inferred_name = None;
+        if flags >> l.inferred_name_bit & 1 != 0 {
+            inferred_name = self.slot(si, off);
+            off += 8;
+        }
+        Some(ScopeInfoTail {
+            scope_type,
+            function_name,
+            inferred_name,
+            position_offset: off,
+        })
     }
 
     /// `SharedFunctionInfo::DebugName`: the name, else the inferred name; "" if neither.
@@ -514,6 +549,25 @@ impl<'p> Reader<'p> {
     }
 
     // ------------------------------------------------------------------ maps and properties
+
+    /// A JSArray's `length` (a Smi, or a HeapNumber for lengths past the Smi range).
+    pub fn js_array_length(&self, arr: u64) -> Option<u64> {
+        let l = self.slot(arr, self.p.layout.js_array_length as u64)?;
+        match self.smi(l) {
+            Some(v) if v >= 0 => Some(v as u64),
+            _ => self
+                .f64_at(l, self.p.fields.heap_number_value)
+                .filter(|v| *v >= 0.0)
+                .map(|v| v as u64),
+        }
+    }
+
+    /// `len` raw bytes of object `obj` from byte offset `off`.
+    pub fn bytes_at(&self, obj: u64, off: u64, len: usize) -> Option<Vec<u8>> {
+        self.mem()
+            .read_vec(elfcore::Address(obj.wrapping_sub(1).wrapping_add(off)), len)
+            .ok()
+    }
 
     /// Map bit_field2.
     pub fn bit_field2(&self, map: u64) -> Option<u8> {

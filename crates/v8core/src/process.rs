@@ -214,10 +214,8 @@ impl Process {
             });
         }
         let exe = Arc::new(exe);
-        let modules = elfcore::Modules::new(
-            &core,
-            Some((exe_check.recorded_path.clone(), exe.clone())),
-        );
+        let modules =
+            elfcore::Modules::new(&core, Some((exe_check.recorded_path.clone(), exe.clone())));
         let mut p = Process {
             core,
             space,

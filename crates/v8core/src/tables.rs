@@ -168,6 +168,9 @@ pub struct ScopeInfoLayout {
     pub function_variable_shift: u32,
     /// Flag bit: has_inferred_function_name.
     pub inferred_name_bit: u32,
+    /// Scope types whose ScopeInfo has position info (start, end Smis) after the inferred
+    /// name.
+    pub position_info_scope_types: &'static [u32],
 }
 
 const SCOPE_INFO_V10_V12: ScopeInfoLayout = ScopeInfoLayout {
@@ -181,6 +184,8 @@ const SCOPE_INFO_V10_V12: ScopeInfoLayout = ScopeInfoLayout {
     saved_class_variable_bit: 10,
     function_variable_shift: 12,
     inferred_name_bit: 14,
+    // CLASS, EVAL, FUNCTION, MODULE, SCRIPT (ScopeType 0-4).
+    position_info_scope_types: &[0, 1, 2, 3, 4],
 };
 
 const PAGE_V10_V11: PageLayout = PageLayout {

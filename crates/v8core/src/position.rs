@@ -1,0 +1,145 @@
+//! Source positions: where a function starts, which source position a bytecode offset is at,
+//! and the line and column of a position in a script's source.
+
+use crate::objects::Reader;
+
+/// Most characters of a script read to turn a position into a line (a 16 MiB bundle).
+const MAX_SOURCE_CHARS: u64 = 16 << 20;
+
+/// Decode one zigzag VLQ integer of a source position table.
+fn read_int(bytes: &[u8], at: &mut usize) -> Option<i64> {
+    let mut v: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        if shift >= 64 {
+            return None;
+        }
+        v |= ((b & 0x7f) as u64) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    // Zigzag: (x << 1) ^ (x >> 63).
+    Some(((v >> 1) as i64) ^ -((v & 1) as i64))
+}
+
+/// The entries of an encoded source position table as (code offset, raw source position),
+/// at most `limit`.
+pub fn decode_table(bytes: &[u8], limit: usize) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let (mut at, mut code, mut pos) = (0usize, 0i64, 0i64);
+    while at < bytes.len() && out.len() < limit {
+        let Some(c) = read_int(bytes, &mut at) else {
+            break;
+        };
+        let Some(p) = read_int(bytes, &mut at) else {
+            break;
+        };
+        // The sign of the code-offset delta carries is_statement.
+        code += if c >= 0 { c } else { -(c + 1) };
+        pos += p;
+        out.push((code, pos));
+    }
+    out
+}
+
+/// The script offset held in a raw `SourcePosition` (bit 0 external; 30 bits of script
+/// offset + 1; then the inlining id).
+pub fn script_offset(raw: i64) -> Option<u64> {
+    let off = ((raw as u64) >> 1) & ((1 << 30) - 1);
+    off.checked_sub(1)
+}
+
+/// The source position of an interpreted or baseline frame: `frame_offset` is the Smi the
+/// frame holds (the bytecode offset plus the BytecodeArray header, minus the heap-object tag).
+pub fn bytecode_position(r: &Reader, bytecode_array: u64, frame_offset: u64) -> Option<u64> {
+    let f = &r.p.fields;
+    let header = f.bytecode_header?;
+    let offset = r.smi(frame_offset)? - (header as i64 - 1);
+    let table = r.slot(bytecode_array, f.bytecode_source_positions?)?;
+    let len = r.array_length(table)? as usize;
+    let bytes = r.bytes_at(table, f.fixed_array_data, len.min(1 << 24))?;
+    let entries = decode_table(&bytes, 1 << 22);
+    let raw = entries
+        .iter()
+        .take_while(|(code, _)| *code <= offset)
+        .last()
+        .map(|(_, p)| *p)?;
+    script_offset(raw)
+}
+
+/// The source position where the function of a SharedFunctionInfo starts, from its ScopeInfo's
+/// position info.
+pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
+    let si = r.slot(sfi, r.p.fields.sfi_name_or_scope_info)?;
+    let (start, _end) = r.scope_info_position(si)?;
+    Some(start)
+}
+
+/// 1-based line and column of position `pos` in the source string `source`.
+pub fn line_col(r: &Reader, source: u64, pos: u64) -> Option<(u64, u64)> {
+    if pos >= MAX_SOURCE_CHARS {
+        return None;
+    }
+    let s = r.string(source, pos as usize + 1)?;
+    let mut line = 1u64;
+    let mut col = 1u64;
+    // Positions count UTF-16 code units.
+    for (k, c) in s.text.encode_utf16().enumerate() {
+        if k as u64 >= pos {
+            return Some((line, col));
+        }
+        if c == b'\n' as u16 {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    (s.length >= pos).then_some((line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zigzag_vlq(x: i64) -> Vec<u8> {
+        let mut v = ((x << 1) ^ (x >> 63)) as u64;
+        let mut out = Vec::new();
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    #[test]
+    fn table_entries_accumulate_deltas_and_drop_the_statement_sign() {
+        // (code 0, pos 100, statement), (code 5, pos 90, expression), (code 300, pos 5000).
+        let mut bytes = Vec::new();
+        for (c, p) in [(0i64, 100i64), (-(5) - 1, -10), (295, 4910)] {
+            bytes.extend(zigzag_vlq(c));
+            bytes.extend(zigzag_vlq(p));
+        }
+        assert_eq!(
+            decode_table(&bytes, 10),
+            vec![(0, 100), (5, 90), (300, 5000)]
+        );
+        // A cut-off table stops cleanly.
+        assert_eq!(decode_table(&bytes[..bytes.len() - 1], 10).len(), 2);
+    }
+
+    #[test]
+    fn script_offsets_come_out_of_raw_positions() {
+        // SourcePosition(42): external bit 0, offset field 43.
+        assert_eq!(script_offset(43 << 1), Some(42));
+        assert_eq!(script_offset(0), None);
+    }
+}

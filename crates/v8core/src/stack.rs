@@ -1,0 +1,507 @@
+//! Thread stacks, native and JavaScript frames interleaved.
+//!
+//! A thread's registers (NT_PRSTATUS) give the first frame. The C library code that raised the
+//! signal does not keep `rbp` as a frame pointer, so the frame-pointer chain is found again by
+//! scanning up from `rsp` for a slot that starts a consistent chain (a saved `rbp` above it
+//! whose neighbour is a return address into code, confirmed by further links); node's C++ and
+//! all of V8's code keep frame pointers, so the chain then runs to `main`. Return addresses
+//! between `rsp` and that slot (the C library's own frames) are recovered by a scan that only
+//! accepts words preceded by a call instruction; they are marked as scanned.
+//!
+//! Each frame of the chain is classified with V8's frame layout (the `off_fp_*` and
+//! `frametype_*` constants of the postmortem metadata): typed frames carry a marker (`type <<
+//! 1`) where JavaScript frames keep their context; JavaScript frames hold their function,
+//! and interpreted and baseline ones their BytecodeArray and bytecode offset.
+
+use crate::kinds::Kind;
+use crate::objects::Reader;
+use crate::position;
+use crate::process::Process;
+use elfcore::{Memory, NativeSymbol};
+use serde::Serialize;
+
+/// How a frame runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameKind {
+    /// C/C++ code of node or a library.
+    Native,
+    /// Bytecode run by the interpreter (Ignition).
+    Interpreted,
+    /// Baseline (Sparkplug) code.
+    Baseline,
+    /// Optimized code (Maglev or Turbofan).
+    Optimized,
+    /// A JavaScript function implemented as a builtin (e.g. `Array.prototype.push`).
+    Builtin,
+    /// A typed V8 frame (entry, exit, stub, internal, construct...): see `frame_type`.
+    V8,
+}
+
+/// A JavaScript function's frame details.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsFrame {
+    /// The function (tagged).
+    pub function: u64,
+    /// Its debug name (`(anonymous)` when it has none).
+    pub name: String,
+    /// The script's name (file or URL), if any.
+    pub script: Option<String>,
+    /// 1-based line and column of the current position, when known (interpreted and baseline
+    /// frames), else of the function's start.
+    pub line: Option<u64>,
+    /// 1-based column.
+    pub column: Option<u64>,
+    /// Whether `line` is the position being executed (true) or the function's start (false).
+    pub exact: bool,
+    /// The receiver (`this`, tagged word), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub this: Option<u64>,
+    /// The arguments (tagged words), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<u64>>,
+}
+
+/// One frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    /// Program counter (the return address for every frame but the first).
+    pub pc: u64,
+    /// Frame pointer of this frame, when on the chain.
+    pub fp: Option<u64>,
+    /// What runs there.
+    pub kind: FrameKind,
+    /// V8's frame type name for typed frames (`EntryFrame`, `ExitFrame`, `StubFrame`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_type: Option<String>,
+    /// The native symbol at `pc`, when the code is in a mapped file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeSymbol>,
+    /// JavaScript details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub js: Option<JsFrame>,
+    /// Found by scanning the stack for return addresses rather than by the frame chain.
+    pub scanned: bool,
+}
+
+/// A thread's stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backtrace {
+    /// Index in the core's thread list (0: the thread that received the signal).
+    pub thread: usize,
+    /// Its thread id.
+    pub tid: u32,
+    /// Frames, innermost first.
+    pub frames: Vec<Frame>,
+    /// Why the walk ended where it did, or what it could not do.
+    pub notes: Vec<String>,
+}
+
+/// Frame-layout constants of this V8 version.
+struct FrameLayout {
+    context: i64,
+    function: i64,
+    bytecode_array: i64,
+    bytecode_offset: i64,
+    args: i64,
+    argc: i64,
+    types: Vec<(i64, String)>,
+}
+
+impl FrameLayout {
+    fn new(p: &Process) -> FrameLayout {
+        let m = &p.metadata;
+        let off = |name: &str, dflt: i64| m.get(&format!("off_fp_{name}")).unwrap_or(dflt);
+        let mut types: Vec<(i64, String)> = m
+            .raw
+            .iter()
+            .filter_map(|(k, &v)| Some((v, k.strip_prefix("frametype_")?.to_string())))
+            .collect();
+        types.sort();
+        FrameLayout {
+            context: off("context_or_frame_type", off("context", -8)),
+            function: off("function", -16),
+            bytecode_array: off("bytecode_array", -32),
+            bytecode_offset: off("bytecode_offset", -40),
+            args: off("args", 16),
+            argc: off("argc", -24),
+            types,
+        }
+    }
+
+    fn type_name(&self, t: i64) -> Option<&str> {
+        self.types
+            .iter()
+            .find(|(v, _)| *v == t)
+            .map(|(_, n)| n.as_str())
+    }
+}
+
+/// Walks thread stacks of one process.
+pub struct StackWalker<'p> {
+    p: &'p Process,
+    r: Reader<'p>,
+    layout: FrameLayout,
+    /// Include `this` and arguments of JavaScript frames.
+    pub with_args: bool,
+    /// Most frames per thread.
+    pub max_frames: usize,
+}
+
+impl<'p> StackWalker<'p> {
+    /// A walker for `p`.
+    pub fn new(p: &'p Process) -> StackWalker<'p> {
+        StackWalker {
+            p,
+            r: Reader::new(p),
+            layout: FrameLayout::new(p),
+            with_args: false,
+            max_frames: 256,
+        }
+    }
+
+    fn word(&self, a: u64) -> Option<u64> {
+        self.p.memory().read_u64(elfcore::Address(a)).ok()
+    }
+
+    /// Whether `a` lies in executable memory (a mapped file's code, or V8's code pages).
+    fn is_code(&self, a: u64) -> bool {
+        let core = self.p.core();
+        let segs = core.segments();
+        let i = segs.partition_point(|s| s.vaddr.0 <= a);
+        i > 0 && {
+            let s = &segs[i - 1];
+            a < s.end().0 && s.executable()
+        }
+    }
+
+    /// Whether the bytes before return address `ra` end in a call instruction.
+    fn after_call(&self, ra: u64) -> bool {
+        let mut b = [0u8; 7];
+        if self
+            .p
+            .memory()
+            .read_at(elfcore::Address(ra.wrapping_sub(7)), &mut b)
+            .is_err()
+        {
+            return false;
+        }
+        // call rel32 (E8 xx xx xx xx); call r/m64 (FF /2) in its 2-, 3-, 6- and 7-byte forms.
+        b[2] == 0xe8
+            || (b[5] == 0xff && (b[6] >> 3) & 7 == 2)
+            || (b[4] == 0xff && (b[5] >> 3) & 7 == 2)
+            || (b[1] == 0xff && (b[2] >> 3) & 7 == 2)
+            || (b[0] == 0xff && (b[1] >> 3) & 7 == 2)
+            || (b[3] == 0x41 && b[4] == 0xff && (b[5] >> 3) & 7 == 2)
+    }
+
+    /// The stack of thread `t` (index into the core's threads).
+    pub fn backtrace(&self, t: usize) -> Option<Backtrace> {
+        let core = self.p.core();
+        let th = core.threads().get(t)?;
+        let (rip, rsp, rbp) = (th.regs.rip(), th.regs.rsp(), th.regs.rbp());
+        let mut bt = Backtrace {
+            thread: t,
+            tid: th.tid,
+            frames: Vec::new(),
+            notes: Vec::new(),
+        };
+        let Some(seg) = core
+            .segments()
+            .iter()
+            .find(|s| s.vaddr.0 <= rsp && rsp < s.end().0)
+        else {
+            bt.notes.push(format!(
+                "the stack pointer {rsp:#x} is not in dumped memory"
+            ));
+            bt.frames.push(self.frame(rip, None, false, true));
+            return Some(bt);
+        };
+        let hi = seg.end().0;
+        let ok_fp = |fp: u64| fp >= rsp && fp < hi && fp % 8 == 0;
+        bt.frames.push(self.frame(rip, None, false, true));
+        // Native frames first by their call-frame information (.eh_frame), as long as there
+        // is some: this gets through the C library's frameless code exactly.
+        let mem: &dyn Memory = self.p.memory();
+        let (mut pc, mut sp, mut bp) = (rip, rsp, rbp);
+        let mut first = true;
+        let mut cfi_frames = 0;
+        while bt.frames.len() < self.max_frames {
+            let look = if first { pc } else { pc.wrapping_sub(1) };
+            let Some(row) = self.p.modules().unwind_row(look, mem) else {
+                break;
+            };
+            let base = match row.cfa_register {
+                7 => sp,
+                6 => bp,
+                _ => break,
+            };
+            let cfa = base.wrapping_add(row.cfa_offset as u64);
+            let Some(ra) = self.word(cfa.wrapping_add(row.ra_offset as u64)) else {
+                break;
+            };
+            let new_bp = match row.rbp_offset {
+                Some(o) => match self.word(cfa.wrapping_add(o as u64)) {
+                    Some(v) => v,
+                    None => break,
+                },
+                None => bp,
+            };
+            if ra == 0 || cfa <= sp || !ok_fp(cfa.saturating_sub(8).max(rsp)) {
+                break;
+            }
+            // The caller's frame: its fp is the rbp it will have (for V8 classification).
+            (pc, sp, bp) = (ra, cfa, new_bp);
+            first = false;
+            cfi_frames += 1;
+            let fp = ok_fp(bp).then_some(bp);
+            bt.frames.push(self.frame(pc, fp, false, false));
+            // Once in code without CFI (V8's builtins and JIT code), frame pointers take over.
+            if self
+                .p
+                .modules()
+                .unwind_row(pc.wrapping_sub(1), mem)
+                .is_none()
+            {
+                break;
+            }
+        }
+        if cfi_frames > 0 {
+            // Continue along the frame-pointer chain from the last frame's rbp.
+            let mut fp = bp;
+            while bt.frames.len() < self.max_frames && ok_fp(fp) {
+                let (Some(caller), Some(ra)) = (self.word(fp), self.word(fp + 8)) else {
+                    break;
+                };
+                if ra == 0 {
+                    break;
+                }
+                if !ok_fp(caller) || caller <= fp {
+                    bt.frames.push(self.frame(ra, None, false, false));
+                    break;
+                }
+                bt.frames.push(self.frame(ra, Some(caller), false, false));
+                fp = caller;
+            }
+            return Some(bt);
+        }
+        bt.notes.push(
+            "no call-frame information for the first frame: the frame chain was found by \
+             scanning the stack"
+                .into(),
+        );
+        // Where the frame-pointer chain starts: rbp itself when it is a good link, else the
+        // first slot above rsp that starts a chain of three good links.
+        let link_ok = |fp: u64| -> bool {
+            match (self.word(fp), self.word(fp + 8)) {
+                (Some(next), Some(ra)) => {
+                    (next > fp && ok_fp(next) || next == 0) && self.is_code(ra)
+                }
+                _ => false,
+            }
+        };
+        let chain_ok = |mut fp: u64| -> bool {
+            for _ in 0..3 {
+                if !ok_fp(fp) || !link_ok(fp) {
+                    return false;
+                }
+                match self.word(fp) {
+                    Some(0) => return true,
+                    Some(n) => fp = n,
+                    None => return false,
+                }
+            }
+            true
+        };
+        let start = if ok_fp(rbp) && chain_ok(rbp) && rbp - rsp < 0x400 {
+            Some(rbp)
+        } else {
+            let mut s = rsp & !7;
+            let mut found = None;
+            while s + 16 <= hi && s < rsp + (1 << 16) {
+                if chain_ok(s) {
+                    found = Some(s);
+                    break;
+                }
+                s += 8;
+            }
+            found
+        };
+        let Some(start) = start else {
+            bt.notes
+                .push("no frame-pointer chain found in the first 64 KiB of the stack".into());
+            return Some(bt);
+        };
+        // Return addresses between rsp and the chain (frameless code), marked as scanned.
+        let mut s = rsp & !7;
+        while s < start {
+            if let Some(w) = self.word(s) {
+                if self.is_code(w) && self.after_call(w) && w != rip {
+                    bt.frames.push(self.frame(w, None, true, false));
+                }
+            }
+            s += 8;
+        }
+        // The chain.
+        let mut fp = start;
+        while bt.frames.len() < self.max_frames {
+            let (Some(caller), Some(ra)) = (self.word(fp), self.word(fp + 8)) else {
+                bt.notes.push(format!("frame at {fp:#x} is not readable"));
+                break;
+            };
+            if ra == 0 {
+                break;
+            }
+            if !ok_fp(caller) || caller <= fp {
+                // The outermost frame: its caller's fp is 0 or outside the stack.
+                bt.frames.push(self.frame(ra, None, false, false));
+                break;
+            }
+            bt.frames.push(self.frame(ra, Some(caller), false, false));
+            fp = caller;
+        }
+        if bt.frames.len() >= self.max_frames {
+            bt.notes
+                .push(format!("stopped after {} frames", self.max_frames));
+        }
+        Some(bt)
+    }
+
+    /// Describe the frame whose code is at `pc` and whose frame pointer is `fp`.
+    fn frame(&self, pc: u64, fp: Option<u64>, scanned: bool, first: bool) -> Frame {
+        let mem: &dyn Memory = self.p.memory();
+        // A return address points after the call: name the call itself.
+        let look = if first { pc } else { pc.wrapping_sub(1) };
+        let native = self.p.modules().symbolize(look, mem);
+        let mut f = Frame {
+            pc,
+            fp,
+            kind: FrameKind::Native,
+            frame_type: None,
+            native,
+            js: None,
+            scanned,
+        };
+        let Some(fp) = fp else {
+            return f;
+        };
+        let sym = f
+            .native
+            .as_ref()
+            .and_then(|n| n.symbol.as_deref())
+            .unwrap_or("");
+        // V8 code: builtins embedded in node's text, or code outside every mapped file (JIT).
+        let builtin = sym.starts_with("Builtins_");
+        let jit = f.native.is_none();
+        if !builtin && !jit {
+            return f;
+        }
+        let at = |off: i64| self.word(fp.wrapping_add(off as u64));
+        let l = &self.layout;
+        let Some(marker) = at(l.context) else {
+            return f;
+        };
+        if marker & 1 == 0 && marker < 1024 {
+            f.kind = FrameKind::V8;
+            f.frame_type = Some(
+                l.type_name((marker >> 1) as i64)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("type {}", marker >> 1)),
+            );
+            return f;
+        }
+        let Some(func) = at(l.function) else {
+            return f;
+        };
+        if self.r.kind(func) != Some(Kind::JSFunction) {
+            return f;
+        }
+        let bytecode = at(l.bytecode_array)
+            .filter(|&b| self.r.kind(b) == Some(Kind::Other) && self.is_bytecode_array(b));
+        f.kind = match (bytecode.is_some(), builtin) {
+            (true, true) if sym.starts_with("Builtins_Interpreter") => FrameKind::Interpreted,
+            (true, false) => FrameKind::Baseline,
+            (false, true) => FrameKind::Builtin,
+            (false, false) => FrameKind::Optimized,
+            (true, true) => FrameKind::Interpreted,
+        };
+        let mut js = self.js_frame(func);
+        if let (Some(ba), Some(off)) = (bytecode, at(l.bytecode_offset)) {
+            if let Some(pos) = position::bytecode_position(&self.r, ba, off) {
+                if let Some((line, col)) = self.line_col(func, pos) {
+                    js.line = Some(line);
+                    js.column = Some(col);
+                    js.exact = true;
+                }
+            }
+        }
+        if self.with_args {
+            js.this = at(l.args).filter(|&w| w & 1 == 1 || self.r.smi(w).is_some());
+            let argc = at(l.argc)
+                .map(|w| self.r.smi(w).map(|v| v as u64).unwrap_or(w))
+                .unwrap_or(0)
+                .min(64);
+            // argc counts the receiver in V8 10+.
+            js.args = Some(
+                (1..argc)
+                    .filter_map(|k| at(l.args + 8 * k as i64))
+                    .collect(),
+            );
+        }
+        f.js = Some(js);
+        f
+    }
+
+    fn is_bytecode_array(&self, b: u64) -> bool {
+        self.r
+            .itype(b)
+            .and_then(|t| self.p.types.name(t))
+            .is_some_and(|n| n == "BYTECODE_ARRAY_TYPE")
+    }
+
+    /// Name, script and start position of a function.
+    pub fn js_frame(&self, func: u64) -> JsFrame {
+        let r = &self.r;
+        let name = r.function_name(func);
+        let sfi = r.function_shared(func);
+        let script = sfi
+            .and_then(|s| r.slot(s, self.p.fields.sfi_script))
+            .filter(|&s| r.kind(s) == Some(Kind::Script));
+        let script_name = script
+            .and_then(|s| r.slot(s, self.p.fields.script_name))
+            .and_then(|n| r.string_text(n))
+            .filter(|n| !n.is_empty());
+        let mut js = JsFrame {
+            function: func,
+            name: if name.is_empty() {
+                "(anonymous)".into()
+            } else {
+                name
+            },
+            script: script_name,
+            line: None,
+            column: None,
+            exact: false,
+            this: None,
+            args: None,
+        };
+        if let Some(start) = sfi.and_then(|s| position::function_start(r, s)) {
+            if let Some((line, col)) = self.line_col(func, start) {
+                js.line = Some(line);
+                js.column = Some(col);
+            }
+        }
+        js
+    }
+
+    /// 1-based line and column of source position `pos` in the script of function `func`.
+    fn line_col(&self, func: u64, pos: u64) -> Option<(u64, u64)> {
+        let r = &self.r;
+        let sfi = r.function_shared(func)?;
+        let script = r
+            .slot(sfi, self.p.fields.sfi_script)
+            .filter(|&s| r.kind(s) == Some(Kind::Script))?;
+        let source = r.slot(script, self.p.fields.script_source)?;
+        position::line_col(r, source, pos)
+    }
+}
