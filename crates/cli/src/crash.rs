@@ -1,6 +1,6 @@
 //! `bt`, `nodeinfo`: the crash context.
 
-use crate::fmt::Table;
+use crate::fmt::{bytes, Table};
 use crate::{load, CoreArgs};
 use v8core::stack::{Backtrace, Frame, FrameKind, StackWalker};
 
@@ -189,9 +189,7 @@ pub fn nodeinfo(args: &CoreArgs, json: bool, show_secrets: bool) -> Res {
     println!(
         "\nenvironment at start ({} variables{}):",
         info.env.len(),
-        if info.masked.is_empty() {
-            String::new()
-        } else if show_secrets {
+        if info.masked.is_empty() || show_secrets {
             String::new()
         } else {
             format!(
@@ -211,6 +209,96 @@ pub fn nodeinfo(args: &CoreArgs, json: bool, show_secrets: bool) -> Res {
     print!("{}", body(&e));
     for n in &info.notes {
         println!("note: {n}");
+    }
+    Ok(())
+}
+
+/// `report`.
+pub fn report(args: &CoreArgs, json: bool) -> Res {
+    let heap = load::heap(args)?;
+    let g = load::graph(&heap);
+    let r = v8core::report::report(&heap, &g, 10, 3);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let c = &r.cause;
+    println!("CRASH     {}", c.summary);
+    if let Some(s) = c.signal {
+        println!("          signal {} ({s})", elfcore::core::signal_name(s));
+    }
+    let old: u64 = r
+        .spaces
+        .iter()
+        .filter(|s| s.space != "new_space" && s.space != "read_only_space")
+        .map(|s| s.objects)
+        .sum();
+    match c.heap_limit_mib {
+        Some(l) => println!(
+            "          heap limit --max-old-space-size={l} MiB; old generation objects {}",
+            bytes(old)
+        ),
+        None => println!(
+            "          no --max-old-space-size given (V8's default limit); old generation \
+             objects {}",
+            bytes(old)
+        ),
+    }
+    let n = &r.node;
+    println!(
+        "PROCESS   node {} pid {} {}",
+        n.version.as_deref().unwrap_or("?"),
+        n.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+        serde_json::to_string(&n.command_line).unwrap_or_default()
+    );
+    println!("\nHEAP      space                  area       objects");
+    for s in &r.spaces {
+        println!(
+            "          {:<20} {:>10} {:>12}",
+            s.space,
+            bytes(s.area),
+            bytes(s.objects)
+        );
+    }
+    println!("\nLARGEST CONSTRUCTORS (total self size)");
+    let mut t = Table::new(&["", "Instances", "Total Size", "Name"], &[1, 2]);
+    for (k, x) in r.top_by_size.iter().enumerate() {
+        t.row(vec![
+            format!("{:>3}.", k + 1),
+            x.count.to_string(),
+            bytes(x.size),
+            x.name.clone(),
+        ]);
+    }
+    print!("{}", t.render());
+    println!("\nMOST INSTANCES");
+    let mut t = Table::new(&["", "Instances", "Total Size", "Name"], &[1, 2]);
+    for (k, x) in r.top_by_count.iter().take(5).enumerate() {
+        t.row(vec![
+            format!("{:>3}.", k + 1),
+            x.count.to_string(),
+            bytes(x.size),
+            x.name.clone(),
+        ]);
+    }
+    print!("{}", t.render());
+    println!("\nWHAT HOLDS THEM (one instance each; `v8dump retainers CORE ADDR` for more)");
+    for h in &r.holders {
+        println!(
+            "  {} {:#x}\n    {}",
+            h.name,
+            h.instance,
+            h.chain.as_deref().unwrap_or("(no retainer path found)")
+        );
+    }
+    if let Some(bt) = &r.stack {
+        println!("\nJS STACK (crashing thread; `v8dump bt CORE` for every frame)");
+        let mut t = Table::new(&["", "Kind", "Frame"], &[]);
+        for f in bt.frames.iter().filter(|f| f.js.is_some()) {
+            let (kind, what) = describe_frame(f);
+            t.row(vec!["  ".into(), kind, what]);
+        }
+        print!("{}", body(&t));
     }
     Ok(())
 }

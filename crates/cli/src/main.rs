@@ -237,6 +237,15 @@ enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// One screen for an SRE: why it died (out of memory, abort, signal), heap use, the largest
+    /// constructors and what holds them, the JS stack.
+    Report {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -336,6 +345,7 @@ fn main() -> ExitCode {
             json,
             show_secrets,
         } => crash::nodeinfo(core, *json, *show_secrets),
+        Command::Report { core, json } => crash::report(core, *json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,14 +13,19 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// One mapped ELF file.
+/// One mapping of an ELF file (a file can be mapped several times: V8 maps the embedded
+/// builtins of the node binary a second time, next to its JIT code).
 #[derive(Debug, Clone)]
 struct Module {
     path: String,
-    /// Lowest mapped address of the file (its ELF header).
+    /// Start of the mapping.
     start: u64,
-    /// End of its last mapping.
+    /// Its end.
     end: u64,
+    /// File offset of `start`.
+    file_offset: u64,
+    /// Lowest mapped address of the file (its ELF header), for the build ID.
+    header: u64,
 }
 
 /// What a native address is.
@@ -47,20 +52,20 @@ impl Modules {
     /// The mapped files of `core`; `exe` is the executable already opened for it, with the
     /// path the core recorded for it (it may have been substituted by another file).
     pub fn new(core: &CoreFile, exe: Option<(Option<String>, Arc<ElfImage>)>) -> Modules {
-        let mut by_path: HashMap<&str, (u64, u64)> = HashMap::new();
+        let mut header: HashMap<&str, u64> = HashMap::new();
         for f in core.mapped_files() {
-            let e = by_path
-                .entry(f.path.as_str())
-                .or_insert((f.start.0, f.end.0));
-            e.0 = e.0.min(f.start.0);
-            e.1 = e.1.max(f.end.0);
+            let h = header.entry(f.path.as_str()).or_insert(f.start.0);
+            *h = (*h).min(f.start.0);
         }
-        let mut modules: Vec<Module> = by_path
-            .into_iter()
-            .map(|(p, (start, end))| Module {
-                path: p.to_string(),
-                start,
-                end,
+        let mut modules: Vec<Module> = core
+            .mapped_files()
+            .iter()
+            .map(|f| Module {
+                path: f.path.clone(),
+                start: f.start.0,
+                end: f.end.0,
+                file_offset: f.file_offset,
+                header: header.get(f.path.as_str()).copied().unwrap_or(f.start.0),
             })
             .collect();
         modules.sort_by_key(|m| m.start);
@@ -105,7 +110,7 @@ impl Modules {
             return x.clone();
         }
         let img = ElfImage::open(&m.path).ok().filter(|img| {
-            match build_id_in_memory(mem, Address(m.start)) {
+            match build_id_in_memory(mem, Address(m.header)) {
                 Ok(Some(id)) => img.build_id() == Some(id.as_slice()),
                 // Not dumped: trust the path.
                 _ => true,
@@ -120,8 +125,7 @@ impl Modules {
     pub fn unwind_row(&self, addr: u64, mem: &dyn Memory) -> Option<crate::elfimage::UnwindRow> {
         let m = self.module_at(addr)?;
         let img = self.image(m, mem)?;
-        let bias = m.start.wrapping_sub(img.base_vaddr());
-        img.unwind_row(addr.wrapping_sub(bias))
+        img.unwind_row(link_address(&img, m, addr)?)
     }
 
     /// Whether `addr` lies in a mapped file.
@@ -136,17 +140,18 @@ impl Modules {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_else(|| m.path.clone());
-        let Some(img) = self.image(m, mem) else {
-            return Some(NativeSymbol {
-                module,
-                symbol: None,
-                offset: addr - m.start,
-                source: None,
-            });
+        let unnamed = NativeSymbol {
+            module: module.clone(),
+            symbol: None,
+            offset: addr - m.start + m.file_offset,
+            source: None,
         };
-        // Load bias: where the file's first page is mapped minus where it was linked.
-        let bias = m.start.wrapping_sub(img.base_vaddr());
-        let link = addr.wrapping_sub(bias);
+        let Some(img) = self.image(m, mem) else {
+            return Some(unnamed);
+        };
+        let Some(link) = link_address(&img, m, addr) else {
+            return Some(unnamed);
+        };
         match img.symbolize(link) {
             Some((s, off)) => Some(NativeSymbol {
                 module,
@@ -154,14 +159,19 @@ impl Modules {
                 offset: off,
                 source: img.source_line(link),
             }),
-            None => Some(NativeSymbol {
-                module,
-                symbol: None,
-                offset: addr - m.start,
-                source: None,
-            }),
+            None => Some(unnamed),
         }
     }
+}
+
+/// The link-time address of runtime address `addr` in mapping `m` of `img`: through the file
+/// offset, so that a second mapping of the same bytes names the same code.
+fn link_address(img: &ElfImage, m: &Module, addr: u64) -> Option<u64> {
+    let off = m.file_offset + (addr - m.start);
+    img.load_segments()
+        .iter()
+        .find(|l| l.offset <= off && off < l.offset + l.filesz)
+        .map(|l| l.vaddr + (off - l.offset))
 }
 
 fn same_file(recorded: &str, path: &Path) -> bool {

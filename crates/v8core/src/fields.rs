@@ -160,7 +160,9 @@ impl Fields {
             sfi_name_or_scope_info: f("SharedFunctionInfo", &["name_or_scope_info"])?,
             sfi_function_data: f("SharedFunctionInfo", &["function_data"]).ok(),
             bytecode_header: f("BytecodeArray", &["data"]).ok(),
-            bytecode_source_positions: f("BytecodeArray", &["source_position_table"]).ok(),
+            bytecode_source_positions: f("BytecodeArray", &["source_position_table"])
+                .ok()
+                .or(Some(table.bytecode_source_positions)),
             sfi_script: f(
                 "SharedFunctionInfo",
                 &["script", "script_or_debug_info", "raw_script"],

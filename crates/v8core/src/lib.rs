@@ -24,6 +24,7 @@ pub mod objects;
 pub mod pages;
 pub mod position;
 pub mod process;
+pub mod report;
 pub mod session;
 pub mod snapshot;
 pub mod stack;

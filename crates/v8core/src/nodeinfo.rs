@@ -212,7 +212,7 @@ fn initial_stack(h: &Heap) -> Option<(Vec<String>, Vec<String>)> {
         .enumerate()
         .filter(|(k, w)| k % 8 == 0 && *w == pattern.as_slice())
         .map(|(k, _)| k)
-        .last()?;
+        .next_back()?;
     let auxv_addr = lo + at as u64;
     // Walk down: envp's NULL just below the auxv, envp pointers, argv's NULL, argv, argc.
     let word = |a: u64| mem.read_u64(Address(a)).ok();

@@ -143,6 +143,7 @@ pub const DOUBLE_HOLE: u64 = 0xfff7_ffff_fff7_ffff;
 
 /// What follows a ScopeInfo's locals (see [`Reader::scope_info_names`]).
 struct ScopeInfoTail {
+    flags: u32,
     scope_type: u32,
     function_name: Option<u64>,
     inferred_name: Option<u64>,
@@ -449,11 +450,20 @@ impl<'p> Reader<'p> {
     pub fn scope_info_position(&self, si: u64) -> Option<(u64, u64)> {
         let t = self.scope_info_tail(si)?;
         let l = &self.p.fields.scope_info;
-        if !l.position_info_scope_types.contains(&t.scope_type) {
+        if t.flags >> l.is_empty_bit & 1 != 0 {
             return None;
         }
-        let start = self.smi_at(si, t.position_offset)?;
-        let end = self.smi_at(si, t.position_offset + 8)?;
+        let at = match l.position_fixed {
+            Some(off) => off,
+            None if l.position_info_scope_types.contains(&t.scope_type)
+                || t.scope_type == l.class_scope_type =>
+            {
+                t.position_offset
+            }
+            None => return None,
+        };
+        let start = self.smi_at(si, at)?;
+        let end = self.smi_at(si, at + 8)?;
         (start >= 0 && end >= start).then_some((start as u64, end as u64))
     }
 
@@ -496,6 +506,7 @@ impl<'p> Reader<'p> {
             off += 8;
         }
         Some(ScopeInfoTail {
+            flags,
             scope_type,
             function_name,
             inferred_name,

@@ -30,7 +30,8 @@ fn read_int(bytes: &[u8], at: &mut usize) -> Option<i64> {
 /// at most `limit`.
 pub fn decode_table(bytes: &[u8], limit: usize) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
-    let (mut at, mut code, mut pos) = (0usize, 0i64, 0i64);
+    // The running code offset starts at kFunctionEntryBytecodeOffset (-1).
+    let (mut at, mut code, mut pos) = (0usize, -1i64, 0i64);
     while at < bytes.len() && out.len() < limit {
         let Some(c) = read_int(bytes, &mut at) else {
             break;
@@ -60,15 +61,22 @@ pub fn bytecode_position(r: &Reader, bytecode_array: u64, frame_offset: u64) -> 
     let header = f.bytecode_header?;
     let offset = r.smi(frame_offset)? - (header as i64 - 1);
     let table = r.slot(bytecode_array, f.bytecode_source_positions?)?;
+    // Undefined, Smi 0 or an exception oddball when positions were not collected.
+    let is_table = r
+        .itype(table)
+        .and_then(|t| r.p.types.name(t))
+        .is_some_and(|n| n == "BYTE_ARRAY_TYPE" || n == "TRUSTED_BYTE_ARRAY_TYPE");
+    if !is_table {
+        return None;
+    }
     let len = r.array_length(table)? as usize;
     let bytes = r.bytes_at(table, f.fixed_array_data, len.min(1 << 24))?;
     let entries = decode_table(&bytes, 1 << 22);
-    let raw = entries
+    entries
         .iter()
         .take_while(|(code, _)| *code <= offset)
+        .filter_map(|(_, p)| script_offset(*p))
         .last()
-        .map(|(_, p)| *p)?;
-    script_offset(raw)
 }
 
 /// The source position where the function of a SharedFunctionInfo starts, from its ScopeInfo's
@@ -79,27 +87,36 @@ pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
     Some(start)
 }
 
-/// 1-based line and column of position `pos` in the source string `source`.
+/// 1-based line and column of position `pos` (UTF-16 code units) in the source string
+/// `source`. Lines end as V8 ends them (`Script::GetPositionInfo`): `\n`, a `\r` not followed
+/// by `\n`, U+2028 and U+2029.
 pub fn line_col(r: &Reader, source: u64, pos: u64) -> Option<(u64, u64)> {
     if pos >= MAX_SOURCE_CHARS {
         return None;
     }
-    let s = r.string(source, pos as usize + 1)?;
-    let mut line = 1u64;
-    let mut col = 1u64;
-    // Positions count UTF-16 code units.
-    for (k, c) in s.text.encode_utf16().enumerate() {
-        if k as u64 >= pos {
-            return Some((line, col));
-        }
-        if c == b'\n' as u16 {
+    let s = r.string(source, pos as usize + 2)?;
+    line_col_in(&s.text.encode_utf16().collect::<Vec<u16>>(), pos)
+}
+
+/// [`line_col`] over the code units of a source.
+pub fn line_col_in(units: &[u16], pos: u64) -> Option<(u64, u64)> {
+    if pos as usize > units.len() {
+        return None;
+    }
+    let (mut line, mut col) = (1u64, 1u64);
+    for (k, &c) in units.iter().enumerate().take(pos as usize) {
+        let ends = c == 0x0a
+            || c == 0x2028
+            || c == 0x2029
+            || (c == 0x0d && units.get(k + 1) != Some(&0x0a));
+        if ends {
             line += 1;
             col = 1;
         } else {
             col += 1;
         }
     }
-    (s.length >= pos).then_some((line, col))
+    Some((line, col))
 }
 
 #[cfg(test)]
@@ -128,12 +145,23 @@ mod tests {
             bytes.extend(zigzag_vlq(c));
             bytes.extend(zigzag_vlq(p));
         }
+        // The running offset starts at -1 (the function-entry position).
         assert_eq!(
             decode_table(&bytes, 10),
-            vec![(0, 100), (5, 90), (300, 5000)]
+            vec![(-1, 100), (4, 90), (299, 5000)]
         );
         // A cut-off table stops cleanly.
         assert_eq!(decode_table(&bytes[..bytes.len() - 1], 10).len(), 2);
+    }
+
+    #[test]
+    fn lines_end_where_v8_ends_them() {
+        let u = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        assert_eq!(line_col_in(&u("ab\ncd"), 4), Some((2, 2)));
+        assert_eq!(line_col_in(&u("a\r\nb"), 3), Some((2, 1)));
+        assert_eq!(line_col_in(&u("a\rb"), 2), Some((2, 1)));
+        assert_eq!(line_col_in(&u("a\u{2028}b"), 2), Some((2, 1)));
+        assert_eq!(line_col_in(&u("abc"), 9), None);
     }
 
     #[test]

@@ -218,7 +218,7 @@ impl<'p> StackWalker<'p> {
             return Some(bt);
         };
         let hi = seg.end().0;
-        let ok_fp = |fp: u64| fp >= rsp && fp < hi && fp % 8 == 0;
+        let ok_fp = |fp: u64| fp >= rsp && fp < hi && fp.is_multiple_of(8);
         bt.frames.push(self.frame(rip, None, false, true));
         // Native frames first by their call-frame information (.eh_frame), as long as there
         // is some: this gets through the C library's frameless code exactly.

@@ -135,6 +135,9 @@ pub struct VersionTable {
     pub field_fallbacks: &'static [(&'static str, &'static str, i64)],
     /// ScopeInfo layout (none of it is in the metadata).
     pub scope_info: ScopeInfoLayout,
+    /// `BytecodeArray::source_position_table` (not in the metadata): +32 in 10.2/11.3, +24
+    /// from 12.4 (after the new `wrapper` field moved the tagged fields).
+    pub bytecode_source_positions: u64,
     /// Whether `JSDate::value` is a raw float64 (V8 13) rather than a Smi or HeapNumber (the
     /// metadata still types it `Object`).
     pub date_value_is_raw_double: bool,
@@ -171,9 +174,18 @@ pub struct ScopeInfoLayout {
     /// Scope types whose ScopeInfo has position info (start, end Smis) after the inferred
     /// name.
     pub position_info_scope_types: &'static [u32],
+    /// CLASS_SCOPE: has position info only when not empty.
+    pub class_scope_type: u32,
+    /// Flag bit: is_empty (the empty ScopeInfo has no position info).
+    pub is_empty_bit: u32,
+    /// Position info at a fixed offset in the header (V8 13: always present) rather than after
+    /// the inferred name.
+    pub position_fixed: Option<u64>,
 }
 
-const SCOPE_INFO_V10_V12: ScopeInfoLayout = ScopeInfoLayout {
+// scope-info.tq of V8 10.2: ScopeType CLASS 0, EVAL 1, FUNCTION 2, MODULE 3, SCRIPT 4; position
+// info for function, script, eval and module scopes, and class scopes that are not empty.
+const SCOPE_INFO_V10: ScopeInfoLayout = ScopeInfoLayout {
     flags: 8,
     flags_is_smi: true,
     context_local_count: 24,
@@ -184,8 +196,22 @@ const SCOPE_INFO_V10_V12: ScopeInfoLayout = ScopeInfoLayout {
     saved_class_variable_bit: 10,
     function_variable_shift: 12,
     inferred_name_bit: 14,
-    // CLASS, EVAL, FUNCTION, MODULE, SCRIPT (ScopeType 0-4).
-    position_info_scope_types: &[0, 1, 2, 3, 4],
+    position_info_scope_types: &[1, 2, 3, 4],
+    class_scope_type: 0,
+    is_empty_bit: 29,
+    position_fixed: None,
+};
+
+// V8 11.3 adds SHADOW_REALM_SCOPE (8) to the scopes with position info.
+const SCOPE_INFO_V11: ScopeInfoLayout = ScopeInfoLayout {
+    position_info_scope_types: &[1, 2, 3, 4, 8],
+    ..SCOPE_INFO_V10
+};
+
+// V8 12.4 moves a module's variable count to the header (+32), before the names.
+const SCOPE_INFO_V12: ScopeInfoLayout = ScopeInfoLayout {
+    extra_slot_for_scope_type: Some((3, 8)),
+    ..SCOPE_INFO_V11
 };
 
 const PAGE_V10_V11: PageLayout = PageLayout {
@@ -238,14 +264,18 @@ const COMMON_FIELDS: &[(&str, &str, i64)] = &[
 ];
 
 /// V8 13 made the flags a raw uint32 and moved the position info into the fixed header.
+// V8 13.6: flags a raw uint32, ScopeType renumbered (SCRIPT 0 ... FUNCTION 4, MODULE 5, CLASS
+// 2), position info always present at +32/+40, a module's variable count at +48, then the names.
 const SCOPE_INFO_V13: ScopeInfoLayout = ScopeInfoLayout {
     flags: 8,
     flags_is_smi: false,
     context_local_count: 24,
     variable_start: 48,
-    // MODULE_SCOPE has a module variable count after the position info.
     extra_slot_for_scope_type: Some((5, 8)),
-    ..SCOPE_INFO_V10_V12
+    position_info_scope_types: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    class_scope_type: 2,
+    position_fixed: Some(32),
+    ..SCOPE_INFO_V10
 };
 
 /// The known versions.
@@ -272,7 +302,8 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x120,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
-        scope_info: SCOPE_INFO_V10_V12,
+        scope_info: SCOPE_INFO_V10,
+        bytecode_source_positions: 32,
         date_value_is_raw_double: false,
     },
     VersionTable {
@@ -298,7 +329,8 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x1f0,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
-        scope_info: SCOPE_INFO_V10_V12,
+        scope_info: SCOPE_INFO_V11,
+        bytecode_source_positions: 32,
         date_value_is_raw_double: false,
     },
     VersionTable {
@@ -337,7 +369,8 @@ pub static TABLES: &[VersionTable] = &[
         isolate_roots_offset: 0x250,
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
-        scope_info: SCOPE_INFO_V10_V12,
+        scope_info: SCOPE_INFO_V12,
+        bytecode_source_positions: 24,
         date_value_is_raw_double: false,
     },
     VersionTable {
@@ -379,6 +412,7 @@ pub static TABLES: &[VersionTable] = &[
         roots: ROOTS,
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V13,
+        bytecode_source_positions: 24,
         date_value_is_raw_double: true,
     },
 ];

@@ -1,0 +1,218 @@
+//! The one-screen answer for an SRE (`report`): why the process died, what filled the heap,
+//! what holds the largest constructors, and the JavaScript stack.
+
+use crate::census::Scope;
+use crate::graph::{display_name, Edges, Graph, RootKind};
+use crate::nodeinfo::{node_info, NodeInfo};
+use crate::session::Heap;
+use crate::stack::{Backtrace, FrameKind, StackWalker};
+use serde::Serialize;
+
+/// Why the process died.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cause {
+    /// `oom`, `abort`, `signal` or `unknown`.
+    pub kind: String,
+    /// One sentence.
+    pub summary: String,
+    /// The signal number, if any.
+    pub signal: Option<i32>,
+    /// The V8 function that gave up, for out-of-memory deaths (`Heap::CollectGarbage`...).
+    pub oom_in: Option<String>,
+    /// `--max-old-space-size` in MiB, from execArgv or NODE_OPTIONS, if set.
+    pub heap_limit_mib: Option<u64>,
+}
+
+/// Bytes per space, as walked.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpaceUse {
+    /// Space name.
+    pub space: String,
+    /// Object area of its pages.
+    pub area: u64,
+    /// Bytes in objects.
+    pub objects: u64,
+}
+
+/// A constructor among the largest.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopName {
+    /// Constructor name.
+    pub name: String,
+    /// Instances.
+    pub count: u64,
+    /// Total self size.
+    pub size: u64,
+}
+
+/// The retainer path of one instance of a large constructor.
+#[derive(Debug, Clone, Serialize)]
+pub struct Holder {
+    /// Constructor name.
+    pub name: String,
+    /// The instance shown (tagged).
+    pub instance: u64,
+    /// `Name <- edge Holder <- ...`, up to a root.
+    pub chain: Option<String>,
+}
+
+/// Everything `report` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Why it died.
+    pub cause: Cause,
+    /// The Node.js process.
+    pub node: NodeInfo,
+    /// Heap use per space.
+    pub spaces: Vec<SpaceUse>,
+    /// Largest constructors by total self size.
+    pub top_by_size: Vec<TopName>,
+    /// Most numerous constructors.
+    pub top_by_count: Vec<TopName>,
+    /// What holds the largest constructors.
+    pub holders: Vec<Holder>,
+    /// The crashing thread's stack.
+    pub stack: Option<Backtrace>,
+}
+
+/// Build the report; `top` rows per list, retainer paths for the first `paths` constructors.
+pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
+    let node = node_info(h, false);
+    let stack = StackWalker::new(&h.p).backtrace(0);
+    let cause = cause(h, stack.as_ref(), &node);
+    let spaces = h
+        .index
+        .per_space
+        .iter()
+        .map(|(s, t)| SpaceUse {
+            space: s.clone(),
+            area: t.area_bytes,
+            objects: t.object_bytes,
+        })
+        .collect();
+    let census = h.census(Scope::Reachable, false);
+    let row = |r: &crate::census::CensusRow| TopName {
+        name: r.name.clone(),
+        count: r.count,
+        size: r.size,
+    };
+    let top_by_size: Vec<TopName> = census.iter().take(top).map(row).collect();
+    let mut by_count: Vec<_> = census.iter().collect();
+    by_count.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+    let top_by_count = by_count.into_iter().take(top).map(row).collect();
+    let edges = Edges::new(h, g);
+    let holders = top_by_size
+        .iter()
+        .take(paths)
+        .filter_map(|t| {
+            let all = h.instances(&t.name, Scope::Reachable);
+            // An instance from the middle: the oldest and newest are the likeliest to be
+            // special (prototypes, the one being built).
+            let i = *all.get(all.len() / 2)?;
+            let chain = edges.retainer_paths(i, 1, 64).first().map(|p| {
+                let mut s = display_name(h, i);
+                for st in &p.steps {
+                    s.push_str(&format!(
+                        " <- {} {}",
+                        st.edge.name,
+                        display_name(h, st.edge.holder)
+                    ));
+                }
+                s.push_str(&match &p.root_kind {
+                    RootKind::Global => " (a global object)".to_string(),
+                    RootKind::Memory { region, .. } => format!(" (root: pointed at from {region})"),
+                    RootKind::Register { reg, thread } => {
+                        format!(" (root: register {reg} of thread {})", thread + 1)
+                    }
+                });
+                s
+            });
+            Some(Holder {
+                name: t.name.clone(),
+                instance: h.index.tagged(i),
+                chain,
+            })
+        })
+        .collect();
+    Report {
+        cause,
+        node,
+        spaces,
+        top_by_size,
+        top_by_count,
+        holders,
+        stack,
+    }
+}
+
+fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
+    let signal = h.p.core().signal();
+    let symbols: Vec<&str> = stack
+        .map(|b| {
+            b.frames
+                .iter()
+                .filter(|f| f.kind == FrameKind::Native)
+                .filter_map(|f| f.native.as_ref()?.symbol.as_deref())
+                .collect()
+        })
+        .unwrap_or_default();
+    let limit = node
+        .exec_argv
+        .iter()
+        .chain(
+            node.env
+                .iter()
+                .filter(|(k, _)| k == "NODE_OPTIONS")
+                .flat_map(|(_, v)| v.split_whitespace())
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+        .find_map(|a| a.strip_prefix("--max-old-space-size=")?.parse::<u64>().ok());
+    let fatal = symbols
+        .iter()
+        .position(|s| s.contains("FatalProcessOutOfMemory") || s.contains("OOMErrorHandler"));
+    if let Some(k) = fatal {
+        // The first V8 function below the fatal-error machinery says what gave up.
+        let oom_in = symbols[k..]
+            .iter()
+            .find(|s| {
+                !s.contains("FatalProcessOutOfMemory")
+                    && !s.contains("OOMErrorHandler")
+                    && !s.contains("ReportOOMFailure")
+            })
+            .map(|s| s.split('(').next().unwrap_or(s).to_string());
+        return Cause {
+            kind: "oom".into(),
+            summary: format!(
+                "JavaScript heap out of memory{}",
+                oom_in
+                    .as_deref()
+                    .map(|f| format!(" (V8 gave up in {f})"))
+                    .unwrap_or_default()
+            ),
+            signal,
+            oom_in,
+            heap_limit_mib: limit,
+        };
+    }
+    let (kind, summary) = match signal {
+        Some(6) if symbols.iter().any(|s| *s == "abort" || s.contains("Abort")) => (
+            "abort",
+            "the process aborted itself (abort(): process.abort(), a fatal error or an assertion)"
+                .to_string(),
+        ),
+        Some(s) => (
+            "signal",
+            format!("killed by {} ({s})", elfcore::core::signal_name(s)),
+        ),
+        None => ("unknown", "no signal recorded in the core".to_string()),
+    };
+    Cause {
+        kind: kind.into(),
+        summary,
+        signal,
+        oom_in: None,
+        heap_limit_mib: limit,
+    }
+}
