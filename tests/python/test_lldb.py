@@ -1,0 +1,75 @@
+"""The lldb plugin in a real lldb (`lldb-19 --batch`) on fixture cores of every version: the
+`v8` commands' output agrees with the Python API (itself checked against V8's snapshot) and
+with the listener leak's source."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import v8dump
+from conftest import MAJORS, ROOT, fixture, mismatches, snapshot_counts
+
+LLDB = shutil.which("lldb-19") or shutil.which("lldb")
+PLUGIN = ROOT / "lldb-plugin" / "v8dump_lldb.py"
+
+
+def lldb(node, core, *commands):
+    if not LLDB:
+        pytest.fail("lldb-19 is not installed (apt-get install lldb-19 python3-lldb-19)")
+    argv = [LLDB, "--batch", "-o", "command script import %s" % PLUGIN]
+    for c in commands:
+        argv += ["-o", c]
+    argv += [node, "-c", core]
+    env = dict(os.environ)
+    # lldb's own Python finds the module where tests/run.sh installed it.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.path.dirname(os.path.dirname(v8dump.__file__)), env.get("PYTHONPATH")] if p)
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "error:" not in out.stdout + out.stderr, out.stdout + out.stderr
+    return out.stdout
+
+
+def section(out, command):
+    """The output of one `(lldb) command` of a batch run."""
+    parts = re.split(r"^\(lldb\) ", out, flags=re.M)
+    for p in parts:
+        if p.startswith(command):
+            return p[len(command):]
+    raise AssertionError("no output for %r in:\n%s" % (command, out))
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_v8_commands_in_lldb(major):
+    d, run, stats = fixture("exact_listener_leak", major)
+    core = str(d / "core")
+    api = v8dump.open(core)
+    s = api.instances("UserSession")[7]["address"]
+    out = lldb(run["node_realpath"], core, "v8 findjsobjects", "findjsinstances UserSession -n 3",
+               "v8 inspect %s" % s, "v8 findrefs %s" % s, "v8 retainers %s" % s, "v8 bt")
+    # The histogram: the same rows as the API (and so the CLI), and V8's snapshot.
+    rows = {}
+    for line in section(out, "v8 findjsobjects").splitlines():
+        m = re.match(r"^\s*(\d+)\s+[\d.]+ (?:B|KiB|MiB|GiB)\s+(.+)$", line)
+        if m:
+            rows[m.group(2)] = int(m.group(1))
+    hist = api.histogram()
+    assert rows == {r["name"]: r["count"] for r in hist}
+    assert mismatches(snapshot_counts(d / "heap.heapsnapshot"), {r["name"]: (r["count"], r["size"]) for r in hist}) == []
+    assert section(out, "findjsinstances UserSession -n 3").count("<UserSession>") == 3
+    assert "userId:" in section(out, "v8 inspect %s" % s)
+    assert re.search(r"session\s+context", section(out, "v8 findrefs %s" % s))
+    ret = section(out, "v8 retainers %s" % s)
+    assert "._events RealtimeService <- .%s global" % stats["extra"]["global"] in ret
+    bt = section(out, "v8 bt")
+    assert "node::Start" in bt and "EntryFrame" in bt
+
+
+def test_live_process_is_refused_clearly(tmp_path):
+    # A target that is not a core: the commands say so instead of failing obscurely.
+    d, run, _ = fixture("basic", 20)
+    out = subprocess.run([LLDB, "--batch", "-o", "command script import %s" % PLUGIN, "-o", "v8 findjsobjects",
+                          run["node_realpath"]], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(v8dump.__file__))))
+    assert "not a core file" in out.stdout + out.stderr

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: the Rust tests, then the Python module built as a wheel and tested with
+# pytest, alone and inside a real lldb. Needs cargo, python3 with pip, node/npm (the fixture
+# cores) and lldb-19 with python3-lldb-19 (.ci/run installs them on a fresh machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --workspace
+
+# The CLI the Python tests compare with, and the extension module as an abi3 wheel.
+cargo build --release -q -p v8dump
+python3 -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" 2>&1 | grep -v "as the 'root' user" || true
+rm -rf target/wheels
+maturin build --release -q -m crates/python/Cargo.toml -o target/wheels
+rm -rf target/pydeps
+python3 -m pip install -q --disable-pip-version-check --no-deps --target target/pydeps target/wheels/v8dump-*.whl 2>&1 | grep -v "as the 'root' user" || true
+PYTHONPATH="$PWD/target/pydeps" python3 -m pytest -q tests/python
