@@ -57,3 +57,21 @@ def test_errors_are_python_exceptions(tmp_path):
         core.findrefs("0x10")
     with pytest.raises(v8dump.V8DumpError):
         core.inspect("not an address")
+
+
+def test_analyze_gives_one_record_per_core_even_broken(tmp_path):
+    import gzip
+    import shutil
+
+    d, _, stats = fixture("oom", 22)
+    gz = tmp_path / "oom22.core.gz"
+    with open(d / "core", "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
+        shutil.copyfileobj(src, dst)
+    rec = v8dump.analyze(str(gz))
+    assert rec["status"] == "ok" and rec["compression"] == "gzip"
+    assert rec["node"] == stats["versions"]["node"] and rec["cause"] == "oom"
+    assert rec["top"][0]["name"] == stats["extra"]["class"]
+    cut = tmp_path / "cut.core"
+    cut.write_bytes((d / "core").read_bytes()[:4096 * 16])
+    bad = v8dump.analyze(str(cut))
+    assert bad["status"] == "failed" and "truncated" in bad["error"]

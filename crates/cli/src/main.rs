@@ -1,6 +1,7 @@
 //! `v8dump`: the command-line front end. It parses arguments, calls the library and formats
 //! the answer: aligned text for people, stable JSON (`--json`) for machines. No analysis here.
 
+mod batch;
 mod crash;
 mod diff;
 mod find;
@@ -36,6 +37,10 @@ pub struct CoreArgs {
     /// Open a truncated core and answer what its remaining bytes allow.
     #[arg(long)]
     pub allow_truncated: bool,
+    /// Where to look for the node executable (by build ID) when the path the core recorded is
+    /// missing or holds another build; may be given several times.
+    #[arg(long = "exe-dir", value_name = "DIR")]
+    pub exe_dirs: Vec<PathBuf>,
 }
 
 impl CoreArgs {
@@ -46,6 +51,7 @@ impl CoreArgs {
                 executable: self.executable.clone(),
                 force: self.force,
                 allow_truncated: self.allow_truncated,
+                exe_dirs: self.exe_dirs.clone(),
             },
         )
     }
@@ -246,6 +252,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Many cores (files, or directories searched for cores; zstd, gzip and lz4 ones too):
+    /// one JSON line each (versions, crash cause, heap use, largest constructors, a retainer
+    /// path, JS stack, signature), in parallel within a memory budget, then a table and the
+    /// crashes grouped by signature. A broken core is a failed line.
+    Batch {
+        /// Core files and directories.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Cores analyzed at once.
+        #[arg(short = 'j', long, default_value_t = 1, value_name = "N")]
+        jobs: usize,
+        /// Append the JSON lines to FILE (and skip cores already in it); default: stdout.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Analyze cores already in the output again.
+        #[arg(long)]
+        force: bool,
+        /// Where to look for node executables by build ID; may be given several times.
+        #[arg(long = "exe-dir", value_name = "DIR")]
+        exe_dirs: Vec<PathBuf>,
+        /// Memory budget for cores in flight, in MiB (default: 60% of available memory).
+        #[arg(long, value_name = "MIB")]
+        memory_budget: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -329,6 +359,7 @@ fn main() -> ExitCode {
                 executable: executable.clone(),
                 force: *force,
                 allow_truncated: false,
+                exe_dirs: Vec::new(),
             };
             diff::run(&args(core_a), &args(core_b), *json, *top, *all)
         }
@@ -346,6 +377,21 @@ fn main() -> ExitCode {
             show_secrets,
         } => crash::nodeinfo(core, *json, *show_secrets),
         Command::Report { core, json } => crash::report(core, *json),
+        Command::Batch {
+            inputs,
+            jobs,
+            out,
+            force,
+            exe_dirs,
+            memory_budget,
+        } => batch::run(&batch::BatchArgs {
+            inputs: inputs.clone(),
+            jobs: *jobs,
+            out: out.clone(),
+            force: *force,
+            exe_dirs: exe_dirs.clone(),
+            budget: memory_budget.map(|m| m << 20),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -177,6 +177,8 @@ pub struct CoreFile {
     truncation: Option<Truncation>,
     /// File ranges holding data (sparse holes left out).
     data_ranges: Vec<(u64, u64)>,
+    /// The compression of the file on disk, when it was unpacked.
+    compression: Option<crate::unpack::Compression>,
 }
 
 impl std::fmt::Debug for CoreFile {
@@ -267,11 +269,8 @@ pub(crate) fn program_headers<'d>(
 /// The byte ranges of a file that hold data, as (offset, end): sparse holes (never written,
 /// read as zeros) left out, from `lseek(SEEK_DATA / SEEK_HOLE)`. The whole file when the
 /// filesystem cannot say. At most 1 << 20 ranges; past that the rest counts as data.
-pub(crate) fn data_ranges(path: &Path, len: u64) -> Vec<(u64, u64)> {
+pub(crate) fn data_ranges(f: &File, len: u64) -> Vec<(u64, u64)> {
     use std::os::fd::AsRawFd;
-    let Ok(f) = File::open(path) else {
-        return vec![(0, len)];
-    };
     let fd = f.as_raw_fd();
     let mut out = Vec::new();
     let mut off: i64 = 0;
@@ -348,13 +347,36 @@ fn cstr(bytes: &[u8]) -> String {
 impl CoreFile {
     /// Open and parse a core file. Fails if the file is not an x86-64 ELF core or its notes are
     /// unreadable; a core whose memory segments are cut short opens, with [`Self::truncation`] set.
+    ///
+    /// A core compressed with zstd, gzip or lz4 is unpacked first into an unnamed temporary
+    /// file (see [`crate::unpack`]); [`Self::compression`] says so.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let map = map_file(path)?;
-        Self::from_map(path, map)
+        let compression = crate::unpack::detect_file(path)?;
+        let file = match compression {
+            Some(c) => crate::unpack::unpack(path, c)?,
+            None => File::open(path).map_err(|source| Error::Io {
+                path: path.into(),
+                source,
+            })?,
+        };
+        // SAFETY: as in `map_file`: a read-only map of a file this process does not write.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?;
+        let ranges = data_ranges(&file, map.len() as u64);
+        let mut core = Self::from_map(path, map, ranges)?;
+        core.compression = compression;
+        Ok(core)
     }
 
-    fn from_map(path: &Path, map: Mmap) -> Result<Self> {
+    /// The compression the core file had (it was unpacked to a temporary file), if any.
+    pub fn compression(&self) -> Option<crate::unpack::Compression> {
+        self.compression
+    }
+
+    fn from_map(path: &Path, map: Mmap, data_ranges: Vec<(u64, u64)>) -> Result<Self> {
         let data: &[u8] = &map;
         let hdr = parse_header(path, data)?;
         let e = object::LittleEndian;
@@ -425,8 +447,8 @@ impl CoreFile {
                 segments: segments_cut,
             });
 
-        let data_ranges = data_ranges(path, file_size);
         let mut core = CoreFile {
+            compression: None,
             path: path.into(),
             data_ranges,
             map,

@@ -19,6 +19,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A compressed core could not be unpacked.
+    #[error("cannot unpack the compressed core {path} into {dir}: {message}")]
+    Unpack {
+        /// The compressed core.
+        path: PathBuf,
+        /// Where it was being unpacked.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The file does not start with the ELF magic.
     #[error("{path} is not an ELF file (it does not start with the ELF magic bytes); is it really a core dump?")]
     NotElf {

@@ -20,6 +20,7 @@ pub mod error;
 pub mod memory;
 pub mod modules;
 pub mod space;
+pub mod unpack;
 
 pub use crate::core::{CoreFile, MappedFile, Segment, ThreadInfo};
 pub use crate::elfimage::{ElfImage, Symbol, UnwindRow};

@@ -386,18 +386,20 @@ fn address_arg(a: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// Open a core dump (and the node executable it came from; default: the path recorded in the
 /// core), and load its heap.
 #[pyfunction]
-#[pyo3(signature = (core, executable=None, force=false, allow_truncated=false))]
+#[pyo3(signature = (core, executable=None, force=false, allow_truncated=false, exe_dirs=None))]
 fn open(
     py: Python<'_>,
     core: PathBuf,
     executable: Option<PathBuf>,
     force: bool,
     allow_truncated: bool,
+    exe_dirs: Option<Vec<PathBuf>>,
 ) -> PyResult<Core> {
     let opts = OpenOptions {
         executable,
         force,
         allow_truncated,
+        exe_dirs: exe_dirs.unwrap_or_default(),
     };
     let heap = py
         .detach(|| Process::open(&core, &opts).map(|p| Heap::load(p, &no_progress)))
@@ -409,9 +411,31 @@ fn open(
     })
 }
 
+/// Analyze one core into the record `v8dump batch` writes as a JSON line (versions, crash
+/// cause, heap use, largest constructors, a retainer path, JS stack, signature). Never raises
+/// for a bad core: the record says `status: failed` and why. Meant to be mapped over an
+/// archive by any engine (multiprocessing, Dask, Ray).
+#[pyfunction]
+#[pyo3(signature = (core, executable=None, exe_dirs=None))]
+fn analyze<'py>(
+    py: Python<'py>,
+    core: PathBuf,
+    executable: Option<PathBuf>,
+    exe_dirs: Option<Vec<PathBuf>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = OpenOptions {
+        executable,
+        exe_dirs: exe_dirs.unwrap_or_default(),
+        ..Default::default()
+    };
+    let rec = py.detach(|| v8core::batch::analyze(&core, &opts));
+    to_py(py, &rec)
+}
+
 #[pymodule]
 fn _v8dump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
+    m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_class::<Core>()?;
     m.add("V8DumpError", m.py().get_type::<V8DumpError>())?;
     Ok(())

@@ -7,6 +7,7 @@
 //! Python: front ends translate its typed results.
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod census;
 pub mod dominators;
 pub mod error;

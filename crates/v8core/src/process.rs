@@ -32,6 +32,9 @@ pub struct OpenOptions {
     pub force: bool,
     /// Open a truncated core, answering what its remaining bytes allow.
     pub allow_truncated: bool,
+    /// Directories searched (two levels deep) for a node executable whose build ID matches
+    /// the core's, when the recorded path is missing or holds another build.
+    pub exe_dirs: Vec<PathBuf>,
 }
 
 /// The outcome of matching the executable to the core.
@@ -61,6 +64,9 @@ pub struct ExeCheck {
     pub status: ExeMatch,
     /// Why it could not be verified, when it could not.
     pub note: Option<String>,
+    /// How the file was chosen: `--executable`, the path the core recorded, or a search of the
+    /// executable directories by build ID.
+    pub found_by: String,
 }
 
 /// One sanity check and its outcome.
@@ -149,6 +155,37 @@ fn recorded_executable(core: &CoreFile) -> Option<String> {
     by_entry.or_else(|| core.mapped_files().first().map(|f| f.path.clone()))
 }
 
+/// The first file under `dirs` (the directories and their subdirectories, two levels) that
+/// `matches`: regular files named `node*` first, then any other file.
+fn search_exe_dirs(dirs: &[PathBuf], matches: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut files = Vec::new();
+    let mut todo: Vec<(PathBuf, usize)> = dirs.iter().map(|d| (d.clone(), 0)).collect();
+    while let Some((d, depth)) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && depth < 2 {
+                todo.push((p, depth + 1));
+            } else if p.is_file() {
+                files.push(p);
+            }
+            if files.len() > 10_000 {
+                break;
+            }
+        }
+    }
+    files.sort_by_key(|p| {
+        let named_node = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("node"));
+        (!named_node, p.clone())
+    });
+    files.into_iter().find(|p| matches(p))
+}
+
 impl Process {
     /// Open `core_path` as options say. See the module docs for the steps.
     pub fn open(core_path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Process> {
@@ -158,17 +195,40 @@ impl Process {
             core.check_complete()?;
         }
         let recorded = recorded_executable(&core);
+        let recorded_file = recorded
+            .as_ref()
+            .map(|r| PathBuf::from(r.trim_end_matches(" (deleted)")))
+            .filter(|p| p.is_file());
+        // Which file: --executable as given; else the recorded path when it holds the same
+        // build; else a file of the executable directories with the core's build ID.
+        let mut found_by = "the path the core recorded".to_string();
         let exe_path = match (&opts.executable, &recorded) {
-            (Some(p), _) => p.clone(),
+            (Some(p), _) => {
+                found_by = "--executable".into();
+                p.clone()
+            }
             (None, Some(r)) => {
-                let p = PathBuf::from(r.trim_end_matches(" (deleted)"));
-                if !p.is_file() {
-                    return Err(Error::ExecutableNotFound {
-                        core: core_path.into(),
-                        recorded: r.clone(),
-                    });
+                let matches = |p: &Path| {
+                    ElfImage::open(p)
+                        .ok()
+                        .map(|img| check_build_id(&core, &img, Some(r), false).is_ok())
+                        .unwrap_or(false)
+                };
+                match recorded_file.filter(|p| opts.exe_dirs.is_empty() || matches(p)) {
+                    Some(p) => p,
+                    None => match search_exe_dirs(&opts.exe_dirs, &matches) {
+                        Some(p) => {
+                            found_by = format!("build ID search of {}", p.display());
+                            p
+                        }
+                        None => {
+                            return Err(Error::ExecutableNotFound {
+                                core: core_path.into(),
+                                recorded: r.clone(),
+                            })
+                        }
+                    },
                 }
-                p
             }
             (None, None) => {
                 return Err(Error::NoExecutableInCore {
@@ -177,7 +237,8 @@ impl Process {
             }
         };
         let exe = ElfImage::open(&exe_path)?;
-        let exe_check = check_build_id(&core, &exe, recorded.as_deref(), opts.force)?;
+        let mut exe_check = check_build_id(&core, &exe, recorded.as_deref(), opts.force)?;
+        exe_check.found_by = found_by;
 
         let mut lookup = FileLookup {
             from_disk: true,
@@ -384,6 +445,7 @@ fn check_build_id(
         exe_build_id: exe_id.clone(),
         status: ExeMatch::Unverified,
         note: None,
+        found_by: String::new(),
     };
     let Some(base) = base else {
         check.note = Some("the core does not list the executable's first page".into());

@@ -35,7 +35,7 @@ pub struct SpaceUse {
 }
 
 /// A constructor among the largest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TopName {
     /// Constructor name.
     pub name: String,

@@ -11,6 +11,6 @@ Every answer is plain data (dicts, lists, ints, strings), the shapes of the `v8d
 `--json` output. Errors raise `V8DumpError` with the library's message.
 """
 
-from ._v8dump import Core, V8DumpError, open
+from ._v8dump import Core, V8DumpError, analyze, open
 
-__all__ = ["Core", "V8DumpError", "open"]
+__all__ = ["Core", "V8DumpError", "analyze", "open"]

@@ -24,9 +24,16 @@ class Core:
     def heapsnapshot(self, path: Union[str, PathLike]) -> Json: ...
     def counts(self) -> Tuple[int, int]: ...
 
+def analyze(
+    core: Union[str, PathLike],
+    executable: Optional[Union[str, PathLike]] = None,
+    exe_dirs: Optional[List[Union[str, PathLike]]] = None,
+) -> Json: ...
+
 def open(
     core: Union[str, PathLike],
     executable: Optional[Union[str, PathLike]] = None,
     force: bool = False,
     allow_truncated: bool = False,
+    exe_dirs: Optional[List[Union[str, PathLike]]] = None,
 ) -> Core: ...
