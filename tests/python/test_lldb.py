@@ -1,6 +1,7 @@
 """The lldb plugin in a real lldb (`lldb-19 --batch`) on fixture cores of every version: the
 `v8` commands' output agrees with the Python API (itself checked against V8's snapshot) and
-with the listener leak's source."""
+with the listener leak's source; and on live node processes of every version, attached and
+killed by the test."""
 import os
 import re
 import shutil
@@ -66,10 +67,31 @@ def test_v8_commands_in_lldb(major):
     assert "node::Start" in bt and "EntryFrame" in bt
 
 
-def test_live_process_is_refused_clearly(tmp_path):
-    # A target that is not a core: the commands say so instead of failing obscurely.
-    d, run, _ = fixture("basic", 20)
-    out = subprocess.run([LLDB, "--batch", "-o", "command script import %s" % PLUGIN, "-o", "v8 findjsobjects",
-                          run["node_realpath"]], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(v8dump.__file__))))
-    assert "not a core file" in out.stdout + out.stderr
+@pytest.mark.parametrize("major", MAJORS)
+def test_v8_commands_on_a_live_process(major):
+    # A node process started here, attached by lldb (which stops it), then killed.
+    _, run, _ = fixture("basic", major)
+    node = run["node_realpath"]
+    script = ROOT / "tests" / "python" / "live.js"
+    child = subprocess.Popen([node, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        ready = child.stdout.readline().split()
+        assert ready[0] == "ready", ready
+        count = int(ready[1])
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(v8dump.__file__)))
+        cmds = ["process attach -p %d" % child.pid, "command script import %s" % PLUGIN,
+                "v8 findjsobjects", "findjsinstances LiveThing -n 1", "v8 findrefs -n name", "v8 report",
+                "v8 bt", "process kill"]
+        argv = [LLDB, "--batch"]
+        for c in cmds:
+            argv += ["-o", c]
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300).stdout
+        rows = section(out, "v8 findjsobjects")
+        assert re.search(r"^\s*%d\s+.*\sLiveThing$" % count, rows, re.M), rows
+        assert section(out, "findjsinstances LiveThing -n 1").count("<LiveThing>") == 1
+        assert section(out, "v8 findrefs -n name").count("LiveThing") == count
+        assert re.search(r"LiveThing <- \[\d+\] Array <- \.things global", section(out, "v8 report"))
+        assert "node::Start" in section(out, "v8 bt")
+    finally:
+        child.kill()
+        child.wait()

@@ -44,7 +44,8 @@ fn looks_like_core(p: &Path) -> bool {
 /// The cores under `inputs` (directories searched four levels deep), sorted.
 fn collect(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut todo: Vec<(PathBuf, usize, bool)> = inputs.iter().map(|p| (p.clone(), 0, true)).collect();
+    let mut todo: Vec<(PathBuf, usize, bool)> =
+        inputs.iter().map(|p| (p.clone(), 0, true)).collect();
     while let Some((p, depth, given)) = todo.pop() {
         if p.is_dir() {
             if depth > 4 {
@@ -82,7 +83,11 @@ fn done_keys(out: &Path) -> HashSet<String> {
 fn mem_available() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
     let l = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    l.split_whitespace().nth(1)?.parse::<u64>().ok().map(|k| k * 1024)
+    l.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|k| k * 1024)
 }
 
 /// What analyzing `p` is expected to hold in memory: about the size of its data on disk
@@ -132,7 +137,8 @@ pub fn run(a: &BatchArgs) -> Res {
         None => Box::new(std::io::stdout()),
     };
     let bar = (std::io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
+        let b =
+            ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(
             ProgressStyle::with_template("{spinner} cores [{bar:30}] {pos}/{len} {elapsed} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -164,7 +170,11 @@ pub fn run(a: &BatchArgs) -> Res {
                     *used += need;
                 }
                 if let Some(b) = &bar {
-                    b.set_message(p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+                    b.set_message(
+                        p.file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
                 }
                 let rec = analyze(&p, &opts);
                 {
@@ -254,13 +264,29 @@ fn summary(w: &mut dyn Write, recs: &[CoreRecord], skipped: usize) -> std::io::R
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
-    writeln!(w, "\n{} group{} of crashes:", groups.len(), if groups.len() == 1 { "" } else { "s" })?;
-    let mut g = Table::new(&["Cores", "Signature (cause | largest | JS stack)", "Versions"], &[0]);
+    writeln!(
+        w,
+        "\n{} group{} of crashes:",
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" }
+    )?;
+    let mut g = Table::new(
+        &[
+            "Cores",
+            "Signature (cause | largest | JS stack)",
+            "Versions",
+        ],
+        &[0],
+    );
     for (sig, rs) in &groups {
         let mut versions: Vec<String> = rs.iter().filter_map(|r| r.node.clone()).collect();
         versions.sort();
         versions.dedup();
-        g.row(vec![rs.len().to_string(), sig.to_string(), versions.join(", ")]);
+        g.row(vec![
+            rs.len().to_string(),
+            sig.to_string(),
+            versions.join(", "),
+        ]);
     }
     write!(w, "{}", g.render())
 }

@@ -75,7 +75,10 @@ fn batch_reads_compressed_and_broken_cores_and_groups_one_leak() {
         assert_eq!(l["node"], f.stats["versions"]["node"], "{suffix}");
         assert_eq!(l["cause"], "oom", "{suffix}");
         assert_eq!(l["top"][0]["name"], f.stats["extra"]["class"], "{suffix}");
-        assert!(l["top_retainer"].as_str().unwrap().contains(".leaked global"));
+        assert!(l["top_retainer"]
+            .as_str()
+            .unwrap()
+            .contains(".leaked global"));
     }
     // The three OOM cores of one scenario share a signature; the listener leak has its own.
     let sig = |s: &str| by(s)["signature"].as_str().unwrap().to_string();
@@ -91,7 +94,12 @@ fn batch_reads_compressed_and_broken_cores_and_groups_one_leak() {
         .unwrap_or_default()
         .to_string();
     assert!(summary.contains("2 groups of crashes"), "{summary}");
-    assert!(summary.lines().any(|l| l.trim_start().starts_with("3  oom | LeakyThing")), "{summary}\n{group}");
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.trim_start().starts_with("3  oom | LeakyThing")),
+        "{summary}\n{group}"
+    );
 
     // A re-run skips what the output already has; --force redoes it.
     let o = v8dump(&["batch", arch.to_str().unwrap(), "-o", out.to_str().unwrap()]);
