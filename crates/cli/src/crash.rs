@@ -260,28 +260,22 @@ pub fn report(args: &CoreArgs, json: bool) -> Res {
             bytes(s.objects)
         );
     }
+    let ranked = |rows: &[v8core::report::TopName]| {
+        let mut t = Table::new(&["", "Instances", "Total Size", "Name"], &[1, 2]);
+        for (k, x) in rows.iter().enumerate() {
+            t.row(vec![
+                format!("{:>3}.", k + 1),
+                x.count.to_string(),
+                bytes(x.size),
+                x.name.clone(),
+            ]);
+        }
+        t.render()
+    };
     println!("\nLARGEST CONSTRUCTORS (total self size)");
-    let mut t = Table::new(&["", "Instances", "Total Size", "Name"], &[1, 2]);
-    for (k, x) in r.top_by_size.iter().enumerate() {
-        t.row(vec![
-            format!("{:>3}.", k + 1),
-            x.count.to_string(),
-            bytes(x.size),
-            x.name.clone(),
-        ]);
-    }
-    print!("{}", t.render());
+    print!("{}", ranked(&r.top_by_size));
     println!("\nMOST INSTANCES");
-    let mut t = Table::new(&["", "Instances", "Total Size", "Name"], &[1, 2]);
-    for (k, x) in r.top_by_count.iter().take(5).enumerate() {
-        t.row(vec![
-            format!("{:>3}.", k + 1),
-            x.count.to_string(),
-            bytes(x.size),
-            x.name.clone(),
-        ]);
-    }
-    print!("{}", t.render());
+    print!("{}", ranked(&r.top_by_count[..r.top_by_count.len().min(5)]));
     println!("\nWHAT HOLDS THEM (one instance each; `v8dump retainers CORE ADDR` for more)");
     for h in &r.holders {
         println!(

@@ -257,28 +257,14 @@ struct JsonPath {
     chain: String,
 }
 
-/// One line: `UserSession <- session Context <- context Function <- [3] Array ...`.
+/// One line: `UserSession <- session Context <- context Function <- [3] Array ...` and why
+/// its end is a root.
 pub fn chain_line(heap: &Heap, target: usize, p: &RetainerPath) -> String {
-    let mut s = graph::display_name(heap, target);
-    for st in &p.steps {
-        s.push_str(&format!(
-            " <- {} {}",
-            st.edge.name,
-            graph::display_name(heap, st.edge.holder)
-        ));
-    }
-    s.push_str(&format!(" ({})", root_words(&p.root_kind)));
-    s
-}
-
-fn root_words(k: &RootKind) -> String {
-    match k {
-        RootKind::Global => "a global object".into(),
-        RootKind::Memory { addr, region } => format!("root: pointed at from {region}, {addr:#x}"),
-        RootKind::Register { thread, reg } => {
-            format!("root: register {reg} of thread {}", thread + 1)
-        }
-    }
+    format!(
+        "{} ({})",
+        graph::chain_text(heap, target, p),
+        graph::root_words(&p.root_kind)
+    )
 }
 
 /// `retainers ADDR`.
@@ -334,7 +320,7 @@ pub fn retainers(args: &CoreArgs, addr: &str, json: bool, paths: usize, depth: u
             found.len(),
             p.steps.len(),
             if p.steps.len() == 1 { "" } else { "s" },
-            root_words(&p.root_kind)
+            graph::root_words(&p.root_kind)
         );
         let mut t = Table::new(&["", "Edge", "Kind", "Holder", "Address"], &[]);
         t.row(vec![

@@ -2,16 +2,11 @@
 //! truncated core. Expected: one JSON line per core, the truncated one failed with its reason,
 //! the OOM cores of one scenario grouped together, a re-run skipping what is done.
 
-use std::io::Write;
-use std::process::{Command, Output};
-use v8dump_testkit::{fixture, TempDir};
+mod common;
+use common::v8dump;
 
-fn v8dump(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_v8dump"))
-        .args(args)
-        .output()
-        .expect("run v8dump")
-}
+use std::io::Write;
+use v8dump_testkit::{fixture, TempDir};
 
 #[test]
 fn batch_reads_compressed_and_broken_cores_and_groups_one_leak() {

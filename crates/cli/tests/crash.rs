@@ -6,26 +6,11 @@
 //! Golden files (`crates/cli/tests/golden/`) keep the text form of `bt` and `nodeinfo` on the
 //! `basic` cores, with addresses, numbers and paths masked; `V8DUMP_BLESS=1` rewrites them.
 
+mod common;
+use common::{json, text, v8dump};
+
 use std::path::Path;
-use std::process::{Command, Output};
 use v8dump_testkit::{fixture, repo_root, MAJORS};
-
-fn v8dump(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_v8dump"))
-        .args(args)
-        .output()
-        .expect("run v8dump")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
-}
-
-fn text(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// 1-based line of the first line of `file` containing `needle`.
 fn line_of(file: &Path, needle: &str) -> u64 {

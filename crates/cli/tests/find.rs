@@ -1,20 +1,10 @@
 //! `findjsobjects`, `findjsinstances` and `inspect` end to end on real cores. Expected counts
 //! come from the scenario (stats.json `extra.kinds`, written by the scenario itself).
 
-use std::process::{Command, Output};
+mod common;
+use common::{json, v8dump};
+
 use v8dump_testkit::{fixture, MAJORS};
-
-fn v8dump(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_v8dump"))
-        .args(args)
-        .output()
-        .expect("run v8dump")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
-}
 
 #[test]
 fn findjsobjects_json_text_and_instances_agree_with_the_scenario() {

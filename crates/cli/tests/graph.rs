@@ -3,25 +3,10 @@
 //! (stats.json `extra.requests`); listener_leak's sessions are held by closures registered in
 //! order, so session `id` is listener `[id]`.
 
-use std::process::{Command, Output};
+mod common;
+use common::{json, text, v8dump};
+
 use v8dump_testkit::{fixture, MAJORS};
-
-fn v8dump(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_v8dump"))
-        .args(args)
-        .output()
-        .expect("run v8dump")
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
-}
-
-fn text(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn diff_puts_the_leaking_constructor_first_with_its_count_delta() {

@@ -268,16 +268,11 @@ impl Core {
         let out: Vec<_> = found
             .iter()
             .map(|p| {
-                let mut chain = graph::display_name(h, t);
+                let chain = graph::chain_text(h, t, p);
                 let steps: Vec<_> = p
                     .steps
                     .iter()
                     .map(|s| {
-                        chain.push_str(&format!(
-                            " <- {} {}",
-                            s.edge.name,
-                            graph::display_name(h, s.edge.holder)
-                        ));
                         serde_json::json!({
                             "target": hex(h.index.tagged(s.target)),
                             "target_name": graph::display_name(h, s.target),

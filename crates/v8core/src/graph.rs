@@ -729,6 +729,32 @@ impl<'h> Edges<'h> {
     }
 }
 
+/// A retainer path on one line, from the object outwards:
+/// `UserSession <- session system / Context <- context Function ... <- .realtimeService global`.
+pub fn chain_text(h: &Heap, target: usize, p: &RetainerPath) -> String {
+    let mut s = display_name(h, target);
+    for st in &p.steps {
+        s.push_str(&format!(
+            " <- {} {}",
+            st.edge.name,
+            display_name(h, st.edge.holder)
+        ));
+    }
+    s
+}
+
+/// Why a path's end is a root, in words: `a global object`, `root: pointed at from the stack
+/// of thread 2, 0x7ffc...`.
+pub fn root_words(k: &RootKind) -> String {
+    match k {
+        RootKind::Global => "a global object".into(),
+        RootKind::Memory { addr, region } => format!("root: pointed at from {region}, {addr:#x}"),
+        RootKind::Register { thread, reg } => {
+            format!("root: register {reg} of thread {}", thread + 1)
+        }
+    }
+}
+
 /// What the memory at `a` is: a thread's stack, a mapped file, or anonymous memory.
 pub fn describe_region(p: &Process, a: u64) -> String {
     let core = p.core();

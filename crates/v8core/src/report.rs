@@ -2,7 +2,7 @@
 //! what holds the largest constructors, and the JavaScript stack.
 
 use crate::census::Scope;
-use crate::graph::{display_name, Edges, Graph, RootKind};
+use crate::graph::{chain_text, root_words, Edges, Graph, RootKind};
 use crate::nodeinfo::{node_info, NodeInfo};
 use crate::session::Heap;
 use crate::stack::{Backtrace, FrameKind, StackWalker};
@@ -110,22 +110,11 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
             // special (prototypes, the one being built).
             let i = *all.get(all.len() / 2)?;
             let chain = edges.retainer_paths(i, 1, 64).first().map(|p| {
-                let mut s = display_name(h, i);
-                for st in &p.steps {
-                    s.push_str(&format!(
-                        " <- {} {}",
-                        st.edge.name,
-                        display_name(h, st.edge.holder)
-                    ));
-                }
-                s.push_str(&match &p.root_kind {
-                    RootKind::Global => " (a global object)".to_string(),
-                    RootKind::Memory { region, .. } => format!(" (root: pointed at from {region})"),
-                    RootKind::Register { reg, thread } => {
-                        format!(" (root: register {reg} of thread {})", thread + 1)
-                    }
-                });
-                s
+                let why = match &p.root_kind {
+                    RootKind::Memory { region, .. } => format!("root: pointed at from {region}"),
+                    k => root_words(k),
+                };
+                format!("{} ({why})", chain_text(h, i, p))
             });
             Some(Holder {
                 name: t.name.clone(),

@@ -18,7 +18,6 @@ use crate::kinds::Kind;
 use crate::objects::{Elements, Reader};
 use crate::session::Heap;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// Node types, in the order of `snapshot.meta.node_types[0]`.
@@ -111,22 +110,8 @@ impl Local {
     }
 }
 
-struct Strings {
-    list: Vec<String>,
-    ids: HashMap<String, u32>,
-}
-
-impl Strings {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
-        }
-        let i = self.list.len() as u32;
-        self.list.push(s.to_string());
-        self.ids.insert(s.to_string(), i);
-        i
-    }
-}
+/// The snapshot's own string table: the same interner as a chunk's.
+type Strings = Local;
 
 /// Writes one heap as a `.heapsnapshot`.
 struct Exporter<'h> {
@@ -372,10 +357,7 @@ pub fn write_heapsnapshot(
 ) -> io::Result<SnapshotStats> {
     let mut w = io::BufWriter::with_capacity(1 << 20, w);
     let ex = Exporter::new(h);
-    let mut strings = Strings {
-        list: Vec::new(),
-        ids: HashMap::new(),
-    };
+    let mut strings = Strings::default();
     strings.id("");
     let total = ex.objects.len() as u64;
     // Pass 1, in parallel chunks: type, name and edge count of every node; chunk string

@@ -5,21 +5,30 @@ use v8core::heap::{HeapWalk, Walker};
 use v8core::{OpenOptions, Process};
 use v8dump_testkit::{fixture, MAJORS};
 
-fn walk(scenario: &str, major: u32) -> (v8dump_testkit::Fixture, HeapWalk) {
+/// A walk of every page, and (start, end, space) of each page.
+type Pages = Vec<(u64, u64, String)>;
+
+fn walk(scenario: &str, major: u32) -> (v8dump_testkit::Fixture, HeapWalk, Pages) {
     let f = fixture(scenario, major);
     let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
     let mut objects = 0u64;
     let walk = Walker::new(&p).walk_all(|_, _| objects += 1);
     let t = walk.total();
     assert!(objects > t.objects, "the callback sees free space too");
-    (f, walk)
+    let pages = p
+        .pages
+        .pages
+        .iter()
+        .map(|pg| (pg.base.0, pg.base.0 + pg.size, pg.space.clone()))
+        .collect();
+    (f, walk, pages)
 }
 
 #[test]
 fn walked_bytes_equal_v8_used_size_in_every_space_without_allocation_after_the_stats() {
     for major in MAJORS {
         for scenario in ["basic", "objects", "listener_leak", "names"] {
-            let (f, walk) = walk(scenario, major);
+            let (f, walk, pages) = walk(scenario, major);
             let used = |name: &str| {
                 f.stats["heapSpaceStatistics"]
                     .as_array()
@@ -34,15 +43,19 @@ fn walked_bytes_equal_v8_used_size_in_every_space_without_allocation_after_the_s
                 match name.as_str() {
                     // Code and bytecode can still be produced by the few calls between the
                     // statistics and the abort (Sparkplug batch compilation, lazy compilation of
-                    // the stats writer): seen on a CI machine as 3 KiB more code on Node 24. Only
-                    // growth is allowed, and only a little.
+                    // the stats writer): seen on a CI machine as 3 KiB more code on Node 24. And
+                    // the code space's allocation buffer, which V8 counts as used, can be closed
+                    // (turned into free space) before the abort: seen on a CI machine on Node
+                    // 20, with 200 KiB of the page free in the core that V8 had counted as used.
+                    // So: at most a little more code than V8 counted, never more.
                     "code_space" | "trusted_space" => {
                         let v8 = used(name).unwrap();
-                        let walked = t.object_bytes + t.gap_bytes;
                         assert!(
-                            walked >= v8 && walked - v8 <= 16 << 10,
-                            "node{major} {scenario} {name}: walked {walked}, V8 used {v8}: {t:?}"
+                            t.object_bytes <= v8 + (16 << 10),
+                            "node{major} {scenario} {name}: walked {}, V8 used {v8}: {t:?}",
+                            t.object_bytes
                         );
+                        assert_small_code_gaps(major, scenario, name, &walk, &pages);
                     }
                     // Nothing allocates in these between the statistics and the abort: exact.
                     "large_object_space" | "map_space" => {
@@ -80,10 +93,14 @@ fn walked_bytes_equal_v8_used_size_in_every_space_without_allocation_after_the_s
 #[test]
 fn oom_cores_walk_every_old_generation_page_to_its_end() {
     for major in MAJORS {
-        let (_, walk) = walk("oom", major);
+        let (_, walk, pages) = walk("oom", major);
         for (name, t) in &walk.per_space {
             if name == "new_space" {
                 continue; // semispace pages of Node 18 are not iterable after a scavenge
+            }
+            if name == "code_space" {
+                assert_small_code_gaps(major, "oom", name, &walk, &pages);
+                continue;
             }
             assert_eq!(
                 t.gaps,
@@ -98,4 +115,32 @@ fn oom_cores_walk_every_old_generation_page_to_its_end() {
             "node{major}: the leak fills old space: {old:?}"
         );
     }
+}
+
+/// V8 11 keeps an InstructionStream's size in its Code object; a dead InstructionStream on a
+/// page not yet swept can point to a Code object that was freed and reused, and cannot be
+/// sized. The walk records such a stretch as a gap and resumes at the next map word (seen on a
+/// CI machine: 3-6 stretches of 0.4-1.3 KiB in Node 20's code space). Allowed in code space
+/// only, and only a little of it; the open allocation buffer (a gap of zero words) is not
+/// counted.
+fn assert_small_code_gaps(major: u32, scenario: &str, name: &str, walk: &HeapWalk, pages: &Pages) {
+    let in_space = |a: u64| {
+        pages
+            .iter()
+            .any(|(lo, hi, s)| s == name && *lo <= a && a < *hi)
+    };
+    let unsized_code: u64 = walk
+        .gaps
+        .iter()
+        .filter(|g| in_space(g.start.0) && !g.why.starts_with("zero word"))
+        .map(|g| g.len)
+        .sum();
+    assert!(
+        unsized_code <= 16 << 10,
+        "node{major} {scenario} {name}: {unsized_code} bytes of code could not be walked: {:?}",
+        walk.gaps
+            .iter()
+            .filter(|g| in_space(g.start.0))
+            .collect::<Vec<_>>()
+    );
 }
