@@ -636,14 +636,39 @@ impl<'p> Reader<'p> {
             return Vec::new();
         };
         let n = n.max(0) as u64;
-        if n >= l.max_inlined_locals {
-            return Vec::new(); // names in a hash table: not decoded
-        }
         let mut off = l.variable_start;
         if let Some((ty, extra)) = l.extra_slot_for_scope_type {
             if flags & l.scope_type_mask == ty {
                 off += extra;
             }
+        }
+        if n >= l.max_inlined_locals {
+            // A NameToIndexHashTable: number of elements, deleted, capacity, then (name, local
+            // index) pairs.
+            let mut names: Vec<String> = (0..n.min(1 << 16))
+                .map(|i| format!("<local {i}>"))
+                .collect();
+            let Some(table) = r.slot(si, off) else {
+                return names;
+            };
+            let capacity = r
+                .array_get(table, 2)
+                .and_then(|c| r.smi(c))
+                .unwrap_or(0)
+                .max(0) as u64;
+            for e in 0..capacity.min(1 << 17) {
+                let (Some(k), Some(v)) =
+                    (r.array_get(table, 3 + 2 * e), r.array_get(table, 4 + 2 * e))
+                else {
+                    break;
+                };
+                if let (Some(i), Some(name)) = (r.smi(v), r.string_text(k)) {
+                    if let Some(slot) = names.get_mut(i.max(0) as usize) {
+                        *slot = name;
+                    }
+                }
+            }
+            return names;
         }
         (0..n)
             .map(|i| {

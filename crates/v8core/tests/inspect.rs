@@ -378,3 +378,39 @@ fn garbage_addresses_give_marked_answers() {
         );
     }
 }
+
+/// A closure over 80 context locals (names.js): more than a ScopeInfo inlines (75), so V8 keeps
+/// their names in a hash table; each is named, with the value the scenario gave it (k * 7).
+#[test]
+fn closure_variables_named_from_a_scope_info_hash_table() {
+    for major in MAJORS {
+        let f = fixture("names", major);
+        let want = f.stats["extra"]["huge_closure_locals"].as_u64().unwrap() as usize;
+        let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
+        let heap = Heap::load(p, &no_progress);
+        let (holder, closure) = v8core::graph::objects_with_property(&heap, "hugeClosure")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("node{major}: no namesFixture.hugeClosure"));
+        assert!(heap.marking.is_marked(holder));
+        let limits = Limits {
+            depth: 1,
+            entries: 1000,
+            string: 100,
+        };
+        let v = Inspector::new(&heap, limits).value(closure);
+        let vars: Vec<(String, String)> = v
+            .entries
+            .iter()
+            .filter(|e| e.section == "context" && !e.key.contains("(outer"))
+            .map(|e| (e.key.clone(), e.value.text.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(vars.len(), want, "node{major}: {vars:?}");
+        for k in 0..want {
+            assert!(
+                vars.contains(&(format!("hugeVar{k}"), (k * 7).to_string())),
+                "node{major}: hugeVar{k} missing in {vars:?}"
+            );
+        }
+    }
+}
