@@ -12,6 +12,8 @@ pub fn describe_frame(f: &Frame) -> (String, String) {
         FrameKind::Native => "native".to_string(),
         FrameKind::Interpreted => "interpreted".into(),
         FrameKind::Baseline => "baseline".into(),
+        FrameKind::Maglev => "maglev".into(),
+        FrameKind::Turbofan => "turbofan".into(),
         FrameKind::Optimized => "optimized".into(),
         FrameKind::Builtin => "builtin".into(),
         FrameKind::V8 => f.frame_type.clone().unwrap_or_else(|| "v8".into()),

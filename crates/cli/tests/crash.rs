@@ -40,6 +40,12 @@ fn bt_shows_the_leaking_function_and_native_frames_to_the_start() {
                 .ends_with("oom.js"),
             "node{major}: {js}"
         );
+        // The hot loop runs in some tier, read from its code (never left as unknown).
+        let kind = js["kind"].as_str().unwrap_or("");
+        assert!(
+            ["interpreted", "baseline", "maglev", "turbofan"].contains(&kind),
+            "node{major}: leakForever runs as {kind}"
+        );
         // The function's own line, or the line being run inside it (the loop's body).
         let line = js["js"]["line"].as_u64().unwrap_or(0);
         let end = line_of(&script, "globalThis.leaked.push(new LeakyThing(i))");
@@ -165,7 +171,7 @@ fn report_names_the_leaking_constructor_first_with_its_retainer_path() {
 fn mask(s: &str) -> String {
     let root = repo_root().display().to_string();
     let mut s = s.replace(&root, "<ROOT>").replace(" (function start)", "");
-    for tier in ["interpreted", "baseline", "optimized"] {
+    for tier in ["interpreted", "baseline", "maglev", "turbofan", "optimized"] {
         s = s.replace(&format!(" {tier} "), " <js> ");
     }
     let mut out = String::with_capacity(s.len());

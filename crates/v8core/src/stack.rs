@@ -30,7 +30,11 @@ pub enum FrameKind {
     Interpreted,
     /// Baseline (Sparkplug) code.
     Baseline,
-    /// Optimized code (Maglev or Turbofan).
+    /// Optimized by Maglev.
+    Maglev,
+    /// Optimized by Turbofan.
+    Turbofan,
+    /// Optimized code whose tier could not be read.
     Optimized,
     /// A JavaScript function implemented as a builtin (e.g. `Array.prototype.push`).
     Builtin,
@@ -422,7 +426,7 @@ impl<'p> StackWalker<'p> {
             (true, true) if sym.starts_with("Builtins_Interpreter") => FrameKind::Interpreted,
             (true, false) => FrameKind::Baseline,
             (false, true) => FrameKind::Builtin,
-            (false, false) => FrameKind::Optimized,
+            (false, false) => self.jit_tier(pc).unwrap_or(FrameKind::Optimized),
             (true, true) => FrameKind::Interpreted,
         };
         let mut js = self.js_frame(func);
@@ -450,6 +454,41 @@ impl<'p> StackWalker<'p> {
         }
         f.js = Some(js);
         f
+    }
+
+    /// The tier of the JIT code at `pc`: the code object containing it (found by walking its
+    /// code page), then the kind in its `Code` object's flags.
+    fn jit_tier(&self, pc: u64) -> Option<FrameKind> {
+        let p = self.p;
+        let page = p.pages.page_of(elfcore::Address(pc))?;
+        let mut holder = None;
+        crate::heap::Walker::new(p).walk_page(page, |o| {
+            if o.addr.0 <= pc && pc < o.addr.0 + o.size {
+                holder = Some((o.tagged(), o.instance_type));
+            }
+        });
+        let (obj, ty) = holder?;
+        let k = &p.table.code_kinds;
+        let name = p.types.name(ty)?;
+        let code = match (name, k.stream_to_code) {
+            ("INSTRUCTION_STREAM_TYPE", Some(off)) => self.r.slot(obj, off)?,
+            ("CODE_TYPE", None) => obj,
+            _ => return None,
+        };
+        let flags_off = p
+            .metadata
+            .field("Code", "flags")
+            .map(|f| f.value as u64)
+            .unwrap_or(k.flags);
+        let shift = p.metadata.get("CodeKindFieldShift").unwrap_or(0) as u32;
+        let mask = p.metadata.get("CodeKindFieldMask").unwrap_or(15) as u32;
+        let kind = (self.r.u32_at(code, flags_off)? >> shift) & mask;
+        match kind {
+            x if x == k.maglev => Some(FrameKind::Maglev),
+            x if x == k.turbofan => Some(FrameKind::Turbofan),
+            x if x == k.baseline => Some(FrameKind::Baseline),
+            _ => None,
+        }
     }
 
     fn is_bytecode_array(&self, b: u64) -> bool {

@@ -138,6 +138,8 @@ pub struct VersionTable {
     /// `BytecodeArray::source_position_table` (not in the metadata): +32 in 10.2/11.3, +24
     /// from 12.4 (after the new `wrapper` field moved the tagged fields).
     pub bytecode_source_positions: u64,
+    /// Where JIT code says which tier made it (checked on the official binaries' cores).
+    pub code_kinds: CodeKinds,
     /// Whether `JSDate::value` is a raw float64 (V8 13) rather than a Smi or HeapNumber (the
     /// metadata still types it `Object`).
     pub date_value_is_raw_double: bool,
@@ -278,6 +280,47 @@ const SCOPE_INFO_V13: ScopeInfoLayout = ScopeInfoLayout {
     ..SCOPE_INFO_V10
 };
 
+/// How to read the tier of JIT code: the `Code` object's flags and the `CodeKind` numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeKinds {
+    /// `Code::flags` (a u32), when the metadata lacks it (Node 20's).
+    pub flags: u64,
+    /// Offset of the `Code` pointer in an `InstructionStream` (V8 11+); `None` when the code
+    /// is inline in the `Code` object (V8 10).
+    pub stream_to_code: Option<u64>,
+    /// CodeKind::BASELINE.
+    pub baseline: u32,
+    /// CodeKind::MAGLEV.
+    pub maglev: u32,
+    /// CodeKind::TURBOFAN (TURBOFAN_JS in 13).
+    pub turbofan: u32,
+}
+
+// code-kind.h: V8 10.2 and 11.3 have JS_TO_JS_FUNCTION (8), so BASELINE 11, MAGLEV 12, TURBOFAN
+// 13; 12.4 dropped it: BASELINE 10, MAGLEV 11, TURBOFAN(_JS) 12. Code::flags +48, +52 in 13.6.
+const CODE_KINDS_V10: CodeKinds = CodeKinds {
+    flags: 48,
+    stream_to_code: None,
+    baseline: 11,
+    maglev: 12,
+    turbofan: 13,
+};
+const CODE_KINDS_V11: CodeKinds = CodeKinds {
+    stream_to_code: Some(8),
+    ..CODE_KINDS_V10
+};
+const CODE_KINDS_V12: CodeKinds = CodeKinds {
+    flags: 48,
+    stream_to_code: Some(8),
+    baseline: 10,
+    maglev: 11,
+    turbofan: 12,
+};
+const CODE_KINDS_V13: CodeKinds = CodeKinds {
+    flags: 52,
+    ..CODE_KINDS_V12
+};
+
 /// The known versions.
 pub static TABLES: &[VersionTable] = &[
     VersionTable {
@@ -304,6 +347,7 @@ pub static TABLES: &[VersionTable] = &[
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V10,
         bytecode_source_positions: 32,
+        code_kinds: CODE_KINDS_V10,
         date_value_is_raw_double: false,
     },
     VersionTable {
@@ -331,6 +375,7 @@ pub static TABLES: &[VersionTable] = &[
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V11,
         bytecode_source_positions: 32,
+        code_kinds: CODE_KINDS_V11,
         date_value_is_raw_double: false,
     },
     VersionTable {
@@ -371,6 +416,7 @@ pub static TABLES: &[VersionTable] = &[
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V12,
         bytecode_source_positions: 24,
+        code_kinds: CODE_KINDS_V12,
         date_value_is_raw_double: false,
     },
     VersionTable {
@@ -413,6 +459,7 @@ pub static TABLES: &[VersionTable] = &[
         field_fallbacks: COMMON_FIELDS,
         scope_info: SCOPE_INFO_V13,
         bytecode_source_positions: 24,
+        code_kinds: CODE_KINDS_V13,
         date_value_is_raw_double: true,
     },
 ];
