@@ -355,6 +355,10 @@ impl<'p> Walker<'p> {
                 continue;
             }
             let (t, g) = self.walk_page(page, |o| f(page, o));
+            // Walked: its core pages need not stay resident.
+            self.p
+                .memory()
+                .release(page.area_start, page.area_end.0 - page.area_start.0);
             per_space.entry(page.space.clone()).or_default().add(&t);
             gaps.extend(g);
         }
