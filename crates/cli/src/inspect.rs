@@ -21,11 +21,7 @@ pub fn run(args: &CoreArgs, addr: &str, json: bool, limits: Limits) -> Res {
     let a = parse_addr(addr)?;
     let heap = load::heap(args)?;
     // Accept untagged addresses of object starts too.
-    let w = if a & 1 == 0 && heap.index.find(a).is_some() {
-        a + 1
-    } else {
-        a
-    };
+    let w = heap.index.as_value(a);
     let v = Inspector::new(&heap, limits).value(w);
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);

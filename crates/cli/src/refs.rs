@@ -13,10 +13,8 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 /// the object).
 fn object_at(heap: &Heap, addr: &str) -> Result<usize, String> {
     let a = parse_addr(addr)?;
-    let idx = &heap.index;
-    idx.find(a & !1)
-        .or_else(|| idx.target(a))
-        .or_else(|| idx.containing(a & !1))
+    heap.index
+        .locate(a)
         .ok_or_else(|| format!("{addr}: no heap object starts at or contains this address"))
 }
 

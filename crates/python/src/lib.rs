@@ -86,15 +86,11 @@ impl Core {
 
     /// The index of the object at (or containing) `a`.
     fn object(&self, a: u64) -> PyResult<usize> {
-        let idx = &self.heap.index;
-        idx.find(a & !1)
-            .or_else(|| idx.target(a))
-            .or_else(|| idx.containing(a & !1))
-            .ok_or_else(|| {
-                err(format!(
-                    "{a:#x}: no heap object starts at or contains this address"
-                ))
-            })
+        self.heap.index.locate(a).ok_or_else(|| {
+            err(format!(
+                "{a:#x}: no heap object starts at or contains this address"
+            ))
+        })
     }
 
     fn edge_dict(&self, e: &Edge) -> serde_json::Value {
@@ -182,11 +178,7 @@ impl Core {
         string_length: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
         let a = address_arg(address)?;
-        let w = if a & 1 == 0 && self.heap.index.find(a).is_some() {
-            a | 1
-        } else {
-            a
-        };
+        let w = self.heap.index.as_value(a);
         let limits = Limits {
             depth,
             entries,

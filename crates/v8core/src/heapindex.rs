@@ -404,6 +404,24 @@ impl HeapIndex {
         self.find(w & !3)
     }
 
+    /// The object an address given by a person names: one starting there (tagged or not), or,
+    /// failing that, the one containing it.
+    pub fn locate(&self, a: u64) -> Option<usize> {
+        self.find(a & !1)
+            .or_else(|| self.target(a))
+            .or_else(|| self.containing(a & !1))
+    }
+
+    /// An address given by a person as a value to read: an untagged object start is tagged;
+    /// anything else (a tagged pointer, a Smi) is taken as written.
+    pub fn as_value(&self, a: u64) -> u64 {
+        if a & 1 == 0 && self.find(a).is_some() {
+            a | 1
+        } else {
+            a
+        }
+    }
+
     /// Tagged pointer of object `i`.
     pub fn tagged(&self, i: usize) -> u64 {
         self.addrs[i] + 1
