@@ -125,27 +125,47 @@ fn render(s: &Summary) -> String {
         format!("{} (layout table {})", s.v8_version, s.layout_table),
     ]);
     let m = &s.metadata;
-    let fb = if m.fallbacks.is_empty() {
-        "no fallbacks".to_string()
-    } else {
-        let list: Vec<String> = m
-            .fallbacks
-            .iter()
-            .map(|r| format!("{}={}", r.what, r.value))
-            .collect();
-        format!(
-            "{} from the version table: {}",
-            m.fallbacks.len(),
-            list.join(", ")
-        )
-    };
     kv.row(vec![
         "metadata".into(),
         format!(
-            "{} v8dbg constants ({} class fields, {} instance types); {fb}",
+            "{} v8dbg constants ({} class fields, {} instance types)",
             m.constants, m.class_fields, m.instance_types
         ),
     ]);
+    // Values from the version table, one line per group (the part of `what` before the
+    // first dot): field and frame fallbacks first, as they stand in for missing metadata.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for r in &m.table_values {
+        let (group, item) = match r.what.split_once('.') {
+            Some((g, rest)) if !r.what.starts_with(char::is_uppercase) || g.len() < 3 => {
+                (g.to_string(), format!("{rest}={}", r.value))
+            }
+            _ => ("fields".to_string(), format!("{}={}", r.what, r.value)),
+        };
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, items)) => items.push(item),
+            None => groups.push((group, vec![item])),
+        }
+    }
+    kv.row(vec![
+        "table".into(),
+        format!(
+            "{} values from the version table, not from the binary's metadata:",
+            m.table_values.len()
+        ),
+    ]);
+    for (g, items) in &groups {
+        let mut line = format!("{g:<9}");
+        for it in items {
+            if line.len() + it.len() + 1 > 100 {
+                kv.row(vec![String::new(), line.clone()]);
+                line = " ".repeat(9);
+            }
+            line.push(' ');
+            line.push_str(it);
+        }
+        kv.row(vec![String::new(), line]);
+    }
     for ck in &s.checks {
         kv.row(vec![
             "check".into(),

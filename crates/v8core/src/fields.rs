@@ -5,7 +5,7 @@
 //! table's `field_fallbacks` (see `tables.rs`); the resolution of each is kept in `resolved` so
 //! that `info` can show which values were fallbacks.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::{Resolved, Resolver};
 use crate::metadata::Metadata;
 use crate::tables::{ScopeInfoLayout, V8Version, VersionTable};
@@ -35,6 +35,23 @@ pub struct DetailsLayout {
     pub attributes_mask: u64,
     /// DONT_ENUM attribute bit.
     pub dont_enum: u64,
+}
+
+/// Frame slot offsets from the frame pointer (`off_fp_*` metadata, else the version table).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FrameOffsets {
+    /// The context of a JavaScript frame, or the type marker of a typed frame.
+    pub context_or_frame_type: i64,
+    /// The JSFunction.
+    pub function: i64,
+    /// The argument count (raw, receiver included).
+    pub argc: i64,
+    /// The BytecodeArray of interpreted and baseline frames.
+    pub bytecode_array: i64,
+    /// The bytecode offset (a Smi) of interpreted and baseline frames.
+    pub bytecode_offset: i64,
+    /// The receiver; arguments follow it.
+    pub args: i64,
 }
 
 /// The resolved offsets and encodings. Offsets are bytes from the untagged object start and
@@ -119,6 +136,8 @@ pub struct Fields {
     pub details: DetailsLayout,
     /// ScopeInfo layout (from the version table).
     pub scope_info: ScopeInfoLayout,
+    /// Frame slot offsets.
+    pub frame: FrameOffsets,
     /// How each value was found.
     #[serde(skip)]
     pub resolved: Vec<Resolved>,
@@ -233,6 +252,14 @@ impl Fields {
                 dont_enum: 0,
             },
             scope_info: table.scope_info,
+            frame: FrameOffsets {
+                context_or_frame_type: 0,
+                function: 0,
+                argc: 0,
+                bytecode_array: 0,
+                bytecode_offset: 0,
+                args: 0,
+            },
             resolved: Vec::new(),
         };
         let mut c = |n: &str| r.constant(&[n]).map(|v| v as u64);
@@ -244,7 +271,41 @@ impl Fields {
         let attr_mask = c("prop_attributes_mask")?;
         let attr_shift = c("prop_attributes_shift")?;
         let location_mask = c("prop_location_mask")?;
+        let table_frame = |n: &str| {
+            table
+                .frame_fallbacks
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|&(_, v)| v)
+        };
+        let mut slot = |names: &[&str]| -> Result<i64> {
+            for n in names {
+                if let Some(v) = r.constant_or_table(&format!("off_fp_{n}"), table_frame(n)) {
+                    return Ok(v);
+                }
+            }
+            Err(Error::MissingConstant {
+                exe: exe.into(),
+                what: format!("frame slot {}", names[0]),
+                tried: names
+                    .iter()
+                    .map(|n| format!("v8dbg_off_fp_{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                version: version.to_string(),
+            })
+        };
+        let frame = FrameOffsets {
+            context_or_frame_type: slot(&["context_or_frame_type", "context"])?,
+            function: slot(&["function"])?,
+            argc: slot(&["argc"])?,
+            bytecode_array: slot(&["bytecode_array"])?,
+            bytecode_offset: slot(&["bytecode_offset"])?,
+            args: slot(&["args"])?,
+        };
+        let mut c = |n: &str| r.constant(&[n]).map(|v| v as u64);
         let fields = Fields {
+            frame,
             bf2_elements_kind_shift: shift_of(ek_mask),
             bf2_elements_kind_mask: ek_mask,
             bf3_dictionary_shift: c("bit_field3_is_dictionary_map_shift")? as u32,

@@ -8,6 +8,7 @@
 
 use crate::pages::Page;
 use crate::process::Process;
+use crate::tables::CodeSize;
 use crate::types::{InstanceTypes, SizeRule};
 use elfcore::{Address, Memory};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -240,14 +241,30 @@ impl<'p> Walker<'p> {
                 align8(16 + 4 * slots.div_ceil(6) + closure_bytes * closures)
             }
             SizeRule::FeedbackVector { header } => header + 8 * self.u32_at(at(8))?,
-            SizeRule::CodeV10 => (128 + self.u32_at(at(40))? + self.u32_at(at(44))? + 63) & !63,
-            SizeRule::InstructionStreamV11 => {
-                let code = self.word(at(8))?;
-                let c = Address(code.wrapping_sub(1));
-                (16 + self.u32_at(c.wrapping_add(56))? + self.u32_at(c.wrapping_add(60))? + 63)
+            SizeRule::Code(CodeSize::InCode {
+                header,
+                instruction_size,
+                metadata_size,
+            }) => {
+                (header + self.u32_at(at(instruction_size))? + self.u32_at(at(metadata_size))? + 63)
                     & !63
             }
-            SizeRule::InstructionStreamBody => (32 + self.u32_at(at(24))? + 63) & !63,
+            SizeRule::Code(CodeSize::StreamSizedByCode {
+                header,
+                code,
+                instruction_size,
+                metadata_size,
+            }) => {
+                let c = Address(self.word(at(code))?.wrapping_sub(1));
+                (header
+                    + self.u32_at(c.wrapping_add(instruction_size))?
+                    + self.u32_at(c.wrapping_add(metadata_size))?
+                    + 63)
+                    & !63
+            }
+            SizeRule::Code(CodeSize::StreamBody { header, body_size }) => {
+                (header + self.u32_at(at(body_size))? + 63) & !63
+            }
             SizeRule::Probe => {
                 let mut b = at(8);
                 while b < limit {

@@ -2,6 +2,7 @@
 //! process from the version's instance-type names (the numbers move between versions, the
 //! names do not).
 
+use crate::tables::CodeSize;
 use crate::types::{InstanceTypes, SizeRule};
 use serde::Serialize;
 
@@ -213,7 +214,7 @@ impl KindTable {
             } else {
                 match types.rule(t) {
                     Some(SizeRule::BytecodeArray { header }) => Body::Header(header & !7),
-                    Some(SizeRule::CodeV10) => Body::Header(128),
+                    Some(SizeRule::Code(CodeSize::InCode { header, .. })) => Body::Header(header),
                     _ => Body::Tagged,
                 }
             };

@@ -19,8 +19,8 @@ pub enum Source {
         /// Its full name.
         name: String,
     },
-    /// The version table, because the metadata lacks it.
-    Fallback {
+    /// The version table (the metadata lacks it, or has no such constant at all).
+    Table {
         /// The table's V8 version.
         table: String,
     },
@@ -121,7 +121,7 @@ impl Resolver<'_> {
             self.resolved.push(Resolved {
                 what,
                 value: v,
-                source: Source::Fallback { table },
+                source: Source::Table { table },
             });
             return Ok(v);
         }
@@ -155,6 +155,26 @@ impl Resolver<'_> {
                 .collect::<Vec<_>>()
                 .join(", "),
         ))
+    }
+
+    /// A plain constant, else the table's value for it (recorded as a table value).
+    pub(crate) fn constant_or_table(
+        &mut self,
+        name: &str,
+        table_value: Option<i64>,
+    ) -> Option<i64> {
+        if let Ok(v) = self.constant(&[name]) {
+            return Some(v);
+        }
+        let v = table_value?;
+        self.resolved.push(Resolved {
+            what: name.into(),
+            value: v,
+            source: Source::Table {
+                table: format!("{}.{}", self.table.v8.0, self.table.v8.1),
+            },
+        });
+        Some(v)
     }
 
     fn instance_type(&mut self, name: &str) -> Result<i64> {
@@ -248,7 +268,7 @@ impl Layout {
     pub fn fallbacks_used(&self) -> impl Iterator<Item = &Resolved> {
         self.resolved
             .iter()
-            .filter(|r| matches!(r.source, Source::Fallback { .. }))
+            .filter(|r| matches!(r.source, Source::Table { .. }))
     }
 
     /// Whether a word is a (strong) heap object pointer.

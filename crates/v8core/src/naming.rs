@@ -16,11 +16,6 @@ use crate::objects::{Reader, MAX_STEPS};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-/// Bit 0 of bit_field2: new_target_is_base (map.tq, V8 10.2-13.6).
-const NEW_TARGET_IS_BASE: u8 = 1;
-/// Bit 20 of bit_field3: is_prototype_map.
-const IS_PROTOTYPE_MAP_SHIFT: u32 = 20;
-
 /// Names objects; keeps caches, so use one per thread.
 pub struct Namer<'p> {
     r: Reader<'p>,
@@ -112,9 +107,10 @@ impl<'p> Namer<'p> {
         // Rule 1: the map's constructor.
         let bf2 = r.bit_field2(map).unwrap_or(0);
         let bf3 = r.bit_field3(map).unwrap_or(0);
+        let bits = r.p.table.map_bits;
         if kind != Kind::JSProxy
-            && bf2 & NEW_TARGET_IS_BASE != 0
-            && bf3 >> IS_PROTOTYPE_MAP_SHIFT & 1 == 0
+            && (bf2 as u32) >> bits.new_target_is_base_bit & 1 != 0
+            && bf3 >> bits.is_prototype_map_bit & 1 == 0
         {
             if let Some(c) = r.map_constructor(map) {
                 if r.kind(c) == Some(Kind::JSFunction) {

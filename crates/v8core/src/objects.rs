@@ -89,10 +89,6 @@ pub struct Property {
     pub order: u64,
 }
 
-/// First bit of the enumeration index in a dictionary PropertyDetails (after kind, constness,
-/// attributes and PropertyCellType: `property-details.h`, same in V8 10.2-13.6).
-const DICTIONARY_STORAGE_SHIFT: u64 = 8;
-
 /// Where an object's own named properties live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -721,7 +717,7 @@ impl<'p> Reader<'p> {
             accessor: raw & d.kind_mask != 0,
             hidden: ((raw & d.attributes_mask) >> d.attributes_shift) & d.dont_enum != 0,
             order: if dictionary {
-                raw >> DICTIONARY_STORAGE_SHIFT
+                raw >> self.p.table.map_bits.dictionary_storage_shift
             } else {
                 0
             },

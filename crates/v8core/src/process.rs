@@ -11,7 +11,7 @@
 use crate::error::{Error, Result};
 use crate::fields::Fields;
 use crate::kinds::KindTable;
-use crate::layout::Layout;
+use crate::layout::{Layout, Resolved, Source};
 use crate::metadata::Metadata;
 use crate::pages::{find_pages, PageScan};
 use crate::tables::{known_versions, table_for, V8Version, VersionTable};
@@ -261,12 +261,7 @@ impl Process {
         })?;
         let layout = Layout::resolve(&metadata, table, v8, &exe_path)?;
         let fields = Fields::resolve(&metadata, table, v8, &exe_path)?;
-        let types =
-            InstanceTypes::load(table.v8, &metadata).ok_or_else(|| Error::UnsupportedVersion {
-                exe: exe_path.clone(),
-                version: v8.to_string(),
-                known: known_versions(),
-            })?;
+        let types = InstanceTypes::load(table, &metadata);
         let node = read_node_version(&space, &exe);
         let pages = find_pages(&space, table);
         if pages.pages.is_empty() {
@@ -313,6 +308,35 @@ impl Process {
             },
         });
         Ok(p)
+    }
+
+    /// Every value that came from the version table rather than the binary's own `v8dbg_`
+    /// metadata: the class-field and frame-slot fallbacks this binary needed, then the table's
+    /// own facts (page header, isolate and roots, ScopeInfo, code kinds, size rules).
+    pub fn table_values(&self) -> Vec<Resolved> {
+        let table = self.table.name();
+        let mut out: Vec<Resolved> = self
+            .layout
+            .resolved
+            .iter()
+            .chain(&self.fields.resolved)
+            .filter(|r| matches!(r.source, Source::Table { .. }))
+            .cloned()
+            .collect();
+        out.dedup_by(|a, b| a.what == b.what);
+        out.extend(
+            self.table
+                .facts()
+                .into_iter()
+                .map(|(what, value)| Resolved {
+                    what,
+                    value,
+                    source: Source::Table {
+                        table: table.clone(),
+                    },
+                }),
+        );
+        out
     }
 
     /// The core file.

@@ -101,7 +101,8 @@ pub struct Backtrace {
     pub notes: Vec<String>,
 }
 
-/// Frame-layout constants of this V8 version.
+/// Frame-layout constants of this V8 version: slot offsets (resolved with the fields) and
+/// the frame type names of the metadata.
 struct FrameLayout {
     context: i64,
     function: i64,
@@ -115,7 +116,7 @@ struct FrameLayout {
 impl FrameLayout {
     fn new(p: &Process) -> FrameLayout {
         let m = &p.metadata;
-        let off = |name: &str, dflt: i64| m.get(&format!("off_fp_{name}")).unwrap_or(dflt);
+        let f = &p.fields.frame;
         let mut types: Vec<(i64, String)> = m
             .raw
             .iter()
@@ -123,12 +124,12 @@ impl FrameLayout {
             .collect();
         types.sort();
         FrameLayout {
-            context: off("context_or_frame_type", off("context", -8)),
-            function: off("function", -16),
-            bytecode_array: off("bytecode_array", -32),
-            bytecode_offset: off("bytecode_offset", -40),
-            args: off("args", 16),
-            argc: off("argc", -24),
+            context: f.context_or_frame_type,
+            function: f.function,
+            bytecode_array: f.bytecode_array,
+            bytecode_offset: f.bytecode_offset,
+            args: f.args,
+            argc: f.argc,
             types,
         }
     }

@@ -88,8 +88,9 @@ pub struct MetadataSummary {
     pub class_fields: usize,
     /// Instance types named.
     pub instance_types: usize,
-    /// Layout values taken from the version table because the metadata lacks them.
-    pub fallbacks: Vec<Resolved>,
+    /// Values taken from the version table: field and frame offsets the metadata lacks, and
+    /// the table's own facts (page header, isolate, roots, ScopeInfo, code kinds, sizes).
+    pub table_values: Vec<Resolved>,
 }
 
 /// The heap.
@@ -165,7 +166,7 @@ impl Summary {
                 constants: p.metadata.len(),
                 class_fields: p.metadata.field_count(),
                 instance_types: p.metadata.instance_types().count(),
-                fallbacks: p.layout.fallbacks_used().cloned().collect(),
+                table_values: p.table_values(),
             },
             checks: p.checks.clone(),
             heap: HeapSummary {

@@ -143,6 +143,15 @@ pub struct VersionTable {
     /// Whether `JSDate::value` is a raw float64 (V8 13) rather than a Smi or HeapNumber (the
     /// metadata still types it `Object`).
     pub date_value_is_raw_double: bool,
+    /// The complete `InstanceType` enum (`value<TAB>NAME` lines), decoded from the official
+    /// binary by `data/generate_instance_types.py`.
+    pub instance_types: &'static str,
+    /// Parameters of the object size rules.
+    pub sizes: SizeParams,
+    /// Map and PropertyDetails bits used for naming and property order.
+    pub map_bits: MapBits,
+    /// Frame slot offsets used when the metadata lacks `off_fp_<name>`.
+    pub frame_fallbacks: &'static [(&'static str, i64)],
 }
 
 /// Where a ScopeInfo keeps what function naming needs (`src/objects/scope-info.tq`).
@@ -321,6 +330,141 @@ const CODE_KINDS_V13: CodeKinds = CodeKinds {
     ..CODE_KINDS_V12
 };
 
+/// How big a code object is (the object whose body is machine code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSize {
+    /// V8 10: `CODE_TYPE` holds its instructions after a `header`-byte header:
+    /// `roundup(header + u32@instruction_size + u32@metadata_size, 64)`.
+    InCode {
+        /// Bytes before the instructions (also where the tagged header ends).
+        header: u64,
+        /// Offset of the instruction size (u32).
+        instruction_size: u64,
+        /// Offset of the metadata size (u32).
+        metadata_size: u64,
+    },
+    /// V8 11: an `INSTRUCTION_STREAM_TYPE` sized by its `Code` object (tagged at `code`):
+    /// `roundup(header + code.u32@instruction_size + code.u32@metadata_size, 64)`.
+    StreamSizedByCode {
+        /// Bytes before the instructions.
+        header: u64,
+        /// Offset of the `Code` pointer in the stream.
+        code: u64,
+        /// Offset of the instruction size (u32) in the `Code` object.
+        instruction_size: u64,
+        /// Offset of the metadata size (u32) in the `Code` object.
+        metadata_size: u64,
+    },
+    /// V8 12+: an `INSTRUCTION_STREAM_TYPE` that keeps its own body size (u32 at `body_size`):
+    /// `roundup(header + u32@body_size, 64)`.
+    StreamBody {
+        /// Bytes before the instructions.
+        header: u64,
+        /// Offset of the body size (u32).
+        body_size: u64,
+    },
+}
+
+/// Per-version parameters of the object size rules (`crate::types::SizeRule`) that the
+/// metadata does not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeParams {
+    /// Arrays whose header grew a capacity word (V8 12+): (instance type name, header bytes).
+    /// Every other FixedArray-like type has a 16-byte header.
+    pub capacity_headers: &'static [(&'static str, u64)],
+    /// Bytes per unit of a FreeSpace's size field (1 until V8 12, tagged words in 13).
+    pub free_space_unit: u64,
+    /// FeedbackVector header bytes before its slots.
+    pub feedback_vector_header: u64,
+    /// Bytes per create-closure slot in FeedbackMetadata (0 before V8 13).
+    pub feedback_metadata_closure_bytes: u64,
+    /// `BytecodeArray` header size, when the metadata lacks `class_BytecodeArray__data`.
+    pub bytecode_header: u64,
+    /// Code objects.
+    pub code: CodeSize,
+}
+
+/// Map bit fields the metadata does not name (`map.tq`), used by V8's constructor naming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapBits {
+    /// Bit of `bit_field2`: `new_target_is_base`.
+    pub new_target_is_base_bit: u32,
+    /// Bit of `bit_field3`: `is_prototype_map`.
+    pub is_prototype_map_bit: u32,
+    /// First bit of the enumeration index in a dictionary PropertyDetails word
+    /// (`property-details.h`: after kind, constness, attributes and PropertyCellType).
+    pub dictionary_storage_shift: u32,
+}
+
+const MAP_BITS: MapBits = MapBits {
+    new_target_is_base_bit: 0,
+    is_prototype_map_bit: 20,
+    dictionary_storage_shift: 8,
+};
+
+// Arrays with a capacity word after the length (V8 12.4 and 13.6, `fixed-array.h`).
+const CAPACITY_HEADERS_V12: &[(&str, u64)] = &[
+    ("OBJECT_BOILERPLATE_DESCRIPTION_TYPE", 32),
+    ("SCRIPT_CONTEXT_TABLE_TYPE", 32),
+    ("ARRAY_LIST_TYPE", 24),
+    ("REG_EXP_MATCH_INFO_TYPE", 40),
+];
+
+const SIZES_V10: SizeParams = SizeParams {
+    capacity_headers: &[],
+    free_space_unit: 1,
+    feedback_vector_header: 48,
+    feedback_metadata_closure_bytes: 0,
+    bytecode_header: 56,
+    code: CodeSize::InCode {
+        header: 128,
+        instruction_size: 40,
+        metadata_size: 44,
+    },
+};
+
+const SIZES_V11: SizeParams = SizeParams {
+    feedback_vector_header: 56,
+    bytecode_header: 54,
+    code: CodeSize::StreamSizedByCode {
+        header: 16,
+        code: 8,
+        instruction_size: 56,
+        metadata_size: 60,
+    },
+    ..SIZES_V10
+};
+
+const SIZES_V12: SizeParams = SizeParams {
+    capacity_headers: CAPACITY_HEADERS_V12,
+    feedback_vector_header: 56,
+    bytecode_header: 64,
+    code: CodeSize::StreamBody {
+        header: 32,
+        body_size: 24,
+    },
+    ..SIZES_V10
+};
+
+const SIZES_V13: SizeParams = SizeParams {
+    free_space_unit: 8,
+    feedback_vector_header: 48,
+    feedback_metadata_closure_bytes: 2,
+    ..SIZES_V12
+};
+
+/// Frame slot offsets from the frame pointer that some builds' metadata lacks
+/// (`off_fp_<name>`; x64 `frame-constants-x64.h`, the same in V8 10.2-13.6).
+const FRAME_FALLBACKS: &[(&str, i64)] = &[
+    ("context_or_frame_type", -8),
+    ("context", -8),
+    ("function", -16),
+    ("argc", -24),
+    ("bytecode_array", -32),
+    ("bytecode_offset", -40),
+    ("args", 16),
+];
+
 /// The known versions.
 pub static TABLES: &[VersionTable] = &[
     VersionTable {
@@ -349,6 +493,10 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 32,
         code_kinds: CODE_KINDS_V10,
         date_value_is_raw_double: false,
+        instance_types: include_str!("../data/instance-types-v8-10.2.txt"),
+        sizes: SIZES_V10,
+        map_bits: MAP_BITS,
+        frame_fallbacks: FRAME_FALLBACKS,
     },
     VersionTable {
         v8: (11, 3),
@@ -377,6 +525,10 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 32,
         code_kinds: CODE_KINDS_V11,
         date_value_is_raw_double: false,
+        instance_types: include_str!("../data/instance-types-v8-11.3.txt"),
+        sizes: SIZES_V11,
+        map_bits: MAP_BITS,
+        frame_fallbacks: FRAME_FALLBACKS,
     },
     VersionTable {
         v8: (12, 4),
@@ -418,6 +570,10 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V12,
         date_value_is_raw_double: false,
+        instance_types: include_str!("../data/instance-types-v8-12.4.txt"),
+        sizes: SIZES_V12,
+        map_bits: MAP_BITS,
+        frame_fallbacks: FRAME_FALLBACKS,
     },
     VersionTable {
         v8: (13, 6),
@@ -461,12 +617,132 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V13,
         date_value_is_raw_double: true,
+        instance_types: include_str!("../data/instance-types-v8-13.6.txt"),
+        sizes: SIZES_V13,
+        map_bits: MAP_BITS,
+        frame_fallbacks: FRAME_FALLBACKS,
     },
 ];
 
+impl VersionTable {
+    /// "14.6" for messages.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.v8.0, self.v8.1)
+    }
+
+    /// Every value of this table that the metadata cannot supply (page header, isolate and
+    /// roots, ScopeInfo, code kinds, size rules, map bits), as (what, value), for `info`.
+    /// Field and frame fallbacks are listed where they are resolved, and only when used.
+    pub fn facts(&self) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = Vec::new();
+        let mut put = |k: &str, x: i64| v.push((k.to_string(), x));
+        let p = &self.page;
+        put("page.size_log2", p.page_size_log2 as i64);
+        put("page.flags", p.flags as i64);
+        match p.metadata {
+            MetadataLoc::InPage => put("page.metadata_in_page", 0),
+            MetadataLoc::InPageSelfPointer(o) => put("page.metadata_self_pointer", o as i64),
+            MetadataLoc::Pointer(o) => put("page.metadata_pointer", o as i64),
+        }
+        put("page.size", p.size as i64);
+        put("page.heap", p.heap as i64);
+        put("page.area_start", p.area_start as i64);
+        put("page.area_end", p.area_end as i64);
+        put("page.allocated_bytes", p.allocated_bytes as i64);
+        put("page.high_water_mark", p.high_water_mark as i64);
+        put("page.owner", p.owner as i64);
+        put("page.space_id", p.space_id_in_owner as i64);
+        put("page.list_next", p.list_next as i64);
+        put("page.space_list_front", p.space_list_front as i64);
+        put("page.from_page_flag", p.from_page_flag as i64);
+        put("page.spaces", self.spaces.len() as i64);
+        put("isolate.heap_", self.isolate_heap_offset as i64);
+        put("isolate.roots", self.isolate_roots_offset as i64);
+        let r = &self.roots;
+        for (k, x) in [
+            ("undefined", r.undefined),
+            ("the_hole", r.the_hole),
+            ("null", r.null),
+            ("true", r.true_value),
+            ("false", r.false_value),
+            ("empty_string", r.empty_string),
+            ("meta_map", r.meta_map),
+            ("fixed_array_map", r.fixed_array_map),
+        ] {
+            put(&format!("roots.{k}"), x as i64);
+        }
+        let s = &self.scope_info;
+        put("scopeinfo.flags", s.flags as i64);
+        put(
+            "scopeinfo.context_local_count",
+            s.context_local_count as i64,
+        );
+        put("scopeinfo.variable_start", s.variable_start as i64);
+        put("scopeinfo.max_inlined_locals", s.max_inlined_locals as i64);
+        put("scopeinfo.inferred_name_bit", s.inferred_name_bit as i64);
+        if let Some(o) = s.position_fixed {
+            put("scopeinfo.position_info", o as i64);
+        }
+        put(
+            "code.bytecode_source_positions",
+            self.bytecode_source_positions as i64,
+        );
+        let c = &self.code_kinds;
+        put("code.flags", c.flags as i64);
+        put("code.BASELINE", c.baseline as i64);
+        put("code.MAGLEV", c.maglev as i64);
+        put("code.TURBOFAN", c.turbofan as i64);
+        put(
+            "objects.date_value_is_raw_double",
+            self.date_value_is_raw_double as i64,
+        );
+        let z = &self.sizes;
+        put("sizes.free_space_unit", z.free_space_unit as i64);
+        put(
+            "sizes.feedback_vector_header",
+            z.feedback_vector_header as i64,
+        );
+        put(
+            "sizes.feedback_metadata_closure_bytes",
+            z.feedback_metadata_closure_bytes as i64,
+        );
+        for (n, h) in z.capacity_headers {
+            put(
+                &format!("sizes.{}", n.trim_end_matches("_TYPE").to_lowercase()),
+                *h as i64,
+            );
+        }
+        match z.code {
+            CodeSize::InCode { header, .. } => put("sizes.code_header", header as i64),
+            CodeSize::StreamSizedByCode { header, .. } | CodeSize::StreamBody { header, .. } => {
+                put("sizes.instruction_stream_header", header as i64)
+            }
+        }
+        let b = &self.map_bits;
+        put(
+            "objects.new_target_is_base_bit",
+            b.new_target_is_base_bit as i64,
+        );
+        put(
+            "objects.is_prototype_map_bit",
+            b.is_prototype_map_bit as i64,
+        );
+        put(
+            "objects.dictionary_storage_shift",
+            b.dictionary_storage_shift as i64,
+        );
+        v
+    }
+}
+
 /// The table for a V8 version, matched on (major, minor).
 pub fn table_for(v: V8Version) -> Option<&'static VersionTable> {
-    TABLES.iter().find(|t| t.v8 == (v.major, v.minor))
+    table_for_minor(v.major, v.minor)
+}
+
+/// The table of V8 `major.minor`.
+pub fn table_for_minor(major: u32, minor: u32) -> Option<&'static VersionTable> {
+    TABLES.iter().find(|t| t.v8 == (major, minor))
 }
 
 /// "10.2, 11.3, ..." for messages.

@@ -2,12 +2,14 @@
 //! each variable-size type is.
 //!
 //! The metadata names only 178-230 of the 261-311 instance types (it lacks `FILLER_TYPE`,
-//! most hash tables, contexts, BigInt, ...). The complete enums were decoded from the official
-//! binaries (the jump table of `operator<<(std::ostream&, InstanceType)`, or `ToString` in V8 13)
-//! and ship here as data, one file per V8 minor version; every type the metadata does name is
-//! checked against them when a core is opened.
+//! most hash tables, contexts, BigInt, ...). The complete enums are decoded from the official
+//! binaries by `data/generate_instance_types.py` (the switch of `operator<<(std::ostream&,
+//! InstanceType)`, or of `ToString` in V8 13+) and ship as data, one file per V8 minor version,
+//! referenced by the version table; every type the metadata does name is checked against them
+//! when a core is opened. The size rules' per-version parameters are the table's too.
 
 use crate::metadata::Metadata;
+use crate::tables::{CodeSize, SizeParams, VersionTable};
 use std::collections::HashMap;
 
 /// How to compute the size of an object whose map says "variable size"
@@ -56,12 +58,8 @@ pub enum SizeRule {
         /// Fixed header bytes.
         header: u64,
     },
-    /// Code in V8 10: `roundup(128 + u32@40 + u32@44, 64)`.
-    CodeV10,
-    /// InstructionStream in V8 11: `roundup(16 + code.u32@56 + code.u32@60, 64)`, code = tagged@8.
-    InstructionStreamV11,
-    /// InstructionStream in V8 12+: `roundup(32 + u32@24, 64)`.
-    InstructionStreamBody,
+    /// A code object (Code in V8 10, InstructionStream from 11), as the version table says.
+    Code(CodeSize),
     /// No closed formula known: the object ends where the next map word is (safe only where the
     /// body never holds map pointers: ScopeInfo, SwissNameDictionary, WasmNull).
     Probe,
@@ -77,29 +75,11 @@ pub struct InstanceTypes {
     pub conflicts: Vec<(String, i64, Option<u16>)>,
 }
 
-/// The embedded enum for a V8 (major, minor).
-fn table_text(v8: (u32, u32)) -> Option<&'static str> {
-    Some(match v8 {
-        (10, 2) => include_str!("../data/instance-types-v8-10.2.txt"),
-        (11, 3) => include_str!("../data/instance-types-v8-11.3.txt"),
-        (12, 4) => include_str!("../data/instance-types-v8-12.4.txt"),
-        (13, 6) => include_str!("../data/instance-types-v8-13.6.txt"),
-        _ => return None,
-    })
-}
-
-/// Per-version parameters of the size rules.
-#[derive(Debug, Clone, Copy)]
-struct RuleParams {
-    v8: (u32, u32),
-    bytecode_header: u64,
-}
-
 impl InstanceTypes {
-    /// The types of V8 `v8` (major, minor), merged with the metadata's `type_` constants.
-    pub fn load(v8: (u32, u32), meta: &Metadata) -> Option<InstanceTypes> {
+    /// The types of the table's V8 version, merged with the metadata's `type_` constants.
+    pub fn load(table: &VersionTable, meta: &Metadata) -> InstanceTypes {
         let mut names = HashMap::new();
-        for line in table_text(v8)?.lines() {
+        for line in table.instance_types.lines() {
             if line.starts_with('#') {
                 continue;
             }
@@ -134,27 +114,20 @@ impl InstanceTypes {
                 }
             }
         }
-        let params = RuleParams {
-            v8,
-            bytecode_header: meta
-                .field("BytecodeArray", "data")
-                .map(|c| c.value as u64)
-                .unwrap_or(match v8 {
-                    (10, _) => 56,
-                    (11, _) => 54,
-                    _ => 64,
-                }),
-        };
+        let bytecode_header = meta
+            .field("BytecodeArray", "data")
+            .map(|c| c.value as u64)
+            .unwrap_or(table.sizes.bytecode_header);
         let rules = names
             .iter()
-            .filter_map(|(v, n)| rule_for(n, *v, params).map(|r| (*v, r)))
+            .filter_map(|(v, n)| rule_for(n, *v, &table.sizes, bytecode_header).map(|r| (*v, r)))
             .collect();
-        Some(InstanceTypes {
+        InstanceTypes {
             names,
             by_name,
             rules,
             conflicts,
-        })
+        }
     }
 
     /// The name of a type (`JS_OBJECT_TYPE`).
@@ -179,46 +152,39 @@ impl InstanceTypes {
     }
 }
 
-fn rule_for(name: &str, value: u16, p: RuleParams) -> Option<SizeRule> {
-    let v12 = p.v8.0 >= 12;
+fn rule_for(name: &str, value: u16, p: &SizeParams, bytecode_header: u64) -> Option<SizeRule> {
     use SizeRule::*;
     if value < 128 {
         // Strings: only sequential ones are variable-size (cons, sliced, thin and external
         // strings have a fixed instance size in their map).
         return Some(SeqString);
     }
+    if let Some(&(_, header)) = p.capacity_headers.iter().find(|(n, _)| *n == name) {
+        return Some(SmiLength { header });
+    }
     Some(match name {
         "NATIVE_CONTEXT_TYPE" => NativeContext,
-        "OBJECT_BOILERPLATE_DESCRIPTION_TYPE" if v12 => SmiLength { header: 32 },
-        "SCRIPT_CONTEXT_TABLE_TYPE" if v12 => SmiLength { header: 32 },
-        "ARRAY_LIST_TYPE" if v12 => SmiLength { header: 24 },
-        "REG_EXP_MATCH_INFO_TYPE" if v12 => SmiLength { header: 40 },
         "WEAK_ARRAY_LIST_TYPE" => SmiLength { header: 24 },
         "PROPERTY_ARRAY_TYPE" => PropertyArray,
         "BYTE_ARRAY_TYPE" | "TRUSTED_BYTE_ARRAY_TYPE" => ByteArray,
         "BYTECODE_ARRAY_TYPE" => BytecodeArray {
-            header: p.bytecode_header,
+            header: bytecode_header,
         },
         "FREE_SPACE_TYPE" => FreeSpace {
-            unit: if p.v8.0 >= 13 { 8 } else { 1 },
+            unit: p.free_space_unit,
         },
         "BIGINT_TYPE" | "BIG_INT_BASE_TYPE" => BigInt,
         "DESCRIPTOR_ARRAY_TYPE" | "STRONG_DESCRIPTOR_ARRAY_TYPE" => Descriptors,
         "PREPARSE_DATA_TYPE" => PreparseData,
         "COVERAGE_INFO_TYPE" => CoverageInfo,
         "FEEDBACK_METADATA_TYPE" => FeedbackMetadata {
-            closure_bytes: if p.v8.0 >= 13 { 2 } else { 0 },
+            closure_bytes: p.feedback_metadata_closure_bytes,
         },
         "FEEDBACK_VECTOR_TYPE" => FeedbackVector {
-            header: if p.v8 == (10, 2) || p.v8.0 >= 13 {
-                48
-            } else {
-                56
-            },
+            header: p.feedback_vector_header,
         },
-        "CODE_TYPE" if p.v8.0 == 10 => CodeV10,
-        "INSTRUCTION_STREAM_TYPE" if p.v8.0 == 11 => InstructionStreamV11,
-        "INSTRUCTION_STREAM_TYPE" => InstructionStreamBody,
+        "CODE_TYPE" if matches!(p.code, CodeSize::InCode { .. }) => Code(p.code),
+        "INSTRUCTION_STREAM_TYPE" if !matches!(p.code, CodeSize::InCode { .. }) => Code(p.code),
         "SCOPE_INFO_TYPE" | "SWISS_NAME_DICTIONARY_TYPE" | "WASM_NULL_TYPE" => Probe,
         "FIXED_ARRAY_TYPE"
         | "FIXED_DOUBLE_ARRAY_TYPE"
@@ -255,11 +221,13 @@ fn rule_for(name: &str, value: u16, p: RuleParams) -> Option<SizeRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::{table_for_minor, TABLES};
 
     #[test]
     fn every_embedded_table_loads_with_the_types_the_walker_needs() {
-        for v8 in [(10, 2), (11, 3), (12, 4), (13, 6)] {
-            let t = InstanceTypes::load(v8, &Metadata::default()).unwrap();
+        for table in TABLES {
+            let v8 = table.v8;
+            let t = InstanceTypes::load(table, &Metadata::default());
             assert!(t.len() > 250, "{v8:?}");
             for n in [
                 "MAP_TYPE",
@@ -282,7 +250,7 @@ mod tests {
             );
         }
         // Values measured in FINDINGS 1.5.
-        let t24 = InstanceTypes::load((13, 6), &Metadata::default()).unwrap();
+        let t24 = InstanceTypes::load(table_for_minor(13, 6).unwrap(), &Metadata::default());
         assert_eq!(
             (
                 t24.value("MAP_TYPE"),
@@ -292,17 +260,17 @@ mod tests {
             (Some(272), Some(268), Some(267))
         );
         assert_eq!(t24.rule(268), Some(SizeRule::FreeSpace { unit: 8 }));
-        let t18 = InstanceTypes::load((10, 2), &Metadata::default()).unwrap();
-        assert_eq!(
+        let t18 = InstanceTypes::load(table_for_minor(10, 2).unwrap(), &Metadata::default());
+        assert!(matches!(
             t18.rule(t18.value("CODE_TYPE").unwrap()),
-            Some(SizeRule::CodeV10)
-        );
+            Some(SizeRule::Code(CodeSize::InCode { header: 128, .. }))
+        ));
     }
 
     #[test]
     fn metadata_disagreement_is_recorded() {
         let meta = Metadata::from_pairs([("type_Map__MAP_TYPE".to_string(), 999)]);
-        let t = InstanceTypes::load((11, 3), &meta).unwrap();
+        let t = InstanceTypes::load(table_for_minor(11, 3).unwrap(), &meta);
         assert_eq!(t.conflicts.len(), 1);
     }
 }
