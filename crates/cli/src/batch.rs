@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
-use v8core::batch::{analyze, file_key, CoreRecord};
+use v8core::crash::batch::{analyze, file_key, CoreRecord};
 use v8core::OpenOptions;
 
 type Res = Result<(), Box<dyn std::error::Error>>;

@@ -2,7 +2,7 @@
 
 use crate::fmt::{bytes, Table};
 use crate::{load, CoreArgs};
-use v8core::stack::{Backtrace, Frame, FrameKind, StackWalker};
+use v8core::crash::stack::{Backtrace, Frame, FrameKind, StackWalker};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -152,7 +152,7 @@ fn body(t: &Table) -> String {
 /// `nodeinfo`.
 pub fn nodeinfo(args: &CoreArgs, json: bool, show_secrets: bool) -> Res {
     let heap = load::heap(args)?;
-    let info = v8core::nodeinfo::node_info(&heap, show_secrets);
+    let info = v8core::crash::nodeinfo::node_info(&heap, show_secrets);
     if json {
         println!("{}", serde_json::to_string_pretty(&info)?);
         return Ok(());
@@ -219,7 +219,7 @@ pub fn nodeinfo(args: &CoreArgs, json: bool, show_secrets: bool) -> Res {
 pub fn report(args: &CoreArgs, json: bool) -> Res {
     let heap = load::heap(args)?;
     let g = load::graph(&heap);
-    let r = v8core::report::report(&heap, &g, 10, 3);
+    let r = v8core::crash::report::report(&heap, &g, 10, 3);
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
@@ -262,7 +262,7 @@ pub fn report(args: &CoreArgs, json: bool) -> Res {
             bytes(s.objects)
         );
     }
-    let ranked = |rows: &[v8core::report::TopName]| {
+    let ranked = |rows: &[v8core::crash::report::TopName]| {
         let mut t = Table::new(&["", "Instances", "Total Size", "Name"], &[1, 2]);
         for (k, x) in rows.iter().enumerate() {
             t.row(vec![

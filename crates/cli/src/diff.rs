@@ -5,7 +5,7 @@ use crate::fmt::{bytes, Table};
 use crate::{load, CoreArgs};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use v8core::census::Scope;
+use v8core::objects::census::Scope;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 

@@ -3,7 +3,7 @@
 use crate::fmt::{bytes, Table};
 use crate::{load, CoreArgs};
 use serde::Serialize;
-use v8core::census::Scope;
+use v8core::objects::census::Scope;
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 
@@ -194,7 +194,7 @@ pub fn top(args: &CoreArgs, json: bool, limit: usize) -> Res {
         .into_iter()
         .map(|i| TopRow {
             address: format!("{:#x}", heap.index.tagged(i)),
-            name: v8core::graph::display_name(&heap, i),
+            name: v8core::graph::reverse::display_name(&heap, i),
             self_size: heap.index.sizes[i],
             retained: d.retained(i),
             summary: v8core::inspect::summary(&heap, heap.index.tagged(i)),
@@ -227,7 +227,7 @@ pub fn heapsnapshot(args: &CoreArgs, output: &std::path::Path) -> Res {
     let file = std::fs::File::create(output)
         .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
     let stats = load::with_progress("snapshot written", |progress| {
-        v8core::snapshot::write_heapsnapshot(&heap, file, progress)
+        v8core::graph::snapshot::write_heapsnapshot(&heap, file, progress)
     })
     .map_err(|e| format!("writing {}: {e}", output.display()))?;
     println!(

@@ -2,7 +2,7 @@
 
 use crate::fmt::{bytes, Table};
 use crate::CoreArgs;
-use v8core::summary::Summary;
+use v8core::info::Summary;
 
 pub fn run(
     args: &CoreArgs,
@@ -217,7 +217,7 @@ fn render(s: &Summary) -> String {
         ],
         &[1, 2, 3, 4, 5, 6],
     );
-    let row = |label: &str, pages: u64, committed: u64, w: &v8core::heap::WalkTotals| {
+    let row = |label: &str, pages: u64, committed: u64, w: &v8core::heap::walk::WalkTotals| {
         vec![
             label.to_string(),
             pages.to_string(),
@@ -228,7 +228,7 @@ fn render(s: &Summary) -> String {
             bytes(w.gap_bytes),
         ]
     };
-    let mut total = v8core::heap::WalkTotals::default();
+    let mut total = v8core::heap::walk::WalkTotals::default();
     for (name, st) in &h.spaces {
         let w = h.walk.get(name).cloned().unwrap_or_default();
         t.row(row(name, st.pages, st.committed, &w));

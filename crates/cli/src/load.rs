@@ -5,9 +5,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Instant;
-use v8core::dominators::Dominators;
-use v8core::graph::Graph;
-use v8core::heapindex::Progress;
+use v8core::graph::dominators::Dominators;
+use v8core::graph::reverse::Graph;
+use v8core::heap::index::Progress;
 use v8core::Heap;
 
 /// Open the core, walk, mark and name its heap.

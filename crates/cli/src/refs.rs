@@ -4,7 +4,7 @@ use crate::fmt::Table;
 use crate::inspect::parse_addr;
 use crate::{load, CoreArgs};
 use serde::Serialize;
-use v8core::graph::{self, Edge, EdgeKind, Edges, RetainerPath, RootKind};
+use v8core::graph::reverse::{self as graph, Edge, EdgeKind, Edges, RetainerPath, RootKind};
 use v8core::Heap;
 
 type Res = Result<(), Box<dyn std::error::Error>>;

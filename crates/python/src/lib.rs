@@ -13,12 +13,12 @@ use pyo3::types::PyString;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use v8core::census::Scope;
-use v8core::dominators::Dominators;
-use v8core::graph::{self, Edge, Edges, Graph, RootKind};
-use v8core::heapindex::no_progress;
+use v8core::crash::stack::StackWalker;
+use v8core::graph::dominators::Dominators;
+use v8core::graph::reverse::{self as graph, Edge, Edges, Graph, RootKind};
+use v8core::heap::index::no_progress;
 use v8core::inspect::{Inspector, Limits};
-use v8core::stack::StackWalker;
+use v8core::objects::census::Scope;
 use v8core::{Heap, OpenOptions, Process};
 
 create_exception!(
@@ -109,7 +109,7 @@ impl Core {
 impl Core {
     /// What the core is: crash, versions, executable check, heap pages per space.
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &v8core::summary::Summary::of(&self.heap.p))
+        to_py(py, &v8core::info::Summary::of(&self.heap.p))
     }
 
     /// Objects per constructor: a list of {name, count, size[, unreachable][, retained]},
@@ -331,13 +331,16 @@ impl Core {
     /// `show_secrets`).
     #[pyo3(signature = (show_secrets=false))]
     fn nodeinfo<'py>(&self, py: Python<'py>, show_secrets: bool) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &v8core::nodeinfo::node_info(&self.heap, show_secrets))
+        to_py(
+            py,
+            &v8core::crash::nodeinfo::node_info(&self.heap, show_secrets),
+        )
     }
 
     /// The one-screen report as data (`report --json`).
     fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let g = py.detach(|| self.graph());
-        let r = py.detach(|| v8core::report::report(&self.heap, g, 10, 3));
+        let r = py.detach(|| v8core::crash::report::report(&self.heap, g, 10, 3));
         to_py(py, &r)
     }
 
@@ -346,7 +349,7 @@ impl Core {
         let file = std::fs::File::create(&path)
             .map_err(|e| err(format!("cannot create {}: {e}", path.display())))?;
         let stats = py
-            .detach(|| v8core::snapshot::write_heapsnapshot(&self.heap, file, &no_progress))
+            .detach(|| v8core::graph::snapshot::write_heapsnapshot(&self.heap, file, &no_progress))
             .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
         to_py(py, &stats)
     }
@@ -415,7 +418,7 @@ fn analyze<'py>(
         exe_dirs: exe_dirs.unwrap_or_default(),
         ..Default::default()
     };
-    let rec = py.detach(|| v8core::batch::analyze(&core, &opts));
+    let rec = py.detach(|| v8core::crash::batch::analyze(&core, &opts));
     to_py(py, &rec)
 }
 

@@ -3,9 +3,9 @@
 //! their closure variables, typed arrays, promises, dates, regexps, errors, symbols, contexts.
 //! Depth- and size-limited; cycles and unreadable pointers are marked, never followed forever.
 
-use crate::kinds::Kind;
-use crate::objects::{Elements, Reader};
-use crate::session::Heap;
+use crate::heap::loaded::Heap;
+use crate::meta::kinds::Kind;
+use crate::objects::reader::{Elements, Reader};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -322,7 +322,7 @@ impl<'h> Inspector<'h> {
         let mut x = Value::new(jskind);
         x.constructor = self.name_of(w).or_else(|| {
             r.map(w).map(|m| {
-                crate::naming::Namer::new(r)
+                crate::objects::naming::Namer::new(r)
                     .constructor_name(w, kind, m)
                     .to_string()
             })
@@ -470,19 +470,19 @@ impl<'h> Inspector<'h> {
             x.truncated = true;
         }
         if let Some(store) = r.property_store(w) {
-            if store != crate::objects::PropertyStore::Fast {
+            if store != crate::objects::reader::PropertyStore::Fast {
                 x.detail("properties", format!("{store:?}").to_lowercase());
             }
         }
         for p in props {
             let v = self.render(p.value, depth + 1);
             if kind == Kind::JSError {
-                if let crate::objects::Key::Private(d) = &p.key {
+                if let crate::objects::reader::Key::Private(d) = &p.key {
                     if d.contains("stack") && v.kind == "string" {
                         x.detail("stack", v.text.clone().unwrap_or_default());
                     }
                 }
-                if p.key == crate::objects::Key::Name("message".into()) {
+                if p.key == crate::objects::reader::Key::Name("message".into()) {
                     x.text = v.text.clone();
                 }
             }

@@ -7,33 +7,17 @@
 //! Python: front ends translate its typed results.
 #![deny(missing_docs)]
 
-pub mod batch;
-pub mod census;
-pub mod dominators;
+pub mod crash;
 pub mod error;
-pub mod fields;
 pub mod graph;
 pub mod heap;
-pub mod heapindex;
+pub mod info;
 pub mod inspect;
-pub mod kinds;
-pub mod layout;
-pub mod metadata;
-pub mod naming;
-pub mod nodeinfo;
+pub mod meta;
 pub mod objects;
-pub mod pages;
-pub mod position;
 pub mod process;
-pub mod report;
-pub mod session;
-pub mod snapshot;
-pub mod stack;
-pub mod summary;
-pub mod tables;
-pub mod types;
 
 pub use error::{Error, Result};
+pub use heap::loaded::Heap;
+pub use meta::tables::V8Version;
 pub use process::{OpenOptions, Process};
-pub use session::Heap;
-pub use tables::V8Version;

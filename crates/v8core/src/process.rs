@@ -9,13 +9,13 @@
 //! the rest meaningless are recorded in [`Process::checks`] instead.
 
 use crate::error::{Error, Result};
-use crate::fields::Fields;
-use crate::kinds::KindTable;
-use crate::layout::{Layout, Resolved, Source};
-use crate::metadata::Metadata;
-use crate::pages::{find_pages, PageScan};
-use crate::tables::{known_versions, table_for, V8Version, VersionTable};
-use crate::types::InstanceTypes;
+use crate::heap::pages::{find_pages, PageScan};
+use crate::meta::fields::Fields;
+use crate::meta::kinds::KindTable;
+use crate::meta::layout::{Layout, Resolved, Source};
+use crate::meta::metadata::Metadata;
+use crate::meta::tables::{known_versions, table_for, V8Version, VersionTable};
+use crate::meta::types::InstanceTypes;
 use elfcore::elfimage::{build_id_in_memory, hex};
 use elfcore::space::FileLookup;
 use elfcore::{Address, AddressSpace, CoreFile, ElfImage, Memory};

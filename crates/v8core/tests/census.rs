@@ -4,8 +4,8 @@
 //! by the stack or a handle scope (temporaries of the code running the snapshot) may be gone
 //! from the core, whose stack slots were reused before the abort.
 
-use v8core::census::Scope;
-use v8core::heapindex::no_progress;
+use v8core::heap::index::no_progress;
+use v8core::objects::census::Scope;
 use v8core::{Heap, OpenOptions, Process};
 use v8dump_testkit::{compare_with_snapshot, fixture, snapshot_counts, MAJORS};
 

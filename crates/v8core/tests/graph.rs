@@ -3,11 +3,13 @@
 //! registered, its closure names it `session`, the listeners are the `_events['data-update']`
 //! array of the RealtimeService stored in `globalThis.realtimeService`.
 
-use v8core::census::Scope;
-use v8core::graph::{display_name, objects_with_property, strings_equal, EdgeKind, Edges, Graph};
-use v8core::heapindex::no_progress;
-use v8core::kinds::Kind;
-use v8core::objects::Key;
+use v8core::graph::reverse::{
+    display_name, objects_with_property, strings_equal, EdgeKind, Edges, Graph,
+};
+use v8core::heap::index::no_progress;
+use v8core::meta::kinds::Kind;
+use v8core::objects::census::Scope;
+use v8core::objects::reader::Key;
 use v8core::{Heap, OpenOptions, Process};
 use v8dump_testkit::{fixture, MAJORS};
 
@@ -88,7 +90,7 @@ fn leaked_session_is_retained_through_closure_listeners_and_emitter() {
                 "RealtimeService",
                 "node{major}"
             );
-            assert_eq!(path.root_kind, v8core::graph::RootKind::Global);
+            assert_eq!(path.root_kind, v8core::graph::reverse::RootKind::Global);
         }
     }
 }
@@ -124,7 +126,7 @@ fn findrefs_by_property_name_and_by_string() {
 
 #[test]
 fn the_emitter_dominates_every_leaked_session_and_socket() {
-    use v8core::dominators::Dominators;
+    use v8core::graph::dominators::Dominators;
     for major in MAJORS {
         let heap = load("listener_leak", major);
         let g = Graph::build(&heap.p, &heap.index, &heap.marking, &no_progress);

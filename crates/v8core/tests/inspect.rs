@@ -1,10 +1,10 @@
 //! `inspect` on every value kind of fixtures/scenarios/objects.js, on all four versions. The
 //! expected values are the ones the scenario's source writes (not v8dump output).
 
-use v8core::census::Scope;
-use v8core::heapindex::no_progress;
+use v8core::heap::index::no_progress;
 use v8core::inspect::{Inspector, Limits, Value};
-use v8core::objects::{Elements, Key};
+use v8core::objects::census::Scope;
+use v8core::objects::reader::{Elements, Key};
 use v8core::{Heap, OpenOptions, Process};
 use v8dump_testkit::{fixture, MAJORS};
 
@@ -388,7 +388,7 @@ fn closure_variables_named_from_a_scope_info_hash_table() {
         let want = f.stats["extra"]["huge_closure_locals"].as_u64().unwrap() as usize;
         let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
         let heap = Heap::load(p, &no_progress);
-        let (holder, closure) = v8core::graph::objects_with_property(&heap, "hugeClosure")
+        let (holder, closure) = v8core::graph::reverse::objects_with_property(&heap, "hugeClosure")
             .into_iter()
             .next()
             .unwrap_or_else(|| panic!("node{major}: no namesFixture.hugeClosure"));

@@ -3,11 +3,11 @@
 //! object, equals the LeakyThing instances findjsobjects counts, and every element is one of them.
 
 use std::collections::HashSet;
-use v8core::census::Scope;
-use v8core::heapindex::no_progress;
+use v8core::heap::index::no_progress;
 use v8core::inspect::{Inspector, Limits};
-use v8core::kinds::Kind;
-use v8core::objects::{Elements, Key};
+use v8core::meta::kinds::Kind;
+use v8core::objects::census::Scope;
+use v8core::objects::reader::{Elements, Key};
 use v8core::{Heap, OpenOptions, Process};
 use v8dump_testkit::{fixture, MAJORS};
 

@@ -1,7 +1,7 @@
 //! The heap walk on real cores, checked against V8's own per-space statistics
 //! (`space_used_size`, which V8 counts as the bytes of objects plus open allocation buffers).
 
-use v8core::heap::{HeapWalk, Walker};
+use v8core::heap::walk::{HeapWalk, Walker};
 use v8core::{OpenOptions, Process};
 use v8dump_testkit::{fixture, MAJORS};
 

@@ -9,9 +9,9 @@
 //! doubles, bytecode, machine code). This needs no per-version knowledge of handle blocks and
 //! matches V8's own snapshot on the fixture cores (see `tests/census.rs`).
 
-use crate::heap::{Gap, WalkTotals, Walker};
-use crate::kinds::{Body, Kind};
-use crate::pages::Page;
+use crate::heap::pages::Page;
+use crate::heap::walk::{Gap, WalkTotals, Walker};
+use crate::meta::kinds::{Body, Kind};
 use crate::process::Process;
 use elfcore::{Address, Memory};
 use rayon::prelude::*;

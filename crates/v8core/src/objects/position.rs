@@ -1,7 +1,7 @@
 //! Source positions: where a function starts, which source position a bytecode offset is at,
 //! and the line and column of a position in a script's source.
 
-use crate::objects::Reader;
+use crate::objects::reader::Reader;
 
 /// Most characters of a script read to turn a position into a line (a 16 MiB bundle).
 const MAX_SOURCE_CHARS: u64 = 16 << 20;

@@ -2,10 +2,10 @@
 //! platform and arch from the `process` object in the heap; the command line and environment
 //! from the initial stack (what the kernel put there at exec); cwd when node cached it.
 
-use crate::census::Scope;
-use crate::kinds::Kind;
-use crate::objects::{Elements, Key};
-use crate::session::Heap;
+use crate::heap::loaded::Heap;
+use crate::meta::kinds::Kind;
+use crate::objects::census::Scope;
+use crate::objects::reader::{Elements, Key};
 use elfcore::{Address, Memory};
 use serde::Serialize;
 

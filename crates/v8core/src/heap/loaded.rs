@@ -1,9 +1,9 @@
 //! A loaded heap: the process, its object index, liveness and snapshot names, built once and
 //! shared by every question asked of the core (CLI commands, the Python API).
 
-use crate::census::{self, CensusRow, Names, Scope};
-use crate::heapindex::{HeapIndex, Marking, Progress};
-use crate::objects::Reader;
+use crate::heap::index::{HeapIndex, Marking, Progress};
+use crate::objects::census::{self, CensusRow, Names, Scope};
+use crate::objects::reader::Reader;
 use crate::process::Process;
 
 /// Process + index + marking + names.

@@ -365,7 +365,7 @@ pub enum CodeSize {
     },
 }
 
-/// Per-version parameters of the object size rules (`crate::types::SizeRule`) that the
+/// Per-version parameters of the object size rules (`crate::meta::types::SizeRule`) that the
 /// metadata does not carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeParams {
@@ -493,7 +493,7 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 32,
         code_kinds: CODE_KINDS_V10,
         date_value_is_raw_double: false,
-        instance_types: include_str!("../data/instance-types-v8-10.2.txt"),
+        instance_types: include_str!("../../data/instance-types-v8-10.2.txt"),
         sizes: SIZES_V10,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
@@ -525,7 +525,7 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 32,
         code_kinds: CODE_KINDS_V11,
         date_value_is_raw_double: false,
-        instance_types: include_str!("../data/instance-types-v8-11.3.txt"),
+        instance_types: include_str!("../../data/instance-types-v8-11.3.txt"),
         sizes: SIZES_V11,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
@@ -570,7 +570,7 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V12,
         date_value_is_raw_double: false,
-        instance_types: include_str!("../data/instance-types-v8-12.4.txt"),
+        instance_types: include_str!("../../data/instance-types-v8-12.4.txt"),
         sizes: SIZES_V12,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
@@ -617,7 +617,7 @@ pub static TABLES: &[VersionTable] = &[
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V13,
         date_value_is_raw_double: true,
-        instance_types: include_str!("../data/instance-types-v8-13.6.txt"),
+        instance_types: include_str!("../../data/instance-types-v8-13.6.txt"),
         sizes: SIZES_V13,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,

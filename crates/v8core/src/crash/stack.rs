@@ -13,9 +13,9 @@
 //! 1`) where JavaScript frames keep their context; JavaScript frames hold their function,
 //! and interpreted and baseline ones their BytecodeArray and bytecode offset.
 
-use crate::kinds::Kind;
-use crate::objects::Reader;
-use crate::position;
+use crate::meta::kinds::Kind;
+use crate::objects::position;
+use crate::objects::reader::Reader;
 use crate::process::Process;
 use elfcore::{Memory, NativeSymbol};
 use serde::Serialize;
@@ -463,7 +463,7 @@ impl<'p> StackWalker<'p> {
         let p = self.p;
         let page = p.pages.page_of(elfcore::Address(pc))?;
         let mut holder = None;
-        crate::heap::Walker::new(p).walk_page(page, |o| {
+        crate::heap::walk::Walker::new(p).walk_page(page, |o| {
             if o.addr.0 <= pc && pc < o.addr.0 + o.size {
                 holder = Some((o.tagged(), o.instance_type));
             }

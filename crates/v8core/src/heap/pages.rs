@@ -8,7 +8,7 @@
 //! the same `Heap*` as the other pages). On Node 18-24 cores this finds every page and nothing
 //! else (see the integration tests, which compare with V8's own statistics).
 
-use crate::tables::{MetadataLoc, PageLayout, VersionTable};
+use crate::meta::tables::{MetadataLoc, PageLayout, VersionTable};
 use elfcore::{Address, AddressSpace, Backing, Memory};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};

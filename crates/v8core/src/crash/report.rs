@@ -1,11 +1,11 @@
 //! The one-screen answer for an SRE (`report`): why the process died, what filled the heap,
 //! what holds the largest constructors, and the JavaScript stack.
 
-use crate::census::Scope;
-use crate::graph::{chain_text, root_words, Edges, Graph, RootKind};
-use crate::nodeinfo::{node_info, NodeInfo};
-use crate::session::Heap;
-use crate::stack::{Backtrace, FrameKind, StackWalker};
+use crate::crash::nodeinfo::{node_info, NodeInfo};
+use crate::crash::stack::{Backtrace, FrameKind, StackWalker};
+use crate::graph::reverse::{chain_text, root_words, Edges, Graph, RootKind};
+use crate::heap::loaded::Heap;
+use crate::objects::census::Scope;
 use serde::Serialize;
 
 /// Why the process died.
@@ -91,7 +91,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
         })
         .collect();
     let census = h.census(Scope::Reachable, false);
-    let row = |r: &crate::census::CensusRow| TopName {
+    let row = |r: &crate::objects::census::CensusRow| TopName {
         name: r.name.clone(),
         count: r.count,
         size: r.size,

@@ -1,4 +1,4 @@
-//! Object field offsets and encodings beyond the minimal [`Layout`](crate::layout::Layout):
+//! Object field offsets and encodings beyond the minimal [`Layout`](crate::meta::layout::Layout):
 //! what decoding JS values needs (functions, strings, properties, dictionaries, collections).
 //!
 //! Every value comes from the `v8dbg_*` metadata when the binary has it, else from the version
@@ -6,9 +6,9 @@
 //! that `info` can show which values were fallbacks.
 
 use crate::error::{Error, Result};
-use crate::layout::{Resolved, Resolver};
-use crate::metadata::Metadata;
-use crate::tables::{ScopeInfoLayout, V8Version, VersionTable};
+use crate::meta::layout::{Resolved, Resolver};
+use crate::meta::metadata::Metadata;
+use crate::meta::tables::{ScopeInfoLayout, V8Version, VersionTable};
 use serde::Serialize;
 use std::path::Path;
 

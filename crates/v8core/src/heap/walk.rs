@@ -1,15 +1,15 @@
 //! Walking the heap object by object.
 //!
 //! A V8 page is a run of objects from `area_start` to `area_end`: each starts with a map word,
-//! and its size follows from the map ([`crate::types::SizeRule`] for variable-size types). Free
+//! and its size follows from the map ([`crate::meta::types::SizeRule`] for variable-size types). Free
 //! memory is itself covered by FreeSpace and filler objects. Where a page is not iterable (the
 //! unused tail of a linear allocation buffer in a live process, or damage), the walker records a
 //! gap and resumes at the next word that is a map pointer; nothing is dropped silently.
 
-use crate::pages::Page;
+use crate::heap::pages::Page;
+use crate::meta::tables::CodeSize;
+use crate::meta::types::{InstanceTypes, SizeRule};
 use crate::process::Process;
-use crate::tables::CodeSize;
-use crate::types::{InstanceTypes, SizeRule};
 use elfcore::{Address, Memory};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;

@@ -8,15 +8,15 @@
 //! as V8 gives JavaScript objects), so they fit the 32-bit arrays DevTools parses into.
 //!
 //! Nodes: a synthetic root, `(GC roots)`, then every reachable object. JavaScript objects are
-//! named as V8's own snapshot names them ([`crate::naming`]), so per-constructor counts and
+//! named as V8's own snapshot names them ([`crate::objects::naming`]), so per-constructor counts and
 //! self sizes are those of `findjsobjects`. Edges: named properties (from descriptors,
 //! property arrays and dictionaries), elements, closure variables, and every other pointer
 //! field as an internal edge; weakly tagged pointers as weak edges.
 
-use crate::heapindex::Progress;
-use crate::kinds::Kind;
-use crate::objects::{Elements, Reader};
-use crate::session::Heap;
+use crate::heap::index::Progress;
+use crate::heap::loaded::Heap;
+use crate::meta::kinds::Kind;
+use crate::objects::reader::{Elements, Reader};
 use rayon::prelude::*;
 use std::io::{self, Write};
 

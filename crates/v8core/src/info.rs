@@ -1,8 +1,8 @@
 //! What `info` reports: a serializable summary of an opened process, shared by every front end.
 
-use crate::heap::{WalkTotals, Walker};
-use crate::layout::Resolved;
-use crate::pages::SpaceTotals;
+use crate::heap::pages::SpaceTotals;
+use crate::heap::walk::{WalkTotals, Walker};
+use crate::meta::layout::Resolved;
 use crate::process::{Check, ExeCheck, IsolateInfo, Process};
 use elfcore::core::signal_name;
 use elfcore::Address;

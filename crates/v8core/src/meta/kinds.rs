@@ -2,8 +2,8 @@
 //! process from the version's instance-type names (the numbers move between versions, the
 //! names do not).
 
-use crate::tables::CodeSize;
-use crate::types::{InstanceTypes, SizeRule};
+use crate::meta::tables::CodeSize;
+use crate::meta::types::{InstanceTypes, SizeRule};
 use serde::Serialize;
 
 /// The decoder's view of an instance type.

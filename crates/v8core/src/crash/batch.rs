@@ -2,11 +2,11 @@
 //! Python): versions, crash cause, heap use, the largest constructors, what holds the largest,
 //! the JS stack, and a signature that is equal for crashes of the same leak.
 
-use crate::graph::Graph;
-use crate::heapindex::no_progress;
+use crate::crash::report::{report, TopName};
+use crate::graph::reverse::Graph;
+use crate::heap::index::no_progress;
+use crate::heap::loaded::Heap;
 use crate::process::{OpenOptions, Process};
-use crate::report::{report, TopName};
-use crate::session::Heap;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;

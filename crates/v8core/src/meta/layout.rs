@@ -5,8 +5,8 @@
 //! that are neither in the metadata nor in the table fail loudly here, naming what was tried.
 
 use crate::error::{Error, Result};
-use crate::metadata::Metadata;
-use crate::tables::{V8Version, VersionTable};
+use crate::meta::metadata::Metadata;
+use crate::meta::tables::{V8Version, VersionTable};
 use serde::Serialize;
 use std::path::Path;
 
@@ -288,7 +288,7 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::TABLES;
+    use crate::meta::tables::TABLES;
 
     fn base_pairs() -> Vec<(String, i64)> {
         [

@@ -8,8 +8,8 @@
 //! referenced by the version table; every type the metadata does name is checked against them
 //! when a core is opened. The size rules' per-version parameters are the table's too.
 
-use crate::metadata::Metadata;
-use crate::tables::{CodeSize, SizeParams, VersionTable};
+use crate::meta::metadata::Metadata;
+use crate::meta::tables::{CodeSize, SizeParams, VersionTable};
 use std::collections::HashMap;
 
 /// How to compute the size of an object whose map says "variable size"
@@ -221,7 +221,7 @@ fn rule_for(name: &str, value: u16, p: &SizeParams, bytecode_header: u64) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::{table_for_minor, TABLES};
+    use crate::meta::tables::{table_for_minor, TABLES};
 
     #[test]
     fn every_embedded_table_loads_with_the_types_the_walker_needs() {

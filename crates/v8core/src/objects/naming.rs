@@ -11,8 +11,8 @@
 //! Results depend only on the map for objects with fast properties and no own
 //! `Symbol.toStringTag`, so they are cached per map.
 
-use crate::kinds::Kind;
-use crate::objects::{Reader, MAX_STEPS};
+use crate::meta::kinds::Kind;
+use crate::objects::reader::{Reader, MAX_STEPS};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 

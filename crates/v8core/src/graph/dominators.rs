@@ -2,7 +2,7 @@
 //!
 //! An object's retained size is what the heap would lose if it went away: its own size plus
 //! that of every object reachable only through it (the objects it dominates). Computed with
-//! Lengauer and Tarjan's algorithm over the graph of [`crate::graph`] (strong references only;
+//! Lengauer and Tarjan's algorithm over the graph of [`crate::graph::reverse`] (strong references only;
 //! map words and read-only objects are not edges), from a virtual root whose children are the
 //! primary roots (registers, live stacks, the Isolate) and then those other conservative roots
 //! (pointers from the C++ heap or the executable's data) that the primary ones do not reach.
@@ -11,9 +11,9 @@
 //! Memory: nine 4-byte arrays per object plus one 8-byte one; every loop is iterative, so deep
 //! chains (linked lists) cannot overflow the stack.
 
-use crate::graph::Graph;
-use crate::heapindex::Progress;
-use crate::session::Heap;
+use crate::graph::reverse::Graph;
+use crate::heap::index::Progress;
+use crate::heap::loaded::Heap;
 use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;

@@ -16,11 +16,11 @@
 //! elements store), a closure variable (`socket`, by its ScopeInfo name), or an internal field
 //! (`map`, `context`, `+0x18`).
 
-use crate::heapindex::{HeapIndex, Marking, Progress, RootLoc};
-use crate::kinds::Kind;
-use crate::objects::Reader;
+use crate::heap::index::{HeapIndex, Marking, Progress, RootLoc};
+use crate::heap::loaded::Heap;
+use crate::meta::kinds::Kind;
+use crate::objects::reader::Reader;
 use crate::process::Process;
-use crate::session::Heap;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! and elements. Every read can fail on a garbage pointer; nothing here panics or loops without
 //! a bound.
 
-use crate::kinds::Kind;
+use crate::meta::kinds::Kind;
 use crate::process::Process;
 use elfcore::{Address, Memory};
 

@@ -2,10 +2,10 @@
 //! as type "object" (JS objects except functions and regexps, plus non-native contexts), named
 //! as the snapshot names them, counted with their self size.
 
-use crate::heapindex::{HeapIndex, Marking};
-use crate::kinds::Kind;
-use crate::naming::Namer;
-use crate::objects::Reader;
+use crate::heap::index::{HeapIndex, Marking};
+use crate::meta::kinds::Kind;
+use crate::objects::naming::Namer;
+use crate::objects::reader::Reader;
 use crate::process::Process;
 use elfcore::Address;
 use rayon::prelude::*;
