@@ -212,29 +212,9 @@ def _python_version():
     return "Python %d.%d" % sys.version_info[:2]
 
 
-def _table(header, rows, right=()):
-    """Rows padded to their widest cell, two spaces apart; columns in `right` right-aligned."""
-    all_rows = [list(map(str, header))] + [list(map(str, r)) for r in rows]
-    widths = [max(len(r[c]) for r in all_rows if c < len(r)) for c in range(len(header))]
-    out = []
-    for r in all_rows:
-        cells = []
-        for c, cell in enumerate(r):
-            cells.append(cell.rjust(widths[c]) if c in right else cell.ljust(widths[c]))
-        out.append("  ".join(cells).rstrip())
-    return "\n".join(out)
-
-
-def _bytes(n):
-    units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    v, u = float(n), 0
-    while v >= 1024 and u + 1 < len(units):
-        v /= 1024
-        u += 1
-    return "%d B" % n if u == 0 else "%.1f %s" % (v, units[u])
-
-
 # ----------------------------------------------------------------------------------- commands
+# Each command: llnode's flags parsed by argparse, one call of the v8dump module, and the text
+# the module renders (the same text the `v8dump` command prints).
 
 
 def _findjsobjects(core, argv):
@@ -244,27 +224,7 @@ def _findjsobjects(core, argv):
     p.add_argument("-r", "--retained", action="store_true", help="add retained sizes")
     p.add_argument("-t", "--top", type=int, help="only the first N rows")
     a = p.parse_args(argv)
-    rows = core.histogram(all=a.all, detailed=a.detailed, retained=a.retained)
-    total_count = sum(r["count"] for r in rows)
-    total_size = sum(r["size"] for r in rows)
-    if a.top:
-        rows = rows[: a.top]
-    header = ["Instances", "Total Size"] + (["Retained Size"] if a.retained else [])
-    header += ["Unreachable"] if a.all else []
-    header += ["Name"]
-    body = []
-    for r in rows:
-        name = r["name"]
-        if r.get("properties") is not None:
-            name = "%s: %s" % (name, ", ".join(r["properties"]))
-        cells = [r["count"], _bytes(r["size"])]
-        if a.retained:
-            cells.append(_bytes(r["retained"]) if r.get("retained") is not None else "-")
-        if a.all:
-            cells.append(r.get("unreachable", 0))
-        body.append(cells + [name])
-    text = _table(header, body, right=range(len(header) - 1))
-    return "%s\n\n%d objects, %s" % (text, total_count, _bytes(total_size))
+    return core.histogram(all=a.all, detailed=a.detailed, retained=a.retained, top=a.top, text=True)
 
 
 def _findjsinstances(core, argv):
@@ -274,38 +234,7 @@ def _findjsinstances(core, argv):
     p.add_argument("-s", "--skip", type=int, default=0, help="start at instance N")
     p.add_argument("-a", "--all", action="store_true", help="include unreachable objects")
     a = p.parse_args(argv)
-    found = core.instances(a.name, all=a.all)
-    shown = found[a.skip : a.skip + a.limit]
-    text = _table(["Address", "Size", "Object"], [[x["address"], x["size"], x["summary"]] for x in shown], right=[1])
-    if a.skip + len(shown) < len(found):
-        text += "\n\n%d of %d shown (from %d); more with -s %d" % (len(shown), len(found), a.skip, a.skip + len(shown))
-    return text
-
-
-def _render_value(v, indent=0):
-    pad = "  " * indent
-    head = v.get("text") or ""
-    addr = v.get("address")
-    ctor = v.get("constructor")
-    kind = v.get("kind", "")
-    if kind == "string":
-        head = repr(v.get("text", ""))
-    elif kind in ("object", "array", "function") or not head:
-        head = "<%s>" % (ctor or kind)
-        if v.get("length") is not None:
-            head += " length=%s" % v["length"]
-    line = ("%s " % addr if addr else "") + head
-    out = [line]
-    for e in v.get("entries", []) or []:
-        key = e.get("key", "")
-        sub = e.get("value", {})
-        if sub.get("entries"):
-            out.append("%s  %s: %s" % (pad, key, _render_value(sub, indent + 1)))
-        else:
-            out.append("%s  %s: %s" % (pad, key, _render_value(sub, indent + 1).split("\n")[0]))
-    if v.get("truncated"):
-        out.append("%s  ..." % pad)
-    return "\n".join(out)
+    return core.instances(a.name, all=a.all, limit=a.limit, skip=a.skip, text=True)
 
 
 def _inspect(core, argv):
@@ -315,8 +244,7 @@ def _inspect(core, argv):
     p.add_argument("--array-length", dest="entries", type=int, default=100)
     p.add_argument("--string-length", type=int, default=1000)
     a = p.parse_args(argv)
-    v = core.inspect(a.address, depth=a.depth, entries=a.entries, string_length=a.string_length)
-    return _render_value(v)
+    return core.inspect(a.address, depth=a.depth, entries=a.entries, string_length=a.string_length, text=True)
 
 
 def _findrefs(core, argv):
@@ -326,18 +254,13 @@ def _findrefs(core, argv):
     g.add_argument("-n", "--name", action="store_true", help="WHAT is a property name")
     g.add_argument("-s", "--string", action="store_true", help="WHAT is a string")
     p.add_argument("what")
+    p.add_argument("--limit", type=int, default=100)
     a = p.parse_args(argv)
     if a.name:
-        rows = core.findrefs_property(a.what)
-        return _table(["Object", "Name", "." + a.what], [[r["holder"], r["holder_name"], r["value"]] for r in rows])
+        return core.findrefs_property(a.what, limit=a.limit, text=True)
     if a.string:
-        rows = core.findrefs_string(a.what)
-        return _table(
-            ["String", "Holder", "Name", "Edge", "Kind"],
-            [[r["string"], r["holder"], r["holder_name"], r["edge"], r["kind"]] for r in rows],
-        )
-    rows = core.findrefs(a.what)
-    return _table(["Holder", "Name", "Edge", "Kind"], [[r["holder"], r["holder_name"], r["edge"], r["kind"]] for r in rows])
+        return core.findrefs_string(a.what, limit=a.limit, text=True)
+    return core.findrefs(a.what, limit=a.limit, text=True)
 
 
 def _retainers(core, argv):
@@ -346,44 +269,14 @@ def _retainers(core, argv):
     p.add_argument("--paths", type=int, default=1)
     p.add_argument("--depth", type=int, default=64)
     a = p.parse_args(argv)
-    paths = core.retainers(a.address, paths=a.paths, depth=a.depth)
-    if not paths:
-        return "No retainer path within %d steps." % a.depth
-    out = []
-    for k, path in enumerate(paths):
-        rk = path["root_kind"]
-        where = "a global object" if rk["type"] == "global" else "root (%s)" % rk.get("region", rk.get("reg", ""))
-        rows = [["", "", "", path["steps"][0]["target_name"] if path["steps"] else path["root_name"], ""]]
-        for s in path["steps"]:
-            rows.append(["<-", s["edge"], s["kind"], s["holder_name"], s["holder"]])
-        out.append("Path %d of %d (%d steps, ends at %s):" % (k + 1, len(paths), len(path["steps"]), where))
-        out.append(_table(["", "Edge", "Kind", "Holder", "Address"], rows))
-        out.append("  " + path["chain"])
-    return "\n".join(out)
+    return core.retainers(a.address, paths=a.paths, depth=a.depth, text=True)
 
 
 def _top(core, argv):
     p = _Parser(prog="v8 top", description="The objects that retain the most memory.")
     p.add_argument("--limit", type=int, default=20)
     a = p.parse_args(argv)
-    rows = core.top(limit=a.limit)
-    return _table(["Retained", "Self", "Address", "Object"], [[_bytes(r["retained"]), _bytes(r["self_size"]), r["address"], r["summary"]] for r in rows], right=[0, 1])
-
-
-def _frame_line(f):
-    kind = f.get("frame_type") or f["kind"]
-    js = f.get("js")
-    if js:
-        where = js.get("script") or "<no script>"
-        if js.get("line"):
-            where += ":%d:%d" % (js["line"], js.get("column") or 0)
-        what = "%s %s%s" % (js["name"], where, "" if js.get("exact") or not js.get("line") else " (function start)")
-    elif f.get("native"):
-        n = f["native"]
-        what = "%s`%s+%#x" % (n["module"], n["symbol"], n["offset"]) if n.get("symbol") else "%s+%#x" % (n["module"], n["offset"])
-    else:
-        what = "(JIT code)"
-    return kind, what
+    return core.top(limit=a.limit, text=True)
 
 
 def _bt(core, argv):
@@ -392,70 +285,26 @@ def _bt(core, argv):
     p.add_argument("--all-threads", action="store_true")
     p.add_argument("--args", action="store_true", help="show this and the arguments of JS frames")
     a = p.parse_args(argv)
-    out = []
-    for t in range(core.threads()) if a.all_threads else [0]:
-        bt = core.bt(t, args=a.args)
-        frames = bt["frames"][: a.count] if a.count else bt["frames"]
-        rows = []
-        for k, f in enumerate(frames):
-            kind, what = _frame_line(f)
-            rows.append([k, "%#x" % f["pc"], kind, what])
-            js = f.get("js") or {}
-            if a.args and js.get("this") is not None:
-                rows.append(["", "", "", "  this = " + core.summary(js["this"])])
-            for i, arg in enumerate(js.get("args") or []):
-                rows.append(["", "", "", "  arg%d = %s" % (i, core.summary(arg))])
-        out.append("Thread %d (tid %d):" % (t + 1, bt["tid"]))
-        out.append(_table(["#", "PC", "Kind", "Frame"], rows, right=[0]))
-    return "\n".join(out)
+    return core.bt(all_threads=a.all_threads, args=a.args, frames=a.count, text=True)
 
 
 def _nodeinfo(core, argv):
     p = _Parser(prog="v8 nodeinfo", description="The Node.js process: versions, argv, environment.")
     p.add_argument("--show-secrets", action="store_true")
     a = p.parse_args(argv)
-    i = core.nodeinfo(show_secrets=a.show_secrets)
-    rows = [
-        ["pid", i.get("pid")],
-        ["platform", "%s %s" % (i.get("platform"), i.get("arch"))],
-        ["node", i.get("version")],
-        ["execPath", i.get("exec_path")],
-        ["argv", i.get("argv")],
-        ["execArgv", i.get("exec_argv")],
-        ["cwd", (i.get("cwd") or {}).get("value", "unknown")],
-    ]
-    out = [_table(["", ""], rows).split("\n", 1)[1], "", "process.versions:"]
-    out += ["  %-12s %s" % (k, v) for k, v in i.get("versions", [])]
-    out += ["", "environment at start (%d masked):" % len(i.get("masked", []))]
-    out += ["  %s=%s" % (k, v) for k, v in sorted(i.get("env", []))]
-    return "\n".join(out)
+    return core.nodeinfo(show_secrets=a.show_secrets, text=True)
 
 
 def _report(core, argv):
     _Parser(prog="v8 report", description="One screen: why it died, what filled the heap.").parse_args(argv)
-    r = core.report()
-    out = ["CRASH   %s" % r["cause"]["summary"]]
-    if r["cause"].get("heap_limit_mib"):
-        out.append("        heap limit --max-old-space-size=%d MiB" % r["cause"]["heap_limit_mib"])
-    out += ["", "LARGEST CONSTRUCTORS"]
-    out.append(_table(["Instances", "Total Size", "Name"], [[t["count"], _bytes(t["size"]), t["name"]] for t in r["top_by_size"]], right=[0, 1]))
-    out += ["", "WHAT HOLDS THEM"]
-    for h in r["holders"]:
-        out.append("  %s %#x\n    %s" % (h["name"], h["instance"], h.get("chain") or "(no path)"))
-    if r.get("stack"):
-        out += ["", "JS STACK"]
-        for f in r["stack"]["frames"]:
-            if f.get("js"):
-                out.append("  %s  %s" % _frame_line(f))
-    return "\n".join(out)
+    return core.report(text=True)
 
 
 def _heapsnapshot(core, argv):
     p = _Parser(prog="v8 heapsnapshot", description="Write a DevTools .heapsnapshot.")
     p.add_argument("file")
     a = p.parse_args(argv)
-    s = core.heapsnapshot(a.file)
-    return "%s: %d nodes, %d edges, %d strings" % (a.file, s["nodes"], s["edges"], s["strings"])
+    return core.heapsnapshot(a.file, text=True)
 
 
 COMMANDS = {
@@ -476,7 +325,7 @@ def _run(name, debugger, command, result):
     fn = COMMANDS[name][0]
     try:
         text = fn(_core(debugger), shlex.split(command))
-        result.AppendMessage(text)
+        result.AppendMessage(text.rstrip("\n"))
         result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
     except _Usage as e:
         result.SetError(str(e))

@@ -38,6 +38,10 @@ def cli_json(*args):
     return json.loads(out.stdout)
 
 
+def cli_text(*args):
+    return subprocess.run([cli()] + list(args), capture_output=True, text=True, check=True).stdout
+
+
 def snapshot_counts(path):
     """{name: (count, size, temp_count, temp_size)} for nodes of type "object" of a V8 heap
     snapshot; temp_* are the objects that only "(Handle scope)"/"(Stack roots)" keep alive

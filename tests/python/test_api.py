@@ -4,18 +4,19 @@ inspect, bt, nodeinfo and report answer as the scenarios' sources say."""
 import pytest
 
 import v8dump
-from conftest import MAJORS, cli_json, fixture, mismatches, snapshot_counts
+from conftest import MAJORS, cli_json, cli_text, fixture, mismatches, snapshot_counts
 
 
 @pytest.mark.parametrize("major", MAJORS)
 def test_histogram_matches_v8_and_the_cli(major):
     d, _, _ = fixture("exact_listener_leak", major)
     core = v8dump.open(str(d / "core"))
-    rows = core.histogram()
+    census = core.histogram()
+    rows = census["rows"]
     assert rows and all(set(r) >= {"name", "count", "size"} for r in rows)
     ours = {r["name"]: (r["count"], r["size"]) for r in rows}
     assert mismatches(snapshot_counts(d / "heap.heapsnapshot"), ours) == []
-    assert rows == cli_json("findjsobjects", str(d / "core"), "--json")
+    assert census == cli_json("findjsobjects", str(d / "core"), "--json")
     # Sorted by total size, largest first.
     assert [r["size"] for r in rows] == sorted((r["size"] for r in rows), reverse=True)
 
@@ -24,24 +25,61 @@ def test_histogram_matches_v8_and_the_cli(major):
 def test_graph_inspect_and_crash_context(major):
     d, run, stats = fixture("listener_leak", major)
     core = v8dump.open(str(d / "core"), executable=run["node_path"])
-    sessions = core.instances("UserSession")
+    sessions = core.instances("UserSession")["instances"]
     assert len(sessions) == stats["extra"]["UserSession"]
     s = sessions[len(sessions) // 2]["address"]
     value = core.inspect(s)
     sid = int(next(e for e in value["entries"] if e["key"] == "id")["value"]["text"])
-    assert any(r["edge"] == "session" and r["kind"] == "context" for r in core.findrefs(s))
-    path = core.retainers(s)[0]
+    assert any(r["edge"] == "session" and r["kind"] == "context" for r in core.findrefs(s)["refs"])
+    path = core.retainers(s)["paths"][0]
     assert path["root_kind"]["type"] == "global"
     assert path["chain"].endswith(
         "<- [%d] Array <- .data-update Object <- ._events RealtimeService <- .%s global" % (sid, stats["extra"]["global"])
     )
-    assert len(core.findrefs_property("remotePort")) == stats["extra"]["FakeSocket"]
-    assert [r["edge"] for r in core.findrefs_string("user-%d" % sid) if r["kind"] == "property"] == [".userId"]
+    assert core.findrefs_property("remotePort")["total"] == stats["extra"]["FakeSocket"]
+    refs = core.findrefs_string("user-%d" % sid)["refs"]
+    assert [r["edge"] for r in refs if r["kind"] == "property"] == [".userId"]
     info = core.nodeinfo()
     assert info["argv"] == stats["argv"] and info["exec_argv"] == stats["execArgv"]
-    assert core.bt()["frames"], "no frames"
+    assert core.bt()["threads"][0]["frames"], "no frames"
     assert core.report()["cause"]["kind"] == "abort"
-    assert core.top(5)[0]["retained"] > 0
+    assert core.top(5)["rows"][0]["retained"] > 0
+
+
+@pytest.mark.parametrize("major", [20, 24])
+def test_every_answer_is_the_clis_json_and_text(major, tmp_path):
+    """Command by command, the Python answer equals `v8dump <command> --json` on the same
+    core, and with text=True the CLI's text."""
+    d, _, _ = fixture("listener_leak", major)
+    c = str(d / "core")
+    core = v8dump.open(c)
+    s = core.instances("UserSession", limit=1, skip=100)["instances"][0]["address"]
+    other, _, _ = fixture("diff_small", major)
+    snap = str(tmp_path / "x.heapsnapshot")
+    pairs = [
+        (lambda **k: core.info(**k), ["info", c]),
+        (lambda **k: core.info(pages=True, **k), ["info", c, "--pages"]),
+        (lambda **k: core.histogram(**k), ["findjsobjects", c]),
+        (lambda **k: core.histogram(all=True, detailed=True, **k), ["findjsobjects", c, "--all", "-d"]),
+        (lambda **k: core.histogram(retained=True, top=5, **k), ["findjsobjects", c, "--retained", "--top", "5"]),
+        (lambda **k: core.instances("UserSession", limit=5, skip=2, **k),
+         ["findjsinstances", c, "UserSession", "--limit", "5", "--skip", "2"]),
+        (lambda **k: core.inspect(s, depth=2, **k), ["inspect", c, s, "--depth", "2"]),
+        (lambda **k: core.findrefs(s, limit=100, **k), ["findrefs", c, s]),
+        (lambda **k: core.findrefs_property("remotePort", limit=100, **k), ["findrefs", c, "-n", "remotePort"]),
+        (lambda **k: core.findrefs_string("data-update", limit=100, **k), ["findrefs", c, "-s", "data-update"]),
+        (lambda **k: core.retainers(s, paths=2, **k), ["retainers", c, s, "--paths", "2"]),
+        (lambda **k: core.top(10, **k), ["top", c, "--limit", "10"]),
+        (lambda **k: core.bt(**k), ["bt", c]),
+        (lambda **k: core.bt(all_threads=True, args=True, **k), ["bt", c, "--all-threads", "--args"]),
+        (lambda **k: core.nodeinfo(**k), ["nodeinfo", c]),
+        (lambda **k: core.report(**k), ["report", c]),
+        (lambda **k: v8dump.diff(str(other / "core"), c, **k), ["diff", str(other / "core"), c]),
+    ]
+    for call, argv in pairs:
+        assert call() == cli_json(*argv, "--json"), argv
+        assert call(text=True) == cli_text(*argv), argv
+    assert core.heapsnapshot(snap) == cli_json("heapsnapshot", c, "-o", snap, "--json")
 
 
 def test_errors_are_python_exceptions(tmp_path):

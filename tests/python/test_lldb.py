@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import v8dump
-from conftest import MAJORS, ROOT, fixture, mismatches, snapshot_counts
+from conftest import MAJORS, ROOT, cli_text, fixture, mismatches, snapshot_counts
 
 LLDB = shutil.which("lldb-19") or shutil.which("lldb")
 PLUGIN = ROOT / "lldb-plugin" / "v8dump_lldb.py"
@@ -46,7 +46,7 @@ def test_v8_commands_in_lldb(major):
     d, run, stats = fixture("exact_listener_leak", major)
     core = str(d / "core")
     api = v8dump.open(core)
-    s = api.instances("UserSession")[7]["address"]
+    s = api.instances("UserSession")["instances"][7]["address"]
     out = lldb(run["node_realpath"], core, "v8 findjsobjects", "findjsinstances UserSession -n 3",
                "v8 inspect %s" % s, "v8 findrefs %s" % s, "v8 retainers %s" % s, "v8 bt")
     # The histogram: the same rows as the API (and so the CLI), and V8's snapshot.
@@ -55,7 +55,7 @@ def test_v8_commands_in_lldb(major):
         m = re.match(r"^\s*(\d+)\s+[\d.]+ (?:B|KiB|MiB|GiB)\s+(.+)$", line)
         if m:
             rows[m.group(2)] = int(m.group(1))
-    hist = api.histogram()
+    hist = api.histogram()["rows"]
     assert rows == {r["name"]: r["count"] for r in hist}
     assert mismatches(snapshot_counts(d / "heap.heapsnapshot"), {r["name"]: (r["count"], r["size"]) for r in hist}) == []
     assert section(out, "findjsinstances UserSession -n 3").count("<UserSession>") == 3
@@ -65,6 +65,30 @@ def test_v8_commands_in_lldb(major):
     assert "._events RealtimeService <- .%s global" % stats["extra"]["global"] in ret
     bt = section(out, "v8 bt")
     assert "node::Start" in bt and "EntryFrame" in bt
+
+
+@pytest.mark.parametrize("major", [20, 24])
+def test_lldb_prints_exactly_the_clis_text(major):
+    """One renderer: every `v8` command's output in lldb is the `v8dump` command's text."""
+    d, run, _ = fixture("listener_leak", major)
+    core = str(d / "core")
+    s = v8dump.open(core).instances("UserSession", limit=1, skip=50)["instances"][0]["address"]
+    pairs = [
+        ("v8 findjsobjects", ["findjsobjects", core]),
+        ("v8 findjsobjects -d -t 5", ["findjsobjects", core, "-d", "--top", "5"]),
+        ("findjsinstances UserSession -n 3 -s 2", ["findjsinstances", core, "UserSession", "--limit", "3", "--skip", "2"]),
+        ("v8 inspect %s" % s, ["inspect", core, s]),
+        ("v8 findrefs %s" % s, ["findrefs", core, s]),
+        ("v8 findrefs -n remotePort", ["findrefs", core, "-n", "remotePort"]),
+        ("v8 retainers %s" % s, ["retainers", core, s]),
+        ("v8 top --limit 5", ["top", core, "--limit", "5"]),
+        ("v8 bt", ["bt", core]),
+        ("v8 nodeinfo", ["nodeinfo", core]),
+        ("v8 report", ["report", core]),
+    ]
+    out = lldb(run["node_realpath"], core, *[c for c, _ in pairs])
+    for command, argv in pairs:
+        assert section(out, command).strip("\n") == cli_text(*argv).rstrip("\n"), command
 
 
 @pytest.mark.parametrize("major", MAJORS)
@@ -80,7 +104,7 @@ def test_v8_commands_on_a_live_process(major):
         count = int(ready[1])
         env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(v8dump.__file__)))
         cmds = ["process attach -p %d" % child.pid, "command script import %s" % PLUGIN,
-                "v8 findjsobjects", "findjsinstances LiveThing -n 1", "v8 findrefs -n name", "v8 report",
+                "v8 findjsobjects", "findjsinstances LiveThing -n 1", "v8 findrefs -n name --limit 100000", "v8 report",
                 "v8 bt", "process kill"]
         argv = [LLDB, "--batch"]
         for c in cmds:
@@ -89,7 +113,7 @@ def test_v8_commands_on_a_live_process(major):
         rows = section(out, "v8 findjsobjects")
         assert re.search(r"^\s*%d\s+.*\sLiveThing$" % count, rows, re.M), rows
         assert section(out, "findjsinstances LiveThing -n 1").count("<LiveThing>") == 1
-        assert section(out, "v8 findrefs -n name").count("LiveThing") == count
+        assert section(out, "v8 findrefs -n name --limit 100000").count("LiveThing") == count
         assert re.search(r"LiveThing <- \[\d+\] Array <- \.things global", section(out, "v8 report"))
         assert "node::Start" in section(out, "v8 bt")
     finally:

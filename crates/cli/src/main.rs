@@ -1,19 +1,18 @@
-//! `v8dump`: the command-line front end. It parses arguments, calls the library and formats
-//! the answer: aligned text for people, stable JSON (`--json`) for machines. No analysis here.
+//! `v8dump`: the command-line front end. Each command parses its arguments, asks the library's
+//! `Session` one question, and prints the answer: its text (`v8core::render`) for people, its
+//! JSON (`--json`) for machines. No analysis and no formatting of values here.
 
 mod batch;
-mod crash;
-mod diff;
-mod find;
-mod fmt;
-mod info;
-mod inspect;
-mod load;
-mod refs;
+mod progress;
 
 use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use v8core::answer::Answer;
+use v8core::inspect::Limits;
+use v8core::session::{parse_address, ObjectsQuery};
 
 /// Post-mortem analyzer for Node.js core dumps: what filled the heap and what kept it alive.
 #[derive(Parser, Debug)]
@@ -44,16 +43,13 @@ pub struct CoreArgs {
 }
 
 impl CoreArgs {
-    fn open(&self) -> Result<v8core::Process, v8core::Error> {
-        v8core::Process::open(
-            &self.core,
-            &v8core::OpenOptions {
-                executable: self.executable.clone(),
-                force: self.force,
-                allow_truncated: self.allow_truncated,
-                exe_dirs: self.exe_dirs.clone(),
-            },
-        )
+    fn options(&self) -> v8core::OpenOptions {
+        v8core::OpenOptions {
+            executable: self.executable.clone(),
+            force: self.force,
+            allow_truncated: self.allow_truncated,
+            exe_dirs: self.exe_dirs.clone(),
+        }
     }
 }
 
@@ -215,6 +211,9 @@ enum Command {
         /// Output file.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The stack of the crashing thread (or of every thread): native frames symbolized, JS
     /// frames with function, script and line, V8's frame types.
@@ -230,6 +229,9 @@ enum Command {
         /// Show `this` and the arguments of JS frames (loads the heap to summarize them).
         #[arg(long)]
         args: bool,
+        /// At most N frames per thread.
+        #[arg(long, value_name = "N")]
+        frames: Option<usize>,
     },
     /// The Node.js process: pid, platform, process.versions, argv, execArgv, execPath, cwd,
     /// and the environment it started with (secret-looking values masked).
@@ -278,16 +280,25 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    // Output piped into `head` and closed early: end quietly, as other command-line tools do,
-    // rather than fail on the broken pipe.
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Info { core, json, pages } => info::run(core, *json, *pages),
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+/// Print an answer: JSON, or its text.
+fn emit<T: Serialize>(a: &Answer<T>, json: bool) -> Res
+where
+    T: v8core::render::Render,
+{
+    let out = if json {
+        serde_json::to_string_pretty(a)? + "\n"
+    } else {
+        a.text()
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(())
+}
+
+fn run(cli: &Cli) -> Res {
+    match &cli.command {
+        Command::Info { core, json, pages } => emit(&progress::session(core)?.info(*pages), *json),
         Command::Findjsobjects {
             core,
             json,
@@ -295,7 +306,15 @@ fn main() -> ExitCode {
             detailed,
             retained,
             top,
-        } => find::objects(core, *json, *all, *detailed, *retained, *top),
+        } => {
+            let q = ObjectsQuery {
+                all: *all,
+                by_properties: *detailed,
+                retained: *retained,
+                top: *top,
+            };
+            emit(&progress::session(core)?.objects(&q), *json)
+        }
         Command::Findjsinstances {
             core,
             name,
@@ -303,7 +322,10 @@ fn main() -> ExitCode {
             all,
             limit,
             skip,
-        } => find::instances(core, name, *json, *all, *limit, *skip),
+        } => emit(
+            &progress::session(core)?.instances(name, *all, *limit, *skip)?,
+            *json,
+        ),
         Command::Inspect {
             core,
             address,
@@ -311,16 +333,15 @@ fn main() -> ExitCode {
             depth,
             entries,
             string_length,
-        } => inspect::run(
-            core,
-            address,
-            *json,
-            v8core::inspect::Limits {
+        } => {
+            let a = parse_address(address)?;
+            let limits = Limits {
                 depth: *depth,
                 entries: *entries,
                 string: *string_length,
-            },
-        ),
+            };
+            emit(&progress::session(core)?.inspect(a, limits), *json)
+        }
         Command::Findrefs {
             core,
             what,
@@ -329,14 +350,14 @@ fn main() -> ExitCode {
             json,
             limit,
         } => {
-            let q = if *name {
-                refs::RefQuery::Property(what)
+            let s = progress::session(core)?;
+            if *name {
+                emit(&s.property_holders(what, *limit), *json)
             } else if *string {
-                refs::RefQuery::String(what)
+                emit(&s.string_refs(what, *limit), *json)
             } else {
-                refs::RefQuery::Address(what)
-            };
-            refs::findrefs(core, q, *json, *limit)
+                emit(&s.refs(parse_address(what)?, *limit)?, *json)
+            }
         }
         Command::Retainers {
             core,
@@ -344,7 +365,13 @@ fn main() -> ExitCode {
             json,
             paths,
             depth,
-        } => refs::retainers(core, address, *json, *paths, *depth),
+        } => {
+            let a = parse_address(address)?;
+            emit(
+                &progress::session(core)?.retainers(a, *paths, *depth)?,
+                *json,
+            )
+        }
         Command::Diff {
             core_a,
             core_b,
@@ -354,29 +381,40 @@ fn main() -> ExitCode {
             top,
             all,
         } => {
-            let args = |core: &PathBuf| CoreArgs {
-                core: core.clone(),
-                executable: executable.clone(),
-                force: *force,
-                allow_truncated: false,
-                exe_dirs: Vec::new(),
+            let side = |core: &PathBuf| -> Result<_, v8core::Error> {
+                let args = CoreArgs {
+                    core: core.clone(),
+                    executable: executable.clone(),
+                    force: *force,
+                    allow_truncated: false,
+                    exe_dirs: Vec::new(),
+                };
+                // One core at a time: two large heaps are never held at once.
+                Ok(progress::session(&args)?.diff_side())
             };
-            diff::run(&args(core_a), &args(core_b), *json, *top, *all)
+            let (a, b) = (side(core_a)?, side(core_b)?);
+            emit(&v8core::session::diff(&a, &b, *all, *top), *json)
         }
-        Command::Top { core, json, limit } => find::top(core, *json, *limit),
-        Command::Heapsnapshot { core, output } => find::heapsnapshot(core, output),
+        Command::Top { core, json, limit } => emit(&progress::session(core)?.top(*limit), *json),
+        Command::Heapsnapshot { core, output, json } => {
+            emit(&progress::session(core)?.heapsnapshot(output)?, *json)
+        }
         Command::Bt {
             core,
             all_threads,
             json,
             args,
-        } => crash::bt(core, *all_threads, *json, *args),
+            frames,
+        } => emit(
+            &progress::session(core)?.backtraces(*all_threads, *args, *frames),
+            *json,
+        ),
         Command::Nodeinfo {
             core,
             json,
             show_secrets,
-        } => crash::nodeinfo(core, *json, *show_secrets),
-        Command::Report { core, json } => crash::report(core, *json),
+        } => emit(&progress::session(core)?.node_info(*show_secrets), *json),
+        Command::Report { core, json } => emit(&progress::session(core)?.report(), *json),
         Command::Batch {
             inputs,
             jobs,
@@ -392,11 +430,21 @@ fn main() -> ExitCode {
             exe_dirs: exe_dirs.clone(),
             budget: memory_budget.map(|m| m << 20),
         }),
-    };
-    match result {
+    }
+}
+
+fn main() -> ExitCode {
+    // Output piped into `head` and closed early: end quietly, as other command-line tools do,
+    // rather than fail on the broken pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("v8dump: error: {e}");
+            eprintln!("v8dump: error: {}", v8core::render::clean(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -28,7 +28,7 @@ fn bt_shows_the_leaking_function_and_native_frames_to_the_start() {
     for major in MAJORS {
         let f = fixture("oom", major);
         let bts = json(&v8dump(&["bt", f.core.to_str().unwrap(), "--json"]));
-        let frames = bts[0]["frames"].as_array().expect("frames");
+        let frames = bts["threads"][0]["frames"].as_array().expect("frames");
         let js = frames
             .iter()
             .find(|fr| fr["js"]["name"] == "leakForever")

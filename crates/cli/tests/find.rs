@@ -12,8 +12,8 @@ fn findjsobjects_json_text_and_instances_agree_with_the_scenario() {
         let f = fixture("exact_objects", major);
         let core = f.core.to_str().unwrap();
         let kinds = &f.stats["extra"]["kinds"];
-        let rows = json(&v8dump(&["findjsobjects", core, "--json"]));
-        let rows = rows.as_array().expect("array");
+        let census = json(&v8dump(&["findjsobjects", core, "--json"]));
+        let rows = census["rows"].as_array().expect("rows");
         let row = |n: &str| rows.iter().find(|r| r["name"] == n).cloned();
         for class in [
             "Puppy",

@@ -15,8 +15,8 @@ fn diff_puts_the_leaking_constructor_first_with_its_count_delta() {
         let delta = b.stats["extra"]["requests"].as_i64().unwrap()
             - a.stats["extra"]["requests"].as_i64().unwrap();
         let (ca, cb) = (a.core.to_str().unwrap(), b.core.to_str().unwrap());
-        let rows = json(&v8dump(&["diff", ca, cb, "--json", "--all"]));
-        let rows = rows.as_array().expect("array");
+        let diff = json(&v8dump(&["diff", ca, cb, "--json", "--all"]));
+        let rows = diff["rows"].as_array().expect("rows");
         assert_eq!(
             rows[0]["name"], "LeakedRequest",
             "node{major}: {:?}",
@@ -76,7 +76,8 @@ fn findrefs_and_retainers_name_the_listener_chain() {
             "node{major}: {refs:?}"
         );
 
-        let paths = json(&v8dump(&["retainers", core, &addr, "--json"]));
+        let answer = json(&v8dump(&["retainers", core, &addr, "--json"]));
+        let paths = &answer["paths"];
         let chain = paths[0]["chain"].as_str().unwrap();
         let want = format!(
             "UserSession <- session system / Context <- context Function (anonymous) <- [{id}] \

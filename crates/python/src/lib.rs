@@ -1,10 +1,11 @@
 //! `v8dump._v8dump`: the v8dump library as a Python extension module (PyO3, abi3: one build
 //! for every CPython 3.8+, including the one lldb embeds).
 //!
-//! `open(core)` loads a core once (walk, liveness, names) into a `Core`; its methods answer
-//! with plain Python data (dicts, lists, ints, strings), the same shapes as the CLI's `--json`.
-//! The reference graph and the dominator tree are built on first use and kept. Library errors
-//! become `V8DumpError` with the library's message. Long work releases the GIL.
+//! `open(core)` opens a core into a `Core`, which wraps the library's `Session`. Each method
+//! parses its arguments, asks the session one question, and returns the answer: as plain
+//! Python data (through its JSON: exactly the shape `v8dump <command> --json` prints), or, with
+//! `text=True`, as the text the CLI prints. Nothing here computes or formats an answer. Library
+//! errors become `V8DumpError` with the library's message; long work releases the GIL.
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -12,14 +13,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use v8core::crash::stack::StackWalker;
-use v8core::graph::dominators::Dominators;
-use v8core::graph::reverse::{self as graph, Edge, Edges, Graph, RootKind};
-use v8core::heap::index::no_progress;
-use v8core::inspect::{Inspector, Limits};
-use v8core::objects::census::Scope;
-use v8core::{Heap, OpenOptions, Process};
+use v8core::answer::Answer;
+use v8core::inspect::Limits;
+use v8core::render::Render;
+use v8core::session::{diff as diff_sides, parse_address, ObjectsQuery};
+use v8core::{OpenOptions, Session};
 
 create_exception!(
     _v8dump,
@@ -32,9 +30,16 @@ fn err(e: impl std::fmt::Display) -> PyErr {
     V8DumpError::new_err(e.to_string())
 }
 
-/// Serialize through JSON into Python objects (`json.loads`): the same shapes as `--json`.
-fn to_py<'py>(py: Python<'py>, v: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let s = serde_json::to_string(v).map_err(err)?;
+/// An answer as Python data (its JSON through `json.loads`) or as its text.
+fn answer<'py, T: Serialize + Render>(
+    py: Python<'py>,
+    a: &Answer<T>,
+    text: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    if text {
+        return Ok(PyString::new(py, &a.text()).into_any());
+    }
+    let s = serde_json::to_string(a).map_err(err)?;
     py.import("json")?.call_method1("loads", (s,))
 }
 
@@ -46,100 +51,61 @@ fn address(a: &Bound<'_, PyAny>) -> PyResult<u64> {
     if !a.is_instance_of::<PyString>() {
         return Err(err("an address is an int or a string like '0x1234'"));
     }
-    let s: String = a.extract::<String>()?.trim().to_string();
-    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => s.parse(),
-    };
-    v.map_err(|_| err(format!("{s:?} is not an address")))
+    parse_address(&a.extract::<String>()?).map_err(err)
 }
 
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
+fn options(
+    executable: Option<PathBuf>,
+    force: bool,
+    allow_truncated: bool,
+    exe_dirs: Option<Vec<PathBuf>>,
+) -> OpenOptions {
+    OpenOptions {
+        executable,
+        force,
+        allow_truncated,
+        exe_dirs: exe_dirs.unwrap_or_default(),
+    }
 }
 
-/// A loaded core.
+/// An opened core.
 #[pyclass(module = "v8dump._v8dump", name = "Core", frozen)]
 struct Core {
-    heap: Heap,
-    graph: OnceLock<Graph>,
-    dominators: OnceLock<Dominators>,
-}
-
-impl Core {
-    fn graph(&self) -> &Graph {
-        self.graph.get_or_init(|| {
-            Graph::build(
-                &self.heap.p,
-                &self.heap.index,
-                &self.heap.marking,
-                &no_progress,
-            )
-        })
-    }
-
-    fn dominators(&self) -> &Dominators {
-        let g = self.graph();
-        self.dominators
-            .get_or_init(|| Dominators::build(&self.heap, g, &no_progress))
-    }
-
-    /// The index of the object at (or containing) `a`.
-    fn object(&self, a: u64) -> PyResult<usize> {
-        self.heap.index.locate(a).ok_or_else(|| {
-            err(format!(
-                "{a:#x}: no heap object starts at or contains this address"
-            ))
-        })
-    }
-
-    fn edge_dict(&self, e: &Edge) -> serde_json::Value {
-        let h = &self.heap;
-        serde_json::json!({
-            "holder": hex(h.index.tagged(e.holder)),
-            "holder_name": graph::display_name(h, e.holder),
-            "edge": e.name,
-            "kind": e.kind,
-            "reachable": h.marking.is_marked(e.holder),
-        })
-    }
+    s: Session,
 }
 
 #[pymethods]
 impl Core {
-    /// What the core is: crash, versions, executable check, heap pages per space.
-    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &v8core::info::Summary::of(&self.heap.p))
+    /// What the core is: crash, versions, executable check, heap pages per space (`info`).
+    #[pyo3(signature = (pages=false, text=false))]
+    fn info<'py>(&self, py: Python<'py>, pages: bool, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.info(pages));
+        answer(py, &a, text)
     }
 
-    /// Objects per constructor: a list of {name, count, size[, unreachable][, retained]},
-    /// largest first (the `findjsobjects` histogram).
-    #[pyo3(signature = (all=false, detailed=false, retained=false))]
+    /// Objects per constructor (`findjsobjects`).
+    #[pyo3(signature = (all=false, detailed=false, retained=false, top=None, text=false))]
     fn histogram<'py>(
         &self,
         py: Python<'py>,
         all: bool,
         detailed: bool,
         retained: bool,
+        top: Option<usize>,
+        text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let scope = if all { Scope::All } else { Scope::Reachable };
-        let mut rows = py.detach(|| self.heap.census(scope, detailed));
-        if retained {
-            let by_name = py.detach(|| self.dominators().retained_by_name(&self.heap));
-            for r in rows.iter_mut() {
-                r.retained = self
-                    .heap
-                    .names
-                    .lookup(&r.name)
-                    .and_then(|id| by_name.get(id as usize).copied());
-            }
-            rows.sort_by(|a, b| b.retained.cmp(&a.retained).then(b.size.cmp(&a.size)));
-        }
-        to_py(py, &rows)
+        let q = ObjectsQuery {
+            all,
+            by_properties: detailed,
+            retained,
+            top,
+        };
+        let a = py.detach(|| self.s.objects(&q));
+        answer(py, &a, text)
     }
 
-    /// Objects of one constructor: a list of {address, size, reachable, summary}.
-    #[pyo3(signature = (name, all=false, limit=None, skip=0))]
+    /// Objects of one constructor (`findjsinstances`).
+    #[pyo3(signature = (name, all=false, limit=None, skip=0, text=false))]
     fn instances<'py>(
         &self,
         py: Python<'py>,
@@ -147,28 +113,17 @@ impl Core {
         all: bool,
         limit: Option<usize>,
         skip: usize,
+        text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let h = &self.heap;
-        let scope = if all { Scope::All } else { Scope::Reachable };
-        let found = h.instances(name, scope);
-        let out: Vec<serde_json::Value> = found
-            .iter()
-            .skip(skip)
-            .take(limit.unwrap_or(usize::MAX))
-            .map(|&i| {
-                serde_json::json!({
-                    "address": hex(h.index.tagged(i)),
-                    "size": h.index.sizes[i],
-                    "reachable": h.marking.is_marked(i),
-                    "summary": v8core::inspect::summary(h, h.index.tagged(i)),
-                })
-            })
-            .collect();
-        to_py(py, &out)
+        let limit = limit.unwrap_or(usize::MAX);
+        let a = py
+            .detach(|| self.s.instances(name, all, limit, skip))
+            .map_err(err)?;
+        answer(py, &a, text)
     }
 
-    /// A value as a tree (the `inspect --json` shape).
-    #[pyo3(signature = (address, depth=1, entries=100, string_length=1000))]
+    /// A value as a tree (`inspect`).
+    #[pyo3(signature = (address, depth=1, entries=100, string_length=1000, text=false))]
     fn inspect<'py>(
         &self,
         py: Python<'py>,
@@ -176,201 +131,155 @@ impl Core {
         depth: usize,
         entries: usize,
         string_length: usize,
+        text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let a = address_arg(address)?;
-        let w = self.heap.index.as_value(a);
+        let addr = self::address(address)?;
         let limits = Limits {
             depth,
             entries,
             string: string_length,
         };
-        let v = Inspector::new(&self.heap, limits).value(w);
-        to_py(py, &v)
+        let a = py.detach(|| self.s.inspect(addr, limits));
+        answer(py, &a, text)
     }
 
     /// One line describing a value.
-    fn summary(&self, address: &Bound<'_, PyAny>) -> PyResult<String> {
-        let a = address_arg(address)?;
-        Ok(v8core::inspect::summary(&self.heap, a | 1))
+    fn summary(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<String> {
+        let addr = self::address(address)?;
+        Ok(py.detach(|| self.s.summary(addr)))
     }
 
-    /// Who references the object at `address`: a list of {holder, holder_name, edge, kind,
-    /// reachable}.
+    /// Who references the object at `address` (`findrefs`).
+    #[pyo3(signature = (address, limit=None, text=false))]
     fn findrefs<'py>(
         &self,
         py: Python<'py>,
         address: &Bound<'py, PyAny>,
+        limit: Option<usize>,
+        text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.object(address_arg(address)?)?;
-        let g = py.detach(|| self.graph());
-        let edges = Edges::new(&self.heap, g).edges_to(t);
-        let out: Vec<_> = edges.iter().map(|e| self.edge_dict(e)).collect();
-        to_py(py, &out)
+        let addr = self::address(address)?;
+        let a = py
+            .detach(|| self.s.refs(addr, limit.unwrap_or(usize::MAX)))
+            .map_err(err)?;
+        answer(py, &a, text)
     }
 
-    /// Objects with an own property `name`: a list of {holder, holder_name, value}.
-    fn findrefs_property<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        let h = &self.heap;
-        let found = py.detach(|| graph::objects_with_property(h, name));
-        let out: Vec<_> = found
-            .iter()
-            .map(|&(i, v)| {
-                serde_json::json!({
-                    "holder": hex(h.index.tagged(i)),
-                    "holder_name": graph::display_name(h, i),
-                    "value": v8core::inspect::summary(h, v),
-                })
-            })
-            .collect();
-        to_py(py, &out)
+    /// Objects with an own property `name` (`findrefs -n`).
+    #[pyo3(signature = (name, limit=None, text=false))]
+    fn findrefs_property<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        limit: Option<usize>,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.property_holders(name, limit.unwrap_or(usize::MAX)));
+        answer(py, &a, text)
     }
 
-    /// Who references strings equal to `text`: a list of {string, holder, holder_name, edge,
-    /// kind, reachable}.
-    fn findrefs_string<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-        let h = &self.heap;
-        let strings = py.detach(|| graph::strings_equal(h, text));
-        let g = py.detach(|| self.graph());
-        let edges = Edges::new(h, g);
-        let mut out = Vec::new();
-        for s in strings {
-            for e in edges.edges_to(s) {
-                let mut d = self.edge_dict(&e);
-                d["string"] = serde_json::Value::String(hex(h.index.tagged(s)));
-                out.push(d);
-            }
-        }
-        to_py(py, &out)
+    /// Who references strings equal to `string` (`findrefs -s`).
+    #[pyo3(signature = (string, limit=None, text=false))]
+    fn findrefs_string<'py>(
+        &self,
+        py: Python<'py>,
+        string: &str,
+        limit: Option<usize>,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.string_refs(string, limit.unwrap_or(usize::MAX)));
+        answer(py, &a, text)
     }
 
-    /// Shortest retainer paths from a root to the object: a list of {chain, root, root_kind,
-    /// steps: [{target, target_name, holder, holder_name, edge, kind}]}.
-    #[pyo3(signature = (address, paths=1, depth=64))]
+    /// Shortest retainer paths from a root to the object (`retainers`).
+    #[pyo3(signature = (address, paths=1, depth=64, text=false))]
     fn retainers<'py>(
         &self,
         py: Python<'py>,
         address: &Bound<'py, PyAny>,
         paths: usize,
         depth: usize,
+        text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let h = &self.heap;
-        let t = self.object(address_arg(address)?)?;
-        let g = py.detach(|| self.graph());
-        let found = py.detach(|| Edges::new(h, g).retainer_paths(t, paths, depth));
-        let out: Vec<_> = found
-            .iter()
-            .map(|p| {
-                let chain = graph::chain_text(h, t, p);
-                let steps: Vec<_> = p
-                    .steps
-                    .iter()
-                    .map(|s| {
-                        serde_json::json!({
-                            "target": hex(h.index.tagged(s.target)),
-                            "target_name": graph::display_name(h, s.target),
-                            "holder": hex(h.index.tagged(s.edge.holder)),
-                            "holder_name": graph::display_name(h, s.edge.holder),
-                            "edge": s.edge.name,
-                            "kind": s.edge.kind,
-                        })
-                    })
-                    .collect();
-                let root_kind: &RootKind = &p.root_kind;
-                serde_json::json!({
-                    "chain": chain,
-                    "root": hex(h.index.tagged(p.root)),
-                    "root_name": graph::display_name(h, p.root),
-                    "root_kind": root_kind,
-                    "steps": steps,
-                })
-            })
-            .collect();
-        to_py(py, &out)
+        let addr = self::address(address)?;
+        let a = py
+            .detach(|| self.s.retainers(addr, paths, depth))
+            .map_err(err)?;
+        answer(py, &a, text)
     }
 
-    /// The objects retaining the most memory: a list of {address, name, self_size, retained,
-    /// summary}.
-    #[pyo3(signature = (limit=20))]
-    fn top<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyAny>> {
-        let h = &self.heap;
-        let d = py.detach(|| self.dominators());
-        let out: Vec<_> = d
-            .top(limit)
-            .into_iter()
-            .map(|i| {
-                serde_json::json!({
-                    "address": hex(h.index.tagged(i)),
-                    "name": graph::display_name(h, i),
-                    "self_size": h.index.sizes[i],
-                    "retained": d.retained(i),
-                    "summary": v8core::inspect::summary(h, h.index.tagged(i)),
-                })
-            })
-            .collect();
-        to_py(py, &out)
+    /// The objects retaining the most memory (`top`).
+    #[pyo3(signature = (limit=20, text=false))]
+    fn top<'py>(&self, py: Python<'py>, limit: usize, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.top(limit));
+        answer(py, &a, text)
     }
 
     /// Number of threads in the core.
     fn threads(&self) -> usize {
-        self.heap.p.core().threads().len()
+        self.s.process().core().threads().len()
     }
 
-    /// The stack of thread `thread` (0: the one that received the signal), as `bt --json`
-    /// shows one thread.
-    #[pyo3(signature = (thread=0, args=false))]
-    fn bt<'py>(&self, py: Python<'py>, thread: usize, args: bool) -> PyResult<Bound<'py, PyAny>> {
-        let mut w = StackWalker::new(&self.heap.p);
-        w.with_args = args;
-        let bt = w
-            .backtrace(thread)
-            .ok_or_else(|| err(format!("no thread {thread} in the core")))?;
-        to_py(py, &bt)
+    /// Thread stacks (`bt`): the crashing thread, or every thread.
+    #[pyo3(signature = (all_threads=false, args=false, frames=None, text=false))]
+    fn bt<'py>(
+        &self,
+        py: Python<'py>,
+        all_threads: bool,
+        args: bool,
+        frames: Option<usize>,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.backtraces(all_threads, args, frames));
+        answer(py, &a, text)
     }
 
-    /// pid, versions, argv, execArgv, execPath, cwd, environment (secrets masked unless
-    /// `show_secrets`).
-    #[pyo3(signature = (show_secrets=false))]
-    fn nodeinfo<'py>(&self, py: Python<'py>, show_secrets: bool) -> PyResult<Bound<'py, PyAny>> {
-        to_py(
-            py,
-            &v8core::crash::nodeinfo::node_info(&self.heap, show_secrets),
-        )
+    /// pid, versions, argv, execArgv, execPath, cwd, environment (`nodeinfo`).
+    #[pyo3(signature = (show_secrets=false, text=false))]
+    fn nodeinfo<'py>(
+        &self,
+        py: Python<'py>,
+        show_secrets: bool,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.node_info(show_secrets));
+        answer(py, &a, text)
     }
 
-    /// The one-screen report as data (`report --json`).
-    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let g = py.detach(|| self.graph());
-        let r = py.detach(|| v8core::crash::report::report(&self.heap, g, 10, 3));
-        to_py(py, &r)
+    /// The one-screen report (`report`).
+    #[pyo3(signature = (text=false))]
+    fn report<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.report());
+        answer(py, &a, text)
     }
 
-    /// Write the reachable heap as a DevTools `.heapsnapshot`; returns {nodes, edges, strings}.
-    fn heapsnapshot<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-        let file = std::fs::File::create(&path)
-            .map_err(|e| err(format!("cannot create {}: {e}", path.display())))?;
-        let stats = py
-            .detach(|| v8core::graph::snapshot::write_heapsnapshot(&self.heap, file, &no_progress))
-            .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
-        to_py(py, &stats)
+    /// Write the reachable heap as a DevTools `.heapsnapshot` (`heapsnapshot -o`).
+    #[pyo3(signature = (path, text=false))]
+    fn heapsnapshot<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.heapsnapshot(&path)).map_err(err)?;
+        answer(py, &a, text)
     }
 
     /// Number of heap objects indexed, and how many are reachable.
-    fn counts(&self) -> (usize, u64) {
-        (self.heap.index.len(), self.heap.marking.reachable)
+    fn counts(&self, py: Python<'_>) -> (usize, u64) {
+        let h = py.detach(|| self.s.heap());
+        (h.index.len(), h.marking.reachable)
     }
 
     fn __repr__(&self) -> String {
+        let p = self.s.process();
         format!(
             "<v8dump.Core {} (node {}, V8 {})>",
-            self.heap.p.core().path().display(),
-            self.heap.p.versions.node.as_deref().unwrap_or("?"),
-            self.heap.p.versions.v8
+            p.core().path().display(),
+            p.versions.node.as_deref().unwrap_or("?"),
+            p.versions.v8
         )
     }
-}
-
-fn address_arg(a: &Bound<'_, PyAny>) -> PyResult<u64> {
-    address(a)
 }
 
 /// Open a core dump (and the node executable it came from; default: the path recorded in the
@@ -385,20 +294,41 @@ fn open(
     allow_truncated: bool,
     exe_dirs: Option<Vec<PathBuf>>,
 ) -> PyResult<Core> {
-    let opts = OpenOptions {
-        executable,
-        force,
-        allow_truncated,
-        exe_dirs: exe_dirs.unwrap_or_default(),
-    };
-    let heap = py
-        .detach(|| Process::open(&core, &opts).map(|p| Heap::load(p, &no_progress)))
+    let opts = options(executable, force, allow_truncated, exe_dirs);
+    let s = py
+        .detach(|| {
+            Session::open(&core, &opts).inspect(|s| {
+                s.heap();
+            })
+        })
         .map_err(err)?;
-    Ok(Core {
-        heap,
-        graph: OnceLock::new(),
-        dominators: OnceLock::new(),
-    })
+    Ok(Core { s })
+}
+
+/// Per-constructor change between two cores of one program (`diff A B`), loading one at a
+/// time.
+#[pyfunction]
+#[pyo3(signature = (core_a, core_b, executable=None, force=false, all=false, top=None, text=false))]
+#[allow(clippy::too_many_arguments)]
+fn diff<'py>(
+    py: Python<'py>,
+    core_a: PathBuf,
+    core_b: PathBuf,
+    executable: Option<PathBuf>,
+    force: bool,
+    all: bool,
+    top: Option<usize>,
+    text: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = options(executable, force, false, None);
+    let side = |p: &PathBuf| Session::open(p, &opts).map(|s| s.diff_side());
+    let a = py
+        .detach(|| -> Result<_, v8core::Error> {
+            let (a, b) = (side(&core_a)?, side(&core_b)?);
+            Ok(diff_sides(&a, &b, all, top))
+        })
+        .map_err(err)?;
+    answer(py, &a, text)
 }
 
 /// Analyze one core into the record `v8dump batch` writes as a JSON line (versions, crash
@@ -413,19 +343,17 @@ fn analyze<'py>(
     executable: Option<PathBuf>,
     exe_dirs: Option<Vec<PathBuf>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opts = OpenOptions {
-        executable,
-        exe_dirs: exe_dirs.unwrap_or_default(),
-        ..Default::default()
-    };
+    let opts = options(executable, false, false, exe_dirs);
     let rec = py.detach(|| v8core::crash::batch::analyze(&core, &opts));
-    to_py(py, &rec)
+    let s = serde_json::to_string(&rec).map_err(err)?;
+    py.import("json")?.call_method1("loads", (s,))
 }
 
 #[pymodule]
 fn _v8dump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_class::<Core>()?;
     m.add("V8DumpError", m.py().get_type::<V8DumpError>())?;
     Ok(())

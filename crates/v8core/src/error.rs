@@ -92,4 +92,48 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// Text that is not an address.
+    #[error("{text:?} is not an address (use 0x... as findjsinstances prints it)")]
+    BadAddress {
+        /// The text given.
+        text: String,
+    },
+    /// No heap object starts at or contains the address.
+    #[error("{addr:#x}: no heap object starts at or contains this address")]
+    NoObjectAt {
+        /// The address given.
+        addr: u64,
+    },
+    /// No object has the constructor name asked for.
+    #[error("no objects named {name:?}{}", similar_hint(.similar))]
+    NoInstances {
+        /// The name asked for.
+        name: String,
+        /// Names that contain it (case-insensitively).
+        similar: Vec<String>,
+    },
+    /// The object asked about is not reachable, so nothing retains it.
+    #[error("{name} {addr:#x} is not reachable from any root: nothing retains it (it is garbage the GC has not swept yet)")]
+    Unreachable {
+        /// Its name.
+        name: String,
+        /// Its tagged address.
+        addr: u64,
+    },
+    /// An output file could not be written.
+    #[error("cannot write {path}: {message}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+fn similar_hint(similar: &[String]) -> String {
+    if similar.is_empty() {
+        String::new()
+    } else {
+        format!(" (similar names: {})", similar.join(", "))
+    }
 }

@@ -30,6 +30,9 @@ pub struct Summary {
     pub checks: Vec<Check>,
     /// The heap.
     pub heap: HeapSummary,
+    /// Every heap page, when asked for (`info --pages`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<Vec<crate::heap::pages::Page>>,
 }
 
 /// The core file.
@@ -115,8 +118,8 @@ pub struct HeapSummary {
 }
 
 impl Summary {
-    /// Summarize an opened process.
-    pub fn of(p: &Process) -> Summary {
+    /// Summarize an opened process; `pages` lists every heap page too.
+    pub fn of(p: &Process, pages: bool) -> Summary {
         let core = p.core();
         let spaces = p.pages.per_space();
         let threads = core
@@ -179,6 +182,7 @@ impl Summary {
                 unlisted_pages: p.pages.unlisted_pages.len(),
                 walk: Walker::new(p).walk_all(|_, _| {}).per_space,
             },
+            pages: pages.then(|| p.pages.pages.clone()),
         }
     }
 }

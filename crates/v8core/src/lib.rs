@@ -7,6 +7,7 @@
 //! Python: front ends translate its typed results.
 #![deny(missing_docs)]
 
+pub mod answer;
 pub mod crash;
 pub mod error;
 pub mod graph;
@@ -16,8 +17,11 @@ pub mod inspect;
 pub mod meta;
 pub mod objects;
 pub mod process;
+pub mod render;
+pub mod session;
 
 pub use error::{Error, Result};
 pub use heap::loaded::Heap;
 pub use meta::tables::V8Version;
 pub use process::{OpenOptions, Process};
+pub use session::Session;

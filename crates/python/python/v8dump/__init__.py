@@ -2,15 +2,17 @@
 
     import v8dump
     core = v8dump.open("core", executable="/usr/bin/node")   # executable: optional
-    for row in core.histogram()[:10]:
+    for row in core.histogram()["rows"][:10]:
         print(row["count"], row["size"], row["name"])
-    session = core.instances("UserSession", limit=1)[0]["address"]
-    print(core.retainers(session)[0]["chain"])
+    session = core.instances("UserSession", limit=1)["instances"][0]["address"]
+    print(core.retainers(session)["paths"][0]["chain"])
+    print(core.report(text=True))
 
-Every answer is plain data (dicts, lists, ints, strings), the shapes of the `v8dump` command's
-`--json` output. Errors raise `V8DumpError` with the library's message.
+Every answer is plain data (dicts, lists, ints, strings) in exactly the shape the `v8dump`
+command prints with `--json`, or, with `text=True`, the text it prints. Errors raise
+`V8DumpError` with the library's message.
 """
 
-from ._v8dump import Core, V8DumpError, analyze, open
+from ._v8dump import Core, V8DumpError, analyze, diff, open
 
-__all__ = ["Core", "V8DumpError", "analyze", "open"]
+__all__ = ["Core", "V8DumpError", "analyze", "diff", "open"]

@@ -8,7 +8,10 @@ use crate::heap::index::no_progress;
 use crate::heap::loaded::Heap;
 use crate::process::{OpenOptions, Process};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 /// The record of one core.
@@ -160,4 +163,227 @@ fn fill(h: &Heap, rec: &mut CoreRecord) {
         rec.top.first().map(|t| t.name.as_str()).unwrap_or("-"),
         functions.join(" < ")
     );
+}
+
+/// Whether `p` looks like a core: an ELF core header, or a compressed file (whose inside is
+/// checked when it is opened).
+pub fn looks_like_core(p: &Path) -> bool {
+    let mut head = [0u8; 18];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    if n >= 18 && head[..4] == *b"\x7fELF" {
+        return u16::from_le_bytes([head[16], head[17]]) == 4; // ET_CORE
+    }
+    elfcore::unpack::Compression::detect(&head[..n]).is_some()
+}
+
+/// The cores under `inputs`, sorted: files named are taken as given (a broken one becomes a
+/// failed record), directories are searched four levels deep for files that look like cores.
+pub fn collect_cores(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo: Vec<(PathBuf, usize, bool)> =
+        inputs.iter().map(|p| (p.clone(), 0, true)).collect();
+    while let Some((p, depth, given)) = todo.pop() {
+        if p.is_dir() {
+            if depth > 4 {
+                continue;
+            }
+            if let Ok(rd) = std::fs::read_dir(&p) {
+                for e in rd.flatten() {
+                    todo.push((e.path(), depth + 1, false));
+                }
+            }
+        } else if given || (p.is_file() && looks_like_core(&p)) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Keys of the records an earlier run wrote as JSON lines to `out`.
+pub fn done_keys(out: &Path) -> HashSet<String> {
+    let Ok(f) = std::fs::File::open(out) else {
+        return HashSet::new();
+    };
+    std::io::BufReader::new(f)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<CoreRecord>(&l).ok())
+        .map(|r| r.key)
+        .collect()
+}
+
+/// Available memory (MemAvailable), for the default budget.
+pub fn mem_available() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let l = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    l.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|k| k * 1024)
+}
+
+/// What analyzing `p` is expected to hold in memory: about the size of its data on disk
+/// (compressed cores are counted four times their size).
+pub fn estimate(p: &Path) -> u64 {
+    let blocks = std::fs::metadata(p)
+        .map(|m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+        .unwrap_or(0);
+    if looks_like_core(p) && elfcore::unpack::detect_file(p).ok().flatten().is_some() {
+        blocks * 4
+    } else {
+        blocks
+    }
+}
+
+/// What a batch is asked to do.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    /// The cores to analyze, in order.
+    pub cores: Vec<PathBuf>,
+    /// Cores found but skipped because an earlier run has them.
+    pub skipped: usize,
+    /// Cores analyzed at once.
+    pub jobs: usize,
+    /// Bytes of cores in flight at most (see [`estimate`]); a core larger than the budget
+    /// runs alone.
+    pub budget: u64,
+    /// How to open each core.
+    pub open: OpenOptions,
+}
+
+impl BatchPlan {
+    /// The plan for `inputs`: cores found there, less those whose key is in `done`; the budget
+    /// defaults to 60% of available memory.
+    pub fn new(
+        inputs: &[PathBuf],
+        done: &HashSet<String>,
+        jobs: usize,
+        budget: Option<u64>,
+        open: OpenOptions,
+    ) -> BatchPlan {
+        let all = collect_cores(inputs);
+        let cores: Vec<PathBuf> = all
+            .iter()
+            .filter(|p| !done.contains(&file_key(p)))
+            .cloned()
+            .collect();
+        BatchPlan {
+            skipped: all.len() - cores.len(),
+            cores,
+            jobs: jobs.max(1),
+            budget: budget
+                .or_else(|| mem_available().map(|m| m / 10 * 6))
+                .unwrap_or(4 << 30),
+            open,
+        }
+    }
+}
+
+/// A group of crashes with the same signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrashGroup {
+    /// The signature (cause | largest constructor | innermost application functions).
+    pub signature: String,
+    /// The cores in the group.
+    pub cores: Vec<String>,
+    /// The Node.js versions among them.
+    pub versions: Vec<String>,
+}
+
+/// What a batch did: every record (sorted by core), and the crashes grouped.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    /// The records, sorted by core path.
+    pub records: Vec<CoreRecord>,
+    /// Cores skipped because an earlier run has them.
+    pub skipped: usize,
+    /// Records that failed.
+    pub failed: usize,
+    /// Groups of successful records with equal signatures, largest first.
+    pub groups: Vec<CrashGroup>,
+}
+
+impl BatchSummary {
+    /// Sort the records and group them.
+    pub fn of(mut records: Vec<CoreRecord>, skipped: usize) -> BatchSummary {
+        records.sort_by(|x, y| x.core.cmp(&y.core));
+        let mut by_sig: BTreeMap<&str, Vec<&CoreRecord>> = BTreeMap::new();
+        for r in records.iter().filter(|r| r.status == "ok") {
+            by_sig.entry(r.signature.as_str()).or_default().push(r);
+        }
+        let mut groups: Vec<CrashGroup> = by_sig
+            .into_iter()
+            .map(|(sig, rs)| {
+                let mut versions: Vec<String> = rs.iter().filter_map(|r| r.node.clone()).collect();
+                versions.sort();
+                versions.dedup();
+                CrashGroup {
+                    signature: sig.to_string(),
+                    cores: rs.iter().map(|r| r.core.clone()).collect(),
+                    versions,
+                }
+            })
+            .collect();
+        groups.sort_by(|a, b| {
+            b.cores
+                .len()
+                .cmp(&a.cores.len())
+                .then(a.signature.cmp(&b.signature))
+        });
+        BatchSummary {
+            failed: records.iter().filter(|r| r.status != "ok").count(),
+            records,
+            skipped,
+            groups,
+        }
+    }
+}
+
+/// Run a batch: `plan.jobs` worker threads take cores from a queue, each starting once the
+/// cores in flight fit the memory budget; `on_start(core)` and `on_record(record)` are called
+/// from the workers as cores start and finish (to draw progress and write lines).
+pub fn run_batch(
+    plan: &BatchPlan,
+    on_start: &(dyn Fn(&Path) + Sync),
+    on_record: &(dyn Fn(&CoreRecord) + Sync),
+) -> BatchSummary {
+    let queue = Mutex::new(plan.cores.iter().cloned().collect::<VecDeque<_>>());
+    // Bytes of the cores in flight; a core starts when it fits the budget, or when nothing
+    // else runs.
+    let in_flight = (Mutex::new(0u64), Condvar::new());
+    let records: Mutex<Vec<CoreRecord>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..plan.jobs {
+            s.spawn(|| loop {
+                let Some(p) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                    return;
+                };
+                let need = estimate(&p);
+                {
+                    let (m, cv) = &in_flight;
+                    let mut used = m.lock().unwrap_or_else(|e| e.into_inner());
+                    while *used > 0 && *used + need > plan.budget {
+                        used = cv.wait(used).unwrap_or_else(|e| e.into_inner());
+                    }
+                    *used += need;
+                }
+                on_start(&p);
+                let rec = analyze(&p, &plan.open);
+                {
+                    let (m, cv) = &in_flight;
+                    let mut used = m.lock().unwrap_or_else(|e| e.into_inner());
+                    *used = used.saturating_sub(need);
+                    cv.notify_all();
+                }
+                on_record(&rec);
+                records.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+            });
+        }
+    });
+    BatchSummary::of(records.into_inner().unwrap_or_default(), plan.skipped)
 }

@@ -65,6 +65,8 @@ pub struct Report {
     pub node: NodeInfo,
     /// Heap use per space.
     pub spaces: Vec<SpaceUse>,
+    /// Bytes in objects of the old generation (every space but new and read-only space).
+    pub old_generation_objects: u64,
     /// Largest constructors by total self size.
     pub top_by_size: Vec<TopName>,
     /// Most numerous constructors.
@@ -80,7 +82,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
     let node = node_info(h, false);
     let stack = StackWalker::new(&h.p).backtrace(0);
     let cause = cause(h, stack.as_ref(), &node);
-    let spaces = h
+    let spaces: Vec<SpaceUse> = h
         .index
         .per_space
         .iter()
@@ -123,10 +125,16 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
             })
         })
         .collect();
+    let old_generation_objects = spaces
+        .iter()
+        .filter(|s: &&SpaceUse| s.space != "new_space" && s.space != "read_only_space")
+        .map(|s| s.objects)
+        .sum();
     Report {
         cause,
         node,
         spaces,
+        old_generation_objects,
         top_by_size,
         top_by_count,
         holders,

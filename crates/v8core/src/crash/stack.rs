@@ -58,12 +58,22 @@ pub struct JsFrame {
     pub column: Option<u64>,
     /// Whether `line` is the position being executed (true) or the function's start (false).
     pub exact: bool,
-    /// The receiver (`this`, tagged word), when asked for.
+    /// The receiver (`this`), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub this: Option<u64>,
-    /// The arguments (tagged words), when asked for.
+    pub this: Option<Arg>,
+    /// The arguments, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<u64>>,
+    pub args: Option<Vec<Arg>>,
+}
+
+/// A value on a JavaScript frame (the receiver or an argument).
+#[derive(Debug, Clone, Serialize)]
+pub struct Arg {
+    /// The tagged word in the frame slot.
+    pub value: elfcore::Address,
+    /// The value on one line, when the heap was loaded to describe it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// One frame.
@@ -441,15 +451,19 @@ impl<'p> StackWalker<'p> {
             }
         }
         if self.with_args {
-            js.this = at(l.args).filter(|&w| w & 1 == 1 || self.r.smi(w).is_some());
-            let argc = at(l.argc)
-                .map(|w| self.r.smi(w).map(|v| v as u64).unwrap_or(w))
-                .unwrap_or(0)
-                .min(64);
-            // argc counts the receiver in V8 10+.
+            let arg = |w: u64| Arg {
+                value: elfcore::Address(w),
+                summary: None,
+            };
+            js.this = at(l.args)
+                .filter(|&w| w & 1 == 1 || self.r.smi(w).is_some())
+                .map(arg);
+            // The argument count is a raw integer (not a Smi) and counts the receiver.
+            let argc = at(l.argc).filter(|&n| n <= 1 << 16).unwrap_or(0).min(64);
             js.args = Some(
                 (1..argc)
                     .filter_map(|k| at(l.args + 8 * k as i64))
+                    .map(arg)
                     .collect(),
             );
         }

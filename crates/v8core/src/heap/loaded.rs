@@ -5,11 +5,12 @@ use crate::heap::index::{HeapIndex, Marking, Progress};
 use crate::objects::census::{self, CensusRow, Names, Scope};
 use crate::objects::reader::Reader;
 use crate::process::Process;
+use std::sync::Arc;
 
 /// Process + index + marking + names.
 pub struct Heap {
-    /// The process.
-    pub p: Process,
+    /// The process (shared with the [`Session`](crate::session::Session) that loaded it).
+    pub p: Arc<Process>,
     /// Every object.
     pub index: HeapIndex,
     /// Liveness from the conservative roots.
@@ -20,7 +21,8 @@ pub struct Heap {
 
 impl Heap {
     /// Walk, mark and name the heap of `p`.
-    pub fn load(p: Process, progress: Progress) -> Heap {
+    pub fn load(p: impl Into<Arc<Process>>, progress: Progress) -> Heap {
+        let p = p.into();
         let index = HeapIndex::build(&p, progress);
         let marking = index.mark(&p, progress);
         progress("naming objects", 0, 1);

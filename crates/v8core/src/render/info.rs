@@ -1,56 +1,44 @@
-//! `v8dump info`.
+//! `info`: what the core is.
 
-use crate::fmt::{bytes, Table};
-use crate::CoreArgs;
-use v8core::info::Summary;
+use super::{bytes, Render, Table};
+use crate::heap::walk::WalkTotals;
+use crate::info::Summary;
+use crate::process::ExeMatch;
 
-pub fn run(
-    args: &CoreArgs,
-    json: bool,
-    list_pages: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let p = args.open()?;
-    let s = Summary::of(&p);
-    if json {
-        let mut v = serde_json::to_value(&s)?;
-        if list_pages {
-            v["pages"] = serde_json::to_value(&p.pages.pages)?;
+impl Render for Summary {
+    fn render(&self, out: &mut String) {
+        out.push_str(&summary_text(self));
+        if let Some(pages) = &self.pages {
+            out.push('\n');
+            let mut t = Table::new(
+                &[
+                    "page",
+                    "space",
+                    "size",
+                    "flags",
+                    "area start",
+                    "area end",
+                    "allocated",
+                ],
+                &[2, 3, 6],
+            );
+            for pg in pages {
+                t.row(vec![
+                    pg.base.to_string(),
+                    pg.space.clone(),
+                    format!("{:#x}", pg.size),
+                    format!("{:#x}", pg.flags),
+                    pg.area_start.to_string(),
+                    pg.area_end.to_string(),
+                    pg.allocated_bytes.to_string(),
+                ]);
+            }
+            out.push_str(&t.render());
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
     }
-    print!("{}", render(&s));
-    if list_pages {
-        println!();
-        let mut t = Table::new(
-            &[
-                "page",
-                "space",
-                "size",
-                "flags",
-                "area start",
-                "area end",
-                "allocated",
-            ],
-            &[2, 3, 6],
-        );
-        for pg in &p.pages.pages {
-            t.row(vec![
-                pg.base.to_string(),
-                pg.space.clone(),
-                format!("{:#x}", pg.size),
-                format!("{:#x}", pg.flags),
-                pg.area_start.to_string(),
-                pg.area_end.to_string(),
-                pg.allocated_bytes.to_string(),
-            ]);
-        }
-        print!("{}", t.render());
-    }
-    Ok(())
 }
 
-fn render(s: &Summary) -> String {
+fn summary_text(s: &Summary) -> String {
     let mut out = String::new();
     let mut kv = Table::new(&["", ""], &[]);
     let c = &s.core;
@@ -97,15 +85,15 @@ fn render(s: &Summary) -> String {
     kv.row(vec!["signal".into(), signal]);
     let e = &s.executable;
     let check = match e.status {
-        v8core::process::ExeMatch::Verified => format!(
+        ExeMatch::Verified => format!(
             "build ID {} matches the core",
             e.exe_build_id.as_deref().unwrap_or("")
         ),
-        v8core::process::ExeMatch::MismatchForced => format!(
+        ExeMatch::MismatchForced => format!(
             "BUILD ID MISMATCH, forced: {}",
             e.note.as_deref().unwrap_or("")
         ),
-        v8core::process::ExeMatch::Unverified => {
+        ExeMatch::Unverified => {
             format!("not verified: {}", e.note.as_deref().unwrap_or(""))
         }
     };
@@ -217,7 +205,7 @@ fn render(s: &Summary) -> String {
         ],
         &[1, 2, 3, 4, 5, 6],
     );
-    let row = |label: &str, pages: u64, committed: u64, w: &v8core::heap::walk::WalkTotals| {
+    let row = |label: &str, pages: u64, committed: u64, w: &WalkTotals| {
         vec![
             label.to_string(),
             pages.to_string(),
@@ -228,7 +216,7 @@ fn render(s: &Summary) -> String {
             bytes(w.gap_bytes),
         ]
     };
-    let mut total = v8core::heap::walk::WalkTotals::default();
+    let mut total = WalkTotals::default();
     for (name, st) in &h.spaces {
         let w = h.walk.get(name).cloned().unwrap_or_default();
         t.row(row(name, st.pages, st.committed, &w));

@@ -1,36 +1,21 @@
-//! `inspect`: render one value.
+//! `inspect`: a value as a tree, the way a JavaScript developer reads it.
 
-use crate::{load, CoreArgs};
-use v8core::inspect::{one_line, Entry, Inspector, Limits, Value};
+use super::{clean, Render};
+use crate::answer::Inspection;
+use crate::inspect::{one_line, Entry, Value};
 
-type Res = Result<(), Box<dyn std::error::Error>>;
-
-/// Parse `0x...` (tagged or untagged) or decimal.
-pub fn parse_addr(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16)
-    } else {
-        t.parse()
-    };
-    v.map_err(|_| format!("{s:?} is not an address (use 0x... as findjsinstances prints it)"))
+impl Render for Inspection {
+    fn render(&self, out: &mut String) {
+        out.push_str(&value_text(&self.value));
+        out.push('\n');
+    }
 }
 
-/// `inspect ADDR`.
-pub fn run(args: &CoreArgs, addr: &str, json: bool, limits: Limits) -> Res {
-    let a = parse_addr(addr)?;
-    let heap = load::heap(args)?;
-    // Accept untagged addresses of object starts too.
-    let w = heap.index.as_value(a);
-    let v = Inspector::new(&heap, limits).value(w);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        let mut out = String::new();
-        render(&v, 0, &mut out);
-        println!("{out}");
-    }
-    Ok(())
+/// A value as an indented tree (no trailing newline).
+pub fn value_text(v: &Value) -> String {
+    let mut out = String::new();
+    render(v, 0, &mut out);
+    out
 }
 
 fn head(v: &Value) -> String {
@@ -41,7 +26,7 @@ fn head(v: &Value) -> String {
             s.push(' ');
         }
     }
-    s.push_str(&one_line(v));
+    s.push_str(&clean(&one_line(v)));
     for (k, d) in &v.details {
         if k == "stack" {
             continue;
@@ -49,10 +34,10 @@ fn head(v: &Value) -> String {
         if matches!(v.kind, "string") {
             continue;
         }
-        s.push_str(&format!(" {k}={d}"));
+        s.push_str(&format!(" {k}={}", clean(d)));
     }
     for n in &v.notes {
-        s.push_str(&format!(" [{n}]"));
+        s.push_str(&format!(" [{}]", clean(n)));
     }
     s
 }
@@ -79,7 +64,7 @@ fn render(v: &Value, indent: usize, out: &mut String) {
             render(k, indent + 1, &mut ks);
             out.push_str(&format!("{ks} => "));
         } else if e.section != "entry" {
-            out.push_str(&format!("{}: ", e.key));
+            out.push_str(&format!("{}: ", clean(&e.key)));
         }
         if e.accessor {
             out.push_str("[accessor] ");
@@ -92,7 +77,7 @@ fn render(v: &Value, indent: usize, out: &mut String) {
     }
     if let Some((_, st)) = v.details.iter().find(|(k, _)| k == "stack") {
         for l in st.lines() {
-            out.push_str(&format!("{pad}// {l}\n"));
+            out.push_str(&format!("{pad}// {}\n", clean(l)));
         }
     }
     out.push_str(&"  ".repeat(indent));

@@ -1,0 +1,125 @@
+//! Opening a session with a progress bar on the terminal (nothing when stderr is not a
+//! terminal), and stage timings for benchmarks (`V8DUMP_TIMINGS=1`).
+
+use crate::CoreArgs;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use v8core::Session;
+
+fn timings() -> bool {
+    std::env::var_os("V8DUMP_TIMINGS").is_some_and(|v| v != "0")
+}
+
+/// Open the core as `args` say; long steps of the session draw a bar on stderr when it is a
+/// terminal, and with V8DUMP_TIMINGS=1 print each stage's time and memory.
+pub fn session(args: &CoreArgs) -> Result<Session, v8core::Error> {
+    let t = Instant::now();
+    let s = Session::open(&args.core, &args.options())?;
+    if timings() {
+        eprintln!(
+            "{:<22} {:>8.3} s  {}",
+            "opening",
+            t.elapsed().as_secs_f64(),
+            rss()
+        );
+    }
+    let r = Reporter::new();
+    Ok(s.with_progress(Arc::new(move |what, done, total| r.call(what, done, total))))
+}
+
+/// Draws the bar and keeps the stage timings.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    timings: bool,
+    stage: Mutex<(String, Instant)>,
+}
+
+impl Reporter {
+    fn new() -> Reporter {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg:<20} [{bar:30}] {pos}/{len} {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b
+        });
+        Reporter {
+            bar,
+            timings: timings(),
+            stage: Mutex::new((String::new(), Instant::now())),
+        }
+    }
+
+    fn call(&self, what: &str, done: u64, total: u64) {
+        if let Ok(mut s) = self.stage.lock() {
+            if s.0 != what {
+                if self.timings && !s.0.is_empty() {
+                    eprintln!(
+                        "{:<22} {:>8.3} s  {}",
+                        s.0,
+                        s.1.elapsed().as_secs_f64(),
+                        rss()
+                    );
+                }
+                *s = (what.to_string(), Instant::now());
+                if let Some(b) = &self.bar {
+                    b.set_message(what.to_string());
+                    b.set_length(total);
+                }
+            }
+        }
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+            if done >= total {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        if self.timings {
+            if let Ok(s) = self.stage.lock() {
+                if !s.0.is_empty() {
+                    eprintln!(
+                        "{:<22} {:>8.3} s  {}",
+                        s.0,
+                        s.1.elapsed().as_secs_f64(),
+                        rss()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Resident and peak resident set of this process, from /proc (Linux), for the timings.
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kib| format!("{} MiB", kib / 1024))
+            .unwrap_or_else(|| "?".into())
+    };
+    format!(
+        "rss {} (anon {}, file {}), peak {}",
+        field("VmRSS:"),
+        field("RssAnon:"),
+        field("RssFile:"),
+        field("VmHWM:")
+    )
+}

@@ -1,0 +1,641 @@
+//! The one way to ask questions of a dump: a [`Session`] opens a core once, builds what a
+//! question needs on first use (the object index and liveness, the reference graph, the
+//! dominator tree) and keeps it for the next question, and answers each question with a typed
+//! [`Answer`]. The CLI, the Python module and the lldb plugin are front ends of this type:
+//! they parse arguments, call one method, and render the answer.
+//!
+//! ```no_run
+//! use v8core::session::{ObjectsQuery, Session};
+//! use v8core::OpenOptions;
+//!
+//! let s = Session::open("core", &OpenOptions::default())?;
+//! let census = s.objects(&ObjectsQuery::default());
+//! for row in census.body.rows.iter().take(5) {
+//!     println!("{:>8} {:>10} {}", row.count, row.size, row.name);
+//! }
+//! # Ok::<(), v8core::Error>(())
+//! ```
+
+use crate::answer::*;
+use crate::crash::nodeinfo::{node_info, NodeInfo};
+use crate::crash::report::{report, Report};
+use crate::crash::stack::{Backtrace, StackWalker};
+use crate::error::{Error, Result};
+use crate::graph::dominators::Dominators;
+use crate::graph::reverse::{self as graph, Edge, Edges, Graph, RetainerPath};
+use crate::heap::index::Progress;
+use crate::heap::loaded::Heap;
+use crate::info::Summary;
+use crate::inspect::{summary, Inspector, Limits};
+use crate::objects::census::Scope;
+use crate::process::{ExeMatch, OpenOptions, Process};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// A progress callback: `(stage, done, total)`. Called from worker threads.
+pub type ProgressFn = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
+
+/// An opened dump and everything built from it so far.
+pub struct Session {
+    process: Arc<Process>,
+    heap: OnceLock<Heap>,
+    graph: OnceLock<Graph>,
+    dominators: OnceLock<Dominators>,
+    progress: ProgressFn,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("process", &self.process)
+            .field("heap_loaded", &self.heap.get().is_some())
+            .finish()
+    }
+}
+
+/// What `findjsobjects` counts and how.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObjectsQuery {
+    /// Count dead objects too.
+    pub all: bool,
+    /// Split each constructor by its objects' own property names (llnode's `-d`).
+    pub by_properties: bool,
+    /// Add retained sizes (builds the dominator tree) and sort by them.
+    pub retained: bool,
+    /// Keep only the first N rows (totals still count every row).
+    pub top: Option<usize>,
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn scope(all: bool) -> Scope {
+    if all {
+        Scope::All
+    } else {
+        Scope::Reachable
+    }
+}
+
+/// Parse an address as a person writes it: `0x...` (hex) or decimal, tagged or not.
+pub fn parse_address(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    v.map_err(|_| Error::BadAddress {
+        text: s.to_string(),
+    })
+}
+
+impl Session {
+    /// Open a core (see [`Process::open`] for what is checked).
+    pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Session> {
+        Ok(Session::from_process(Process::open(path, opts)?))
+    }
+
+    /// A session over an opened process.
+    pub fn from_process(p: Process) -> Session {
+        Session {
+            process: Arc::new(p),
+            heap: OnceLock::new(),
+            graph: OnceLock::new(),
+            dominators: OnceLock::new(),
+            progress: Arc::new(|_, _, _| {}),
+        }
+    }
+
+    /// Report progress of long steps to `f`.
+    pub fn with_progress(mut self, f: ProgressFn) -> Session {
+        self.progress = f;
+        self
+    }
+
+    /// The opened process: core, executable, layout, pages.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// The object index, liveness and names (built on first use).
+    pub fn heap(&self) -> &Heap {
+        self.heap
+            .get_or_init(|| Heap::load(self.process.clone(), &*self.progress as Progress))
+    }
+
+    /// The reference graph (built on first use).
+    pub fn graph(&self) -> &Graph {
+        let h = self.heap();
+        self.graph
+            .get_or_init(|| Graph::build(&h.p, &h.index, &h.marking, &*self.progress))
+    }
+
+    /// The dominator tree and retained sizes (built on first use).
+    pub fn dominators(&self) -> &Dominators {
+        let g = self.graph();
+        self.dominators
+            .get_or_init(|| Dominators::build(self.heap(), g, &*self.progress))
+    }
+
+    /// Why answers from this dump may be incomplete or uncertain, if they may.
+    pub fn partial(&self) -> Option<Partial> {
+        let p = &self.process;
+        let mut reasons = Vec::new();
+        if let Some(t) = p.core().truncation() {
+            reasons.push(Caveat {
+                kind: CaveatKind::TruncatedCore,
+                message: format!(
+                    "the core is truncated ({} of {} bytes present, {} segments cut short): \
+                     objects and stacks in the missing part are not seen",
+                    t.file_size,
+                    t.expected_size,
+                    t.segments.len()
+                ),
+            });
+        }
+        if p.exe_check.status == ExeMatch::MismatchForced {
+            reasons.push(Caveat {
+                kind: CaveatKind::ExecutableMismatch,
+                message: format!(
+                    "the executable is not the one that produced the core (--force): {}",
+                    p.exe_check.note.as_deref().unwrap_or("build IDs differ")
+                ),
+            });
+        }
+        for c in p.checks.iter().filter(|c| !c.ok) {
+            reasons.push(Caveat {
+                kind: CaveatKind::FailedCheck,
+                message: format!("sanity check '{}' failed: {}", c.name, c.detail),
+            });
+        }
+        (!reasons.is_empty()).then_some(Partial { reasons })
+    }
+
+    fn answer<T>(&self, command: &'static str, body: T) -> Answer<T> {
+        Answer {
+            schema_version: SCHEMA_VERSION,
+            command,
+            partial: self.partial(),
+            body,
+        }
+    }
+
+    /// The index of the object an address names (its start, tagged or not, or any address
+    /// inside it).
+    fn object_at(&self, addr: u64) -> Result<usize> {
+        self.heap()
+            .index
+            .locate(addr)
+            .ok_or(Error::NoObjectAt { addr })
+    }
+
+    fn object_ref(&self, i: usize) -> (String, String) {
+        let h = self.heap();
+        (hex(h.index.tagged(i)), graph::display_name(h, i))
+    }
+
+    /// `info`: what the core is (crash, versions, executable check, metadata, heap pages and
+    /// what a walk of them finds); `pages` lists every page too.
+    pub fn info(&self, pages: bool) -> Answer<Summary> {
+        self.answer("info", Summary::of(&self.process, pages))
+    }
+
+    /// `findjsobjects`: objects per constructor.
+    pub fn objects(&self, q: &ObjectsQuery) -> Answer<Objects> {
+        let h = self.heap();
+        let mut rows = h.census(scope(q.all), q.by_properties);
+        if q.retained {
+            let by_name = self.dominators().retained_by_name(h);
+            for r in rows.iter_mut() {
+                r.retained = h
+                    .names
+                    .lookup(&r.name)
+                    .and_then(|id| by_name.get(id as usize).copied());
+            }
+            rows.sort_by(|a, b| b.retained.cmp(&a.retained).then(b.size.cmp(&a.size)));
+        }
+        let total = ObjectTotals {
+            objects: rows.iter().map(|r| r.count).sum(),
+            bytes: rows.iter().map(|r| r.size).sum(),
+            names: rows.len() as u64,
+        };
+        if let Some(n) = q.top {
+            rows.truncate(n);
+        }
+        let m = &h.marking;
+        self.answer(
+            "findjsobjects",
+            Objects {
+                scope: if q.all {
+                    CountScope::All
+                } else {
+                    CountScope::Reachable
+                },
+                by_properties: q.by_properties,
+                retained: q.retained,
+                rows,
+                total,
+                heap: HeapCounts {
+                    objects: h.index.len() as u64,
+                    reachable: m.reachable,
+                    roots: m.roots,
+                },
+            },
+        )
+    }
+
+    /// `findjsinstances NAME`: the objects of one constructor, `skip` then at most `limit`.
+    pub fn instances(
+        &self,
+        name: &str,
+        all: bool,
+        limit: usize,
+        skip: usize,
+    ) -> Result<Answer<Instances>> {
+        let h = self.heap();
+        let found = h.instances(name, scope(all));
+        if found.is_empty() {
+            let want = name.to_lowercase();
+            let similar = h
+                .census(Scope::All, false)
+                .into_iter()
+                .filter(|r| r.name.to_lowercase().contains(&want))
+                .take(5)
+                .map(|r| r.name)
+                .collect();
+            return Err(Error::NoInstances {
+                name: name.to_string(),
+                similar,
+            });
+        }
+        let instances = found
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .map(|&i| InstanceRow {
+                address: hex(h.index.tagged(i)),
+                size: h.index.sizes[i],
+                reachable: h.marking.is_marked(i),
+                summary: summary(h, h.index.tagged(i)),
+            })
+            .collect();
+        Ok(self.answer(
+            "findjsinstances",
+            Instances {
+                name: name.to_string(),
+                total: found.len(),
+                skip,
+                instances,
+            },
+        ))
+    }
+
+    /// `inspect ADDR`: the value at `addr` (a tagged pointer, an object's start address, or a
+    /// Smi) as a tree.
+    pub fn inspect(&self, addr: u64, limits: Limits) -> Answer<Inspection> {
+        let h = self.heap();
+        let value = Inspector::new(h, limits).value(h.index.as_value(addr));
+        self.answer("inspect", Inspection { value })
+    }
+
+    /// One line describing the value at `addr` (as `findjsinstances` lists objects).
+    pub fn summary(&self, addr: u64) -> String {
+        let h = self.heap();
+        summary(h, h.index.as_value(addr))
+    }
+
+    fn to_ref(&self, e: &Edge) -> Ref {
+        let h = self.heap();
+        let (holder, holder_name) = self.object_ref(e.holder);
+        Ref {
+            holder,
+            holder_name,
+            edge: e.name.clone(),
+            kind: e.kind,
+            reachable: h.marking.is_marked(e.holder),
+            via: e
+                .via
+                .iter()
+                .map(|&v| {
+                    let (a, n) = self.object_ref(v);
+                    format!("{n} {a}")
+                })
+                .collect(),
+        }
+    }
+
+    /// `findrefs ADDR`: every reference to the object at `addr`, at most `limit` shown.
+    pub fn refs(&self, addr: u64, limit: usize) -> Result<Answer<Refs>> {
+        let target = self.object_at(addr)?;
+        let edges = Edges::new(self.heap(), self.graph()).edges_to(target);
+        let (t, tn) = self.object_ref(target);
+        Ok(self.answer(
+            "findrefs",
+            Refs {
+                target: t,
+                target_name: tn,
+                total: edges.len(),
+                refs: edges.iter().take(limit).map(|e| self.to_ref(e)).collect(),
+            },
+        ))
+    }
+
+    /// `findrefs -n NAME`: reachable objects with an own property `name`.
+    pub fn property_holders(&self, name: &str, limit: usize) -> Answer<PropertyHolders> {
+        let h = self.heap();
+        let found = graph::objects_with_property(h, name);
+        let objects = found
+            .iter()
+            .take(limit)
+            .map(|&(i, v)| {
+                let (holder, holder_name) = self.object_ref(i);
+                PropertyHolder {
+                    holder,
+                    holder_name,
+                    value: summary(h, v),
+                }
+            })
+            .collect();
+        self.answer(
+            "findrefs_property",
+            PropertyHolders {
+                property: name.to_string(),
+                total: found.len(),
+                objects,
+            },
+        )
+    }
+
+    /// `findrefs -s TEXT`: who references strings equal to `text`.
+    pub fn string_refs(&self, text: &str, limit: usize) -> Answer<StringRefs> {
+        let h = self.heap();
+        let strings = graph::strings_equal(h, text);
+        let edges = Edges::new(h, self.graph());
+        let mut all: Vec<(usize, Edge)> = Vec::new();
+        for &s in &strings {
+            for e in edges.edges_to(s) {
+                all.push((s, e));
+            }
+        }
+        self.answer(
+            "findrefs_string",
+            StringRefs {
+                text: text.to_string(),
+                strings: strings.iter().map(|&s| hex(h.index.tagged(s))).collect(),
+                total: all.len(),
+                refs: all
+                    .iter()
+                    .take(limit)
+                    .map(|(s, e)| StringRef {
+                        string: hex(h.index.tagged(*s)),
+                        r: self.to_ref(e),
+                    })
+                    .collect(),
+            },
+        )
+    }
+
+    fn path_out(&self, target: usize, p: &RetainerPath) -> PathOut {
+        let h = self.heap();
+        let (root, root_name) = self.object_ref(p.root);
+        PathOut {
+            root,
+            root_name,
+            root_kind: p.root_kind.clone(),
+            root_words: graph::root_words(&p.root_kind),
+            steps: p
+                .steps
+                .iter()
+                .map(|s| {
+                    let (target, target_name) = self.object_ref(s.target);
+                    let (holder, holder_name) = self.object_ref(s.edge.holder);
+                    PathStep {
+                        target,
+                        target_name,
+                        holder,
+                        holder_name,
+                        edge: s.edge.name.clone(),
+                        kind: s.edge.kind,
+                    }
+                })
+                .collect(),
+            chain: graph::chain_text(h, target, p),
+        }
+    }
+
+    /// `retainers ADDR`: up to `paths` shortest retainer paths of at most `depth` steps.
+    pub fn retainers(&self, addr: u64, paths: usize, depth: usize) -> Result<Answer<Retainers>> {
+        let target = self.object_at(addr)?;
+        let h = self.heap();
+        let (t, tn) = self.object_ref(target);
+        if !h.marking.is_marked(target) {
+            return Err(Error::Unreachable {
+                name: tn,
+                addr: h.index.tagged(target),
+            });
+        }
+        let found = Edges::new(h, self.graph()).retainer_paths(target, paths, depth);
+        Ok(self.answer(
+            "retainers",
+            Retainers {
+                target: t,
+                target_name: tn,
+                depth,
+                paths: found.iter().map(|p| self.path_out(target, p)).collect(),
+            },
+        ))
+    }
+
+    /// `top`: the `limit` objects with the largest retained sizes.
+    pub fn top(&self, limit: usize) -> Answer<Top> {
+        let h = self.heap();
+        let d = self.dominators();
+        let rows = d
+            .top(limit)
+            .into_iter()
+            .map(|i| {
+                let (address, name) = self.object_ref(i);
+                TopRow {
+                    address,
+                    name,
+                    self_size: h.index.sizes[i],
+                    retained: d.retained(i),
+                    summary: summary(h, h.index.tagged(i)),
+                }
+            })
+            .collect();
+        self.answer(
+            "top",
+            Top {
+                rows,
+                reached: d.reached,
+                reachable: h.marking.reachable,
+            },
+        )
+    }
+
+    /// The reachable census as `diff` compares it: per name, (count, total self size).
+    pub fn diff_side(&self) -> DiffSide {
+        DiffSide {
+            path: self.process.core().path().display().to_string(),
+            build_id: self.process.exe_check.exe_build_id.clone(),
+            census: self
+                .heap()
+                .census(Scope::Reachable, false)
+                .into_iter()
+                .map(|r| (r.name, (r.count, r.size)))
+                .collect(),
+            partial: self.partial(),
+        }
+    }
+
+    /// `heapsnapshot -o FILE`: write the reachable heap as a DevTools `.heapsnapshot`.
+    pub fn heapsnapshot(&self, path: &Path) -> Result<Answer<SnapshotWritten>> {
+        let h = self.heap();
+        let io = |e: std::io::Error| Error::Output {
+            path: path.into(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
+        let st =
+            crate::graph::snapshot::write_heapsnapshot(h, file, &*self.progress).map_err(io)?;
+        Ok(self.answer(
+            "heapsnapshot",
+            SnapshotWritten {
+                path: path.display().to_string(),
+                nodes: st.nodes,
+                edges: st.edges,
+                strings: st.strings,
+            },
+        ))
+    }
+
+    /// `bt`: the crashing thread's stack (or every thread's), at most `frames` frames each.
+    /// With `args`, each JavaScript frame's receiver and arguments, described through the heap
+    /// (which is loaded for it).
+    pub fn backtraces(
+        &self,
+        all_threads: bool,
+        args: bool,
+        frames: Option<usize>,
+    ) -> Answer<Backtraces> {
+        let p = &self.process;
+        let mut w = StackWalker::new(p);
+        w.with_args = args;
+        if let Some(n) = frames {
+            w.max_frames = n;
+        }
+        let which: Vec<usize> = if all_threads {
+            (0..p.core().threads().len()).collect()
+        } else {
+            vec![0]
+        };
+        let mut threads: Vec<Backtrace> = which.iter().filter_map(|&t| w.backtrace(t)).collect();
+        if args {
+            let h = self.heap();
+            for f in threads.iter_mut().flat_map(|b| b.frames.iter_mut()) {
+                if let Some(js) = &mut f.js {
+                    for a in js.this.iter_mut().chain(js.args.iter_mut().flatten()) {
+                        a.summary = Some(summary(h, a.value.0));
+                    }
+                }
+            }
+        }
+        let signal = p.core().signal();
+        self.answer(
+            "bt",
+            Backtraces {
+                signal,
+                signal_name: signal.map(|s| elfcore::core::signal_name(s).to_string()),
+                threads,
+            },
+        )
+    }
+
+    /// `nodeinfo`: the Node.js process (versions, argv, environment, cwd).
+    pub fn node_info(&self, show_secrets: bool) -> Answer<NodeInfo> {
+        self.answer("nodeinfo", node_info(self.heap(), show_secrets))
+    }
+
+    /// `report`: why it died, what filled the heap, what holds it, the JavaScript stack.
+    pub fn report(&self) -> Answer<Report> {
+        self.answer("report", report(self.heap(), self.graph(), 10, 3))
+    }
+}
+
+/// One dump's side of a `diff`: its census and where it came from. Taken one dump at a time
+/// so that two large heaps are never held at once.
+#[derive(Debug, Clone)]
+pub struct DiffSide {
+    /// The core.
+    pub path: String,
+    /// Its executable's build ID.
+    pub build_id: Option<String>,
+    /// Per name: (count, total self size).
+    pub census: BTreeMap<String, (u64, u64)>,
+    /// The dump's own marks.
+    pub partial: Option<Partial>,
+}
+
+/// `diff A B`: per-constructor change from `a` to `b`, largest growth first; `all` keeps
+/// constructors that did not change; `top` keeps the first rows.
+pub fn diff(a: &DiffSide, b: &DiffSide, all: bool, top: Option<usize>) -> Answer<Diff> {
+    let mut names: Vec<&String> = a.census.keys().chain(b.census.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut rows: Vec<DiffRow> = names
+        .into_iter()
+        .map(|n| {
+            let (count_a, size_a) = a.census.get(n).copied().unwrap_or((0, 0));
+            let (count_b, size_b) = b.census.get(n).copied().unwrap_or((0, 0));
+            DiffRow {
+                name: n.clone(),
+                count_a,
+                count_b,
+                count_delta: count_b as i64 - count_a as i64,
+                size_a,
+                size_b,
+                size_delta: size_b as i64 - size_a as i64,
+            }
+        })
+        .filter(|r| all || r.count_delta != 0 || r.size_delta != 0)
+        .collect();
+    // Largest growth first; shrinkage last, the largest shrinkage at the very end.
+    rows.sort_by(|x, y| {
+        y.size_delta
+            .cmp(&x.size_delta)
+            .then(y.count_delta.cmp(&x.count_delta))
+            .then(x.name.cmp(&y.name))
+    });
+    let changed = rows.len();
+    let count_delta = rows.iter().map(|r| r.count_delta).sum();
+    let size_delta = rows.iter().map(|r| r.size_delta).sum();
+    if let Some(n) = top {
+        rows.truncate(n);
+    }
+    let mut reasons = Vec::new();
+    for (side, p) in [("A", &a.partial), ("B", &b.partial)] {
+        for c in p.iter().flat_map(|p| &p.reasons) {
+            reasons.push(Caveat {
+                kind: c.kind,
+                message: format!("{side}: {}", c.message),
+            });
+        }
+    }
+    Answer {
+        schema_version: SCHEMA_VERSION,
+        command: "diff",
+        partial: (!reasons.is_empty()).then_some(Partial { reasons }),
+        body: Diff {
+            a: a.path.clone(),
+            b: b.path.clone(),
+            different_executables: a.build_id != b.build_id,
+            rows,
+            changed,
+            count_delta,
+            size_delta,
+        },
+    }
+}
