@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("V8DUMP_FIXTURE_CACHE") or ROOT / "fixtures" / "cache")
-MAJORS = [18, 20, 22, 24]
+MAJORS = [18, 20, 22, 24, 25, 26]
 
 
 def fixture(scenario, major):

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 /// The supported Node.js majors.
-pub const MAJORS: [u32; 4] = [18, 20, 22, 24];
+pub const MAJORS: [u32; 6] = [18, 20, 22, 24, 25, 26];
 
 /// One generated core and what the scenario recorded about itself.
 #[derive(Debug, Clone)]

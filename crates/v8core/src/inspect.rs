@@ -5,7 +5,7 @@
 
 use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
-use crate::objects::reader::{Elements, Reader};
+use crate::objects::reader::{Elements, Reader, SlotValue};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -424,7 +424,7 @@ impl<'h> Inspector<'h> {
             }
             Kind::JSTypedArray | Kind::JSDataView => {
                 if kind == Kind::JSTypedArray {
-                    x.length = r.slot(w, f.typed_array_length);
+                    x.length = r.typed_array_length(w);
                 }
                 if let Some(n) = r.slot(w, f.view_byte_length) {
                     x.detail("byte_length", n);
@@ -751,8 +751,20 @@ impl<'h> Inspector<'h> {
                     x.truncated = true;
                     return;
                 }
-                let v = r.array_get(cur, slot).unwrap_or(0);
-                let v = self.render(v, depth + 1);
+                let v = match r.context_slot(cur, slot) {
+                    Some(SlotValue::Tagged(w)) => self.render(w, depth + 1),
+                    Some(SlotValue::Number(n)) => {
+                        let mut x = Value::new("number");
+                        x.text = Some(js_number(n));
+                        x
+                    }
+                    Some(SlotValue::Detached) => {
+                        let mut x = Value::new("unreadable");
+                        x.notes.push("the context cell is detached".into());
+                        x
+                    }
+                    None => self.render(0, depth + 1),
+                };
                 let key = if level == 0 {
                     name
                 } else {

@@ -1,4 +1,4 @@
-//! The V8 layer on real cores of Node 18, 20, 22 and 24, checked against what each process
+//! The V8 layer on real cores of Node 18 to 26, checked against what each process
 //! said about itself (heap statistics, process.versions) just before it aborted.
 
 use v8core::process::ExeMatch;
@@ -30,7 +30,29 @@ fn pages_per_space_equal_v8_heap_statistics() {
                 if name == "read_only_space" {
                     continue; // shared and not counted per isolate by V8
                 }
-                let got = ours.get(name).cloned().unwrap_or_default();
+                let mut got = ours.get(name).cloned().unwrap_or_default();
+                // Reading the statistics frees the main thread's allocation buffers; the next
+                // allocation (the statistics' own JSON text) may open a fresh page (seen on
+                // Node 25: an old-space page whose high-water mark is still its area start).
+                // Such pages hold no object yet and may postdate the statistics.
+                let fresh: Vec<_> = p
+                    .pages
+                    .pages
+                    .iter()
+                    .filter(|pg| {
+                        pg.space == name && pg.high_water_mark == pg.area_start.0 - pg.base.0
+                    })
+                    .collect();
+                if got.committed > size {
+                    let extra: u64 = fresh.iter().map(|pg| pg.size).sum();
+                    assert_eq!(
+                        got.committed - size,
+                        extra.min(got.committed - size),
+                        "node{major} {scenario}: {name} has more than its fresh pages beyond V8's statistics"
+                    );
+                    got.pages -= (got.committed - size) / PAGE;
+                    got.committed = size;
+                }
                 assert_eq!(
                     got.committed, size,
                     "node{major} {scenario}: committed bytes of {name}"
@@ -55,10 +77,13 @@ fn pages_per_space_equal_v8_heap_statistics() {
                     "node{major} {scenario}: space {name} unknown to V8's statistics"
                 );
             }
+            // One read-only page, seven in V8 14.6 (each of its twelve holes owns a 64 KiB
+            // unmapped payload).
+            let ro_pages = if major >= 26 { 7 } else { 1 };
             assert_eq!(
                 ours.get("read_only_space").map(|s| s.pages),
-                Some(1),
-                "node{major} {scenario}: one read-only page"
+                Some(ro_pages),
+                "node{major} {scenario}: read-only pages"
             );
             assert!(
                 p.pages.unwalkable_lists.is_empty(),
@@ -71,7 +96,16 @@ fn pages_per_space_equal_v8_heap_statistics() {
 #[test]
 fn versions_executable_and_roots_are_right_on_every_version() {
     // MAP_TYPE as decoded from each binary's InstanceType enum (shared/docs/v8-heap, section 1.5).
-    let map_types = [(18, 250u16), (20, 255), (22, 264), (24, 272)];
+    // Node 25 and 26: decoded by data/generate_instance_types.py, and independently by the
+    // V8 14 layout survey (MAP_TYPE 276 and 278).
+    let map_types = [
+        (18, 250u16),
+        (20, 255),
+        (22, 264),
+        (24, 272),
+        (25, 276),
+        (26, 278),
+    ];
     for major in MAJORS {
         let f = fixture("basic", major);
         let p = open(&f.core);

@@ -5,7 +5,7 @@
 use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
 use crate::objects::census::Scope;
-use crate::objects::reader::{Elements, Key};
+use crate::objects::reader::{Elements, Key, SlotValue};
 use elfcore::{Address, Memory};
 use serde::Serialize;
 
@@ -180,7 +180,9 @@ fn cached_cwd(h: &Heap) -> Option<String> {
             let si = r.array_get(ctx, f.context_scope_info)?;
             let names = r.scope_local_names(si);
             let k = names.iter().position(|n| n == "cachedCwd")?;
-            let v = r.array_get(ctx, f.context_min_slots + k as u64)?;
+            let SlotValue::Tagged(v) = r.context_slot(ctx, f.context_min_slots + k as u64)? else {
+                return None;
+            };
             r.string_text(v).filter(|s| !s.is_empty())
         })
 }

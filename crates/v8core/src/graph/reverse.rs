@@ -298,6 +298,7 @@ fn is_store(k: Kind) -> bool {
             | Kind::NumberDictionary
             | Kind::GlobalDictionary
             | Kind::PropertyCell
+            | Kind::ContextCell
     )
 }
 
@@ -425,7 +426,10 @@ impl<'h> Edges<'h> {
                 };
             }
         }
-        if is_store(kind) && off >= f.fixed_array_data && kind != Kind::PropertyCell {
+        if is_store(kind)
+            && off >= f.fixed_array_data
+            && !matches!(kind, Kind::PropertyCell | Kind::ContextCell)
+        {
             return Edge {
                 holder,
                 kind: EdgeKind::Element,
@@ -444,6 +448,22 @@ impl<'h> Edges<'h> {
         let f = &h.p.fields;
         let st = h.index.tagged(store);
         let data = f.fixed_array_data;
+        if kind == Kind::ContextCell {
+            // V8 14: a context slot holds the cell, the cell the variable's value (at +8).
+            if off != 8 {
+                return None;
+            }
+            let (ctx, slot) = self
+                .g
+                .retainers_of(store)
+                .into_iter()
+                .map(|x| x.0)
+                .filter(|&c| h.index.kind(&h.p, c) == Kind::Context)
+                .find_map(|c| Some((c, *self.slots_to(c, store).first()?)))?;
+            let mut e = self.name_slot(ctx, slot, 3);
+            e.via.insert(0, store);
+            return Some(e);
+        }
         if kind == Kind::PropertyCell {
             if off != f.property_cell_value {
                 return None;

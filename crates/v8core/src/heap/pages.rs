@@ -36,6 +36,9 @@ pub struct Page {
     pub space: String,
     /// Allocated bytes as the page header keeps them.
     pub allocated_bytes: u64,
+    /// Highest allocation top seen on the page, as an offset from the page (the area start's
+    /// offset on a page nothing was allocated on yet, beyond an open allocation buffer).
+    pub high_water_mark: u64,
     /// Where the page's metadata is (the page itself before V8 13).
     pub metadata: Address,
 }
@@ -147,6 +150,7 @@ fn read_header(mem: &dyn Memory, base: Address, l: &PageLayout, spaces: &[&str])
         space_id,
         space,
         allocated_bytes: rd(l.allocated_bytes).unwrap_or(0),
+        high_water_mark: rd(l.high_water_mark).unwrap_or(0),
         metadata: md,
     })
 }

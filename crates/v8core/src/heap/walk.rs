@@ -228,7 +228,9 @@ impl<'p> Walker<'p> {
                 align8(16 + len * if one_byte { 1 } else { 2 })
             }
             SizeRule::BigInt => 16 + 8 * ((self.u32_at(at(8))? >> 1) & 0x3fff_ffff),
-            SizeRule::Descriptors => 24 + 24 * u16::from_le_bytes(self.bytes::<2>(at(8))?) as u64,
+            SizeRule::Descriptors { header } => {
+                header + 24 * u16::from_le_bytes(self.bytes::<2>(at(8))?) as u64
+            }
             SizeRule::PreparseData => align8(16 + self.u32_at(at(8))?) + 8 * self.u32_at(at(12))?,
             SizeRule::CoverageInfo => 16 + 16 * self.u32_at(at(8))?,
             SizeRule::FeedbackMetadata { closure_bytes } => {
@@ -262,6 +264,8 @@ impl<'p> Walker<'p> {
                     + 63)
                     & !63
             }
+            SizeRule::Fixed { size } => size,
+            SizeRule::Counted { header, per } => header + per * self.u32_at(at(8))?,
             SizeRule::Code(CodeSize::StreamBody { header, body_size }) => {
                 (header + self.u32_at(at(body_size))? + 63) & !63
             }

@@ -97,7 +97,8 @@ pub struct Fields {
     pub view_buffer: u64,
     pub view_byte_offset: u64,
     pub view_byte_length: u64,
-    pub typed_array_length: u64,
+    /// `JSTypedArray::length`, absent in V8 14 (the length is `byte_length / element size`).
+    pub typed_array_length: Option<u64>,
     pub typed_array_external: u64,
     pub typed_array_base: u64,
     pub primitive_wrapper_value: u64,
@@ -206,7 +207,7 @@ impl Fields {
             view_buffer: f("JSArrayBufferView", &["buffer"])?,
             view_byte_offset: f("JSArrayBufferView", &["byte_offset"])?,
             view_byte_length: f("JSArrayBufferView", &["byte_length"])?,
-            typed_array_length: f("JSTypedArray", &["length"])?,
+            typed_array_length: f("JSTypedArray", &["length"]).ok(),
             typed_array_external: f("JSTypedArray", &["external_pointer"])?,
             typed_array_base: f("JSTypedArray", &["base_pointer"])?,
             primitive_wrapper_value: f("JSPrimitiveWrapper", &["value"])?,

@@ -37,6 +37,8 @@ pub enum Kind {
     AccessorPair,
     Tuple2,
     FunctionTemplateInfo,
+    /// A context slot's cell (V8 14: `ContextCell`, holding the variable's value).
+    ContextCell,
     FreeSpace,
     Filler,
     // JS receivers (instance type >= JS_PROXY_TYPE).
@@ -129,6 +131,7 @@ fn kind_of_name(n: &str) -> Kind {
         "PROPERTY_CELL_TYPE" => PropertyCell,
         "ACCESSOR_PAIR_TYPE" => AccessorPair,
         "TUPLE2_TYPE" => Tuple2,
+        "CONTEXT_CELL_TYPE" => ContextCell,
         "FUNCTION_TEMPLATE_INFO_TYPE" => FunctionTemplateInfo,
         "FREE_SPACE_TYPE" => FreeSpace,
         "FILLER_TYPE" => Filler,
@@ -151,7 +154,7 @@ fn kind_of_name(n: &str) -> Kind {
         "JS_WEAK_REF_TYPE" => JSWeakRef,
         "JS_PROMISE_TYPE" => JSPromise,
         "JS_ARRAY_BUFFER_TYPE" => JSArrayBuffer,
-        "JS_TYPED_ARRAY_TYPE" => JSTypedArray,
+        "JS_TYPED_ARRAY_TYPE" | "JS_DETACHED_TYPED_ARRAY_TYPE" => JSTypedArray,
         "JS_DATA_VIEW_TYPE" | "JS_RAB_GSAB_DATA_VIEW_TYPE" => JSDataView,
         "JS_GENERATOR_OBJECT_TYPE"
         | "JS_ASYNC_FUNCTION_OBJECT_TYPE"
@@ -199,6 +202,9 @@ impl KindTable {
                         | "INSTRUCTION_STREAM_TYPE"
                         | "PREPARSE_DATA_TYPE"
                         | "EXTERNAL_POINTER_ARRAY_TYPE"
+                        | "CPP_HEAP_EXTERNAL_OBJECT_TYPE"
+                        // A hole's map is all there is; in V8 14.6 an unmapped payload follows.
+                        | "HOLE_TYPE"
                 )
             };
             bodies[t as usize] = if t < 128 {
@@ -213,6 +219,9 @@ impl KindTable {
                 Body::Header(8)
             } else {
                 match types.rule(t) {
+                    // ContextCell: the value (tagged) at +8 and its dependent code at +16; a raw
+                    // state and a raw int32 or double after.
+                    _ if name == Some("CONTEXT_CELL_TYPE") => Body::Header(24),
                     Some(SizeRule::BytecodeArray { header }) => Body::Header(header & !7),
                     Some(SizeRule::Code(CodeSize::InCode { header, .. })) => Body::Header(header),
                     _ => Body::Tagged,

@@ -82,7 +82,8 @@ pub struct PageLayout {
     pub from_page_flag: u64,
 }
 
-/// Indices into the Isolate's roots table (`RootIndex`), the same in V8 10.2-13.6.
+/// Indices into the Isolate's roots table (`RootIndex`): the same in V8 10.2-13.6; V8 14
+/// put the oddballs first (`roots.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RootIndices {
     /// `undefined_value`.
@@ -114,6 +115,20 @@ const ROOTS: RootIndices = RootIndices {
     fixed_array_map: 12,
 };
 
+// V8 14.0+ `roots.h`: undefined, the_hole, null, true, false, empty_string first; the map roots
+// follow (fixed_array_map 10), the holes, then meta_map at 41. Checked on Node 25 and 26 cores
+// (`v8::Internals::kUndefinedValueRootIndex` = 0 in their v8-internal.h).
+const ROOTS_V14: RootIndices = RootIndices {
+    undefined: 0,
+    the_hole: 1,
+    null: 2,
+    true_value: 3,
+    false_value: 4,
+    empty_string: 5,
+    meta_map: 41,
+    fixed_array_map: 10,
+};
+
 /// Everything version-specific that is not in the metadata, for one V8 minor version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionTable {
@@ -143,6 +158,11 @@ pub struct VersionTable {
     /// Whether `JSDate::value` is a raw float64 (V8 13) rather than a Smi or HeapNumber (the
     /// metadata still types it `Object`).
     pub date_value_is_raw_double: bool,
+    /// How a source position table encodes its code offsets.
+    pub position_table: PositionTable,
+    /// Bytes per element of typed arrays by elements kind, where V8 keeps no length field
+    /// (V8 14: `JSTypedArray::GetLength` is `byte_length / element_size`).
+    pub typed_array_element_sizes: &'static [(u64, u64)],
     /// The complete `InstanceType` enum (`value<TAB>NAME` lines), decoded from the official
     /// binary by `data/generate_instance_types.py`.
     pub instance_types: &'static str,
@@ -242,10 +262,14 @@ const PAGE_V10_V11: PageLayout = PageLayout {
     from_page_flag: 0x8,
 };
 
-/// Field offsets not in any version's metadata but stable across 10.2-13.6
+/// Field offsets not in any version's metadata but stable across 10.2-14.6
 /// (the first field after the JSObject header is JSArray's length).
-/// The others are checked against real objects in the tests (`tests/objects.rs`).
-const COMMON_FIELDS: &[(&str, &str, i64)] = &[
+/// The others are checked against real objects in the tests (`tests/inspect.rs`).
+macro_rules! common_fields {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            $($extra,)*
+            ("JSArray", "length", 24),
     ("JSArray", "length", 24),
     ("Name", "raw_hash_field", 8),
     // Oddball { to_number_raw, to_string, to_number, type_of, kind }: 22+ dropped the symbol.
@@ -262,7 +286,6 @@ const COMMON_FIELDS: &[(&str, &str, i64)] = &[
     ("JSBoundFunction", "bound_this", 32),
     ("JSBoundFunction", "bound_arguments", 40),
     ("JSWeakRef", "target", 24),
-    ("JSArrayBufferView", "buffer", 24),
     // PropertyCell { name, property_details_raw, value, dependent_code }.
     ("PropertyCell", "name", 8),
     ("PropertyCell", "property_details_raw", 16),
@@ -272,7 +295,14 @@ const COMMON_FIELDS: &[(&str, &str, i64)] = &[
     // BigInt { bitfield (sign bit 0, length bits 1..30), padding, digits }.
     ("BigIntBase", "bitfield", 8),
     ("BigInt", "digits", 16),
-];
+        ]
+    };
+}
+
+/// `JSArrayBufferView::buffer` is the first field after the JSObject header until V8 12;
+/// V8 13 put `cpp_heap_wrappable` (JSAPIObjectWithEmbedderSlots) before it.
+const FIELDS_V10: &[(&str, &str, i64)] = common_fields![("JSArrayBufferView", "buffer", 24)];
+const FIELDS_V13: &[(&str, &str, i64)] = common_fields![("JSArrayBufferView", "buffer", 32)];
 
 /// V8 13 made the flags a raw uint32 and moved the position info into the fixed header.
 // V8 13.6: flags a raw uint32, ScopeType renumbered (SCRIPT 0 ... FUNCTION 4, MODULE 5, CLASS
@@ -329,6 +359,52 @@ const CODE_KINDS_V13: CodeKinds = CodeKinds {
     flags: 52,
     ..CODE_KINDS_V12
 };
+// V8 14.6 added FOR_TESTING_JS before them (`code-kind.h`; metadata CodeKindBaseline = 11).
+const CODE_KINDS_V14_6: CodeKinds = CodeKinds {
+    baseline: 11,
+    maglev: 12,
+    turbofan: 13,
+    ..CODE_KINDS_V13
+};
+
+/// `elements-kind.h` (13.6-14.6): UINT8 18, INT8, UINT16, INT16, UINT32, INT32, BIGUINT64,
+/// BIGINT64, UINT8_CLAMPED, FLOAT32, FLOAT64, FLOAT16 29; the RAB/GSAB kinds 30-41 repeat them.
+const TYPED_ARRAY_ELEMENT_SIZES_V14: &[(u64, u64)] = &[
+    (18, 1),
+    (19, 1),
+    (20, 2),
+    (21, 2),
+    (22, 4),
+    (23, 4),
+    (24, 8),
+    (25, 8),
+    (26, 1),
+    (27, 4),
+    (28, 8),
+    (29, 2),
+    (30, 1),
+    (31, 1),
+    (32, 2),
+    (33, 2),
+    (34, 4),
+    (35, 4),
+    (36, 8),
+    (37, 8),
+    (38, 1),
+    (39, 4),
+    (40, 8),
+    (41, 2),
+];
+
+/// How a bytecode array's source position table encodes the code-offset delta of each entry
+/// (`source-position-table.cc`); the source-position delta is a zigzag VLQ in every version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PositionTable {
+    /// A zigzag VLQ of the delta, negated (minus one) for expression positions (V8 10-13).
+    SignedDelta,
+    /// An unsigned VLQ of `delta << 2 | is_breakable << 1 | is_statement` (V8 14).
+    FlaggedDelta,
+}
 
 /// How big a code object is (the object whose body is machine code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,8 +456,16 @@ pub struct SizeParams {
     pub feedback_metadata_closure_bytes: u64,
     /// `BytecodeArray` header size, when the metadata lacks `class_BytecodeArray__data`.
     pub bytecode_header: u64,
+    /// `DescriptorArray` header size, when the metadata lacks
+    /// `class_DescriptorArray__header_size`.
+    pub descriptors_header: u64,
     /// Code objects.
     pub code: CodeSize,
+    /// The size of a `Hole` when its map says "variable size" (V8 14.6: an 8-byte header and
+    /// a 64 KiB payload that is never mapped); `None` where the map has a fixed size.
+    pub hole: Option<u64>,
+    /// Types sized `header + per * u32@8` (a raw count after the map): (name, header, per).
+    pub counted: &'static [(&'static str, u64, u64)],
 }
 
 /// Map bit fields the metadata does not name (`map.tq`), used by V8's constructor naming.
@@ -416,11 +500,14 @@ const SIZES_V10: SizeParams = SizeParams {
     feedback_vector_header: 48,
     feedback_metadata_closure_bytes: 0,
     bytecode_header: 56,
+    descriptors_header: 24,
     code: CodeSize::InCode {
         header: 128,
         instruction_size: 40,
         metadata_size: 44,
     },
+    hole: None,
+    counted: &[],
 };
 
 const SIZES_V11: SizeParams = SizeParams {
@@ -451,6 +538,22 @@ const SIZES_V13: SizeParams = SizeParams {
     feedback_vector_header: 48,
     feedback_metadata_closure_bytes: 2,
     ..SIZES_V12
+};
+
+// V8 14: DoubleStringCache (`number-string-cache.h`: a u32 capacity, then 16-byte entries of a
+// raw double key and a tagged value); DescriptorArray's header (32) comes from the metadata.
+const COUNTED_V14: &[(&str, u64, u64)] = &[("DOUBLE_STRING_CACHE_TYPE", 16, 16)];
+
+const SIZES_V14_1: SizeParams = SizeParams {
+    counted: COUNTED_V14,
+    descriptors_header: 32,
+    ..SIZES_V13
+};
+
+// V8 14.6 holes: `hole.h` kPayloadSize = 64 KiB after the map word, left unmapped.
+const SIZES_V14_6: SizeParams = SizeParams {
+    hole: Some(8 + (64 << 10)),
+    ..SIZES_V14_1
 };
 
 /// Frame slot offsets from the frame pointer that some builds' metadata lacks
@@ -488,11 +591,13 @@ pub static TABLES: &[VersionTable] = &[
         isolate_heap_offset: 0xc638,
         isolate_roots_offset: 0x120,
         roots: ROOTS,
-        field_fallbacks: COMMON_FIELDS,
+        field_fallbacks: FIELDS_V10,
         scope_info: SCOPE_INFO_V10,
         bytecode_source_positions: 32,
         code_kinds: CODE_KINDS_V10,
         date_value_is_raw_double: false,
+        position_table: PositionTable::SignedDelta,
+        typed_array_element_sizes: &[],
         instance_types: include_str!("../../data/instance-types-v8-10.2.txt"),
         sizes: SIZES_V10,
         map_bits: MAP_BITS,
@@ -520,11 +625,13 @@ pub static TABLES: &[VersionTable] = &[
         isolate_heap_offset: 0xd2c0,
         isolate_roots_offset: 0x1f0,
         roots: ROOTS,
-        field_fallbacks: COMMON_FIELDS,
+        field_fallbacks: FIELDS_V10,
         scope_info: SCOPE_INFO_V11,
         bytecode_source_positions: 32,
         code_kinds: CODE_KINDS_V11,
         date_value_is_raw_double: false,
+        position_table: PositionTable::SignedDelta,
+        typed_array_element_sizes: &[],
         instance_types: include_str!("../../data/instance-types-v8-11.3.txt"),
         sizes: SIZES_V11,
         map_bits: MAP_BITS,
@@ -565,11 +672,13 @@ pub static TABLES: &[VersionTable] = &[
         isolate_heap_offset: 0xdea0,
         isolate_roots_offset: 0x250,
         roots: ROOTS,
-        field_fallbacks: COMMON_FIELDS,
+        field_fallbacks: FIELDS_V10,
         scope_info: SCOPE_INFO_V12,
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V12,
         date_value_is_raw_double: false,
+        position_table: PositionTable::SignedDelta,
+        typed_array_element_sizes: &[],
         instance_types: include_str!("../../data/instance-types-v8-12.4.txt"),
         sizes: SIZES_V12,
         map_bits: MAP_BITS,
@@ -612,13 +721,113 @@ pub static TABLES: &[VersionTable] = &[
         isolate_heap_offset: 0xeff8,
         isolate_roots_offset: 0x280,
         roots: ROOTS,
-        field_fallbacks: COMMON_FIELDS,
+        field_fallbacks: FIELDS_V13,
         scope_info: SCOPE_INFO_V13,
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V13,
         date_value_is_raw_double: true,
+        position_table: PositionTable::SignedDelta,
+        typed_array_element_sizes: &[],
         instance_types: include_str!("../../data/instance-types-v8-13.6.txt"),
         sizes: SIZES_V13,
+        map_bits: MAP_BITS,
+        frame_fallbacks: FRAME_FALLBACKS,
+    },
+    VersionTable {
+        v8: (14, 1),
+        node_major: 25,
+        page: PageLayout {
+            page_size_log2: 18,
+            flags: 0,
+            metadata: MetadataLoc::Pointer(8),
+            size: 48,
+            heap: 64,
+            area_start: 72,
+            area_end: 56,
+            allocated_bytes: 24,
+            high_water_mark: 40,
+            owner: 80,
+            space_id_in_owner: 16,
+            list_next: 0x110,
+            space_list_front: 0x28,
+            from_page_flag: 0x8,
+        },
+        spaces: &[
+            "read_only_space",
+            "new_space",
+            "old_space",
+            "code_space",
+            "shared_space",
+            "trusted_space",
+            "shared_trusted_space",
+            "new_large_object_space",
+            "large_object_space",
+            "code_large_object_space",
+            "shared_large_object_space",
+            "shared_trusted_large_object_space",
+            "trusted_large_object_space",
+        ],
+        isolate_heap_offset: 0xd8a8,
+        isolate_roots_offset: 0x288,
+        roots: ROOTS_V14,
+        field_fallbacks: FIELDS_V13,
+        scope_info: SCOPE_INFO_V13,
+        bytecode_source_positions: 24,
+        code_kinds: CODE_KINDS_V13,
+        date_value_is_raw_double: true,
+        position_table: PositionTable::FlaggedDelta,
+        typed_array_element_sizes: TYPED_ARRAY_ELEMENT_SIZES_V14,
+        instance_types: include_str!("../../data/instance-types-v8-14.1.txt"),
+        sizes: SIZES_V14_1,
+        map_bits: MAP_BITS,
+        frame_fallbacks: FRAME_FALLBACKS,
+    },
+    VersionTable {
+        v8: (14, 6),
+        node_major: 26,
+        page: PageLayout {
+            page_size_log2: 18,
+            flags: 0,
+            metadata: MetadataLoc::Pointer(8),
+            size: 48,
+            heap: 64,
+            area_start: 72,
+            area_end: 56,
+            allocated_bytes: 24,
+            high_water_mark: 40,
+            owner: 80,
+            space_id_in_owner: 16,
+            list_next: 0x100,
+            space_list_front: 0x28,
+            from_page_flag: 0x8,
+        },
+        spaces: &[
+            "read_only_space",
+            "new_space",
+            "old_space",
+            "code_space",
+            "shared_space",
+            "trusted_space",
+            "shared_trusted_space",
+            "new_large_object_space",
+            "large_object_space",
+            "code_large_object_space",
+            "shared_large_object_space",
+            "shared_trusted_large_object_space",
+            "trusted_large_object_space",
+        ],
+        isolate_heap_offset: 0xf3c0,
+        isolate_roots_offset: 0x2b0,
+        roots: ROOTS_V14,
+        field_fallbacks: FIELDS_V13,
+        scope_info: SCOPE_INFO_V13,
+        bytecode_source_positions: 24,
+        code_kinds: CODE_KINDS_V14_6,
+        date_value_is_raw_double: true,
+        position_table: PositionTable::FlaggedDelta,
+        typed_array_element_sizes: TYPED_ARRAY_ELEMENT_SIZES_V14,
+        instance_types: include_str!("../../data/instance-types-v8-14.6.txt"),
+        sizes: SIZES_V14_6,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
     },
@@ -718,6 +927,18 @@ impl VersionTable {
                 put("sizes.instruction_stream_header", header as i64)
             }
         }
+        if let Some(h) = z.hole {
+            put("sizes.hole", h as i64);
+        }
+        for (n, h, per) in z.counted {
+            let n = n.trim_end_matches("_TYPE").to_lowercase();
+            put(&format!("sizes.{n}_header"), *h as i64);
+            put(&format!("sizes.{n}_entry"), *per as i64);
+        }
+        put(
+            "code.position_table_flagged",
+            (self.position_table == PositionTable::FlaggedDelta) as i64,
+        );
         let b = &self.map_bits;
         put(
             "objects.new_target_is_base_bit",
@@ -794,6 +1015,6 @@ mod tests {
             patch: 0
         })
         .is_none());
-        assert_eq!(known_versions(), "10.2, 11.3, 12.4, 13.6");
+        assert_eq!(known_versions(), "10.2, 11.3, 12.4, 13.6, 14.1, 14.6");
     }
 }

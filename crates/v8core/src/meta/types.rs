@@ -42,8 +42,12 @@ pub enum SizeRule {
     SeqString,
     /// BigInt: `16 + 8 * ((u32@8 >> 1) & 0x3fffffff)`.
     BigInt,
-    /// DescriptorArray: `24 + 24 * u16@8`.
-    Descriptors,
+    /// DescriptorArray: `header + 24 * u16@8` (number of all descriptors; the header is
+    /// `class_DescriptorArray__header_size`: 24 until V8 13, 32 in 14).
+    Descriptors {
+        /// Header bytes.
+        header: u64,
+    },
     /// PreparseData: `align8(16 + u32@8) + 8 * u32@12`.
     PreparseData,
     /// CoverageInfo: `16 + 16 * u32@8`.
@@ -60,6 +64,18 @@ pub enum SizeRule {
     },
     /// A code object (Code in V8 10, InstructionStream from 11), as the version table says.
     Code(CodeSize),
+    /// A fixed size the map does not give (V8 14.6's holes).
+    Fixed {
+        /// Bytes.
+        size: u64,
+    },
+    /// `header + per * u32@8`: a raw count after the map (V8 14's DoubleStringCache).
+    Counted {
+        /// Bytes before the entries.
+        header: u64,
+        /// Bytes per entry.
+        per: u64,
+    },
     /// No closed formula known: the object ends where the next map word is (safe only where the
     /// body never holds map pointers: ScopeInfo, SwissNameDictionary, WasmNull).
     Probe,
@@ -118,9 +134,15 @@ impl InstanceTypes {
             .field("BytecodeArray", "data")
             .map(|c| c.value as u64)
             .unwrap_or(table.sizes.bytecode_header);
+        let descriptors_header = meta
+            .field("DescriptorArray", "header_size")
+            .map(|c| c.value as u64)
+            .unwrap_or(table.sizes.descriptors_header);
         let rules = names
             .iter()
-            .filter_map(|(v, n)| rule_for(n, *v, &table.sizes, bytecode_header).map(|r| (*v, r)))
+            .filter_map(|(v, n)| {
+                rule_for(n, *v, &table.sizes, bytecode_header, descriptors_header).map(|r| (*v, r))
+            })
             .collect();
         InstanceTypes {
             names,
@@ -152,7 +174,13 @@ impl InstanceTypes {
     }
 }
 
-fn rule_for(name: &str, value: u16, p: &SizeParams, bytecode_header: u64) -> Option<SizeRule> {
+fn rule_for(
+    name: &str,
+    value: u16,
+    p: &SizeParams,
+    bytecode_header: u64,
+    descriptors_header: u64,
+) -> Option<SizeRule> {
     use SizeRule::*;
     if value < 128 {
         // Strings: only sequential ones are variable-size (cons, sliced, thin and external
@@ -162,8 +190,14 @@ fn rule_for(name: &str, value: u16, p: &SizeParams, bytecode_header: u64) -> Opt
     if let Some(&(_, header)) = p.capacity_headers.iter().find(|(n, _)| *n == name) {
         return Some(SmiLength { header });
     }
+    if let Some(&(_, header, per)) = p.counted.iter().find(|(n, _, _)| *n == name) {
+        return Some(Counted { header, per });
+    }
     Some(match name {
         "NATIVE_CONTEXT_TYPE" => NativeContext,
+        "HOLE_TYPE" => Fixed { size: p.hole? },
+        // SloppyArgumentsElements: length, context, arguments, then `length` mapped entries.
+        "SLOPPY_ARGUMENTS_ELEMENTS_TYPE" => SmiLength { header: 32 },
         "WEAK_ARRAY_LIST_TYPE" => SmiLength { header: 24 },
         "PROPERTY_ARRAY_TYPE" => PropertyArray,
         "BYTE_ARRAY_TYPE" | "TRUSTED_BYTE_ARRAY_TYPE" => ByteArray,
@@ -174,7 +208,9 @@ fn rule_for(name: &str, value: u16, p: &SizeParams, bytecode_header: u64) -> Opt
             unit: p.free_space_unit,
         },
         "BIGINT_TYPE" | "BIG_INT_BASE_TYPE" => BigInt,
-        "DESCRIPTOR_ARRAY_TYPE" | "STRONG_DESCRIPTOR_ARRAY_TYPE" => Descriptors,
+        "DESCRIPTOR_ARRAY_TYPE" | "STRONG_DESCRIPTOR_ARRAY_TYPE" => Descriptors {
+            header: descriptors_header,
+        },
         "PREPARSE_DATA_TYPE" => PreparseData,
         "COVERAGE_INFO_TYPE" => CoverageInfo,
         "FEEDBACK_METADATA_TYPE" => FeedbackMetadata {

@@ -1,13 +1,14 @@
 //! Source positions: where a function starts, which source position a bytecode offset is at,
 //! and the line and column of a position in a script's source.
 
+use crate::meta::tables::PositionTable;
 use crate::objects::reader::Reader;
 
 /// Most characters of a script read to turn a position into a line (a 16 MiB bundle).
 const MAX_SOURCE_CHARS: u64 = 16 << 20;
 
-/// Decode one zigzag VLQ integer of a source position table.
-fn read_int(bytes: &[u8], at: &mut usize) -> Option<i64> {
+/// Decode one unsigned VLQ integer of a source position table.
+fn read_vlq(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut v: u64 = 0;
     let mut shift = 0;
     loop {
@@ -22,25 +23,39 @@ fn read_int(bytes: &[u8], at: &mut usize) -> Option<i64> {
             break;
         }
     }
-    // Zigzag: (x << 1) ^ (x >> 63).
+    Some(v)
+}
+
+/// Decode one zigzag VLQ integer: `(x << 1) ^ (x >> 63)`.
+fn read_int(bytes: &[u8], at: &mut usize) -> Option<i64> {
+    let v = read_vlq(bytes, at)?;
     Some(((v >> 1) as i64) ^ -((v & 1) as i64))
 }
 
 /// The entries of an encoded source position table as (code offset, raw source position),
-/// at most `limit`.
-pub fn decode_table(bytes: &[u8], limit: usize) -> Vec<(i64, i64)> {
+/// at most `limit`, in the version's encoding.
+pub fn decode_table(bytes: &[u8], limit: usize, enc: PositionTable) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     // The running code offset starts at kFunctionEntryBytecodeOffset (-1).
     let (mut at, mut code, mut pos) = (0usize, -1i64, 0i64);
     while at < bytes.len() && out.len() < limit {
-        let Some(c) = read_int(bytes, &mut at) else {
-            break;
+        let delta = match enc {
+            // The sign of the code-offset delta carries is_statement.
+            PositionTable::SignedDelta => match read_int(bytes, &mut at) {
+                Some(c) if c >= 0 => c,
+                Some(c) => -(c + 1),
+                None => break,
+            },
+            // The two low bits are is_breakable and is_statement.
+            PositionTable::FlaggedDelta => match read_vlq(bytes, &mut at) {
+                Some(u) => (u >> 2) as i64,
+                None => break,
+            },
         };
         let Some(p) = read_int(bytes, &mut at) else {
             break;
         };
-        // The sign of the code-offset delta carries is_statement.
-        code += if c >= 0 { c } else { -(c + 1) };
+        code += delta;
         pos += p;
         out.push((code, pos));
     }
@@ -71,7 +86,7 @@ pub fn bytecode_position(r: &Reader, bytecode_array: u64, frame_offset: u64) -> 
     }
     let len = r.array_length(table)? as usize;
     let bytes = r.bytes_at(table, f.fixed_array_data, len.min(1 << 24))?;
-    let entries = decode_table(&bytes, 1 << 22);
+    let entries = decode_table(&bytes, 1 << 22, r.p.table.position_table);
     entries
         .iter()
         .take_while(|(code, _)| *code <= offset)
@@ -146,12 +161,40 @@ mod tests {
             bytes.extend(zigzag_vlq(p));
         }
         // The running offset starts at -1 (the function-entry position).
+        let enc = PositionTable::SignedDelta;
         assert_eq!(
-            decode_table(&bytes, 10),
+            decode_table(&bytes, 10, enc),
             vec![(-1, 100), (4, 90), (299, 5000)]
         );
         // A cut-off table stops cleanly.
-        assert_eq!(decode_table(&bytes[..bytes.len() - 1], 10).len(), 2);
+        assert_eq!(decode_table(&bytes[..bytes.len() - 1], 10, enc).len(), 2);
+    }
+
+    fn vlq(mut v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    #[test]
+    fn v8_14_tables_keep_two_flag_bits_below_the_code_delta() {
+        // (delta 0, statement), (delta 5, breakable), (delta 300, both): positions as above.
+        let mut bytes = Vec::new();
+        for (d, flags, p) in [(0u64, 1u64, 100i64), (5, 2, -10), (295, 3, 4910)] {
+            bytes.extend(vlq(d << 2 | flags));
+            bytes.extend(zigzag_vlq(p));
+        }
+        assert_eq!(
+            decode_table(&bytes, 10, PositionTable::FlaggedDelta),
+            vec![(-1, 100), (4, 90), (299, 5000)]
+        );
     }
 
     #[test]

@@ -43,6 +43,17 @@ pub struct JsString {
     pub one_byte: bool,
 }
 
+/// A context slot's value (see [`Reader::context_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SlotValue {
+    /// A tagged word (the value itself, or the one its cell holds).
+    Tagged(u64),
+    /// A number kept raw in the cell (int32 or float64 state).
+    Number(f64),
+    /// The cell no longer holds the variable.
+    Detached,
+}
+
 /// A property key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(tag = "type", content = "name", rename_all = "snake_case")]
@@ -567,6 +578,41 @@ impl<'p> Reader<'p> {
                 .filter(|v| *v >= 0.0)
                 .map(|v| v as u64),
         }
+    }
+
+    /// What a context slot holds, looking through V8 14's `ContextCell` (a slot of a script or
+    /// small function context may hold a cell instead of the variable's value).
+    pub fn context_slot(&self, ctx: u64, slot: u64) -> Option<SlotValue> {
+        let v = self.array_get(ctx, slot)?;
+        if self.kind(v) != Some(Kind::ContextCell) {
+            return Some(SlotValue::Tagged(v));
+        }
+        // contexts.tq ContextCell { tagged_value, dependent_code, state: int32, then the raw
+        // int32 / float64 value at +32 }; state 0 kConst, 1 kSmi, 2 kInt32, 3 kFloat64,
+        // 4 kDetached.
+        Some(match self.u32_at(v, 24)? {
+            0 | 1 => SlotValue::Tagged(self.slot(v, 8)?),
+            2 => SlotValue::Number(self.u32_at(v, 32)? as i32 as f64),
+            3 => SlotValue::Number(self.f64_at(v, 32)?),
+            _ => SlotValue::Detached,
+        })
+    }
+
+    /// A typed array's length in elements: its length field, or (V8 14, which has none)
+    /// its byte length divided by the element size of its elements kind.
+    pub fn typed_array_length(&self, ta: u64) -> Option<u64> {
+        let f = &self.p.fields;
+        if let Some(off) = f.typed_array_length {
+            return self.slot(ta, off);
+        }
+        let kind = self.elements_kind(self.map(ta)?)?;
+        let &(_, size) = self
+            .p
+            .table
+            .typed_array_element_sizes
+            .iter()
+            .find(|(k, _)| *k == kind)?;
+        Some(self.slot(ta, f.view_byte_length)? / size)
     }
 
     /// `len` raw bytes of object `obj` from byte offset `off`.
