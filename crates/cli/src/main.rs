@@ -40,6 +40,17 @@ pub struct CoreArgs {
     /// missing or holds another build; may be given several times.
     #[arg(long = "exe-dir", value_name = "DIR")]
     pub exe_dirs: Vec<PathBuf>,
+    /// Read the heap with V8 X.Y's layout table (calibrated on the core) instead of the
+    /// binary's own: for a V8 version v8dump has no table for, when the nearest one fails.
+    #[arg(long, value_name = "X.Y", value_parser = minor_version)]
+    pub layout: Option<(u32, u32)>,
+    /// Act as if V8 X.Y had no table (to see what the next release would get); repeatable.
+    #[arg(long = "hide-table", value_name = "X.Y", value_parser = minor_version, hide = true)]
+    pub hide_tables: Vec<(u32, u32)>,
+}
+
+fn minor_version(s: &str) -> Result<(u32, u32), String> {
+    v8core::calibrate::parse_minor(s).ok_or_else(|| format!("{s:?} is not a V8 version like 14.6"))
 }
 
 impl CoreArgs {
@@ -49,6 +60,8 @@ impl CoreArgs {
             force: self.force,
             allow_truncated: self.allow_truncated,
             exe_dirs: self.exe_dirs.clone(),
+            layout: self.layout,
+            hide_tables: self.hide_tables.clone(),
         }
     }
 }
@@ -254,6 +267,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tools for maintainers (`debug instance-types NODE`: the enum a new V8 version's table
+    /// embeds).
+    #[command(subcommand)]
+    Debug(Debug),
     /// Many cores (files, or directories searched for cores; zstd, gzip and lz4 ones too):
     /// one JSON line each (versions, crash cause, heap use, largest constructors, a retainer
     /// path, JS stack, signature), in parallel within a memory budget, then a table and the
@@ -388,6 +405,8 @@ fn run(cli: &Cli) -> Res {
                     force: *force,
                     allow_truncated: false,
                     exe_dirs: Vec::new(),
+                    layout: None,
+                    hide_tables: Vec::new(),
                 };
                 // One core at a time: two large heaps are never held at once.
                 Ok(progress::session(&args)?.diff_side())
@@ -415,6 +434,7 @@ fn run(cli: &Cli) -> Res {
             show_secrets,
         } => emit(&progress::session(core)?.node_info(*show_secrets), *json),
         Command::Report { core, json } => emit(&progress::session(core)?.report(), *json),
+        Command::Debug(d) => debug(d),
         Command::Batch {
             inputs,
             jobs,
@@ -430,6 +450,28 @@ fn run(cli: &Cli) -> Res {
             exe_dirs: exe_dirs.clone(),
             budget: memory_budget.map(|m| m << 20),
         }),
+    }
+}
+
+/// Tools for maintainers of v8dump.
+#[derive(Subcommand, Debug)]
+enum Debug {
+    /// Print a node binary's complete InstanceType enum, decoded from its code, in the format
+    /// of crates/v8core/data/instance-types-v8-X.Y.txt (the version tables embed these).
+    InstanceTypes {
+        /// The node executable.
+        node: PathBuf,
+    },
+}
+
+fn debug(d: &Debug) -> Res {
+    match d {
+        Debug::InstanceTypes { node } => {
+            let exe = elfcore::ElfImage::open(node)?;
+            let text = v8core::meta::enum_decode::describe(&exe)?;
+            std::io::stdout().write_all(text.as_bytes())?;
+            Ok(())
+        }
     }
 }
 

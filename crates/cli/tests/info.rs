@@ -246,3 +246,36 @@ fn a_core_of_another_program_is_refused() {
     );
     assert!(Path::new(&core).exists());
 }
+
+#[test]
+fn a_table_for_another_version_is_marked_or_refused() {
+    // Calibrated on the core and passing every check: answered, with the banner first.
+    let f = fixture("basic", 24);
+    let o = v8dump(&[&"info", &f.core, &"--layout", &"14.6"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.starts_with("warning: --layout 14.6: V8 13.6 read with V8 14.6's table"),
+        "{out}"
+    );
+    assert!(out.contains("checks passed"), "{out}");
+    let j: serde_json::Value = serde_json::from_str(&stdout(&v8dump(&[
+        &"findjsobjects",
+        &f.core,
+        &"--layout",
+        &"14.6",
+        &"--json",
+    ])))
+    .unwrap();
+    assert_eq!(j["partial"]["reasons"][0]["kind"], "unverified_table");
+    // A table that does not fit: one line naming the check that failed.
+    let f = fixture("basic", 18);
+    assert_one_line_error(
+        &v8dump(&[&"findjsobjects", &f.core, &"--layout", &"11.3"]),
+        &["sanity check 'page lists' failed", "V8 10.2", "11.3"],
+    );
+    assert_one_line_error(
+        &v8dump(&[&"info", &f.core, &"--layout", &"9.9"]),
+        &["no layout table for V8 9.9"],
+    );
+}

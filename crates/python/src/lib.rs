@@ -59,13 +59,22 @@ fn options(
     force: bool,
     allow_truncated: bool,
     exe_dirs: Option<Vec<PathBuf>>,
-) -> OpenOptions {
-    OpenOptions {
+    layout: Option<&str>,
+) -> PyResult<OpenOptions> {
+    let layout = layout
+        .map(|l| {
+            v8core::calibrate::parse_minor(l)
+                .ok_or_else(|| err(format!("{l:?} is not a V8 version like '14.6'")))
+        })
+        .transpose()?;
+    Ok(OpenOptions {
         executable,
         force,
         allow_truncated,
         exe_dirs: exe_dirs.unwrap_or_default(),
-    }
+        layout,
+        hide_tables: Vec::new(),
+    })
 }
 
 /// An opened core.
@@ -285,7 +294,7 @@ impl Core {
 /// Open a core dump (and the node executable it came from; default: the path recorded in the
 /// core), and load its heap.
 #[pyfunction]
-#[pyo3(signature = (core, executable=None, force=false, allow_truncated=false, exe_dirs=None))]
+#[pyo3(signature = (core, executable=None, force=false, allow_truncated=false, exe_dirs=None, layout=None))]
 fn open(
     py: Python<'_>,
     core: PathBuf,
@@ -293,8 +302,9 @@ fn open(
     force: bool,
     allow_truncated: bool,
     exe_dirs: Option<Vec<PathBuf>>,
+    layout: Option<&str>,
 ) -> PyResult<Core> {
-    let opts = options(executable, force, allow_truncated, exe_dirs);
+    let opts = options(executable, force, allow_truncated, exe_dirs, layout)?;
     let s = py
         .detach(|| {
             Session::open(&core, &opts).inspect(|s| {
@@ -320,7 +330,7 @@ fn diff<'py>(
     top: Option<usize>,
     text: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opts = options(executable, force, false, None);
+    let opts = options(executable, force, false, None, None)?;
     let side = |p: &PathBuf| Session::open(p, &opts).map(|s| s.diff_side());
     let a = py
         .detach(|| -> Result<_, v8core::Error> {
@@ -343,7 +353,7 @@ fn analyze<'py>(
     executable: Option<PathBuf>,
     exe_dirs: Option<Vec<PathBuf>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opts = options(executable, false, false, exe_dirs);
+    let opts = options(executable, false, false, exe_dirs, None)?;
     let rec = py.detach(|| v8core::crash::batch::analyze(&core, &opts));
     let s = serde_json::to_string(&rec).map_err(err)?;
     py.import("json")?.call_method1("loads", (s,))

@@ -70,6 +70,26 @@ pub enum Error {
         /// The versions known.
         known: String,
     },
+    /// `--layout` names a table that does not exist.
+    #[error("there is no layout table for V8 {table}; tables exist for V8 {known}")]
+    NoSuchTable {
+        /// The table asked for.
+        table: String,
+        /// The tables known.
+        known: String,
+    },
+    /// A version without a verified table failed a sanity check with the table tried.
+    #[error("V8 {version} read with V8 {table}'s table: sanity check '{check}' failed: {detail}; no answer is given from a layout that does not fit (another table: --layout X.Y)")]
+    UnverifiedTableFailed {
+        /// The V8 version of the binary.
+        version: String,
+        /// The table tried.
+        table: String,
+        /// The check that failed.
+        check: &'static str,
+        /// What was seen.
+        detail: String,
+    },
     /// A check of the metadata against the core failed.
     #[error("sanity check '{check}' failed: {detail}")]
     Insane {

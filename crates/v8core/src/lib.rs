@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod answer;
+pub mod calibrate;
 pub mod crash;
 pub mod error;
 pub mod graph;

@@ -8,14 +8,21 @@
 //! fails with an error that names the file or address concerned; checks that fail without making
 //! the rest meaningless are recorded in [`Process::checks`] instead.
 
+use crate::calibrate::{calibrate, choose_table, RootsProbe, TableChoice};
 use crate::error::{Error, Result};
 use crate::heap::pages::{find_pages, PageScan};
+use crate::heap::walk::{GapKind, Walker};
+use crate::meta::enum_decode::decode_instance_types;
 use crate::meta::fields::Fields;
+use crate::meta::kinds::Kind;
 use crate::meta::kinds::KindTable;
 use crate::meta::layout::{Layout, Resolved, Source};
 use crate::meta::metadata::Metadata;
-use crate::meta::tables::{known_versions, table_for, V8Version, VersionTable};
+use crate::meta::tables::{PositionTable, V8Version, VersionTable};
 use crate::meta::types::InstanceTypes;
+use crate::objects::naming::Namer;
+use crate::objects::position;
+use crate::objects::reader::Reader;
 use elfcore::elfimage::{build_id_in_memory, hex};
 use elfcore::space::FileLookup;
 use elfcore::{Address, AddressSpace, CoreFile, ElfImage, Memory};
@@ -35,6 +42,11 @@ pub struct OpenOptions {
     /// Directories searched (two levels deep) for a node executable whose build ID matches
     /// the core's, when the recorded path is missing or holds another build.
     pub exe_dirs: Vec<PathBuf>,
+    /// Use this V8 version's table (`--layout X.Y`), calibrated on the core, instead of the
+    /// binary's own.
+    pub layout: Option<(u32, u32)>,
+    /// Act as if these versions had no table (to see what a future version would get).
+    pub hide_tables: Vec<(u32, u32)>,
 }
 
 /// The outcome of matching the executable to the core.
@@ -115,8 +127,12 @@ pub struct Process {
     pub metadata: Metadata,
     /// Versions.
     pub versions: Versions,
-    /// The version table in use.
-    pub table: &'static VersionTable,
+    /// The version table in use (for a version without one: the nearest, calibrated).
+    pub table: VersionTable,
+    /// How the table was chosen.
+    pub table_choice: TableChoice,
+    /// Table values measured in the core instead (versions without a verified table).
+    pub calibrated: Vec<Resolved>,
     /// Resolved object layout.
     pub layout: Layout,
     /// Offsets and encodings for decoding JS values.
@@ -254,21 +270,45 @@ impl Process {
             return Err(Error::NoMetadata { exe: exe_path });
         }
         let v8 = read_v8_version(&exe)?;
-        let table = table_for(v8).ok_or_else(|| Error::UnsupportedVersion {
-            exe: exe_path.clone(),
-            version: v8.to_string(),
-            known: known_versions(),
-        })?;
-        let layout = Layout::resolve(&metadata, table, v8, &exe_path)?;
-        let fields = Fields::resolve(&metadata, table, v8, &exe_path)?;
-        let types = InstanceTypes::load(table, &metadata);
+        let (mut table, table_choice) =
+            choose_table(v8, opts.layout, &opts.hide_tables, &exe_path)?;
+        let layout = Layout::resolve(&metadata, &table, v8, &exe_path)?;
+        let types = if table_choice.verified() {
+            InstanceTypes::load(&table, &metadata)
+        } else {
+            // Another version's enum would be wrong: every minor renumbers the types.
+            let decoded =
+                decode_instance_types(&exe).map_err(|e| Error::UnverifiedTableFailed {
+                    version: v8.to_string(),
+                    table: table.name(),
+                    check: "instance types",
+                    detail: format!("the enum cannot be decoded from the binary: {e}"),
+                })?;
+            InstanceTypes::from_names(decoded.into_iter().collect(), &table, &metadata)
+        };
         let node = read_node_version(&space, &exe);
-        let pages = find_pages(&space, table);
+        let mut pages = find_pages(&space, &table);
         if pages.pages.is_empty() {
+            if !table_choice.verified() {
+                return Err(Error::UnverifiedTableFailed {
+                    version: v8.to_string(),
+                    table: table.name(),
+                    check: "page headers",
+                    detail: "no V8 page header of that table's layout is in the core (the page layout changed between the versions)".into(),
+                });
+            }
             return Err(Error::NoHeap {
                 core: core_path.into(),
             });
         }
+        let mut calibrated = Vec::new();
+        if !table_choice.verified() {
+            calibrated = calibrate(
+                &mut table, &core, &exe, &space, &metadata, &pages, &layout, &types,
+            );
+            pages = find_pages(&space, &table);
+        }
+        let fields = Fields::resolve(&metadata, &table, v8, &exe_path)?;
         let exe = Arc::new(exe);
         let modules =
             elfcore::Modules::new(&core, Some((exe_check.recorded_path.clone(), exe.clone())));
@@ -281,6 +321,8 @@ impl Process {
             metadata,
             versions: Versions { v8, node },
             table,
+            table_choice,
+            calibrated,
             layout,
             fields,
             kinds: KindTable::new(&types),
@@ -301,12 +343,20 @@ impl Process {
                     p.metadata.instance_types().count()
                 )
             } else {
-                format!(
-                    "the metadata disagrees with the V8 {}.{} table on {conflicts:?}",
-                    table.v8.0, table.v8.1
-                )
+                format!("the metadata disagrees with the instance types on {conflicts:?}",)
             },
         });
+        p.check_heap_sample();
+        if !p.table_choice.verified() {
+            if let Some(c) = p.checks.iter().find(|c| !c.ok) {
+                return Err(Error::UnverifiedTableFailed {
+                    version: p.versions.v8.to_string(),
+                    table: p.table.name(),
+                    check: c.name,
+                    detail: c.detail.clone(),
+                });
+            }
+        }
         Ok(p)
     }
 
@@ -315,19 +365,23 @@ impl Process {
     /// own facts (page header, isolate and roots, ScopeInfo, code kinds, size rules).
     pub fn table_values(&self) -> Vec<Resolved> {
         let table = self.table.name();
-        let mut out: Vec<Resolved> = self
-            .layout
-            .resolved
-            .iter()
-            .chain(&self.fields.resolved)
-            .filter(|r| matches!(r.source, Source::Table { .. }))
-            .cloned()
-            .collect();
+        // Measured in the core first (a version without a verified table), then fallbacks.
+        let mut out: Vec<Resolved> = self.calibrated.clone();
+        out.extend(
+            self.layout
+                .resolved
+                .iter()
+                .chain(&self.fields.resolved)
+                .filter(|r| matches!(r.source, Source::Table { .. }))
+                .cloned(),
+        );
         out.dedup_by(|a, b| a.what == b.what);
+        let measured: Vec<String> = self.calibrated.iter().map(|r| r.what.clone()).collect();
         out.extend(
             self.table
                 .facts()
                 .into_iter()
+                .filter(|(what, _)| !measured.contains(what))
                 .map(|(what, value)| Resolved {
                     what,
                     value,
@@ -372,37 +426,197 @@ impl Process {
         ))?)
     }
 
+    /// Checks on a sample of the heap: the page lists walk; the old-space pages walk with few
+    /// stretches that are not objects (beyond unused allocation buffers); the global object
+    /// has its `globalThis`; the objects found include the names every Node.js heap has.
+    fn check_heap_sample(&mut self) {
+        let unwalkable = self.pages.unwalkable_lists.len();
+        let lists = Check {
+            name: "page lists",
+            ok: unwalkable == 0,
+            detail: if unwalkable == 0 {
+                format!(
+                    "every space's page list walks ({} pages listed, {} pooled left out)",
+                    self.pages.pages.len(),
+                    self.pages.unlisted_pages.len()
+                )
+            } else {
+                format!("{unwalkable} spaces' page lists do not walk")
+            },
+        };
+        let (walk, global, names, positions, enc) = {
+            let r = Reader::new(self);
+            let mut namer = Namer::new(r);
+            let mut w = Walker::new(self);
+            let (mut area, mut bad, mut walked) = (0u64, 0u64, 0usize);
+            let mut global = None;
+            let mut names: std::collections::HashSet<String> = Default::default();
+            let bytecode_type = self.types.value("BYTECODE_ARRAY_TYPE");
+            let mut bytecodes = Vec::new();
+            // Bytecode lives in trusted space from V8 12: walk a few of its pages for some.
+            for page in self
+                .pages
+                .pages
+                .iter()
+                .filter(|p| p.space == "trusted_space")
+                .take(4)
+            {
+                w.walk_page(page, |o| {
+                    if Some(o.instance_type) == bytecode_type && bytecodes.len() < 64 {
+                        bytecodes.push(o.tagged());
+                    }
+                });
+            }
+            for page in self.pages.pages.iter().filter(|p| p.space == "old_space") {
+                let mut objs = Vec::new();
+                let (t, gaps) =
+                    w.walk_page(page, |o| objs.push((o.tagged(), o.instance_type, o.map)));
+                area += t.area_bytes;
+                bad += gaps
+                    .iter()
+                    .filter(|g| g.why != GapKind::Zero)
+                    .map(|g| g.len)
+                    .sum::<u64>();
+                for (obj, ty, map) in objs {
+                    if Some(ty) == bytecode_type && bytecodes.len() < 64 {
+                        bytecodes.push(obj);
+                    }
+                    let kind = self.kinds.kind(ty);
+                    if kind == Kind::JSGlobalObject && global.is_none() {
+                        global = Some(obj);
+                    }
+                    if kind.is_snapshot_object() && names.len() < 4096 {
+                        if let Some(n) = namer.snapshot_name(obj, kind, map) {
+                            names.insert(n.to_string());
+                        }
+                    }
+                }
+                walked += 1;
+                if (walked >= 64 && global.is_some()) || walked >= 512 {
+                    break;
+                }
+            }
+            let share = if area == 0 {
+                1.0
+            } else {
+                bad as f64 / area as f64
+            };
+            let walk = Check {
+                name: "walk",
+                ok: area > 0 && share <= 0.02,
+                detail: format!(
+                    "{walked} old-space pages walked: {:.2}% of their {} KiB are neither objects nor unused allocation buffers",
+                    100.0 * share,
+                    area >> 10
+                ),
+            };
+            let props: Vec<String> = global
+                .and_then(|g| r.own_properties(g, 1 << 12))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.key.to_string())
+                .collect();
+            let has_this = props.iter().any(|k| k == "globalThis");
+            let global = Check {
+                name: "global object",
+                ok: has_this,
+                detail: match global {
+                    None => "no global object among the pages walked".into(),
+                    Some(g) if has_this => format!(
+                        "{g:#x} has its globalThis among {} own properties",
+                        props.len()
+                    ),
+                    Some(g) => format!(
+                        "{g:#x}'s {} own properties do not include globalThis",
+                        props.len()
+                    ),
+                },
+            };
+            let want = ["Object", "Array"];
+            let missing: Vec<&str> = want
+                .iter()
+                .filter(|n| !names.contains(**n))
+                .copied()
+                .collect();
+            let names = Check {
+                name: "object names",
+                ok: missing.is_empty(),
+                detail: if missing.is_empty() {
+                    format!(
+                        "{} constructor names found, {} among them",
+                        names.len(),
+                        want.join(" and ")
+                    )
+                } else {
+                    format!(
+                        "{} constructor names found, but not {}",
+                        names.len(),
+                        missing.join(", ")
+                    )
+                },
+            };
+            // Source position tables that decode in the table's encoding; for a version
+            // without a verified table, the other encoding is tried too.
+            let tables: Vec<(Vec<u8>, u64)> = bytecodes
+                .iter()
+                .filter_map(|&b| {
+                    let len = r.smi(r.slot(b, self.layout.fixed_array_length as u64)?)?;
+                    Some((position::position_table_bytes(&r, b)?, len.max(0) as u64))
+                })
+                .collect();
+            let fits = |enc| {
+                tables
+                    .iter()
+                    .filter(|(t, len)| position::table_fits(t, enc, *len))
+                    .count()
+            };
+            let mut enc = self.table.position_table;
+            if !self.table_choice.verified() && fits(enc) < tables.len() {
+                let other = match enc {
+                    PositionTable::SignedDelta => PositionTable::FlaggedDelta,
+                    PositionTable::FlaggedDelta => PositionTable::SignedDelta,
+                };
+                if fits(other) > fits(enc) {
+                    enc = other;
+                }
+            }
+            let n = fits(enc);
+            let positions = Check {
+                name: "source positions",
+                ok: tables.is_empty() || n * 10 >= tables.len() * 9,
+                detail: format!(
+                    "{n} of {} bytecode arrays' position tables decode ({:?})",
+                    tables.len(),
+                    enc
+                ),
+            };
+            (walk, global, names, positions, enc)
+        };
+        if enc != self.table.position_table {
+            self.table.position_table = enc;
+            self.calibrated.push(Resolved {
+                what: "code.position_table_flagged".into(),
+                value: (enc == PositionTable::FlaggedDelta) as i64,
+                source: Source::Core,
+            });
+        }
+        self.checks.extend([lists, walk, global, names, positions]);
+    }
+
     fn locate_isolate(&mut self) {
         let t = self.table;
         let l = &self.layout;
         let isolate = Address(self.pages.heap.0.wrapping_sub(t.isolate_heap_offset));
         let roots = isolate.wrapping_add(t.isolate_roots_offset);
         let root = |i: u64| self.space.read_u64(roots.wrapping_add(i * 8)).ok();
-        let meta = root(t.roots.meta_map);
-        let outcome = (|| {
-            let meta = meta.ok_or("the roots table is not readable")?;
-            if !l.is_heap_object(meta) {
-                return Err("the meta map slot does not hold a heap pointer");
-            }
-            if self.map_of(meta).ok() != Some(meta) {
-                return Err("the meta map is not its own map");
-            }
-            if self.instance_type_of_map(meta).ok() != Some(l.map_type) {
-                return Err("the meta map's instance type is not MAP_TYPE");
-            }
-            let fixed = root(t.roots.fixed_array_map).ok_or("fixed_array_map unreadable")?;
-            if self.map_of(fixed).ok() != Some(meta) {
-                return Err("fixed_array_map's map is not the meta map");
-            }
-            let undefined = root(t.roots.undefined).ok_or("undefined unreadable")?;
-            let umap = self
-                .map_of(undefined)
-                .map_err(|_| "undefined's map is unreadable")?;
-            if self.map_of(umap).ok() != Some(meta) {
-                return Err("undefined's map is not a map");
-            }
-            Ok((meta, undefined))
-        })();
+        let outcome = RootsProbe::new(&self.space, l, &self.metadata, &self.types)
+            .fit(roots.0, &t.roots)
+            .map(|()| {
+                (
+                    root(t.roots.meta_map).unwrap_or(0),
+                    root(t.roots.undefined).unwrap_or(0),
+                )
+            });
         match outcome {
             Ok((meta, undefined)) => {
                 let ro = self
@@ -413,7 +627,7 @@ impl Process {
                 self.checks.push(Check {
                     name: "roots table",
                     ok: true,
-                    detail: format!("isolate {isolate}, roots at {roots}; meta map {:#x} (in {ro}) is its own map and of MAP_TYPE {}", meta, l.map_type),
+                    detail: format!("isolate {isolate}, roots at {roots}; meta map {:#x} (in {ro}) is its own map and of MAP_TYPE {}; the oddballs, the hole and the empty string are where the table says", meta, l.map_type),
                 });
                 self.isolate = Some(IsolateInfo {
                     isolate,

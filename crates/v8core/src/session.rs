@@ -17,6 +17,7 @@
 //! ```
 
 use crate::answer::*;
+use crate::calibrate::TableChoice;
 use crate::crash::nodeinfo::{node_info, NodeInfo};
 use crate::crash::report::{report, Report};
 use crate::crash::stack::{Backtrace, StackWalker};
@@ -163,6 +164,26 @@ impl Session {
                     p.exe_check.note.as_deref().unwrap_or("build IDs differ")
                 ),
             });
+        }
+        match &p.table_choice {
+            TableChoice::Verified => {}
+            TableChoice::Nearest { table } | TableChoice::Forced { table } => {
+                let v = format!("{}.{}", p.versions.v8.major, p.versions.v8.minor);
+                let start = if matches!(p.table_choice, TableChoice::Forced { .. }) {
+                    format!("--layout {table}: V8 {v} read with V8 {table}'s table")
+                } else {
+                    format!("V8 {v} has no verified table; using {table}'s")
+                };
+                reasons.push(Caveat {
+                    kind: CaveatKind::UnverifiedTable,
+                    message: format!(
+                        "{start} ({} values measured in the core), {} of {} checks passed",
+                        p.calibrated.len(),
+                        p.checks.iter().filter(|c| c.ok).count(),
+                        p.checks.len()
+                    ),
+                });
+            }
         }
         for c in p.checks.iter().filter(|c| !c.ok) {
             reasons.push(Caveat {

@@ -96,7 +96,7 @@ fn pages_per_space_equal_v8_heap_statistics() {
 #[test]
 fn versions_executable_and_roots_are_right_on_every_version() {
     // MAP_TYPE as decoded from each binary's InstanceType enum (shared/docs/v8-heap, section 1.5).
-    // Node 25 and 26: decoded by data/generate_instance_types.py, and independently by the
+    // Node 25 and 26: decoded from the binaries (meta::enum_decode), and independently by the
     // V8 14 layout survey (MAP_TYPE 276 and 278).
     let map_types = [
         (18, 250u16),

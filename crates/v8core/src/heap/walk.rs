@@ -43,7 +43,27 @@ pub struct Gap {
     /// Its length in bytes.
     pub len: u64,
     /// Why the walk stopped there.
-    pub why: String,
+    pub why: GapKind,
+}
+
+/// Why the walk could not parse a stretch of a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GapKind {
+    /// A zero word where an object should start: the unused part of an allocation buffer in
+    /// a live heap (normal).
+    Zero,
+    /// A word that is not a map, or a map whose object size cannot be computed or overruns the
+    /// page: damage, or a layout that does not fit this V8.
+    NotAnObject {
+        /// The word.
+        word: u64,
+    },
+    /// The page's bytes are not readable (not in the dump).
+    Unreadable {
+        /// Why.
+        error: String,
+    },
 }
 
 /// Totals of a walk over one space (or the whole heap).
@@ -306,7 +326,9 @@ impl<'p> Walker<'p> {
                     gaps.push(Gap {
                         start: a,
                         len: end.0 - a.0,
-                        why: format!("unreadable: {e}"),
+                        why: GapKind::Unreadable {
+                            error: e.to_string(),
+                        },
                     });
                     break;
                 }
@@ -334,9 +356,9 @@ impl<'p> Walker<'p> {
                 None => {
                     // Resynchronize at the next word that is a map pointer.
                     let why = if w == 0 {
-                        "zero word (unused allocation buffer?)".to_string()
+                        GapKind::Zero
                     } else {
-                        format!("word {w:#x} is not a map or gives no valid size")
+                        GapKind::NotAnObject { word: w }
                     };
                     let start = a;
                     a = a.wrapping_add(8);

@@ -19,6 +19,8 @@ pub enum Source {
         /// Its full name.
         name: String,
     },
+    /// Measured in the core, because the version has no table of its own.
+    Core,
     /// The version table (the metadata lacks it, or has no such constant at all).
     Table {
         /// The table's V8 version.

@@ -164,7 +164,7 @@ pub struct VersionTable {
     /// (V8 14: `JSTypedArray::GetLength` is `byte_length / element_size`).
     pub typed_array_element_sizes: &'static [(u64, u64)],
     /// The complete `InstanceType` enum (`value<TAB>NAME` lines), decoded from the official
-    /// binary by `data/generate_instance_types.py`.
+    /// binary by `v8dump debug instance-types` (`crate::meta::enum_decode`).
     pub instance_types: &'static str,
     /// Parameters of the object size rules.
     pub sizes: SizeParams,

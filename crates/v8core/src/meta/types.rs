@@ -1,12 +1,13 @@
 //! Instance types: the full `InstanceType` enum of each V8 version, and how big an object of
 //! each variable-size type is.
 //!
-//! The metadata names only 178-230 of the 261-311 instance types (it lacks `FILLER_TYPE`,
+//! The metadata names only 178-232 of the 261-318 instance types (it lacks `FILLER_TYPE`,
 //! most hash tables, contexts, BigInt, ...). The complete enums are decoded from the official
-//! binaries by `data/generate_instance_types.py` (the switch of `operator<<(std::ostream&,
-//! InstanceType)`, or of `ToString` in V8 13+) and ship as data, one file per V8 minor version,
-//! referenced by the version table; every type the metadata does name is checked against them
-//! when a core is opened. The size rules' per-version parameters are the table's too.
+//! binaries by `v8dump debug instance-types` ([`crate::meta::enum_decode`]: the switch of
+//! `operator<<(std::ostream&, InstanceType)`, or of `ToString` in V8 13+) and ship as data, one
+//! file per V8 minor version, referenced by the version table; every type the metadata does
+//! name is checked against them when a core is opened. A version without a table gets its enum
+//! decoded from its own binary. The size rules' per-version parameters are the table's.
 
 use crate::meta::metadata::Metadata;
 use crate::meta::tables::{CodeSize, SizeParams, VersionTable};
@@ -91,20 +92,35 @@ pub struct InstanceTypes {
     pub conflicts: Vec<(String, i64, Option<u16>)>,
 }
 
+/// The `value<TAB>NAME` lines of an instance-type data file.
+pub fn parse_data_file(text: &str) -> HashMap<u16, String> {
+    let mut names = HashMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((v, n)) = line.split_once('\t') {
+            if let Ok(v) = v.trim().parse::<u16>() {
+                names.insert(v, n.trim().to_string());
+            }
+        }
+    }
+    names
+}
+
 impl InstanceTypes {
     /// The types of the table's V8 version, merged with the metadata's `type_` constants.
     pub fn load(table: &VersionTable, meta: &Metadata) -> InstanceTypes {
-        let mut names = HashMap::new();
-        for line in table.instance_types.lines() {
-            if line.starts_with('#') {
-                continue;
-            }
-            if let Some((v, n)) = line.split_once('\t') {
-                if let Ok(v) = v.trim().parse::<u16>() {
-                    names.insert(v, n.trim().to_string());
-                }
-            }
-        }
+        InstanceTypes::from_names(parse_data_file(table.instance_types), table, meta)
+    }
+
+    /// The types named `names` (decoded from the binary, for a version without a table),
+    /// with the size rules of `table`, merged with the metadata's `type_` constants.
+    pub fn from_names(
+        mut names: HashMap<u16, String>,
+        table: &VersionTable,
+        meta: &Metadata,
+    ) -> InstanceTypes {
         // JS_API_OBJECT_TYPE and JS_SPECIAL_API_OBJECT_TYPE are aliases the decoder cannot see.
         for (k, n) in [
             ("APIObjectType", "JS_API_OBJECT_TYPE"),

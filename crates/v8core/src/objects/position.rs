@@ -75,8 +75,20 @@ pub fn bytecode_position(r: &Reader, bytecode_array: u64, frame_offset: u64) -> 
     let f = &r.p.fields;
     let header = f.bytecode_header?;
     let offset = r.smi(frame_offset)? - (header as i64 - 1);
+    let bytes = position_table_bytes(r, bytecode_array)?;
+    let entries = decode_table(&bytes, 1 << 22, r.p.table.position_table);
+    entries
+        .iter()
+        .take_while(|(code, _)| *code <= offset)
+        .filter_map(|(_, p)| script_offset(*p))
+        .last()
+}
+
+/// The encoded source position table of a BytecodeArray (`None` when positions were not
+/// collected: the slot holds undefined, Smi 0 or an exception oddball).
+pub fn position_table_bytes(r: &Reader, bytecode_array: u64) -> Option<Vec<u8>> {
+    let f = &r.p.fields;
     let table = r.slot(bytecode_array, f.bytecode_source_positions?)?;
-    // Undefined, Smi 0 or an exception oddball when positions were not collected.
     let is_table = r
         .itype(table)
         .and_then(|t| r.p.types.name(t))
@@ -85,13 +97,21 @@ pub fn bytecode_position(r: &Reader, bytecode_array: u64, frame_offset: u64) -> 
         return None;
     }
     let len = r.array_length(table)? as usize;
-    let bytes = r.bytes_at(table, f.fixed_array_data, len.min(1 << 24))?;
-    let entries = decode_table(&bytes, 1 << 22, r.p.table.position_table);
-    entries
-        .iter()
-        .take_while(|(code, _)| *code <= offset)
-        .filter_map(|(_, p)| script_offset(*p))
-        .last()
+    r.bytes_at(table, f.fixed_array_data, len.min(1 << 24))
+}
+
+/// Whether `bytes` decode, in `enc`, to what a table of a bytecode array of `length` bytes
+/// must be: code offsets that never decrease and stay inside the bytecode, script offsets
+/// that are not negative.
+pub fn table_fits(bytes: &[u8], enc: PositionTable, length: u64) -> bool {
+    let entries = decode_table(bytes, 1 << 16, enc);
+    let mut last = -1i64;
+    !entries.is_empty()
+        && entries.iter().all(|&(code, pos)| {
+            let ok = code >= last && code < length as i64 && pos >= 0;
+            last = code;
+            ok
+        })
 }
 
 /// The source position where the function of a SharedFunctionInfo starts, from its ScopeInfo's

@@ -123,12 +123,22 @@ fn summary_text(s: &Summary) -> String {
     // Values from the version table, one line per group (the part of `what` before the
     // first dot): field and frame fallbacks first, as they stand in for missing metadata.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut measured = 0;
     for r in &m.table_values {
+        let mark = if matches!(r.source, crate::meta::layout::Source::Core) {
+            measured += 1;
+            "*"
+        } else {
+            ""
+        };
         let (group, item) = match r.what.split_once('.') {
             Some((g, rest)) if !r.what.starts_with(char::is_uppercase) || g.len() < 3 => {
-                (g.to_string(), format!("{rest}={}", r.value))
+                (g.to_string(), format!("{rest}={}{mark}", r.value))
             }
-            _ => ("fields".to_string(), format!("{}={}", r.what, r.value)),
+            _ => (
+                "fields".to_string(),
+                format!("{}={}{mark}", r.what, r.value),
+            ),
         };
         match groups.iter_mut().find(|(g, _)| *g == group) {
             Some((_, items)) => items.push(item),
@@ -137,10 +147,17 @@ fn summary_text(s: &Summary) -> String {
     }
     kv.row(vec![
         "table".into(),
-        format!(
-            "{} values from the version table, not from the binary's metadata:",
-            m.table_values.len()
-        ),
+        if measured > 0 {
+            format!(
+                "{} values not from the binary's metadata; * {measured} measured in the core (this V8 has no verified table):",
+                m.table_values.len()
+            )
+        } else {
+            format!(
+                "{} values from the version table, not from the binary's metadata:",
+                m.table_values.len()
+            )
+        },
     ]);
     for (g, items) in &groups {
         let mut line = format!("{g:<9}");
