@@ -14,19 +14,14 @@ top-level `findjsobjects` / `findjsinstances` aliases llnode has. The work is do
 `v8dump` Python module (pip install the v8dump wheel, or put it on PYTHONPATH); the core is
 loaded once per session and kept.
 
-On a live process target (attached or launched, and stopped), the plugin first writes a
-snapshot of the process as an ELF core into a temporary file: the threads' registers from
-lldb, the memory read through lldb's process API (writable and anonymous mappings, and the
-first page of each mapped file, as the kernel's default core filter does), the mapped files
-and the auxiliary vector from /proc. The snapshot is taken once per stop and analyzed like any
-core; the file is removed as soon as it is loaded.
+On a live process target (attached or launched, and stopped), the module reads the process
+itself: its memory from /proc/PID/mem, its mappings and auxiliary vector from /proc, the
+threads' registers from lldb. Nothing is written to disk; the analysis is redone after each
+stop (the process may have run).
 """
 
 import argparse
-import os
 import shlex
-import struct
-import tempfile
 
 import lldb
 
@@ -79,24 +74,19 @@ def _core(debugger):
                      "process (it stops), or open a core with `lldb NODE -c CORE`")
     key = ("live", process.GetProcessID(), process.GetStopID())
     if key not in _CORES:
-        _CORES.clear()  # one snapshot per stop
-        _CORES[key] = _snapshot(process, exe)
+        _CORES.clear()  # one session per stop: the process may have run since
+        _CORES[key] = _open_live(process, exe)
     return _CORES[key]
 
 
-# ------------------------------------------------------------------ live process snapshots
+# ------------------------------------------------------------------ live processes
 
+# NT_PRSTATUS order of x86-64 registers (`user_regs_struct`).
 _PRSTATUS_REGS = [
     "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx",
     "rsi", "rdi", "orig_rax", "rip", "cs", "rflags", "rsp", "ss", "fs_base", "gs_base", "ds",
     "es", "fs", "gs",
 ]
-
-
-def _note(name, ntype, desc):
-    n = name + b"\0"
-    pad = lambda b: b + b"\0" * (-len(b) % 4)
-    return struct.pack("<III", len(n), len(desc), ntype) + pad(n) + pad(desc)
 
 
 def _thread_regs(thread):
@@ -113,97 +103,14 @@ def _thread_regs(thread):
     return [values.get(n, 0) & 0xFFFFFFFFFFFFFFFF for n in _PRSTATUS_REGS]
 
 
-def _maps(pid):
-    out = []
-    with open("/proc/%d/maps" % pid) as f:
-        for line in f:
-            parts = line.split(None, 5)
-            lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            perms, off = parts[1], int(parts[2], 16)
-            path = parts[5].strip() if len(parts) > 5 else ""
-            out.append((lo, hi, perms, off, path))
-    return out
-
-
-def _snapshot(process, exe):
-    """Write the stopped process as an ELF core (memory read through lldb) and open it."""
-    pid = process.GetProcessID()
-    maps = _maps(pid)
-    notes = b""
-    # The thread that stopped first, as the kernel puts the signalled thread first.
+def _open_live(process, exe):
+    """The stopped process as v8dump reads it: memory from /proc/PID/mem (no copy on disk),
+    the threads' registers from lldb, the selected thread first."""
     threads = [process.GetThreadAtIndex(i) for i in range(process.GetNumThreads())]
     sel = process.GetSelectedThread()
     threads.sort(key=lambda t: 0 if sel and t.GetThreadID() == sel.GetThreadID() else 1)
-    for t in threads:
-        desc = bytearray(336)
-        struct.pack_into("<I", desc, 32, t.GetThreadID())
-        struct.pack_into("<I", desc, 36, os.getppid())
-        struct.pack_into("<27Q", desc, 112, *_thread_regs(t))
-        notes += _note(b"CORE", 1, bytes(desc))
-    psinfo = bytearray(136)
-    struct.pack_into("<I", psinfo, 24, pid)
-    try:
-        comm = open("/proc/%d/comm" % pid, "rb").read().strip()[:15]
-        args = open("/proc/%d/cmdline" % pid, "rb").read().replace(b"\0", b" ").strip()[:79]
-    except OSError:
-        comm, args = b"node", b""
-    psinfo[40 : 40 + len(comm)] = comm
-    psinfo[56 : 56 + len(args)] = args
-    notes += _note(b"CORE", 3, bytes(psinfo))
-    try:
-        notes += _note(b"CORE", 6, open("/proc/%d/auxv" % pid, "rb").read())
-    except OSError:
-        pass
-    files = [(lo, hi, off, path) for lo, hi, perms, off, path in maps if path.startswith("/")]
-    nt_file = struct.pack("<QQ", len(files), 4096)
-    nt_file += b"".join(struct.pack("<QQQ", lo, hi, off // 4096) for lo, hi, off, _ in files)
-    nt_file += b"".join(p.encode() + b"\0" for _, _, _, p in files)
-    notes += _note(b"CORE", 0x46494C45, nt_file)
-    # What to dump: as the kernel's default filter, anonymous and writable mappings, and the
-    # first page of mapped files (their ELF headers, for build IDs); the rest of a file mapping
-    # is read from the file itself.
-    loads = []
-    for lo, hi, perms, off, path in maps:
-        if "r" not in perms or path in ("[vvar]", "[vsyscall]", "[vvar_vclock]"):
-            loads.append((lo, hi, perms, 0))
-            continue
-        if path.startswith("/") and "w" not in perms:
-            loads.append((lo, hi, perms, 4096 if off == 0 else 0))
-        else:
-            loads.append((lo, hi, perms, hi - lo))
-    err = lldb.SBError()
-    fd, tmp = tempfile.mkstemp(prefix="v8dump-live-", suffix=".core",
-                               dir=os.environ.get("V8DUMP_UNPACK_DIR") or None)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            phnum = 1 + len(loads)
-            note_off = 64 + 56 * phnum
-            data_off = (note_off + len(notes) + 4095) & ~4095
-            ehdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
-            ehdr += struct.pack("<HHIQQQIHHHHHH", 4, 62, 1, 0, 64, 0, 0, 64, 56, phnum, 0, 0, 0)
-            f.write(ehdr)
-            f.write(struct.pack("<IIQQQQQQ", 4, 0, note_off, 0, 0, len(notes), 0, 1))
-            offset = data_off
-            for lo, hi, perms, dump in loads:
-                flags = (4 if "r" in perms else 0) | (2 if "w" in perms else 0) | (1 if "x" in perms else 0)
-                f.write(struct.pack("<IIQQQQQQ", 1, flags, offset, lo, 0, dump, hi - lo, 4096))
-                offset += dump
-            f.write(notes)
-            f.seek(data_off)
-            for lo, hi, perms, dump in loads:
-                a = lo
-                while a < lo + dump:
-                    n = min(1 << 20, lo + dump - a)
-                    chunk = process.ReadMemory(a, n, err) if n else b""
-                    if not err.Success() or chunk is None or len(chunk) != n:
-                        chunk = b"\0" * n  # unreadable: zeros, as a hole
-                        err.Clear()
-                    f.write(chunk)
-                    a += n
-        core = v8dump.open(tmp, executable=exe)
-    finally:
-        os.unlink(tmp)  # the module keeps its own mapping of the file
-    return core
+    regs = [(t.GetThreadID(), _thread_regs(t)) for t in threads]
+    return v8dump.open_live(process.GetProcessID(), regs, executable=exe)
 
 
 def _python_version():

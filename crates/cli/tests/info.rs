@@ -279,3 +279,63 @@ fn a_table_for_another_version_is_marked_or_refused() {
         &["no layout table for V8 9.9"],
     );
 }
+
+#[test]
+fn a_pointer_into_the_cut_part_of_a_truncated_core_says_so() {
+    // The full core's heap pages, then a copy cut before the last of them: inspecting an
+    // object there says the memory is missing from the dump, not that it is not an object.
+    let f = fixture("basic", 20);
+    let info: serde_json::Value =
+        serde_json::from_str(&stdout(&v8dump(&[&"info", &f.core, &"--pages", &"--json"]))).unwrap();
+    let last = info["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["space"] == "old_space")
+        .map(|p| {
+            let a = |k: &str| {
+                u64::from_str_radix(p[k].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+            };
+            a("area_start")
+        })
+        .max()
+        .unwrap();
+    // Where that page is in the file: its PT_LOAD segment.
+    let bytes = std::fs::read(&f.core).unwrap();
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes(bytes[56..58].try_into().unwrap()) as usize;
+    let offset = (0..phnum)
+        .find_map(|i| {
+            let h = &bytes[phoff + 56 * i..phoff + 56 * (i + 1)];
+            let field = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap());
+            let (kind, off, vaddr, memsz) = (
+                u32::from_le_bytes(h[..4].try_into().unwrap()),
+                field(8),
+                field(16),
+                field(40),
+            );
+            (kind == 1 && vaddr <= last && last < vaddr + memsz).then_some(off + (last - vaddr))
+        })
+        .unwrap();
+    let tmp = TempDir::new("cut-inspect");
+    let cut = tmp.join("core.cut");
+    std::fs::write(&cut, &bytes[..offset as usize]).unwrap();
+    let o = v8dump(&[
+        &"inspect",
+        &cut,
+        &format!("{:#x}", last + 1),
+        &"-e",
+        &f.node,
+        &"--allow-truncated",
+        &"--json",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    assert_eq!(v["kind"], "unreadable", "{v}");
+    let note = v["notes"][0].as_str().unwrap_or("");
+    assert!(
+        note.contains("the dump lacks") && note.contains("truncated"),
+        "{note}"
+    );
+    assert_eq!(v["partial"]["reasons"][0]["kind"], "truncated_core", "{v}");
+}

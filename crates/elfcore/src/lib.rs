@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod dump;
 pub mod elfimage;
 pub mod error;
 pub mod memory;
@@ -23,6 +24,7 @@ pub mod space;
 pub mod unpack;
 
 pub use crate::core::{CoreFile, MappedFile, Segment, ThreadInfo};
+pub use crate::dump::{CoreDump, Dump, LiveProcess};
 pub use crate::elfimage::{ElfImage, Symbol, UnwindRow};
 pub use crate::error::{Error, Result};
 pub use crate::memory::{Address, ByteImage, MemError, Memory};

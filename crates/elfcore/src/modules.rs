@@ -6,7 +6,7 @@
 //! matches the one in the dumped ELF header (a library upgraded since the crash would give
 //! wrong names).
 
-use crate::core::CoreFile;
+use crate::core::MappedFile;
 use crate::elfimage::{build_id_in_memory, ElfImage};
 use crate::memory::{Address, Memory};
 use std::collections::HashMap;
@@ -49,16 +49,15 @@ pub struct Modules {
 }
 
 impl Modules {
-    /// The mapped files of `core`; `exe` is the executable already opened for it, with the
-    /// path the core recorded for it (it may have been substituted by another file).
-    pub fn new(core: &CoreFile, exe: Option<(Option<String>, Arc<ElfImage>)>) -> Modules {
+    /// The mapped files of a process; `exe` is the executable already opened for it, with the
+    /// path the process had for it (it may have been substituted by another file).
+    pub fn new(files: &[MappedFile], exe: Option<(Option<String>, Arc<ElfImage>)>) -> Modules {
         let mut header: HashMap<&str, u64> = HashMap::new();
-        for f in core.mapped_files() {
+        for f in files {
             let h = header.entry(f.path.as_str()).or_insert(f.start.0);
             *h = (*h).min(f.start.0);
         }
-        let mut modules: Vec<Module> = core
-            .mapped_files()
+        let mut modules: Vec<Module> = files
             .iter()
             .map(|f| Module {
                 path: f.path.clone(),

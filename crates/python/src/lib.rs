@@ -226,7 +226,7 @@ impl Core {
 
     /// Number of threads in the core.
     fn threads(&self) -> usize {
-        self.s.process().core().threads().len()
+        self.s.process().dump().threads().len()
     }
 
     /// Thread stacks (`bt`): the crashing thread, or every thread.
@@ -284,7 +284,7 @@ impl Core {
         let p = self.s.process();
         format!(
             "<v8dump.Core {} (node {}, V8 {})>",
-            p.core().path().display(),
+            p.dump().name(),
             p.versions.node.as_deref().unwrap_or("?"),
             p.versions.v8
         )
@@ -310,6 +310,45 @@ fn open(
             Session::open(&core, &opts).inspect(|s| {
                 s.heap();
             })
+        })
+        .map_err(err)?;
+    Ok(Core { s })
+}
+
+/// Open a stopped live process (attached by a debugger): its memory is read from
+/// `/proc/PID/mem`, its mappings and auxiliary vector from `/proc/PID`; `threads` are
+/// `(tid, registers)` pairs (the 27 x86-64 `user_regs_struct` registers in NT_PRSTATUS order),
+/// the selected thread first, as the debugger reads them.
+#[pyfunction]
+#[pyo3(signature = (pid, threads, executable=None, force=false))]
+fn open_live(
+    py: Python<'_>,
+    pid: u32,
+    threads: Vec<(u32, Vec<u64>)>,
+    executable: Option<PathBuf>,
+    force: bool,
+) -> PyResult<Core> {
+    let threads = threads
+        .into_iter()
+        .map(|(tid, regs)| {
+            let mut r = [0u64; 27];
+            for (d, v) in r.iter_mut().zip(regs) {
+                *d = v;
+            }
+            elfcore::ThreadInfo {
+                tid,
+                signal: 0,
+                regs: elfcore::core::Regs(r),
+            }
+        })
+        .collect();
+    let opts = options(None, force, false, None, None)?;
+    let s = py
+        .detach(|| -> Result<Session, v8core::Error> {
+            let live = elfcore::LiveProcess::open(pid, threads)?;
+            let s = Session::from_process(v8core::Process::open_live(live, executable, &opts)?);
+            s.heap();
+            Ok(s)
         })
         .map_err(err)?;
     Ok(Core { s })
@@ -364,6 +403,7 @@ fn _v8dump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(diff, m)?)?;
+    m.add_function(wrap_pyfunction!(open_live, m)?)?;
     m.add_class::<Core>()?;
     m.add("V8DumpError", m.py().get_type::<V8DumpError>())?;
     Ok(())

@@ -26,7 +26,7 @@ use crate::meta::layout::{Layout, Resolved, Source};
 use crate::meta::metadata::Metadata;
 use crate::meta::tables::{RootIndices, V8Version, VersionTable, TABLES};
 use crate::meta::types::InstanceTypes;
-use elfcore::{Address, AddressSpace, CoreFile, ElfImage, Memory};
+use elfcore::{Address, Dump, ElfImage, Memory};
 use serde::Serialize;
 
 /// How the version table was chosen.
@@ -124,7 +124,7 @@ fn measured(what: &str, value: i64) -> Resolved {
 
 /// `thread_local Isolate* g_current_isolate_` of the main thread: the executable's TLS block
 /// sits just below the thread pointer on x86-64 (`fs_base - roundup(memsz, align) + offset`).
-fn isolate_from_tls(core: &CoreFile, exe: &ElfImage, mem: &dyn Memory) -> Option<u64> {
+fn isolate_from_tls(core: &dyn Dump, exe: &ElfImage, mem: &dyn Memory) -> Option<u64> {
     let sym = exe
         .symbol("_ZN2v88internal18g_current_isolate_E")
         .filter(|s| s.tls)?;
@@ -298,17 +298,18 @@ impl<'a> RootsProbe<'a> {
 /// Measure what a table of another version cannot be trusted with (see the module docs),
 /// updating `table` and returning what was measured. `pages` is the scan with the starting
 /// table (page headers found; the list filter may be wrong).
+#[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     table: &mut VersionTable,
-    core: &CoreFile,
+    core: &dyn Dump,
     exe: &ElfImage,
-    mem: &AddressSpace,
     meta: &Metadata,
     pages: &PageScan,
     layout: &Layout,
     types: &InstanceTypes,
 ) -> Vec<Resolved> {
     let mut out = Vec::new();
+    let mem = core.memory();
     let heap = pages.heap.0;
     // The Isolate: by TLS when the binary has the variable, else where the table says.
     let isolate = match isolate_from_tls(core, exe, mem) {

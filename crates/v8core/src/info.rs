@@ -120,7 +120,7 @@ pub struct HeapSummary {
 impl Summary {
     /// Summarize an opened process; `pages` lists every heap page too.
     pub fn of(p: &Process, pages: bool) -> Summary {
-        let core = p.core();
+        let core = p.dump();
         let spaces = p.pages.per_space();
         let threads = core
             .threads()
@@ -135,8 +135,8 @@ impl Summary {
         let si = core.siginfo();
         Summary {
             core: CoreSummary {
-                path: core.path().display().to_string(),
-                size: core.data().len() as u64,
+                path: core.name(),
+                size: core.size(),
                 pid: core.process().map(|pi| pi.pid),
                 command: core.process().map(|pi| pi.psargs.clone()),
                 threads,

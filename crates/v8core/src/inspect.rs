@@ -168,11 +168,7 @@ impl<'h> Inspector<'h> {
         let Some(kind) = r.kind(w) else {
             let mut x = Value::new("unreadable");
             x.address = Some(format!("{w:#x}"));
-            x.notes.push(if w & 3 == 3 {
-                format!("{w:#x} is a weak reference to something that is not an object")
-            } else {
-                format!("{w:#x} is not a pointer to a V8 object with a valid map")
-            });
+            x.notes.push(r.why_not_an_object(w));
             return x;
         };
         let w = if w & 3 == 3 { w - 2 } else { w };

@@ -25,7 +25,9 @@ use crate::objects::position;
 use crate::objects::reader::Reader;
 use elfcore::elfimage::{build_id_in_memory, hex};
 use elfcore::space::FileLookup;
-use elfcore::{Address, AddressSpace, CoreFile, ElfImage, Memory};
+use elfcore::{
+    Address, AddressSpace, CoreDump, CoreFile, Dump, ElfImage, LiveProcess, MappedFile, Memory,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,10 +116,9 @@ pub struct Versions {
     pub node: Option<String>,
 }
 
-/// An opened, checked Node.js core.
+/// An opened, checked Node.js process: a core file, or a stopped live process.
 pub struct Process {
-    core: Arc<CoreFile>,
-    space: AddressSpace,
+    dump: Arc<dyn Dump>,
     exe: Arc<ElfImage>,
     /// Native code symbolization (executable and libraries).
     modules: elfcore::Modules,
@@ -152,7 +153,7 @@ pub struct Process {
 impl std::fmt::Debug for Process {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Process")
-            .field("core", &self.core.path())
+            .field("dump", &self.dump.name())
             .field("exe", &self.exe.path())
             .finish()
     }
@@ -161,14 +162,13 @@ impl std::fmt::Debug for Process {
 /// `AT_ENTRY`: the program's entry point, inside the executable's text mapping.
 const AT_ENTRY: u64 = 9;
 
-/// The executable's path as recorded in the core: the mapped file holding the entry point,
+/// The executable's path as recorded in the dump: the mapped file holding the entry point,
 /// else the first mapped file.
-fn recorded_executable(core: &CoreFile) -> Option<String> {
-    let by_entry = core
-        .auxv_value(AT_ENTRY)
-        .and_then(|e| core.mapped_file_at(Address(e)))
+fn recorded_executable_in(entry: Option<u64>, files: &[MappedFile]) -> Option<String> {
+    let by_entry = entry
+        .and_then(|e| files.iter().find(|f| f.start.0 <= e && e < f.end.0))
         .map(|f| f.path.clone());
-    by_entry.or_else(|| core.mapped_files().first().map(|f| f.path.clone()))
+    by_entry.or_else(|| files.first().map(|f| f.path.clone()))
 }
 
 /// The first file under `dirs` (the directories and their subdirectories, two levels) that
@@ -210,7 +210,8 @@ impl Process {
         if !opts.allow_truncated {
             core.check_complete()?;
         }
-        let recorded = recorded_executable(&core);
+        let files = core.mapped_files();
+        let recorded = recorded_executable_in(core.auxv_value(AT_ENTRY), files);
         let recorded_file = recorded
             .as_ref()
             .map(|r| PathBuf::from(r.trim_end_matches(" (deleted)")))
@@ -227,7 +228,9 @@ impl Process {
                 let matches = |p: &Path| {
                     ElfImage::open(p)
                         .ok()
-                        .map(|img| check_build_id(&core, &img, Some(r), false).is_ok())
+                        .map(|img| {
+                            check_build_id(&*core, files, core_path, &img, Some(r), false).is_ok()
+                        })
                         .unwrap_or(false)
                 };
                 match recorded_file.filter(|p| opts.exe_dirs.is_empty() || matches(p)) {
@@ -253,7 +256,16 @@ impl Process {
             }
         };
         let exe = ElfImage::open(&exe_path)?;
-        let mut exe_check = check_build_id(&core, &exe, recorded.as_deref(), opts.force)?;
+        // The build ID in the core's own bytes (the layered space would read it from the very
+        // file it is compared with).
+        let mut exe_check = check_build_id(
+            &*core,
+            files,
+            core_path,
+            &exe,
+            recorded.as_deref(),
+            opts.force,
+        )?;
         exe_check.found_by = found_by;
 
         let mut lookup = FileLookup {
@@ -264,7 +276,46 @@ impl Process {
             lookup.substitutes.insert(r.clone(), exe_path.clone());
         }
         let space = AddressSpace::new(core.clone(), &lookup);
+        Process::from_dump(Arc::new(CoreDump::new(space)), exe, exe_check, opts)
+    }
 
+    /// Open a stopped live process (its memory read from `/proc/PID/mem`): `exe` when given,
+    /// else the file the process has mapped at its entry point.
+    pub fn open_live(
+        live: LiveProcess,
+        exe: Option<PathBuf>,
+        opts: &OpenOptions,
+    ) -> Result<Process> {
+        let recorded = recorded_executable_in(live.auxv_value(AT_ENTRY), live.mapped_files());
+        let exe_path = exe
+            .or_else(|| recorded.as_ref().map(PathBuf::from))
+            .ok_or_else(|| Error::NoExecutableInCore {
+                core: live.name().into(),
+            })?;
+        let image = ElfImage::open(&exe_path)?;
+        let mut exe_check = check_build_id(
+            live.memory(),
+            live.mapped_files(),
+            Path::new(&live.name()),
+            &image,
+            recorded.as_deref(),
+            opts.force,
+        )?;
+        exe_check.found_by = "the process's own mapping".into();
+        Process::from_dump(Arc::new(live), image, exe_check, opts)
+    }
+
+    /// Everything after the dump and its executable are known: metadata, version table,
+    /// layout, instance types, pages, isolate, checks.
+    fn from_dump(
+        dump: Arc<dyn Dump>,
+        exe: ElfImage,
+        exe_check: ExeCheck,
+        opts: &OpenOptions,
+    ) -> Result<Process> {
+        let exe_path = exe.path().to_path_buf();
+        let core_path = PathBuf::from(dump.name());
+        let space = dump.memory();
         let metadata = Metadata::load(&exe);
         if metadata.is_empty() {
             return Err(Error::NoMetadata { exe: exe_path });
@@ -286,8 +337,8 @@ impl Process {
                 })?;
             InstanceTypes::from_names(decoded.into_iter().collect(), &table, &metadata)
         };
-        let node = read_node_version(&space, &exe);
-        let mut pages = find_pages(&space, &table);
+        let node = read_node_version(space, &exe);
+        let mut pages = find_pages(&*dump, &table);
         if pages.pages.is_empty() {
             if !table_choice.verified() {
                 return Err(Error::UnverifiedTableFailed {
@@ -297,24 +348,21 @@ impl Process {
                     detail: "no V8 page header of that table's layout is in the core (the page layout changed between the versions)".into(),
                 });
             }
-            return Err(Error::NoHeap {
-                core: core_path.into(),
-            });
+            return Err(Error::NoHeap { core: core_path });
         }
         let mut calibrated = Vec::new();
         if !table_choice.verified() {
-            calibrated = calibrate(
-                &mut table, &core, &exe, &space, &metadata, &pages, &layout, &types,
-            );
-            pages = find_pages(&space, &table);
+            calibrated = calibrate(&mut table, &*dump, &exe, &metadata, &pages, &layout, &types);
+            pages = find_pages(&*dump, &table);
         }
         let fields = Fields::resolve(&metadata, &table, v8, &exe_path)?;
         let exe = Arc::new(exe);
-        let modules =
-            elfcore::Modules::new(&core, Some((exe_check.recorded_path.clone(), exe.clone())));
+        let modules = elfcore::Modules::new(
+            dump.mapped_files(),
+            Some((exe_check.recorded_path.clone(), exe.clone())),
+        );
         let mut p = Process {
-            core,
-            space,
+            dump,
             exe,
             modules,
             exe_check,
@@ -394,8 +442,8 @@ impl Process {
     }
 
     /// The core file.
-    pub fn core(&self) -> &CoreFile {
-        &self.core
+    pub fn dump(&self) -> &dyn Dump {
+        &*self.dump
     }
     /// The executable.
     pub fn exe(&self) -> &ElfImage {
@@ -406,13 +454,13 @@ impl Process {
         &self.modules
     }
     /// The process's memory.
-    pub fn memory(&self) -> &AddressSpace {
-        &self.space
+    pub fn memory(&self) -> &(dyn Memory + Send + Sync) {
+        self.dump.memory()
     }
 
     /// The map word of the object at tagged pointer `tagged`.
     pub fn map_of(&self, tagged: u64) -> Result<u64> {
-        Ok(self.space.read_u64(Address(
+        Ok(self.memory().read_u64(Address(
             tagged
                 .wrapping_sub(1)
                 .wrapping_add(self.layout.heap_object_map as u64),
@@ -420,7 +468,7 @@ impl Process {
     }
     /// The instance type stored in the map at tagged pointer `map`.
     pub fn instance_type_of_map(&self, map: u64) -> Result<u16> {
-        Ok(self.space.read_u16(Address(
+        Ok(self.memory().read_u16(Address(
             map.wrapping_sub(1)
                 .wrapping_add(self.layout.map_instance_type as u64),
         ))?)
@@ -608,8 +656,8 @@ impl Process {
         let l = &self.layout;
         let isolate = Address(self.pages.heap.0.wrapping_sub(t.isolate_heap_offset));
         let roots = isolate.wrapping_add(t.isolate_roots_offset);
-        let root = |i: u64| self.space.read_u64(roots.wrapping_add(i * 8)).ok();
-        let outcome = RootsProbe::new(&self.space, l, &self.metadata, &self.types)
+        let root = |i: u64| self.memory().read_u64(roots.wrapping_add(i * 8)).ok();
+        let outcome = RootsProbe::new(self.memory(), l, &self.metadata, &self.types)
             .fit(roots.0, &t.roots)
             .map(|()| {
                 (
@@ -662,19 +710,19 @@ impl Process {
     }
 }
 
+/// Compare the build ID of `exe` with the one in the ELF header the process had mapped (read
+/// from `mem`, the dump's own bytes) for the file recorded as `recorded`.
 fn check_build_id(
-    core: &CoreFile,
+    mem: &dyn Memory,
+    files: &[MappedFile],
+    dump_name: &Path,
     exe: &ElfImage,
     recorded: Option<&str>,
     force: bool,
 ) -> Result<ExeCheck> {
     let exe_id = exe.build_id().map(hex);
     let base = recorded
-        .and_then(|r| {
-            core.mapped_files()
-                .iter()
-                .find(|f| f.path == r && f.file_offset == 0)
-        })
+        .and_then(|r| files.iter().find(|f| f.path == r && f.file_offset == 0))
         .map(|f| f.start);
     let mut check = ExeCheck {
         recorded_path: recorded.map(String::from),
@@ -689,7 +737,7 @@ fn check_build_id(
         check.note = Some("the core does not list the executable's first page".into());
         return Ok(check);
     };
-    let core_id = match build_id_in_memory(core, base) {
+    let core_id = match build_id_in_memory(mem, base) {
         Ok(Some(id)) => hex(&id),
         Ok(None) => {
             check.note = Some("the executable's header in the core has no build ID".into());
@@ -712,7 +760,7 @@ fn check_build_id(
         }
         Some(id) => {
             return Err(Error::BuildIdMismatch {
-                core: core.path().into(),
+                core: dump_name.into(),
                 exe: exe.path().into(),
                 core_id,
                 exe_id: id,

@@ -144,7 +144,7 @@ impl Session {
     pub fn partial(&self) -> Option<Partial> {
         let p = &self.process;
         let mut reasons = Vec::new();
-        if let Some(t) = p.core().truncation() {
+        if let Some(t) = p.dump().truncation() {
             reasons.push(Caveat {
                 kind: CaveatKind::TruncatedCore,
                 message: format!(
@@ -500,7 +500,7 @@ impl Session {
     /// The reachable census as `diff` compares it: per name, (count, total self size).
     pub fn diff_side(&self) -> DiffSide {
         DiffSide {
-            path: self.process.core().path().display().to_string(),
+            path: self.process.dump().name(),
             build_id: self.process.exe_check.exe_build_id.clone(),
             census: self
                 .heap()
@@ -549,7 +549,7 @@ impl Session {
             w.max_frames = n;
         }
         let which: Vec<usize> = if all_threads {
-            (0..p.core().threads().len()).collect()
+            (0..p.dump().threads().len()).collect()
         } else {
             vec![0]
         };
@@ -564,7 +564,7 @@ impl Session {
                 }
             }
         }
-        let signal = p.core().signal();
+        let signal = p.dump().signal();
         self.answer(
             "bt",
             Backtraces {

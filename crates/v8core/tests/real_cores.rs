@@ -145,11 +145,11 @@ fn versions_executable_and_roots_are_right_on_every_version() {
         }
         let pid = f.stats["pid"].as_u64().unwrap() as u32;
         assert_eq!(
-            p.core().process().map(|pi| pi.pid),
+            p.dump().process().map(|pi| pi.pid),
             Some(pid),
             "node{major}: pid"
         );
-        assert_eq!(p.core().signal(), Some(6), "node{major}: SIGABRT");
+        assert_eq!(p.dump().signal(), Some(6), "node{major}: SIGABRT");
     }
 }
 
@@ -168,7 +168,7 @@ fn oom_cores_open_with_a_full_old_space() {
             f.stats["versions"]["node"].as_str(),
             "node{major}"
         );
-        assert_eq!(p.core().signal(), Some(6));
+        assert_eq!(p.dump().signal(), Some(6));
         let spaces = p.pages.per_space();
         // --max-old-space-size=32: the old generation (everything but new space and the shared
         // read-only page) had reached the 32 MiB limit when V8 gave up.

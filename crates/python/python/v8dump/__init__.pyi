@@ -58,10 +58,18 @@ def diff(
     text: bool = False,
 ) -> Any: ...
 
+def open_live(
+    pid: int,
+    threads: List[Tuple[int, List[int]]],
+    executable: Optional[PathArg] = None,
+    force: bool = False,
+) -> Core: ...
+
 def open(
     core: PathArg,
     executable: Optional[PathArg] = None,
     force: bool = False,
     allow_truncated: bool = False,
     exe_dirs: Optional[List[PathArg]] = None,
+    layout: Optional[str] = None,
 ) -> Core: ...

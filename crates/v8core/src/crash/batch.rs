@@ -116,7 +116,7 @@ fn fill(h: &Heap, rec: &mut CoreRecord) {
     let g = Graph::build(&h.p, &h.index, &h.marking, &no_progress);
     let r = report(h, &g, 5, 1);
     rec.status = "ok".into();
-    rec.compression = h.p.core().compression().map(|c| c.name().to_string());
+    rec.compression = h.p.dump().compression().map(|c| c.name().to_string());
     rec.executable = Some(h.p.exe_check.path.display().to_string());
     rec.executable_found_by = Some(h.p.exe_check.found_by.clone());
     rec.node = h.p.versions.node.clone();

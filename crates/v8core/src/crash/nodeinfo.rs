@@ -6,7 +6,7 @@ use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
 use crate::objects::census::Scope;
 use crate::objects::reader::{Elements, Key, SlotValue};
-use elfcore::{Address, Memory};
+use elfcore::Address;
 use serde::Serialize;
 
 /// Where a value came from, when it is not the obvious place.
@@ -111,7 +111,7 @@ pub fn node_info(h: &Heap, show_secrets: bool) -> NodeInfo {
             .push("no `process` object with an `argv` array in the heap".into()),
     }
     if info.pid.is_none() {
-        info.pid = h.p.core().process().map(|p| p.pid as u64);
+        info.pid = h.p.dump().process().map(|p| p.pid as u64);
     }
     // The initial stack: argc, argv[], NULL, envp[], NULL, auxv.
     match initial_stack(h) {
@@ -190,7 +190,7 @@ fn cached_cwd(h: &Heap) -> Option<String> {
 /// argv and envp strings from the main thread's initial stack, found by locating the auxiliary
 /// vector (whose contents NT_AUXV gives) at the top of the stack.
 fn initial_stack(h: &Heap) -> Option<(Vec<String>, Vec<String>)> {
-    let core = h.p.core();
+    let core = h.p.dump();
     let mem = h.p.memory();
     let auxv = core.auxv();
     if auxv.len() < 2 {

@@ -143,7 +143,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
 }
 
 fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
-    let signal = h.p.core().signal();
+    let signal = h.p.dump().signal();
     let symbols: Vec<&str> = stack
         .map(|b| {
             b.frames

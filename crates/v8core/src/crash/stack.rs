@@ -181,7 +181,7 @@ impl<'p> StackWalker<'p> {
 
     /// Whether `a` lies in executable memory (a mapped file's code, or V8's code pages).
     fn is_code(&self, a: u64) -> bool {
-        let core = self.p.core();
+        let core = self.p.dump();
         let segs = core.segments();
         let i = segs.partition_point(|s| s.vaddr.0 <= a);
         i > 0 && {
@@ -212,7 +212,7 @@ impl<'p> StackWalker<'p> {
 
     /// The stack of thread `t` (index into the core's threads).
     pub fn backtrace(&self, t: usize) -> Option<Backtrace> {
-        let core = self.p.core();
+        let core = self.p.dump();
         let th = core.threads().get(t)?;
         let (rip, rsp, rbp) = (th.regs.rip(), th.regs.rsp(), th.regs.rbp());
         let mut bt = Backtrace {

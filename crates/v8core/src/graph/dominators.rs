@@ -87,7 +87,7 @@ impl Dominators {
                         // The search reads object bodies all over the heap: let the core's
                         // pages go now and then, as marking does.
                         if vertex.len().is_multiple_of(1 << 22) {
-                            h.p.core().release_all();
+                            h.p.dump().release_all();
                         }
                     }
                     None => {
@@ -96,7 +96,7 @@ impl Dominators {
                 }
             }
         }
-        h.p.core().release_all();
+        h.p.dump().release_all();
         let count = vertex.len();
         // Lengauer-Tarjan, in DFS-number space.
         let mut semi: Vec<u32> = (0..count as u32).collect();

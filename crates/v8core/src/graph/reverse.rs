@@ -88,7 +88,7 @@ impl Graph {
                 idx.addrs.get(hi - 1),
                 idx.sizes.get(hi - 1),
             ) {
-                p.memory().release(elfcore::Address(a), z + zs as u64 - a);
+                p.dump().release(elfcore::Address(a), z + zs as u64 - a);
             }
         };
         let total = n as u64;
@@ -777,7 +777,7 @@ pub fn root_words(k: &RootKind) -> String {
 
 /// What the memory at `a` is: a thread's stack, a mapped file, or anonymous memory.
 pub fn describe_region(p: &Process, a: u64) -> String {
-    let core = p.core();
+    let core = p.dump();
     let seg = core
         .segments()
         .iter()

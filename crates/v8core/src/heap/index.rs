@@ -13,7 +13,7 @@ use crate::heap::pages::Page;
 use crate::heap::walk::{Gap, WalkTotals, Walker};
 use crate::meta::kinds::{Body, Kind};
 use crate::process::Process;
-use elfcore::{Address, Memory};
+use elfcore::Address;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -66,9 +66,6 @@ pub struct HeapIndex {
     starts: Vec<u64>,
     /// Per word of `starts`: objects starting before it within its page.
     ranks: Vec<u32>,
-    /// Per range: the stretch of the core file holding the page, as (address, file offset,
-    /// length); length 0 if the core does not hold it in one piece.
-    views: Vec<(u64, u64, u64)>,
     page_log2: u32,
 }
 
@@ -135,7 +132,7 @@ impl Marking {
 /// Isolate's allocation (its size from the malloc chunk header before it; 128 KiB if that
 /// is implausible).
 fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
-    let core = p.core();
+    let core = p.dump();
     let mut out = Vec::new();
     for t in core.threads() {
         let sp = t.regs.rsp();
@@ -160,6 +157,36 @@ fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
     }
     out.retain(|&(lo, hi)| lo < hi);
     out
+}
+
+/// Calls `f(address, bytes)` over the parts of `addr..addr+len` the dump holds data for, in
+/// pieces of at most 64 MiB (borrowed when the dump has them in one piece, else read into
+/// `buf` a MiB at a time); unreadable stretches are skipped.
+fn for_each_dumped(
+    dump: &dyn elfcore::Dump,
+    addr: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+    mut f: impl FnMut(u64, &[u8]),
+) {
+    let mem = dump.memory();
+    for (start, n) in dump.data_ranges(Address(addr & !7), len) {
+        let (mut a, end) = (start.0 & !7, start.0 + n);
+        while a < end {
+            let big = (end - a).min(64 << 20);
+            if let Some(bytes) = mem.slice(Address(a), big as usize) {
+                f(a, bytes);
+                a += big;
+                continue;
+            }
+            let small = (end - a).min(1 << 20) as usize;
+            buf.resize(small, 0);
+            if mem.read_at(Address(a), buf).is_ok() {
+                f(a, buf);
+            }
+            a += small as u64;
+        }
+    }
 }
 
 /// Work shared by the marking threads: chunks of (object, page range) pairs still to visit.
@@ -213,7 +240,6 @@ impl HeapIndex {
             by_base: FxHashMap::default(),
             starts: Vec::new(),
             ranks: Vec::new(),
-            views: Vec::new(),
             page_log2,
         };
         // Walkers keep their map caches from batch to batch.
@@ -243,7 +269,7 @@ impl HeapIndex {
                     v.push(w);
                 }
                 // The page has been read: its core pages need not stay resident.
-                p.memory()
+                p.dump()
                     .release(page.area_start, page.area_end.0 - page.area_start.0);
             }
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -310,34 +336,13 @@ impl HeapIndex {
             });
         self.starts = starts;
         self.ranks = ranks;
-        let mem = p.memory();
-        self.views = self
-            .ranges
-            .iter()
-            .map(|r| {
-                let Some(page) = pages.get(r.page) else {
-                    return (0, 0, 0);
-                };
-                let Some((start, off, len)) = mem.core_range(page.area_start) else {
-                    return (0, 0, 0);
-                };
-                let from = page.base.0.max(start.0);
-                let to = (start.0 + len).min(page.base.0.saturating_add(page.size));
-                (from, off + (from - start.0), to.saturating_sub(from))
-            })
-            .collect();
     }
 
-    /// The `len` bytes at `addr` in range `ri`'s page, straight from the core file.
+    /// The `len` bytes at `addr` of range `ri`'s page, borrowed from the dump when it holds
+    /// them in one piece.
     #[inline]
-    fn page_bytes<'p>(&self, p: &'p Process, ri: usize, addr: u64, len: u64) -> Option<&'p [u8]> {
-        let &(start, off, vlen) = self.views.get(ri)?;
-        let rel = addr.checked_sub(start)?;
-        if rel.checked_add(len)? > vlen {
-            return None;
-        }
-        let at = (off + rel) as usize;
-        p.core().data().get(at..at + len as usize)
+    fn page_bytes<'p>(&self, p: &'p Process, _ri: usize, addr: u64, len: u64) -> Option<&'p [u8]> {
+        p.memory().slice(Address(addr), len as usize)
     }
 
     /// Number of objects.
@@ -579,12 +584,11 @@ impl HeapIndex {
             .map(|pg| (pg.base.0, pg.base.0 + pg.size.max(1)))
             .collect();
         heap_ranges.sort();
-        let core = p.core();
-        let data = core.data();
+        let core = p.dump();
         // (object index, page range index) pairs.
         let mut stack: Vec<(u32, u32)> = Vec::new();
-        // Writable dumped memory minus the heap pages: (address, file offset, length).
-        let mut segs: Vec<(u64, u64, u64)> = Vec::new();
+        // Writable dumped memory minus the heap pages: (address, length).
+        let mut segs: Vec<(u64, u64)> = Vec::new();
         for s in core
             .segments()
             .iter()
@@ -595,12 +599,12 @@ impl HeapIndex {
             let first = heap_ranges.partition_point(|r| r.1 <= lo);
             for &(plo, phi) in heap_ranges[first..].iter().take_while(|r| r.0 < hi) {
                 if plo > a {
-                    segs.push((a, s.offset + (a - lo), plo - a));
+                    segs.push((a, plo - a));
                 }
                 a = a.max(phi);
             }
             if a < hi {
-                segs.push((a, s.offset + (a - lo), hi - a));
+                segs.push((a, hi - a));
             }
         }
         // Registers of every thread at the time of the dump hold pointers too.
@@ -621,18 +625,8 @@ impl HeapIndex {
         // heap, with stale pointers in freed memory) is scanned after; an object found in both
         // keeps its primary location.
         m.primary = primary_root_ranges(p);
-        let total: u64 = segs.iter().map(|s| s.2).sum();
+        let total: u64 = segs.iter().map(|s| s.1).sum();
         let mut done = 0u64;
-        // The dumped bytes of lo..hi, straight from the core file (one segment).
-        let dumped = |lo: u64, hi: u64| -> Option<&[u8]> {
-            let s = core
-                .segments()
-                .iter()
-                .find(|s| s.vaddr.0 <= lo && lo < s.vaddr.0 + s.present)?;
-            let off = s.offset + (lo - s.vaddr.0);
-            let len = hi.min(s.vaddr.0 + s.present) - lo;
-            data.get(off as usize..(off + len) as usize)
-        };
         let scan = |m: &mut Marking, lo: u64, bytes: &[u8], stack: &mut Vec<(u32, u32)>| {
             for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
@@ -647,27 +641,20 @@ impl HeapIndex {
                 }
             }
         };
+        let mut buf = Vec::new();
         for (lo, hi) in m.primary.clone() {
-            if let Some(bytes) = dumped(lo, hi) {
-                scan(&mut m, lo, bytes, &mut stack);
-            }
+            for_each_dumped(core, lo, hi - lo, &mut buf, |a, bytes| {
+                scan(&mut m, a, bytes, &mut stack)
+            });
         }
-        for (vaddr, offset, len) in segs {
-            // Only the parts of the file that hold data (holes are zeros), 64 MiB at a time,
-            // released as they are scanned.
-            for (doff, dlen) in core.data_within(offset, len) {
-                let mut o = doff & !7;
-                let end = doff + dlen;
-                while o < end {
-                    let n = (end - o).min(64 << 20);
-                    if let Some(bytes) = data.get(o as usize..(o + n) as usize) {
-                        scan(&mut m, vaddr + (o - offset), bytes, &mut stack);
-                        core.release(o, n);
-                        m.root_words += n / 8;
-                    }
-                    o += n;
-                }
-            }
+        for (addr, len) in segs {
+            // Only the parts that hold data (a core's sparse holes are zeros), released as
+            // they are scanned.
+            for_each_dumped(core, addr, len, &mut buf, |a, bytes| {
+                scan(&mut m, a, bytes, &mut stack);
+                core.release(Address(a), bytes.len() as u64);
+                m.root_words += bytes.len() as u64 / 8;
+            });
             done += len;
             progress("scanning roots", done, total);
         }
@@ -705,7 +692,7 @@ impl HeapIndex {
         budget: u64,
         progress: Progress,
     ) {
-        let core = p.core();
+        let core = p.dump();
         let n = self.len() as u64;
         let mut local: Vec<(u32, u32)>;
         const SEEN: usize = 64;

@@ -9,7 +9,7 @@
 //! else (see the integration tests, which compare with V8's own statistics).
 
 use crate::meta::tables::{MetadataLoc, PageLayout, VersionTable};
-use elfcore::{Address, AddressSpace, Backing, Memory};
+use elfcore::{Address, Dump, Memory};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -155,23 +155,21 @@ fn read_header(mem: &dyn Memory, base: Address, l: &PageLayout, spaces: &[&str])
     })
 }
 
-/// Scan every page-aligned address of the core's dumped memory for V8 page headers.
-pub fn find_pages(space: &AddressSpace, table: &VersionTable) -> PageScan {
+/// Scan every page-aligned address of the dump's memory for V8 page headers.
+pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
     let l = &table.page;
     let align = 1u64 << l.page_size_log2;
     let mut found: Vec<Page> = Vec::new();
     let mut candidates = 0u64;
     let mut skip_until = 0u64;
-    let core = space.core();
-    for r in space.regions() {
-        let Backing::Core { offset } = r.backing else {
-            continue;
-        };
-        let mut a = (r.start.0 + align - 1) & !(align - 1);
-        while a + 64 <= r.end.0 {
+    let space = dump.memory();
+    for seg in dump.segments().iter().filter(|s| s.present > 0) {
+        let end = seg.vaddr.0 + seg.present;
+        let mut a = (seg.vaddr.0 + align - 1) & !(align - 1);
+        while a + 64 <= end {
             // A header in a sparse hole of the core would be zeros: do not touch (and so
             // page in) the hole to find out.
-            let in_hole = core.data_within(offset + (a - r.start.0), 64).is_empty();
+            let in_hole = dump.data_ranges(Address(a), 64).is_empty();
             if a >= skip_until && !in_hole {
                 candidates += 1;
                 if let Some(p) = read_header(space, Address(a), l, table.spaces) {

@@ -141,7 +141,7 @@ pub fn name_all(p: &Process, idx: &HeapIndex) -> Names {
                 idx.addrs.get(hi - 1),
                 idx.sizes.get(hi - 1),
             ) {
-                p.memory().release(Address(a), z + zs as u64 - a);
+                p.dump().release(Address(a), z + zs as u64 - a);
             }
         },
     );

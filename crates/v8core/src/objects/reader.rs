@@ -5,7 +5,7 @@
 
 use crate::meta::kinds::Kind;
 use crate::process::Process;
-use elfcore::{Address, Memory};
+use elfcore::{Address, MemError, Memory};
 
 /// Upper bound on the steps of any chain walk (cons trees, back pointers, prototype chains).
 pub const MAX_STEPS: usize = 100_000;
@@ -171,13 +171,59 @@ impl<'p> Reader<'p> {
         Reader { p }
     }
 
-    fn mem(&self) -> &'p elfcore::AddressSpace {
+    fn mem(&self) -> &'p (dyn Memory + Send + Sync) {
         self.p.memory()
     }
 
     /// The word at an untagged address.
     pub fn word(&self, addr: u64) -> Option<u64> {
-        self.mem().read_u64(Address(addr)).ok()
+        self.try_word(addr).ok()
+    }
+
+    /// The word at an untagged address, or why it cannot be read (not mapped, mapped but not
+    /// in the dump, I/O).
+    pub fn try_word(&self, addr: u64) -> Result<u64, MemError> {
+        self.mem().read_u64(Address(addr))
+    }
+
+    /// The map of `obj` in the gimli style: `Ok(Some(map))`, `Ok(None)` when `obj` is not a
+    /// pointer to an object with a map (a Smi, a weak or stale word, a word that is not a
+    /// map), `Err` when the memory that would say cannot be read.
+    pub fn try_map(&self, obj: u64) -> Result<Option<u64>, MemError> {
+        if !self.is_heap(obj) {
+            return Ok(None);
+        }
+        let l = &self.p.layout;
+        let m = self.try_word(obj.wrapping_sub(1).wrapping_add(l.heap_object_map as u64))?;
+        if !self.is_heap(m) {
+            return Ok(None);
+        }
+        let mm = self.try_word(m.wrapping_sub(1).wrapping_add(l.heap_object_map as u64))?;
+        if !self.is_heap(mm) {
+            return Ok(None);
+        }
+        let t = self.mem().read_u16(Address(
+            mm.wrapping_sub(1).wrapping_add(l.map_instance_type as u64),
+        ))?;
+        Ok((t == l.map_type).then_some(m))
+    }
+
+    /// Why the tagged word `w` is not an object, in words for an answer.
+    pub fn why_not_an_object(&self, w: u64) -> String {
+        if self.smi(w).is_some() {
+            return format!("{w:#x} is a Smi, not a pointer");
+        }
+        if w & 3 == 3 {
+            return format!("{w:#x} is a weak reference to something that is not an object");
+        }
+        match self.try_map(w) {
+            Err(e @ MemError::NotInDump { .. }) => {
+                format!("{w:#x} points into memory the process had but the dump lacks: {e}")
+            }
+            Err(e) => format!("{w:#x} cannot be read: {e}"),
+            Ok(Some(_)) => format!("{w:#x} is an object"),
+            Ok(None) => format!("{w:#x} is not a pointer to a V8 object with a valid map"),
+        }
     }
 
     /// The tagged slot at byte offset `off` of object `obj` (tagged).
@@ -222,18 +268,10 @@ impl<'p> Reader<'p> {
         self.slot(obj, off).and_then(|w| self.smi(w))
     }
 
-    /// The map of `obj`, checked to be a map (its own map's instance type is MAP_TYPE).
+    /// The map of `obj`, checked to be a map (its own map's instance type is MAP_TYPE);
+    /// [`Reader::try_map`] says why not.
     pub fn map(&self, obj: u64) -> Option<u64> {
-        if !self.is_heap(obj) {
-            return None;
-        }
-        let m = self.slot(obj, self.p.layout.heap_object_map as u64)?;
-        if !self.is_heap(m) {
-            return None;
-        }
-        let mm = self.slot(m, self.p.layout.heap_object_map as u64)?;
-        (self.u16_at(mm, self.p.layout.map_instance_type as u64)? == self.p.layout.map_type)
-            .then_some(m)
+        self.try_map(obj).ok().flatten()
     }
 
     /// Instance type stored in a map.
