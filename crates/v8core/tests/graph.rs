@@ -179,3 +179,31 @@ fn the_emitter_dominates_every_leaked_session_and_socket() {
         assert!(by_name[id] >= own, "node{major}: {} < {own}", by_name[id]);
     }
 }
+
+/// The dominator tree of a real heap equals the one the textbook iterative algorithm computes
+/// over the same graph (as golang/debug's gocore checks its own).
+#[test]
+fn dominators_equal_the_simple_algorithm_on_real_heaps() {
+    use v8core::graph::dominators::{heap_graph, Dominators};
+    for major in [20, 26] {
+        let heap = load("listener_leak", major);
+        let g = Graph::build(&heap.p, &heap.index, &heap.marking, &no_progress);
+        let d = Dominators::build(&heap, &g, &no_progress);
+        let simple = Dominators::simple(&heap_graph(&heap, &g));
+        let differ: Vec<usize> = (0..heap.index.len())
+            .filter(|&i| d.idom(i) != simple[i])
+            .collect();
+        assert!(
+            d.reached > 50_000,
+            "node{major}: only {} objects reached",
+            d.reached
+        );
+        assert!(
+            differ.is_empty(),
+            "node{major}: {} of {} objects have another immediate dominator, e.g. {:#x}",
+            differ.len(),
+            heap.index.len(),
+            heap.index.tagged(differ[0])
+        );
+    }
+}

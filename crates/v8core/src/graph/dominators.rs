@@ -18,6 +18,25 @@ use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
 
+/// A graph whose dominator tree can be computed: nodes `0..node_count()`, a virtual root whose
+/// children are `roots()`, successors enumerated with a resumable cursor (so the depth-first
+/// search needs no per-node edge lists), predecessors on demand.
+pub trait DomGraph: Sync {
+    /// Number of nodes.
+    fn node_count(&self) -> usize;
+    /// The children of the virtual root, in priority order (a node reached from an earlier
+    /// root is not a root itself).
+    fn roots(&self) -> Vec<usize>;
+    /// The first successor of `v` at or after `cursor`, moving `cursor` past it.
+    fn next_successor(&self, v: usize, cursor: &mut u64) -> Option<usize>;
+    /// Calls `f` for every predecessor of `v`.
+    fn for_each_predecessor(&self, v: usize, f: &mut dyn FnMut(usize));
+    /// The node's own size.
+    fn size(&self, v: usize) -> u64;
+    /// A hint that memory read so far may be let go (a large core's pages).
+    fn release(&self) {}
+}
+
 /// The dominator tree of the reachable heap.
 pub struct Dominators {
     /// Immediate dominator of each object (object index), `NONE` for children of the virtual
@@ -29,53 +48,107 @@ pub struct Dominators {
     pub reached: u64,
 }
 
+/// The heap seen as a [`DomGraph`]: strong references (map words, read-only objects and weak
+/// references left out, as in the reference graph's strong retainers); primary roots (registers, live stacks, the Isolate) first,
+/// then the conservative roots they do not reach.
+struct HeapGraph<'h, F> {
+    h: &'h Heap,
+    g: &'h Graph,
+    edge: F,
+}
+
+impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F> {
+    fn node_count(&self) -> usize {
+        self.h.index.len()
+    }
+    fn roots(&self) -> Vec<usize> {
+        let m = &self.h.marking;
+        // A conservative root counts only if the primary ones do not reach it: a stale
+        // pointer in freed C++ memory must not make the virtual root dominate what a live
+        // object holds.
+        let mut roots: Vec<(bool, u32)> = m
+            .root_at
+            .keys()
+            .map(|&i| (!m.is_primary_root(i as usize), i))
+            .collect();
+        roots.sort_unstable();
+        roots.into_iter().map(|(_, i)| i as usize).collect()
+    }
+    fn next_successor(&self, v: usize, cursor: &mut u64) -> Option<usize> {
+        let mut next = None;
+        let ty = self.h.index.types[v];
+        self.h
+            .index
+            .for_each_slot_from(&self.h.p, v, *cursor, |off, w| {
+                if let Some(t) = (self.edge)(ty, off, w) {
+                    next = Some((t, off + 8));
+                    return false;
+                }
+                true
+            });
+        let (t, resume) = next?;
+        *cursor = resume;
+        Some(t)
+    }
+    fn for_each_predecessor(&self, v: usize, f: &mut dyn FnMut(usize)) {
+        for o in self.g.strong_retainers(v) {
+            f(o);
+        }
+    }
+    fn size(&self, v: usize) -> u64 {
+        self.h.index.sizes[v] as u64
+    }
+    fn release(&self) {
+        self.h.p.dump().release_all();
+    }
+}
+
+/// The heap `h` with its reference graph `g` as a [`DomGraph`].
+pub fn heap_graph<'h>(h: &'h Heap, g: &'h Graph) -> impl DomGraph + 'h {
+    HeapGraph {
+        h,
+        g,
+        edge: Graph::strong_edge_filter(&h.p, &h.index),
+    }
+}
+
 impl Dominators {
-    /// Compute the tree and the retained sizes.
+    /// Compute the tree and the retained sizes of the heap.
     pub fn build(h: &Heap, g: &Graph, progress: Progress) -> Dominators {
-        let n = h.index.len();
+        Dominators::compute(&heap_graph(h, g), h.marking.reachable.max(1), progress)
+    }
+
+    /// Lengauer-Tarjan over `g` (iterative depth-first search and path compression);
+    /// `expected` is the number of nodes the search will likely reach (for progress).
+    pub fn compute(g: &impl DomGraph, expected: u64, progress: Progress) -> Dominators {
+        let n = g.node_count();
         // Numbering: DFS preorder from the virtual root (number 0).
         let mut dfnum = vec![NONE; n];
         let mut vertex: Vec<u32> = vec![NONE]; // vertex[0] = virtual root
         let mut parent: Vec<u32> = vec![0];
-        let edge_target = Graph::edge_filter(&h.p, &h.index);
-        // Primary roots first; a conservative root counts as a root only if the primary ones
-        // do not reach it (a stale pointer in freed C++ memory must not make the virtual root
-        // dominate what a live object holds).
-        let mut roots: Vec<(bool, u32)> = h
-            .marking
-            .root_at
-            .keys()
-            .map(|&i| (!h.marking.is_primary_root(i as usize), i))
-            .collect();
-        roots.sort_unstable();
         let mut is_root = vec![false; n];
-        // Iterative DFS: (object, byte offset of the next slot to look at).
-        let mut stack: Vec<(u32, u32)> = Vec::new();
-        let total = h.marking.reachable.max(1);
-        for &(_, r) in &roots {
-            if dfnum[r as usize] != NONE {
+        // Iterative DFS: (node, cursor of its next successor).
+        let mut stack: Vec<(u32, u64)> = Vec::new();
+        let total = expected.max(1);
+        for r in g.roots() {
+            if r >= n || dfnum[r] != NONE {
                 continue;
             }
-            is_root[r as usize] = true;
-            dfnum[r as usize] = vertex.len() as u32;
-            vertex.push(r);
+            is_root[r] = true;
+            dfnum[r] = vertex.len() as u32;
+            vertex.push(r as u32);
             parent.push(0);
-            stack.push((r, 0));
-            while let Some(&mut (v, ref mut from)) = stack.last_mut() {
+            stack.push((r as u32, 0));
+            while let Some(&mut (v, ref mut cursor)) = stack.last_mut() {
                 let mut next = None;
-                h.index
-                    .for_each_slot_from(&h.p, v as usize, *from as u64, |off, w| {
-                        if let Some(t) = edge_target(off, w) {
-                            if dfnum[t] == NONE {
-                                next = Some((t, off + 8));
-                                return false;
-                            }
-                        }
-                        true
-                    });
+                while let Some(t) = g.next_successor(v as usize, cursor) {
+                    if t < n && dfnum[t] == NONE {
+                        next = Some(t);
+                        break;
+                    }
+                }
                 match next {
-                    Some((t, resume)) => {
-                        *from = resume as u32;
+                    Some(t) => {
                         dfnum[t] = vertex.len() as u32;
                         let pv = dfnum[v as usize];
                         vertex.push(t as u32);
@@ -84,10 +157,10 @@ impl Dominators {
                         if vertex.len().is_multiple_of(1 << 16) {
                             progress("dominators", vertex.len() as u64, 2 * total);
                         }
-                        // The search reads object bodies all over the heap: let the core's
+                        // The search reads node bodies all over the heap: let the core's
                         // pages go now and then, as marking does.
                         if vertex.len().is_multiple_of(1 << 22) {
-                            h.p.dump().release_all();
+                            g.release();
                         }
                     }
                     None => {
@@ -96,7 +169,7 @@ impl Dominators {
                 }
             }
         }
-        h.p.dump().release_all();
+        g.release();
         let count = vertex.len();
         // Lengauer-Tarjan, in DFS-number space.
         let mut semi: Vec<u32> = (0..count as u32).collect();
@@ -132,19 +205,21 @@ impl Dominators {
             }
             label[v as usize]
         };
+        let mut preds: Vec<u32> = Vec::new();
         for w in (1..count).rev() {
             let obj = vertex[w] as usize;
-            let mut preds: Vec<u32> = g
-                .strong_retainers(obj)
-                .filter_map(|o| {
-                    let d = dfnum[o];
-                    (d != NONE).then_some(d)
-                })
-                .collect();
+            preds.clear();
+            g.for_each_predecessor(obj, &mut |o| {
+                if let Some(&d) = dfnum.get(o) {
+                    if d != NONE {
+                        preds.push(d);
+                    }
+                }
+            });
             if is_root[obj] {
                 preds.push(0);
             }
-            for v in preds {
+            for &v in &preds {
                 let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
                 if semi[u as usize] < semi[w] {
                     semi[w] = semi[u as usize];
@@ -188,7 +263,7 @@ impl Dominators {
         // Retained sizes: children before parents (a dominator has a smaller DFS number).
         let mut ret = vec![0u64; count];
         for w in (1..count).rev() {
-            ret[w] += h.index.sizes[vertex[w] as usize] as u64;
+            ret[w] += g.size(vertex[w] as usize);
             let d = idom[w] as usize;
             if d != 0 {
                 ret[d] += ret[w];
@@ -208,6 +283,100 @@ impl Dominators {
             retained,
             reached: (count - 1) as u64,
         }
+    }
+
+    /// Immediate dominators by the textbook iterative algorithm (Cooper, Harvey and Kennedy,
+    /// "A Simple, Fast Dominance Algorithm"): quadratic at worst, so only a reference to check
+    /// [`Dominators::compute`] against. `None` for children of the virtual root and for nodes
+    /// not reached.
+    pub fn simple(g: &impl DomGraph) -> Vec<Option<usize>> {
+        let n = g.node_count();
+        let virt = n;
+        // Postorder numbers from a DFS with the same root order.
+        let mut post = vec![NONE; n + 1];
+        let mut seen = vec![false; n];
+        let mut order: Vec<usize> = Vec::new();
+        let mut is_root = vec![false; n];
+        for r in g.roots() {
+            if r >= n || seen[r] {
+                continue;
+            }
+            is_root[r] = true;
+            seen[r] = true;
+            let mut stack: Vec<(usize, u64)> = vec![(r, 0)];
+            while let Some(&mut (v, ref mut c)) = stack.last_mut() {
+                let mut next = None;
+                while let Some(t) = g.next_successor(v, c) {
+                    if t < n && !seen[t] {
+                        next = Some(t);
+                        break;
+                    }
+                }
+                match next {
+                    Some(t) => {
+                        seen[t] = true;
+                        stack.push((t, 0));
+                    }
+                    None => {
+                        post[v] = order.len() as u32;
+                        order.push(v);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        post[virt] = order.len() as u32;
+        let mut idom: Vec<u32> = vec![NONE; n + 1];
+        idom[virt] = virt as u32;
+        let intersect = |idom: &Vec<u32>, mut a: usize, mut b: usize| -> usize {
+            while a != b {
+                while post[a] < post[b] {
+                    a = idom[a] as usize;
+                }
+                while post[b] < post[a] {
+                    b = idom[b] as usize;
+                }
+            }
+            a
+        };
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for &v in order.iter().rev() {
+                let mut preds: Vec<usize> = Vec::new();
+                g.for_each_predecessor(v, &mut |p| {
+                    if p < n && post[p] != NONE {
+                        preds.push(p)
+                    }
+                });
+                if is_root[v] {
+                    preds.push(virt);
+                }
+                let mut new: Option<usize> = None;
+                for &p in &preds {
+                    if idom[p] == NONE {
+                        continue;
+                    }
+                    new = Some(match new {
+                        None => p,
+                        Some(x) => intersect(&idom, p, x),
+                    });
+                }
+                if let Some(d) = new {
+                    if idom[v] != d as u32 {
+                        idom[v] = d as u32;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        (0..n)
+            .map(|v| match idom[v] {
+                NONE => None,
+                d if d as usize == virt => None,
+                d => Some(d as usize),
+            })
+            .collect()
     }
 
     /// Retained size of object `i`.
@@ -282,5 +451,98 @@ impl Dominators {
         v.truncate(k);
         v.sort_by(|&a, &b| self.retained[b].cmp(&self.retained[a]).then(a.cmp(&b)));
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph of adjacency lists for unit tests.
+    struct Lists {
+        succ: Vec<Vec<usize>>,
+        pred: Vec<Vec<usize>>,
+        roots: Vec<usize>,
+    }
+
+    impl Lists {
+        fn new(n: usize, edges: &[(usize, usize)], roots: &[usize]) -> Lists {
+            let mut succ = vec![Vec::new(); n];
+            let mut pred = vec![Vec::new(); n];
+            for &(a, b) in edges {
+                succ[a].push(b);
+                pred[b].push(a);
+            }
+            Lists {
+                succ,
+                pred,
+                roots: roots.to_vec(),
+            }
+        }
+    }
+
+    impl DomGraph for Lists {
+        fn node_count(&self) -> usize {
+            self.succ.len()
+        }
+        fn roots(&self) -> Vec<usize> {
+            self.roots.clone()
+        }
+        fn next_successor(&self, v: usize, cursor: &mut u64) -> Option<usize> {
+            let t = *self.succ[v].get(*cursor as usize)?;
+            *cursor += 1;
+            Some(t)
+        }
+        fn for_each_predecessor(&self, v: usize, f: &mut dyn FnMut(usize)) {
+            for &p in &self.pred[v] {
+                f(p);
+            }
+        }
+        fn size(&self, v: usize) -> u64 {
+            v as u64 + 1
+        }
+    }
+
+    #[test]
+    fn a_diamond_and_a_cycle() {
+        // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3, 3 -> 4, 4 -> 3; 5 is a second root holding 4.
+        let g = Lists::new(
+            6,
+            &[(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (4, 3), (5, 4)],
+            &[0, 5],
+        );
+        let d = Dominators::compute(&g, 6, &|_, _, _| {});
+        let idoms: Vec<_> = (0..6).map(|i| d.idom(i)).collect();
+        assert_eq!(idoms, vec![None, Some(0), Some(0), None, None, None]);
+        assert_eq!(idoms, Dominators::simple(&g));
+        // 0 retains itself, 1 and 2 (3 and 4 are also held through root 5).
+        assert_eq!(d.retained(0), 1 + 2 + 3);
+        assert_eq!(d.retained(3), 4);
+    }
+
+    #[test]
+    fn lengauer_tarjan_agrees_with_the_simple_algorithm_on_random_graphs() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for round in 0..200 {
+            let n = 2 + rnd(60) as usize;
+            let edges: Vec<(usize, usize)> = (0..rnd(4 * n as u64) + 1)
+                .map(|_| (rnd(n as u64) as usize, rnd(n as u64) as usize))
+                .collect();
+            let roots: Vec<usize> = (0..1 + rnd(3)).map(|_| rnd(n as u64) as usize).collect();
+            let g = Lists::new(n, &edges, &roots);
+            let d = Dominators::compute(&g, n as u64, &|_, _, _| {});
+            let fast: Vec<_> = (0..n).map(|i| d.idom(i)).collect();
+            assert_eq!(
+                fast,
+                Dominators::simple(&g),
+                "round {round}: {edges:?} roots {roots:?}"
+            );
+        }
     }
 }

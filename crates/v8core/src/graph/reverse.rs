@@ -187,6 +187,21 @@ impl Graph {
         }
     }
 
+    /// What is a strong edge of the graph: `f(type, offset, word)` gives the indexed object the
+    /// word at byte `offset` of an object of instance type `type` points at, if that is an edge
+    /// ([`Graph::edge_filter`]) and not a weak reference (the edges dominators follow).
+    pub fn strong_edge_filter<'a>(
+        p: &'a Process,
+        idx: &'a HeapIndex,
+    ) -> impl Fn(u16, u64, u64) -> Option<usize> + Sync + 'a {
+        let edge = Self::edge_filter(p, idx);
+        let weak = WeakSlots::new(p);
+        move |t: u16, off: u64, w: u64| -> Option<usize> {
+            let target = edge(off, w)?;
+            (!weak.is_weak(t, off, w)).then_some(target)
+        }
+    }
+
     /// The objects referencing object `i` (sorted, each once), and whether all of that
     /// object's references to `i` are weak.
     pub fn retainers_of(&self, i: usize) -> Vec<(usize, bool)> {
