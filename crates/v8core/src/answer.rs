@@ -7,7 +7,8 @@
 //! answer is ([`Partial`]): a core cut short, an executable used despite a build-ID mismatch, a
 //! V8 version answered with a neighbouring version's table.
 
-use crate::graph::reverse::{EdgeKind, RootKind};
+use crate::graph::edges::EdgeKind;
+use crate::graph::paths::RootKind;
 use crate::objects::census::CensusRow;
 use serde::Serialize;
 

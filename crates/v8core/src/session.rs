@@ -23,7 +23,11 @@ use crate::crash::report::{report, Report};
 use crate::crash::stack::{Backtrace, StackWalker};
 use crate::error::{Error, Result};
 use crate::graph::dominators::Dominators;
-use crate::graph::reverse::{self as graph, Edge, Edges, Graph, RetainerPath};
+use crate::graph::edges::Edge;
+use crate::graph::edges::Edges;
+use crate::graph::paths::RetainerPath;
+use crate::graph::reverse::Graph;
+use crate::graph::{describe, paths, search};
 use crate::heap::index::Progress;
 use crate::heap::loaded::Heap;
 use crate::info::Summary;
@@ -214,7 +218,7 @@ impl Session {
 
     fn object_ref(&self, i: usize) -> (String, String) {
         let h = self.heap();
-        (hex(h.index.tagged(i)), graph::display_name(h, i))
+        (hex(h.index.tagged(i)), describe::display_name(h, i))
     }
 
     /// `info`: what the core is (crash, versions, executable check, metadata, heap pages and
@@ -366,7 +370,7 @@ impl Session {
     /// `findrefs -n NAME`: reachable objects with an own property `name`.
     pub fn property_holders(&self, name: &str, limit: usize) -> Answer<PropertyHolders> {
         let h = self.heap();
-        let found = graph::objects_with_property(h, name);
+        let found = search::objects_with_property(h, name);
         let objects = found
             .iter()
             .take(limit)
@@ -392,7 +396,7 @@ impl Session {
     /// `findrefs -s TEXT`: who references strings equal to `text`.
     pub fn string_refs(&self, text: &str, limit: usize) -> Answer<StringRefs> {
         let h = self.heap();
-        let strings = graph::strings_equal(h, text);
+        let strings = search::strings_equal(h, text);
         let edges = Edges::new(h, self.graph());
         let mut all: Vec<(usize, Edge)> = Vec::new();
         for &s in &strings {
@@ -425,7 +429,7 @@ impl Session {
             root,
             root_name,
             root_kind: p.root_kind.clone(),
-            root_words: graph::root_words(&p.root_kind),
+            root_words: paths::root_words(&p.root_kind),
             steps: p
                 .steps
                 .iter()
@@ -442,7 +446,7 @@ impl Session {
                     }
                 })
                 .collect(),
-            chain: graph::chain_text(h, target, p),
+            chain: paths::chain_text(h, target, p),
         }
     }
 

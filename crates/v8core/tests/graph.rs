@@ -3,9 +3,12 @@
 //! registered, its closure names it `session`, the listeners are the `_events['data-update']`
 //! array of the RealtimeService stored in `globalThis.realtimeService`.
 
-use v8core::graph::reverse::{
-    display_name, objects_with_property, strings_equal, EdgeKind, Edges, Graph,
-};
+use v8core::graph::describe::display_name;
+use v8core::graph::edges::EdgeKind;
+use v8core::graph::edges::Edges;
+use v8core::graph::reverse::Graph;
+use v8core::graph::search::objects_with_property;
+use v8core::graph::search::strings_equal;
 use v8core::heap::index::no_progress;
 use v8core::meta::kinds::Kind;
 use v8core::objects::census::Scope;
@@ -90,7 +93,7 @@ fn leaked_session_is_retained_through_closure_listeners_and_emitter() {
                 "RealtimeService",
                 "node{major}"
             );
-            assert_eq!(path.root_kind, v8core::graph::reverse::RootKind::Global);
+            assert_eq!(path.root_kind, v8core::graph::paths::RootKind::Global);
         }
     }
 }

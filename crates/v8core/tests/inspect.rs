@@ -388,7 +388,7 @@ fn closure_variables_named_from_a_scope_info_hash_table() {
         let want = f.stats["extra"]["huge_closure_locals"].as_u64().unwrap() as usize;
         let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
         let heap = Heap::load(p, &no_progress);
-        let (holder, closure) = v8core::graph::reverse::objects_with_property(&heap, "hugeClosure")
+        let (holder, closure) = v8core::graph::search::objects_with_property(&heap, "hugeClosure")
             .into_iter()
             .next()
             .unwrap_or_else(|| panic!("node{major}: no namesFixture.hugeClosure"));

@@ -3,7 +3,11 @@
 
 use crate::crash::nodeinfo::{node_info, NodeInfo};
 use crate::crash::stack::{Backtrace, FrameKind, StackWalker};
-use crate::graph::reverse::{chain_text, root_words, Edges, Graph, RootKind};
+use crate::graph::edges::Edges;
+use crate::graph::paths::chain_text;
+use crate::graph::paths::root_words;
+use crate::graph::paths::RootKind;
+use crate::graph::reverse::Graph;
 use crate::heap::loaded::Heap;
 use crate::objects::census::Scope;
 use serde::Serialize;

@@ -1,7 +1,8 @@
 //! A loaded heap: the process, its object index, liveness and snapshot names, built once and
 //! shared by every question asked of the core (CLI commands, the Python API).
 
-use crate::heap::index::{HeapIndex, Marking, Progress};
+use crate::heap::index::{HeapIndex, Progress};
+use crate::heap::marking::Marking;
 use crate::objects::census::{self, CensusRow, Names, Scope};
 use crate::objects::reader::Reader;
 use crate::process::Process;

@@ -3,5 +3,6 @@
 
 pub mod index;
 pub mod loaded;
+pub mod marking;
 pub mod pages;
 pub mod walk;

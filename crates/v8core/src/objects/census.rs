@@ -2,7 +2,8 @@
 //! as type "object" (JS objects except functions and regexps, plus non-native contexts), named
 //! as the snapshot names them, counted with their self size.
 
-use crate::heap::index::{HeapIndex, Marking};
+use crate::heap::index::HeapIndex;
+use crate::heap::marking::Marking;
 use crate::meta::kinds::Kind;
 use crate::objects::naming::Namer;
 use crate::objects::reader::Reader;

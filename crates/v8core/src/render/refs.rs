@@ -2,7 +2,7 @@
 
 use super::{clean, plural, Render, Table};
 use crate::answer::{PropertyHolders, Ref, Refs, Retainers, StringRefs};
-use crate::graph::reverse::EdgeKind;
+use crate::graph::edges::EdgeKind;
 
 /// How an edge kind reads in a table.
 pub fn kind_word(k: EdgeKind) -> &'static str {

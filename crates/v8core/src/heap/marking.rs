@@ -1,0 +1,354 @@
+//! Liveness: marking from a conservative root set.
+//!
+//! Roots are every word of writable, dumped memory outside the V8 heap (thread stacks, the C++
+//! heap, the executable's data, which holds the isolate and its roots table, handle scopes and
+//! persistent handles), and every thread's registers, that points at the start of an indexed
+//! object. Marking follows every tagged word of every reached object's body, except bodies
+//! that hold raw data (characters, doubles, bytecode, machine code). This needs no per-version
+//! knowledge of handle blocks and matches V8's own snapshot on the fixture cores (see
+//! `tests/census.rs`).
+
+use crate::heap::index::{HeapIndex, Progress};
+use crate::process::Process;
+use elfcore::Address;
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Liveness of every indexed object.
+pub struct Marking {
+    /// One bit per object index.
+    bits: Vec<AtomicU64>,
+    /// Objects pointed at from outside the heap.
+    pub roots: u64,
+    /// Reachable objects.
+    pub reachable: u64,
+    /// Words of non-heap memory scanned for roots.
+    pub root_words: u64,
+    /// Where each root object was first found pointed at.
+    pub root_at: FxHashMap<u32, RootLoc>,
+    /// Address ranges of primary roots: live stacks, the Isolate.
+    pub primary: Vec<(u64, u64)>,
+}
+
+/// Where a root pointer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootLoc {
+    /// In a register of thread `thread` (index into the core's threads).
+    Register {
+        /// Thread index.
+        thread: usize,
+        /// Register number (NT_PRSTATUS order).
+        reg: usize,
+    },
+    /// In memory outside the V8 heap, at this address.
+    Memory(u64),
+}
+
+impl Marking {
+    /// Whether object `i` is reachable.
+    pub fn is_marked(&self, i: usize) -> bool {
+        self.bits[i / 64].load(Ordering::Relaxed) >> (i % 64) & 1 != 0
+    }
+    /// Mark `i`; true if it was not marked before (whichever thread asks first wins).
+    #[inline]
+    fn set(&self, i: usize) -> bool {
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        if self.bits[w].load(Ordering::Relaxed) & b != 0 {
+            return false;
+        }
+        self.bits[w].fetch_or(b, Ordering::Relaxed) & b == 0
+    }
+}
+
+impl Marking {
+    /// Whether object `i` is a primary root: pointed at from a register, the live part of a
+    /// thread's stack, or the Isolate. Other roots (the C++ heap, the executable's data) may
+    /// be stale pointers left in freed memory.
+    pub fn is_primary_root(&self, i: usize) -> bool {
+        match self.root_at.get(&(i as u32)) {
+            Some(RootLoc::Register { .. }) => true,
+            Some(RootLoc::Memory(a)) => self.primary.iter().any(|&(lo, hi)| lo <= *a && *a < hi),
+            None => false,
+        }
+    }
+}
+
+/// The live stacks (from each thread's stack pointer to the end of its mapping) and the
+/// Isolate's allocation (its size from the malloc chunk header before it; 128 KiB if that
+/// is implausible).
+fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
+    let core = p.dump();
+    let mut out = Vec::new();
+    for t in core.threads() {
+        let sp = t.regs.rsp();
+        if let Some(s) = core
+            .segments()
+            .iter()
+            .find(|s| s.vaddr.0 <= sp && sp < s.end().0)
+        {
+            out.push((sp & !7, s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0)));
+        }
+    }
+    if let Some(iso) = &p.isolate {
+        let a = iso.isolate.0;
+        let chunk = p
+            .memory()
+            .read_u64(Address(a.wrapping_sub(8)))
+            .map(|w| w & !7)
+            .ok()
+            .filter(|&n| (0x1000..0x40_0000).contains(&n))
+            .unwrap_or(0x2_0000);
+        out.push((a, a + chunk));
+    }
+    out.retain(|&(lo, hi)| lo < hi);
+    out
+}
+
+/// Calls `f(address, bytes)` over the parts of `addr..addr+len` the dump holds data for, in
+/// pieces of at most 64 MiB (borrowed when the dump has them in one piece, else read into
+/// `buf` a MiB at a time); unreadable stretches are skipped.
+fn for_each_dumped(
+    dump: &dyn elfcore::Dump,
+    addr: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+    mut f: impl FnMut(u64, &[u8]),
+) {
+    let mem = dump.memory();
+    for (start, n) in dump.data_ranges(Address(addr & !7), len) {
+        let (mut a, end) = (start.0 & !7, start.0 + n);
+        while a < end {
+            let big = (end - a).min(64 << 20);
+            if let Some(bytes) = mem.slice(Address(a), big as usize) {
+                f(a, bytes);
+                a += big;
+                continue;
+            }
+            let small = (end - a).min(1 << 20) as usize;
+            buf.resize(small, 0);
+            if mem.read_at(Address(a), buf).is_ok() {
+                f(a, buf);
+            }
+            a += small as u64;
+        }
+    }
+}
+
+/// Work shared by the marking threads: chunks of (object, page range) pairs still to visit.
+struct MarkShare {
+    pool: Mutex<Vec<Vec<(u32, u32)>>>,
+    /// Threads waiting for work; the marking ends when all are and the pool is empty.
+    idle: AtomicUsize,
+    /// Set by a waiting thread: a busy one should hand over half of its stack.
+    hungry: AtomicBool,
+}
+
+/// Resident core pages a pass may touch before it lets them go (see `CoreFile::release`).
+const RELEASE_BYTES: u64 = 256 << 20;
+
+impl HeapIndex {
+    /// Mark everything reachable from the conservative roots.
+    pub fn mark(&self, p: &Process, progress: Progress) -> Marking {
+        let mut m = Marking {
+            bits: (0..self.len().div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            roots: 0,
+            reachable: 0,
+            root_words: 0,
+            root_at: FxHashMap::default(),
+            primary: Vec::new(),
+        };
+        let mut heap_ranges: Vec<(u64, u64)> = p
+            .pages
+            .pages
+            .iter()
+            .chain(&p.pages.other_heap_pages)
+            .chain(&p.pages.unlisted_pages)
+            .map(|pg| (pg.base.0, pg.base.0 + pg.size.max(1)))
+            .collect();
+        heap_ranges.sort();
+        let core = p.dump();
+        // (object index, page range index) pairs.
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        // Writable dumped memory minus the heap pages: (address, length).
+        let mut segs: Vec<(u64, u64)> = Vec::new();
+        for s in core
+            .segments()
+            .iter()
+            .filter(|s| s.writable() && s.present > 0)
+        {
+            let (lo, hi) = (s.vaddr.0, s.vaddr.0 + s.present);
+            let mut a = lo;
+            let first = heap_ranges.partition_point(|r| r.1 <= lo);
+            for &(plo, phi) in heap_ranges[first..].iter().take_while(|r| r.0 < hi) {
+                if plo > a {
+                    segs.push((a, plo - a));
+                }
+                a = a.max(phi);
+            }
+            if a < hi {
+                segs.push((a, hi - a));
+            }
+        }
+        // Registers of every thread at the time of the dump hold pointers too.
+        for (thread, t) in core.threads().iter().enumerate() {
+            for (reg, &w) in t.regs.0.iter().enumerate() {
+                if let Some((i, ri)) = self.target_in(w) {
+                    if m.set(i) {
+                        m.roots += 1;
+                        m.root_at
+                            .insert(i as u32, RootLoc::Register { thread, reg });
+                        stack.push((i as u32, ri as u32));
+                    }
+                }
+            }
+        }
+        // Primary roots first: the live part of each thread's stack and the Isolate (its roots
+        // table, current context, heap fields). Whatever else points into the heap (the C++
+        // heap, with stale pointers in freed memory) is scanned after; an object found in both
+        // keeps its primary location.
+        m.primary = primary_root_ranges(p);
+        let total: u64 = segs.iter().map(|s| s.1).sum();
+        let mut done = 0u64;
+        let scan = |m: &mut Marking, lo: u64, bytes: &[u8], stack: &mut Vec<(u32, u32)>| {
+            for (k, c) in bytes.chunks_exact(8).enumerate() {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                if let Some((t, ri)) = self.target_in(u64::from_le_bytes(b)) {
+                    if m.set(t) {
+                        m.roots += 1;
+                        m.root_at
+                            .insert(t as u32, RootLoc::Memory(lo + 8 * k as u64));
+                        stack.push((t as u32, ri as u32));
+                    }
+                }
+            }
+        };
+        let mut buf = Vec::new();
+        for (lo, hi) in m.primary.clone() {
+            for_each_dumped(core, lo, hi - lo, &mut buf, |a, bytes| {
+                scan(&mut m, a, bytes, &mut stack)
+            });
+        }
+        for (addr, len) in segs {
+            // Only the parts that hold data (a core's sparse holes are zeros), released as
+            // they are scanned.
+            for_each_dumped(core, addr, len, &mut buf, |a, bytes| {
+                scan(&mut m, a, bytes, &mut stack);
+                core.release(Address(a), bytes.len() as u64);
+                m.root_words += bytes.len() as u64 / 8;
+            });
+            done += len;
+            progress("scanning roots", done, total);
+        }
+        // Marking proper, on every thread: each works off its own stack and hands half of it
+        // to the pool when another thread is waiting.
+        let threads = rayon::current_num_threads().max(1);
+        let share = MarkShare {
+            pool: Mutex::new(vec![stack]),
+            idle: AtomicUsize::new(0),
+            hungry: AtomicBool::new(false),
+        };
+        let popped = AtomicU64::new(0);
+        let n = self.len() as u64;
+        let budget = RELEASE_BYTES / threads as u64;
+        rayon::scope(|sc| {
+            for _ in 0..threads {
+                sc.spawn(|_| self.mark_worker(p, &m, &share, threads, &popped, budget, progress));
+            }
+        });
+        let popped = popped.load(Ordering::Relaxed);
+        m.reachable = popped;
+        progress("marking", n, n);
+        m
+    }
+
+    /// One marking thread (see [`HeapIndex::mark`]).
+    #[allow(clippy::too_many_arguments)]
+    fn mark_worker(
+        &self,
+        p: &Process,
+        m: &Marking,
+        share: &MarkShare,
+        threads: usize,
+        popped: &AtomicU64,
+        budget: u64,
+        progress: Progress,
+    ) {
+        let core = p.dump();
+        let n = self.len() as u64;
+        let mut local: Vec<(u32, u32)>;
+        const SEEN: usize = 64;
+        let mut seen = [0u64; SEEN];
+        let (mut count, mut touched, mut last_page) = (0u64, 0u64, 0u64);
+        loop {
+            // Out of work: take a chunk from the pool, or wait until there is one or everyone
+            // is done.
+            let mut waiting = false;
+            loop {
+                let mut pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(chunk) = pool.pop() {
+                    if waiting {
+                        share.idle.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    local = chunk;
+                    break;
+                }
+                if !waiting {
+                    waiting = true;
+                    share.idle.fetch_add(1, Ordering::SeqCst);
+                }
+                if share.idle.load(Ordering::SeqCst) == threads {
+                    popped.fetch_add(count, Ordering::Relaxed);
+                    return;
+                }
+                share.hungry.store(true, Ordering::Relaxed);
+                drop(pool);
+                std::thread::yield_now();
+            }
+            while let Some((i, ri)) = local.pop() {
+                let (i, ri) = (i as usize, ri as usize);
+                count += 1;
+                if count.is_multiple_of(1 << 16) {
+                    let done = popped.fetch_add(count, Ordering::Relaxed) + count;
+                    count = 0;
+                    progress("marking", done, n);
+                }
+                // Marking jumps around the whole heap: every so often let the core's pages
+                // go, so the resident set stays small however large the core is.
+                let page = self.addrs[i] >> 12;
+                if page != last_page {
+                    touched += 4096;
+                    last_page = page;
+                }
+                touched += self.sizes[i] as u64;
+                if touched > budget {
+                    core.release_all();
+                    touched = 0;
+                }
+                self.for_each_slot_in(p, ri, i, |_, w| {
+                    // Maps, oddballs and common strings recur in almost every object: a small
+                    // cache of words already known marked saves their lookups.
+                    let c = &mut seen[(w >> 3) as usize % SEEN];
+                    if *c == w {
+                        return;
+                    }
+                    if let Some((t, tr)) = self.target_in(w) {
+                        *c = w;
+                        if m.set(t) {
+                            local.push((t as u32, tr as u32));
+                        }
+                    }
+                });
+                if local.len() > 64 && share.hungry.load(Ordering::Relaxed) {
+                    let half = local.split_off(local.len() / 2);
+                    let mut pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
+                    pool.push(half);
+                    share.hungry.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
