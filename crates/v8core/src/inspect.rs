@@ -30,16 +30,117 @@ impl Default for Limits {
     }
 }
 
+/// What a rendered value is (its JSON spelling is the snake_case name).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    Object,
+    Array,
+    String,
+    Number,
+    Bigint,
+    Boolean,
+    Undefined,
+    Null,
+    Hole,
+    Symbol,
+    Function,
+    Map,
+    Set,
+    Promise,
+    Date,
+    Regexp,
+    Error,
+    TypedArray,
+    ArrayBuffer,
+    Context,
+    Internal,
+    Unreadable,
+}
+
+impl ValueKind {
+    /// The JSON spelling (`typed_array`).
+    pub fn as_str(self) -> &'static str {
+        use ValueKind::*;
+        match self {
+            Object => "object",
+            Array => "array",
+            String => "string",
+            Number => "number",
+            Bigint => "bigint",
+            Boolean => "boolean",
+            Undefined => "undefined",
+            Null => "null",
+            Hole => "hole",
+            Symbol => "symbol",
+            Function => "function",
+            Map => "map",
+            Set => "set",
+            Promise => "promise",
+            Date => "date",
+            Regexp => "regexp",
+            Error => "error",
+            TypedArray => "typed_array",
+            ArrayBuffer => "array_buffer",
+            Context => "context",
+            Internal => "internal",
+            Unreadable => "unreadable",
+        }
+    }
+
+    /// Whether values of this kind are primitives shown by their text alone.
+    pub fn is_primitive(self) -> bool {
+        matches!(
+            self,
+            ValueKind::Number
+                | ValueKind::Bigint
+                | ValueKind::Boolean
+                | ValueKind::Undefined
+                | ValueKind::Null
+                | ValueKind::Hole
+                | ValueKind::Symbol
+        )
+    }
+}
+
+/// Which part of an object an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// An own property.
+    Property,
+    /// An element.
+    Element,
+    /// A Map or Set entry.
+    Entry,
+    /// A closure (context) variable.
+    Context,
+    /// A field of the engine's own (`[[PromiseResult]]`, `[[Prototype]]`...).
+    Internal,
+}
+
+impl Section {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Property => "property",
+            Section::Element => "element",
+            Section::Entry => "entry",
+            Section::Context => "context",
+            Section::Internal => "internal",
+        }
+    }
+}
+
 /// A rendered value.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Value {
     /// Tagged address, for heap objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// What it is: `object`, `array`, `string`, `number`, `bigint`, `boolean`, `undefined`,
-    /// `null`, `hole`, `symbol`, `function`, `map`, `set`, `promise`, `date`, `regexp`, `error`,
-    /// `typed_array`, `array_buffer`, `context`, `internal`, `unreadable`.
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: ValueKind,
     /// Constructor name (snapshot naming) or V8 type name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub constructor: Option<String>,
@@ -71,8 +172,8 @@ fn is_false(b: &bool) -> bool {
 /// One entry of an object.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
-    /// `property`, `element`, `entry` (Map/Set), `context` (closure variable), `internal`.
-    pub section: &'static str,
+    /// Which part of the object.
+    pub section: Section,
     /// Key as text (`name`, `[3]`, `[Symbol(x)]`).
     pub key: String,
     /// For Map entries: the key value.
@@ -86,7 +187,7 @@ pub struct Entry {
 }
 
 impl Value {
-    fn new(kind: &'static str) -> Value {
+    fn new(kind: ValueKind) -> Value {
         Value {
             address: None,
             kind,
@@ -161,12 +262,12 @@ impl<'h> Inspector<'h> {
     fn render(&mut self, w: u64, depth: usize) -> Value {
         let r = self.r;
         if let Some(v) = r.smi(w) {
-            let mut x = Value::new("number");
+            let mut x = Value::new(ValueKind::Number);
             x.text = Some(v.to_string());
             return x;
         }
         let Some(kind) = r.kind(w) else {
-            let mut x = Value::new("unreadable");
+            let mut x = Value::new(ValueKind::Unreadable);
             x.address = Some(format!("{w:#x}"));
             x.notes.push(r.why_not_an_object(w));
             return x;
@@ -175,15 +276,15 @@ impl<'h> Inspector<'h> {
         let mut x = match kind {
             Kind::String => self.string(w),
             Kind::HeapNumber => {
-                let mut x = Value::new("number");
+                let mut x = Value::new(ValueKind::Number);
                 x.text = r.f64_at(w, r.p.fields.heap_number_value).map(js_number);
                 x
             }
             Kind::Oddball => self.oddball(w),
-            Kind::Hole => Value::new("hole"),
+            Kind::Hole => Value::new(ValueKind::Hole),
             Kind::BigInt => self.bigint(w),
             Kind::Symbol => {
-                let mut x = Value::new("symbol");
+                let mut x = Value::new(ValueKind::Symbol);
                 x.text = Some(format!(
                     "Symbol({})",
                     r.symbol_description(w).unwrap_or_default()
@@ -192,7 +293,7 @@ impl<'h> Inspector<'h> {
             }
             k if k.is_receiver() => {
                 if self.path.contains(&w) {
-                    let mut x = Value::new("object");
+                    let mut x = Value::new(ValueKind::Object);
                     x.constructor = self.name_of(w);
                     x.notes.push("[Circular]".into());
                     x.address = Some(format!("{w:#x}"));
@@ -204,7 +305,7 @@ impl<'h> Inspector<'h> {
                 x
             }
             Kind::Context | Kind::NativeContext => {
-                let mut x = Value::new("context");
+                let mut x = Value::new(ValueKind::Context);
                 x.constructor = Some(self.type_name(w));
                 if depth <= self.limits.depth {
                     self.context_vars(w, depth, &mut x);
@@ -214,7 +315,7 @@ impl<'h> Inspector<'h> {
                 x
             }
             _ => {
-                let mut x = Value::new("internal");
+                let mut x = Value::new(ValueKind::Internal);
                 x.constructor = Some(self.type_name(w));
                 if let Some(n) = r.array_length(w).filter(|_| {
                     matches!(
@@ -232,7 +333,7 @@ impl<'h> Inspector<'h> {
     }
 
     fn string(&mut self, w: u64) -> Value {
-        let mut x = Value::new("string");
+        let mut x = Value::new(ValueKind::String);
         match self.r.string(w, self.limits.string) {
             Some(s) => {
                 x.text = Some(s.text);
@@ -255,20 +356,20 @@ impl<'h> Inspector<'h> {
         let roots = &r.p.table.roots;
         let is = |i: u64| r.root(i) == Some(w);
         if is(roots.undefined) {
-            return Value::new("undefined");
+            return Value::new(ValueKind::Undefined);
         }
         if is(roots.null) {
-            return Value::new("null");
+            return Value::new(ValueKind::Null);
         }
         if is(roots.the_hole) {
-            return Value::new("hole");
+            return Value::new(ValueKind::Hole);
         }
         if is(roots.true_value) || is(roots.false_value) {
-            let mut x = Value::new("boolean");
+            let mut x = Value::new(ValueKind::Boolean);
             x.text = Some(is(roots.true_value).to_string());
             return x;
         }
-        let mut x = Value::new("internal");
+        let mut x = Value::new(ValueKind::Internal);
         x.constructor = Some("Oddball".into());
         x.text = r
             .slot(w, r.p.fields.oddball_to_string)
@@ -279,7 +380,7 @@ impl<'h> Inspector<'h> {
     fn bigint(&mut self, w: u64) -> Value {
         let r = self.r;
         let f = &r.p.fields;
-        let mut x = Value::new("bigint");
+        let mut x = Value::new(ValueKind::Bigint);
         let Some(bits) = r.u32_at(w, f.bigint_bitfield) else {
             x.notes.push("unreadable".into());
             return x;
@@ -303,17 +404,17 @@ impl<'h> Inspector<'h> {
         let r = self.r;
         let f = &r.p.fields;
         let jskind = match kind {
-            Kind::JSArray => "array",
-            Kind::JSFunction | Kind::JSBoundFunction => "function",
-            Kind::JSMap | Kind::JSWeakMap => "map",
-            Kind::JSSet | Kind::JSWeakSet => "set",
-            Kind::JSPromise => "promise",
-            Kind::JSDate => "date",
-            Kind::JSRegExp => "regexp",
-            Kind::JSError => "error",
-            Kind::JSTypedArray | Kind::JSDataView => "typed_array",
-            Kind::JSArrayBuffer => "array_buffer",
-            _ => "object",
+            Kind::JSArray => ValueKind::Array,
+            Kind::JSFunction | Kind::JSBoundFunction => ValueKind::Function,
+            Kind::JSMap | Kind::JSWeakMap => ValueKind::Map,
+            Kind::JSSet | Kind::JSWeakSet => ValueKind::Set,
+            Kind::JSPromise => ValueKind::Promise,
+            Kind::JSDate => ValueKind::Date,
+            Kind::JSRegExp => ValueKind::Regexp,
+            Kind::JSError => ValueKind::Error,
+            Kind::JSTypedArray | Kind::JSDataView => ValueKind::TypedArray,
+            Kind::JSArrayBuffer => ValueKind::ArrayBuffer,
+            _ => ValueKind::Object,
         };
         let mut x = Value::new(jskind);
         x.constructor = self.name_of(w).or_else(|| {
@@ -339,7 +440,7 @@ impl<'h> Inspector<'h> {
                 }
                 if expand {
                     if let Some(ctx) = r.slot(w, f.function_context) {
-                        let mut c = Value::new("context");
+                        let mut c = Value::new(ValueKind::Context);
                         self.context_vars(ctx, depth, &mut c);
                         for e in c.entries {
                             x.entries.push(e);
@@ -351,7 +452,7 @@ impl<'h> Inspector<'h> {
                 if let Some(t) = r.slot(w, f.bound_target) {
                     let v = self.render(t, self.limits.depth);
                     x.text = Some(format!("bound {}", v.text.clone().unwrap_or_default()));
-                    x.entries.push(entry("internal", "target", v));
+                    x.entries.push(entry(Section::Internal, "target", v));
                 }
             }
             Kind::JSArray => {
@@ -367,7 +468,8 @@ impl<'h> Inspector<'h> {
                 if let Some(v) = r.slot(w, f.primitive_wrapper_value) {
                     let v = self.render(v, depth + 1);
                     x.text = v.text.clone();
-                    x.entries.push(entry("internal", "[[PrimitiveValue]]", v));
+                    x.entries
+                        .push(entry(Section::Internal, "[[PrimitiveValue]]", v));
                 }
             }
             Kind::JSDate => {
@@ -403,7 +505,8 @@ impl<'h> Inspector<'h> {
                 if state != "pending" {
                     if let Some(v) = r.slot(w, f.promise_result) {
                         let v = self.render(v, depth + 1);
-                        x.entries.push(entry("internal", "[[PromiseResult]]", v));
+                        x.entries
+                            .push(entry(Section::Internal, "[[PromiseResult]]", v));
                     }
                 }
             }
@@ -474,7 +577,7 @@ impl<'h> Inspector<'h> {
             let v = self.render(p.value, depth + 1);
             if kind == Kind::JSError {
                 if let crate::objects::reader::Key::Private(d) = &p.key {
-                    if d.contains("stack") && v.kind == "string" {
+                    if d.contains("stack") && v.kind == ValueKind::String {
                         x.detail("stack", v.text.clone().unwrap_or_default());
                     }
                 }
@@ -483,7 +586,7 @@ impl<'h> Inspector<'h> {
                 }
             }
             x.entries.push(Entry {
-                section: "property",
+                section: Section::Property,
                 key: p.key.to_string(),
                 key_value: None,
                 value: v,
@@ -507,7 +610,7 @@ impl<'h> Inspector<'h> {
                 values,
                 capacity,
             }) => {
-                if x.kind == "array" || capacity > 0 {
+                if x.kind == ValueKind::Array || capacity > 0 {
                     x.detail("elements_kind", elements_kind_name(kind, &r));
                 }
                 let mut shown = 0;
@@ -519,7 +622,8 @@ impl<'h> Inspector<'h> {
                         break;
                     }
                     let v = self.render(v, depth + 1);
-                    x.entries.push(entry("element", &format!("[{i}]"), v));
+                    x.entries
+                        .push(entry(Section::Element, &format!("[{i}]"), v));
                     shown += 1;
                 }
                 if capacity as usize > limit && shown > 0 {
@@ -531,7 +635,7 @@ impl<'h> Inspector<'h> {
                 values,
                 capacity,
             }) => {
-                if x.kind == "array" || capacity > 0 {
+                if x.kind == ValueKind::Array || capacity > 0 {
                     x.detail("elements_kind", elements_kind_name(kind, &r));
                 }
                 for (i, v) in values.into_iter().enumerate() {
@@ -539,9 +643,10 @@ impl<'h> Inspector<'h> {
                         break;
                     }
                     if let Some(v) = v {
-                        let mut n = Value::new("number");
+                        let mut n = Value::new(ValueKind::Number);
                         n.text = Some(js_number(v));
-                        x.entries.push(entry("element", &format!("[{i}]"), n));
+                        x.entries
+                            .push(entry(Section::Element, &format!("[{i}]"), n));
                     }
                 }
                 if capacity as usize > limit {
@@ -552,7 +657,8 @@ impl<'h> Inspector<'h> {
                 x.detail("elements_kind", "DICTIONARY_ELEMENTS");
                 for (i, v) in entries {
                     let v = self.render(v, depth + 1);
-                    x.entries.push(entry("element", &format!("[{i}]"), v));
+                    x.entries
+                        .push(entry(Section::Element, &format!("[{i}]"), v));
                 }
             }
             Some(Elements::Other { .. }) => {}
@@ -612,9 +718,10 @@ impl<'h> Inspector<'h> {
             return;
         };
         for (i, c) in bytes.chunks_exact(size as usize).enumerate() {
-            let mut v = Value::new("number");
+            let mut v = Value::new(ValueKind::Number);
             v.text = Some(fmt(c));
-            x.entries.push(entry("element", &format!("[{i}]"), v));
+            x.entries
+                .push(entry(Section::Element, &format!("[{i}]"), v));
         }
         if len > n {
             x.truncated = true;
@@ -651,7 +758,7 @@ impl<'h> Inspector<'h> {
                             kv.clone()
                         };
                         x.entries.push(Entry {
-                            section: "entry",
+                            section: Section::Entry,
                             key: format!("{{{}}}", x.entries.len()),
                             key_value: (per == 2).then(|| Box::new(kv)),
                             value: v,
@@ -699,15 +806,18 @@ impl<'h> Inspector<'h> {
                 let v = r.array_get(table, base + 1).unwrap_or(0);
                 let v = self.render(v, depth + 1);
                 x.entries.push(Entry {
-                    section: "entry",
+                    section: Section::Entry,
                     key: format!("{{{}}}", x.entries.len()),
                     key_value: Some(Box::new(kv)),
                     value: v,
                     accessor: false,
                 });
             } else {
-                x.entries
-                    .push(entry("entry", &format!("{{{}}}", x.entries.len()), kv));
+                x.entries.push(entry(
+                    Section::Entry,
+                    &format!("{{{}}}", x.entries.len()),
+                    kv,
+                ));
             }
         }
     }
@@ -750,12 +860,12 @@ impl<'h> Inspector<'h> {
                 let v = match r.context_slot(cur, slot) {
                     Some(SlotValue::Tagged(w)) => self.render(w, depth + 1),
                     Some(SlotValue::Number(n)) => {
-                        let mut x = Value::new("number");
+                        let mut x = Value::new(ValueKind::Number);
                         x.text = Some(js_number(n));
                         x
                     }
                     Some(SlotValue::Detached) => {
-                        let mut x = Value::new("unreadable");
+                        let mut x = Value::new(ValueKind::Unreadable);
                         x.notes.push("the context cell is detached".into());
                         x
                     }
@@ -766,7 +876,7 @@ impl<'h> Inspector<'h> {
                 } else {
                     format!("{name} (outer {level})")
                 };
-                x.entries.push(entry("context", &key, v));
+                x.entries.push(entry(Section::Context, &key, v));
             }
             match r.array_get(cur, f.context_previous) {
                 Some(p) => cur = p,
@@ -776,7 +886,7 @@ impl<'h> Inspector<'h> {
     }
 }
 
-fn entry(section: &'static str, key: &str, value: Value) -> Entry {
+fn entry(section: Section, key: &str, value: Value) -> Entry {
     Entry {
         section,
         key: key.to_string(),
@@ -905,7 +1015,7 @@ pub fn summary(heap: &Heap, w: u64) -> String {
 pub fn one_line(v: &Value) -> String {
     let c = v.constructor.as_deref().unwrap_or("");
     match v.kind {
-        "string" => {
+        ValueKind::String => {
             let t = v.text.as_deref().unwrap_or("");
             let mut s = format!("{t:?}");
             if v.truncated {
@@ -913,10 +1023,14 @@ pub fn one_line(v: &Value) -> String {
             }
             s
         }
-        "number" | "bigint" | "boolean" | "symbol" => v.text.clone().unwrap_or_default(),
-        "undefined" | "null" | "hole" => v.kind.to_string(),
-        "function" => format!("<function {}>", v.text.as_deref().unwrap_or("")),
-        "unreadable" => format!("<unreadable {}>", v.address.as_deref().unwrap_or("")),
+        ValueKind::Number | ValueKind::Bigint | ValueKind::Boolean | ValueKind::Symbol => {
+            v.text.clone().unwrap_or_default()
+        }
+        ValueKind::Undefined => "undefined".into(),
+        ValueKind::Null => "null".into(),
+        ValueKind::Hole => "hole".into(),
+        ValueKind::Function => format!("<function {}>", v.text.as_deref().unwrap_or("")),
+        ValueKind::Unreadable => format!("<unreadable {}>", v.address.as_deref().unwrap_or("")),
         _ => {
             let mut s = format!("<{c}>");
             if let Some(t) = &v.text {

@@ -28,7 +28,7 @@ fn leaking_array_length_equals_the_leaked_instances() {
             })
             .unwrap_or_else(|| panic!("node{major}: no global object with a `leaked` property"));
         let v = Inspector::new(&heap, Limits::default()).value(leaked);
-        assert_eq!(v.kind, "array", "node{major}");
+        assert_eq!(v.kind.as_str(), "array", "node{major}");
         let length = v.length.expect("array length");
         let census = heap.census(Scope::Reachable, false);
         let row = census

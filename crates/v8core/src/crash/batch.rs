@@ -2,7 +2,7 @@
 //! Python): versions, crash cause, heap use, the largest constructors, what holds the largest,
 //! the JS stack, and a signature that is equal for crashes of the same leak.
 
-use crate::crash::report::{report, TopName};
+use crate::crash::report::{report, CauseKind, TopName};
 use crate::graph::reverse::Graph;
 use crate::heap::index::no_progress;
 use crate::heap::loaded::Heap;
@@ -14,6 +14,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
+/// Whether a record's core could be analyzed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Analyzed.
+    Ok,
+    /// Not analyzed; `error` says why.
+    #[default]
+    Failed,
+}
+
 /// The record of one core.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct CoreRecord {
@@ -21,8 +32,8 @@ pub struct CoreRecord {
     pub core: String,
     /// Identity of the file (path, size, modification time), to skip it on a re-run.
     pub key: String,
-    /// `ok` or `failed`.
-    pub status: String,
+    /// Whether the core could be analyzed.
+    pub status: RecordStatus,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -44,9 +55,9 @@ pub struct CoreRecord {
     /// Process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u64>,
-    /// `oom`, `abort`, `signal`, `unknown`.
+    /// What ended the process.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub cause: Option<CauseKind>,
     /// One sentence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause_summary: Option<String>,
@@ -93,7 +104,7 @@ pub fn analyze(path: &Path, opts: &OpenOptions) -> CoreRecord {
     let opened = Process::open(path, opts);
     match opened {
         Err(e) => {
-            rec.status = "failed".into();
+            rec.status = RecordStatus::Failed;
             rec.error = Some(e.to_string());
         }
         Ok(p) => {
@@ -103,7 +114,7 @@ pub fn analyze(path: &Path, opts: &OpenOptions) -> CoreRecord {
                 fill(&heap, &mut rec);
             }));
             if outcome.is_err() {
-                rec.status = "failed".into();
+                rec.status = RecordStatus::Failed;
                 rec.error = Some("internal error while analyzing (please report)".into());
             }
         }
@@ -115,14 +126,14 @@ pub fn analyze(path: &Path, opts: &OpenOptions) -> CoreRecord {
 fn fill(h: &Heap, rec: &mut CoreRecord) {
     let g = Graph::build(&h.p, &h.index, &h.marking, &no_progress);
     let r = report(h, &g, 5, 1);
-    rec.status = "ok".into();
+    rec.status = RecordStatus::Ok;
     rec.compression = h.p.dump().compression().map(|c| c.name().to_string());
     rec.executable = Some(h.p.exe_check.path.display().to_string());
     rec.executable_found_by = Some(h.p.exe_check.found_by.clone());
     rec.node = h.p.versions.node.clone();
     rec.v8 = Some(h.p.versions.v8.to_string());
     rec.pid = r.node.pid;
-    rec.cause = Some(r.cause.kind.clone());
+    rec.cause = Some(r.cause.kind);
     rec.cause_summary = Some(r.cause.summary.clone());
     rec.heap_limit_mib = r.cause.heap_limit_mib;
     rec.heap_object_bytes = Some(r.spaces.iter().map(|s| s.objects).sum());
@@ -159,7 +170,7 @@ fn fill(h: &Heap, rec: &mut CoreRecord) {
         .collect();
     rec.signature = format!(
         "{} | {} | {}",
-        rec.cause.as_deref().unwrap_or("?"),
+        rec.cause.map(|c| c.as_str()).unwrap_or("?"),
         rec.top.first().map(|t| t.name.as_str()).unwrap_or("-"),
         functions.join(" < ")
     );
@@ -313,7 +324,7 @@ impl BatchSummary {
     pub fn of(mut records: Vec<CoreRecord>, skipped: usize) -> BatchSummary {
         records.sort_by(|x, y| x.core.cmp(&y.core));
         let mut by_sig: BTreeMap<&str, Vec<&CoreRecord>> = BTreeMap::new();
-        for r in records.iter().filter(|r| r.status == "ok") {
+        for r in records.iter().filter(|r| r.status == RecordStatus::Ok) {
             by_sig.entry(r.signature.as_str()).or_default().push(r);
         }
         let mut groups: Vec<CrashGroup> = by_sig
@@ -336,7 +347,10 @@ impl BatchSummary {
                 .then(a.signature.cmp(&b.signature))
         });
         BatchSummary {
-            failed: records.iter().filter(|r| r.status != "ok").count(),
+            failed: records
+                .iter()
+                .filter(|r| r.status != RecordStatus::Ok)
+                .count(),
             records,
             skipped,
             groups,

@@ -12,11 +12,37 @@ use crate::heap::loaded::Heap;
 use crate::objects::census::Scope;
 use serde::Serialize;
 
+/// What ended the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CauseKind {
+    /// V8 gave up: "JavaScript heap out of memory".
+    Oom,
+    /// The process called abort() (process.abort(), a fatal error, an assertion).
+    Abort,
+    /// Killed by a signal.
+    Signal,
+    /// The core records no signal.
+    Unknown,
+}
+
+impl CauseKind {
+    /// The JSON spelling (`oom`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CauseKind::Oom => "oom",
+            CauseKind::Abort => "abort",
+            CauseKind::Signal => "signal",
+            CauseKind::Unknown => "unknown",
+        }
+    }
+}
+
 /// Why the process died.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cause {
-    /// `oom`, `abort`, `signal` or `unknown`.
-    pub kind: String,
+    /// What ended it.
+    pub kind: CauseKind,
     /// One sentence.
     pub summary: String,
     /// The signal number, if any.
@@ -184,7 +210,7 @@ fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
             })
             .map(|s| s.split('(').next().unwrap_or(s).to_string());
         return Cause {
-            kind: "oom".into(),
+            kind: CauseKind::Oom,
             summary: format!(
                 "JavaScript heap out of memory{}",
                 oom_in
@@ -199,18 +225,21 @@ fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
     }
     let (kind, summary) = match signal {
         Some(6) if symbols.iter().any(|s| *s == "abort" || s.contains("Abort")) => (
-            "abort",
+            CauseKind::Abort,
             "the process aborted itself (abort(): process.abort(), a fatal error or an assertion)"
                 .to_string(),
         ),
         Some(s) => (
-            "signal",
+            CauseKind::Signal,
             format!("killed by {} ({s})", elfcore::core::signal_name(s)),
         ),
-        None => ("unknown", "no signal recorded in the core".to_string()),
+        None => (
+            CauseKind::Unknown,
+            "no signal recorded in the core".to_string(),
+        ),
     };
     Cause {
-        kind: kind.into(),
+        kind,
         summary,
         signal,
         oom_in: None,

@@ -264,9 +264,12 @@ impl Render for crate::crash::batch::BatchSummary {
                 .unwrap_or_default();
             t.row(vec![
                 name,
-                r.status.clone(),
+                match r.status {
+                    crate::crash::batch::RecordStatus::Ok => "ok".to_string(),
+                    crate::crash::batch::RecordStatus::Failed => "failed".to_string(),
+                },
                 r.node.clone().unwrap_or_default(),
-                r.cause.clone().unwrap_or_default(),
+                r.cause.map(|c| c.as_str().to_string()).unwrap_or_default(),
                 largest,
                 format!("{:.1} s", r.seconds),
             ]);

@@ -2,7 +2,7 @@
 
 use super::{clean, Render};
 use crate::answer::Inspection;
-use crate::inspect::{one_line, Entry, Value};
+use crate::inspect::{one_line, Entry, Section, Value, ValueKind};
 
 impl Render for Inspection {
     fn render(&self, out: &mut String) {
@@ -21,7 +21,14 @@ pub fn value_text(v: &Value) -> String {
 fn head(v: &Value) -> String {
     let mut s = String::new();
     if let Some(a) = &v.address {
-        if !matches!(v.kind, "number" | "boolean" | "undefined" | "null" | "hole") {
+        if !matches!(
+            v.kind,
+            ValueKind::Number
+                | ValueKind::Boolean
+                | ValueKind::Undefined
+                | ValueKind::Null
+                | ValueKind::Hole
+        ) {
             s.push_str(a);
             s.push(' ');
         }
@@ -31,7 +38,7 @@ fn head(v: &Value) -> String {
         if k == "stack" {
             continue;
         }
-        if matches!(v.kind, "string") {
+        if v.kind == ValueKind::String {
             continue;
         }
         s.push_str(&format!(" {k}={}", clean(d)));
@@ -45,25 +52,25 @@ fn head(v: &Value) -> String {
 fn render(v: &Value, indent: usize, out: &mut String) {
     out.push_str(&head(v));
     if v.entries.is_empty() {
-        if v.truncated && !matches!(v.kind, "string") {
+        if v.truncated && v.kind != ValueKind::String {
             out.push_str(" {...}");
         }
         return;
     }
     out.push_str(" {\n");
     let pad = "  ".repeat(indent + 1);
-    let mut last = "";
+    let mut last = None;
     for e in &v.entries {
-        if e.section != last && matches!(e.section, "context" | "internal") {
+        if Some(e.section) != last && matches!(e.section, Section::Context | Section::Internal) {
             out.push_str(&format!("{pad}// {}\n", section_title(e)));
         }
-        last = e.section;
+        last = Some(e.section);
         out.push_str(&pad);
         if let Some(k) = &e.key_value {
             let mut ks = String::new();
             render(k, indent + 1, &mut ks);
             out.push_str(&format!("{ks} => "));
-        } else if e.section != "entry" {
+        } else if e.section != Section::Entry {
             out.push_str(&format!("{}: ", clean(&e.key)));
         }
         if e.accessor {
@@ -86,7 +93,7 @@ fn render(v: &Value, indent: usize, out: &mut String) {
 
 fn section_title(e: &Entry) -> &'static str {
     match e.section {
-        "context" => "closure variables",
+        Section::Context => "closure variables",
         _ => "internal",
     }
 }
