@@ -22,7 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::heap::pages::PageScan;
-use crate::meta::layout::{Layout, Resolved, Source};
+use crate::meta::layout::{Layout, Resolved, Source, Tagged};
 use crate::meta::metadata::Metadata;
 use crate::meta::tables::{RootIndices, V8Version, VersionTable, TABLES};
 use crate::meta::types::InstanceTypes;
@@ -174,17 +174,12 @@ impl<'a> RootsProbe<'a> {
 
     fn map(&self, obj: u64) -> Option<u64> {
         (obj & 3 == 1).then_some(())?;
-        self.word(
-            obj.wrapping_sub(1)
-                .wrapping_add(self.layout.heap_object_map as u64),
-        )
+        self.word(Tagged(obj).field(self.layout.heap_object_map as u64).0)
     }
 
     fn map_type(&self, map: u64) -> Option<u16> {
-        let a = map
-            .wrapping_sub(1)
-            .wrapping_add(self.layout.map_instance_type as u64);
-        self.mem.read_u16(Address(a)).ok()
+        let a = Tagged(map).field(self.layout.map_instance_type as u64);
+        self.mem.read_u16(a).ok()
     }
 
     fn is_meta_map(&self, m: u64) -> bool {
@@ -199,7 +194,7 @@ impl<'a> RootsProbe<'a> {
 
     fn oddball_kind(&self, obj: u64) -> Option<i64> {
         (self.type_of(obj)? == self.types[0]?).then_some(())?;
-        let w = self.word(obj - 1 + self.layout.oddball_kind as u64)?;
+        let w = self.word(Tagged(obj).field(self.layout.oddball_kind as u64).0)?;
         Some(self.layout.smi_value(w))
     }
 
@@ -243,11 +238,7 @@ impl<'a> RootsProbe<'a> {
             return Err(format!("root {} (the_hole) is not the hole", idx.the_hole));
         }
         let empty = root(idx.empty_string);
-        let len = self.word(
-            empty
-                .wrapping_sub(1)
-                .wrapping_add(self.layout.string_length as u64),
-        );
+        let len = self.word(Tagged(empty).field(self.layout.string_length as u64).0);
         if self.type_of(empty).is_none_or(|t| t >= 128) || len.map(|w| w as u32) != Some(0) {
             return Err(format!(
                 "root {} (empty_string) is not the empty string",
@@ -279,10 +270,7 @@ impl<'a> RootsProbe<'a> {
             empty_string: find(&|w| {
                 self.type_of(w).is_some_and(|t| t < 128)
                     && self
-                        .word(
-                            w.wrapping_sub(1)
-                                .wrapping_add(self.layout.string_length as u64),
-                        )
+                        .word(Tagged(w).field(self.layout.string_length as u64).0)
                         .map(|x| x as u32)
                         == Some(0)
             })?,

@@ -16,7 +16,7 @@ use crate::meta::enum_decode::decode_instance_types;
 use crate::meta::fields::Fields;
 use crate::meta::kinds::Kind;
 use crate::meta::kinds::KindTable;
-use crate::meta::layout::{Layout, Resolved, Source};
+use crate::meta::layout::{Layout, Resolved, Source, Tagged};
 use crate::meta::metadata::Metadata;
 use crate::meta::tables::{PositionTable, V8Version, VersionTable};
 use crate::meta::types::InstanceTypes;
@@ -460,18 +460,15 @@ impl Process {
 
     /// The map word of the object at tagged pointer `tagged`.
     pub fn map_of(&self, tagged: u64) -> Result<u64> {
-        Ok(self.memory().read_u64(Address(
-            tagged
-                .wrapping_sub(1)
-                .wrapping_add(self.layout.heap_object_map as u64),
-        ))?)
+        Ok(self
+            .memory()
+            .read_u64(Tagged(tagged).field(self.layout.heap_object_map as u64))?)
     }
     /// The instance type stored in the map at tagged pointer `map`.
     pub fn instance_type_of_map(&self, map: u64) -> Result<u16> {
-        Ok(self.memory().read_u16(Address(
-            map.wrapping_sub(1)
-                .wrapping_add(self.layout.map_instance_type as u64),
-        ))?)
+        Ok(self
+            .memory()
+            .read_u16(Tagged(map).field(self.layout.map_instance_type as u64))?)
     }
 
     /// Checks on a sample of the heap: the page lists walk; the old-space pages walk with few

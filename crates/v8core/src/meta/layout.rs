@@ -7,8 +7,27 @@
 use crate::error::{Error, Result};
 use crate::meta::metadata::Metadata;
 use crate::meta::tables::{V8Version, VersionTable};
+use elfcore::Address;
 use serde::Serialize;
 use std::path::Path;
+
+/// A tagged word as V8 stores it: a Smi (low bit 0), a strong heap pointer (low bits 01: the
+/// object's address plus one) or a weak one (low bits 11). The tag arithmetic of reading a
+/// field lives here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tagged(pub u64);
+
+impl Tagged {
+    /// The address of the object a heap pointer (strong or weak) points at.
+    pub fn untagged(self) -> Address {
+        Address(self.0 & !3)
+    }
+    /// The address of the field at byte offset `off` of the object this pointer points at
+    /// (wrapping: the word may be garbage from a damaged heap).
+    pub fn field(self, off: u64) -> Address {
+        Address((self.0 & !3).wrapping_add(off))
+    }
+}
 
 /// Where a layout value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

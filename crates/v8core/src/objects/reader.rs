@@ -4,6 +4,7 @@
 //! a bound.
 
 use crate::meta::kinds::Kind;
+use crate::meta::layout::Tagged;
 use crate::process::Process;
 use elfcore::{Address, MemError, Memory};
 
@@ -194,11 +195,11 @@ impl<'p> Reader<'p> {
             return Ok(None);
         }
         let l = &self.p.layout;
-        let m = self.try_word(obj.wrapping_sub(1).wrapping_add(l.heap_object_map as u64))?;
+        let m = self.try_word(Tagged(obj).field(l.heap_object_map as u64).0)?;
         if !self.is_heap(m) {
             return Ok(None);
         }
-        let mm = self.try_word(m.wrapping_sub(1).wrapping_add(l.heap_object_map as u64))?;
+        let mm = self.try_word(Tagged(m).field(l.heap_object_map as u64).0)?;
         if !self.is_heap(mm) {
             return Ok(None);
         }
@@ -228,25 +229,19 @@ impl<'p> Reader<'p> {
 
     /// The tagged slot at byte offset `off` of object `obj` (tagged).
     pub fn slot(&self, obj: u64, off: u64) -> Option<u64> {
-        self.word(obj.wrapping_sub(1).wrapping_add(off))
+        self.word(Tagged(obj).field(off).0)
     }
     /// A u8 field.
     pub fn u8_at(&self, obj: u64, off: u64) -> Option<u8> {
-        self.mem()
-            .read_u8(Address(obj.wrapping_sub(1).wrapping_add(off)))
-            .ok()
+        self.mem().read_u8(Tagged(obj).field(off)).ok()
     }
     /// A u16 field.
     pub fn u16_at(&self, obj: u64, off: u64) -> Option<u16> {
-        self.mem()
-            .read_u16(Address(obj.wrapping_sub(1).wrapping_add(off)))
-            .ok()
+        self.mem().read_u16(Tagged(obj).field(off)).ok()
     }
     /// A u32 field.
     pub fn u32_at(&self, obj: u64, off: u64) -> Option<u32> {
-        self.mem()
-            .read_u32(Address(obj.wrapping_sub(1).wrapping_add(off)))
-            .ok()
+        self.mem().read_u32(Tagged(obj).field(off)).ok()
     }
     /// A f64 field.
     pub fn f64_at(&self, obj: u64, off: u64) -> Option<f64> {
@@ -655,9 +650,7 @@ impl<'p> Reader<'p> {
 
     /// `len` raw bytes of object `obj` from byte offset `off`.
     pub fn bytes_at(&self, obj: u64, off: u64, len: usize) -> Option<Vec<u8>> {
-        self.mem()
-            .read_vec(elfcore::Address(obj.wrapping_sub(1).wrapping_add(off)), len)
-            .ok()
+        self.mem().read_vec(Tagged(obj).field(off), len).ok()
     }
 
     /// Map bit_field2.
