@@ -300,10 +300,7 @@ enum Command {
 type Res = Result<(), Box<dyn std::error::Error>>;
 
 /// Print an answer: JSON, or its text.
-fn emit<T: Serialize>(a: &Answer<T>, json: bool) -> Res
-where
-    T: v8core::render::Render,
-{
+fn emit<T: Serialize + v8core::render::Render>(a: &Answer<T>, json: bool) -> Res {
     let out = if json {
         serde_json::to_string_pretty(a)? + "\n"
     } else {

@@ -4,11 +4,12 @@
 //! [`Answer`]. The CLI, the Python module and the lldb plugin are front ends of this type:
 //! they parse arguments, call one method, and render the answer.
 //!
-//! ```no_run
+//! ```
+//! # let core = v8dump_testkit::fixture("basic", 20).core;
 //! use v8core::session::{ObjectsQuery, Session};
 //! use v8core::OpenOptions;
 //!
-//! let s = Session::open("core", &OpenOptions::default())?;
+//! let s = Session::open(&core, &OpenOptions::default())?;
 //! let census = s.objects(&ObjectsQuery::default());
 //! for row in census.body.rows.iter().take(5) {
 //!     println!("{:>8} {:>10} {}", row.count, row.size, row.name);
@@ -85,6 +86,13 @@ fn scope(all: bool) -> Scope {
 }
 
 /// Parse an address as a person writes it: `0x...` (hex) or decimal, tagged or not.
+///
+/// ```
+/// use v8core::session::parse_address;
+/// assert_eq!(parse_address("0x1f").unwrap(), 31);
+/// assert_eq!(parse_address(" 42 ").unwrap(), 42);
+/// assert!(parse_address("forty-two").is_err());
+/// ```
 pub fn parse_address(s: &str) -> Result<u64> {
     let t = s.trim();
     let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
@@ -223,6 +231,15 @@ impl Session {
 
     /// `info`: what the core is (crash, versions, executable check, metadata, heap pages and
     /// what a walk of them finds); `pages` lists every page too.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let info = s.info(false);
+    /// assert_eq!(info.body.node_version.as_deref(), Some("20.20.2"));
+    /// assert!(info.body.checks.iter().all(|c| c.ok));
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn info(&self, pages: bool) -> Answer<Summary> {
         self.answer("info", Summary::of(&self.process, pages))
     }
@@ -272,6 +289,18 @@ impl Session {
     }
 
     /// `findjsinstances NAME`: the objects of one constructor, `skip` then at most `limit`.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let page = s.instances("UserSession", false, 10, 5)?;
+    /// assert_eq!((page.body.total, page.body.instances.len()), (2000, 10));
+    /// assert!(page.body.instances[0].summary.starts_with("<UserSession>"));
+    /// // A name no object has is an error that suggests names that contain it.
+    /// let e = s.instances("usersess", false, 10, 0).unwrap_err().to_string();
+    /// assert!(e.contains("UserSession"), "{e}");
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn instances(
         &self,
         name: &str,
@@ -319,6 +348,18 @@ impl Session {
 
     /// `inspect ADDR`: the value at `addr` (a tagged pointer, an object's start address, or a
     /// Smi) as a tree.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// # use v8core::inspect::Limits;
+    /// let first = &s.instances("UserSession", false, 1, 0)?.body.instances[0];
+    /// let addr = v8core::session::parse_address(&first.address)?;
+    /// let v = s.inspect(addr, Limits::default());
+    /// assert!(v.body.value.entries.iter().any(|e| e.key == "userId"));
+    /// println!("{}", v.text());
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn inspect(&self, addr: u64, limits: Limits) -> Answer<Inspection> {
         let h = self.heap();
         let value = Inspector::new(h, limits).value(h.index.as_value(addr));
@@ -352,6 +393,16 @@ impl Session {
     }
 
     /// `findrefs ADDR`: every reference to the object at `addr`, at most `limit` shown.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let first = &s.instances("UserSession", false, 1, 0)?.body.instances[0];
+    /// let refs = s.refs(v8core::session::parse_address(&first.address)?, 100)?;
+    /// // The listener's closure holds the session in its context variable `session`.
+    /// assert!(refs.body.refs.iter().any(|r| r.edge == "session"));
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn refs(&self, addr: u64, limit: usize) -> Result<Answer<Refs>> {
         let target = self.object_at(addr)?;
         let edges = Edges::new(self.heap(), self.graph()).edges_to(target);
@@ -451,6 +502,15 @@ impl Session {
     }
 
     /// `retainers ADDR`: up to `paths` shortest retainer paths of at most `depth` steps.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let first = &s.instances("UserSession", false, 1, 0)?.body.instances[0];
+    /// let r = s.retainers(v8core::session::parse_address(&first.address)?, 1, 64)?;
+    /// assert!(r.body.paths[0].chain.ends_with("._events RealtimeService <- .realtimeService global"));
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn retainers(&self, addr: u64, paths: usize, depth: usize) -> Result<Answer<Retainers>> {
         let target = self.object_at(addr)?;
         let h = self.heap();
@@ -474,6 +534,14 @@ impl Session {
     }
 
     /// `top`: the `limit` objects with the largest retained sizes.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let top = s.top(5);
+    /// assert!(top.body.rows.iter().any(|r| r.name == "RealtimeService"));
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn top(&self, limit: usize) -> Answer<Top> {
         let h = self.heap();
         let d = self.dominators();
@@ -540,6 +608,19 @@ impl Session {
     /// `bt`: the crashing thread's stack (or every thread's), at most `frames` frames each.
     /// With `args`, each JavaScript frame's receiver and arguments, described through the heap
     /// (which is loaded for it).
+    /// ```
+    /// # let core = v8dump_testkit::fixture("oom", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let bt = s.backtraces(false, false, None);
+    /// let js: Vec<&str> = bt.body.threads[0]
+    ///     .frames
+    ///     .iter()
+    ///     .filter_map(|f| Some(f.js.as_ref()?.name.as_str()))
+    ///     .collect();
+    /// assert!(js.contains(&"leakForever"));
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn backtraces(
         &self,
         all_threads: bool,
@@ -580,11 +661,28 @@ impl Session {
     }
 
     /// `nodeinfo`: the Node.js process (versions, argv, environment, cwd).
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let info = s.node_info(false);
+    /// assert!(info.body.argv[1].ends_with("listener_leak.js"));
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn node_info(&self, show_secrets: bool) -> Answer<NodeInfo> {
         self.answer("nodeinfo", node_info(self.heap(), show_secrets))
     }
 
     /// `report`: why it died, what filled the heap, what holds it, the JavaScript stack.
+    /// ```
+    /// # let core = v8dump_testkit::fixture("oom", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let r = s.report();
+    /// assert_eq!(r.body.cause.kind.as_str(), "oom");
+    /// assert_eq!(r.body.top_by_size[0].name, "LeakyThing");
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
     pub fn report(&self) -> Answer<Report> {
         self.answer("report", report(self.heap(), self.graph(), 10, 3))
     }
@@ -606,6 +704,17 @@ pub struct DiffSide {
 
 /// `diff A B`: per-constructor change from `a` to `b`, largest growth first; `all` keeps
 /// constructors that did not change; `top` keeps the first rows.
+///
+/// ```
+/// # let (a, b) = (v8dump_testkit::fixture("diff_small", 20).core, v8dump_testkit::fixture("diff_large", 20).core);
+/// use v8core::session::{diff, Session};
+/// # use v8core::OpenOptions;
+/// let side = |c| Session::open(c, &OpenOptions::default()).map(|s| s.diff_side());
+/// let d = diff(&side(&a)?, &side(&b)?, false, Some(5));
+/// assert_eq!(d.body.rows[0].name, "LeakedRequest");
+/// assert_eq!(d.body.rows[0].count_delta, 2000);
+/// # Ok::<(), v8core::Error>(())
+/// ```
 pub fn diff(a: &DiffSide, b: &DiffSide, all: bool, top: Option<usize>) -> Answer<Diff> {
     let mut names: Vec<&String> = a.census.keys().chain(b.census.keys()).collect();
     names.sort();
