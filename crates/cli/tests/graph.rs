@@ -6,7 +6,7 @@
 mod common;
 use common::{json, text, v8dump};
 
-use v8dump_testkit::{fixture, MAJORS};
+use v8dump_testkit::{fixture, repo_root, MAJORS};
 
 #[test]
 fn diff_puts_the_leaking_constructor_first_with_its_count_delta() {
@@ -79,9 +79,19 @@ fn findrefs_and_retainers_name_the_listener_chain() {
         let answer = json(&v8dump(&["retainers", core, &addr, "--json"]));
         let paths = &answer["paths"];
         let chain = paths[0]["chain"].as_str().unwrap();
+        // The listener, named as DevTools names functions: `name @ file:line:column`.
+        let src = std::fs::read_to_string(repo_root().join("fixtures/scenarios/listener_leak.js"))
+            .unwrap();
+        let (line, text) = src
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("emitter.on(EVENT, (msg) =>"))
+            .unwrap();
+        let col = text.find("(msg)").unwrap() + 1;
         let want = format!(
-            "UserSession <- session system / Context <- context Function (anonymous) <- [{id}] \
-             Array <- .data-update Object <- ._events RealtimeService <- .realtimeService global"
+            "UserSession <- session system / Context <- context (anonymous) @ listener_leak.js:{}:{col} \
+             <- [{id}] Array <- .data-update Object <- ._events RealtimeService <- .realtimeService global",
+            line + 1
         );
         assert!(
             chain.starts_with(&want),

@@ -246,12 +246,14 @@ impl<'h> Inspector<'h> {
         self.heap.names.get(i).map(|n| n.to_string())
     }
 
+    /// How DevTools calls an engine object: `system / ClassName`.
     fn type_name(&self, obj: u64) -> String {
-        self.r
-            .itype(obj)
-            .and_then(|t| self.heap.p.types.name(t))
-            .unwrap_or("?")
-            .to_string()
+        crate::graph::describe::system_name(
+            self.r
+                .itype(obj)
+                .and_then(|t| self.heap.p.types.name(t))
+                .unwrap_or("?"),
+        )
     }
 
     /// Render the tagged word `w`.

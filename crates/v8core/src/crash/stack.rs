@@ -515,47 +515,21 @@ impl<'p> StackWalker<'p> {
 
     /// Name, script and start position of a function.
     pub fn js_frame(&self, func: u64) -> JsFrame {
-        let r = &self.r;
-        let name = r.function_name(func);
-        let sfi = r.function_shared(func);
-        let script = sfi
-            .and_then(|s| r.slot(s, self.p.fields.sfi_script))
-            .filter(|&s| r.kind(s) == Some(Kind::Script));
-        let script_name = script
-            .and_then(|s| r.slot(s, self.p.fields.script_name))
-            .and_then(|n| r.string_text(n))
-            .filter(|n| !n.is_empty());
-        let mut js = JsFrame {
+        let loc = position::function_location(&self.r, func);
+        JsFrame {
             function: func,
-            name: if name.is_empty() {
-                "(anonymous)".into()
-            } else {
-                name
-            },
-            script: script_name,
-            line: None,
-            column: None,
+            name: loc.name,
+            script: loc.script,
+            line: loc.line,
+            column: loc.column,
             exact: false,
             this: None,
             args: None,
-        };
-        if let Some(start) = sfi.and_then(|s| position::function_start(r, s)) {
-            if let Some((line, col)) = self.line_col(func, start) {
-                js.line = Some(line);
-                js.column = Some(col);
-            }
         }
-        js
     }
 
     /// 1-based line and column of source position `pos` in the script of function `func`.
     fn line_col(&self, func: u64, pos: u64) -> Option<(u64, u64)> {
-        let r = &self.r;
-        let sfi = r.function_shared(func)?;
-        let script = r
-            .slot(sfi, self.p.fields.sfi_script)
-            .filter(|&s| r.kind(s) == Some(Kind::Script))?;
-        let source = r.slot(script, self.p.fields.script_source)?;
-        position::line_col(r, source, pos)
+        position::sfi_line_col(&self.r, self.r.function_shared(func)?, pos)
     }
 }

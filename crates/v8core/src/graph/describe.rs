@@ -3,6 +3,7 @@
 
 use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
+use crate::objects::position::function_location;
 use crate::process::Process;
 
 /// What the memory at `a` is: a thread's stack, a mapped file, or anonymous memory.
@@ -32,9 +33,9 @@ pub fn describe_region(p: &Process, a: u64) -> String {
     "anonymous memory (C++ heap, handles)".into()
 }
 
-/// How an object is called in a path or a list of references: its snapshot name for JS
-/// objects and contexts, `Function name` for functions, otherwise its kind (`FixedArray`,
-/// `PropertyCell`) or instance type.
+/// How an object is called in a path or a list of references, in DevTools' vocabulary: its
+/// snapshot name for JS objects and contexts (`UserSession`, `system / Context`), functions as
+/// `name @ file:line`, strings as `(string)`, the engine's objects as `system / ClassName`.
 pub fn display_name(h: &Heap, i: usize) -> String {
     let kind = h.index.kind(&h.p, i);
     if kind == Kind::JSGlobalObject {
@@ -45,21 +46,32 @@ pub fn display_name(h: &Heap, i: usize) -> String {
     }
     let r = h.reader();
     match kind {
-        Kind::JSFunction => {
-            let n = r.function_name(h.index.tagged(i));
-            if n.is_empty() {
-                "Function (anonymous)".into()
-            } else {
-                format!("Function {n}")
+        Kind::JSFunction | Kind::JSBoundFunction => {
+            let loc = function_location(&r, h.index.tagged(i));
+            match loc.place() {
+                Some(p) => format!("{} @ {p}", loc.name),
+                None => loc.name,
             }
         }
-        Kind::String => "string".into(),
-        Kind::Other => {
-            h.p.types
-                .name(h.index.types[i])
-                .map(|t| t.trim_end_matches("_TYPE").to_string())
-                .unwrap_or_else(|| "object".into())
-        }
-        k => format!("{k:?}"),
+        Kind::String => "(string)".into(),
+        Kind::JSRegExp => "RegExp".into(),
+        _ => system_name(h.p.types.name(h.index.types[i]).unwrap_or("?")),
     }
+}
+
+/// `system / ClassName` for an instance type (`SHARED_FUNCTION_INFO_TYPE` ->
+/// `system / SharedFunctionInfo`), as V8's heap snapshot names the engine's objects.
+pub fn system_name(type_name: &str) -> String {
+    let class: String = type_name
+        .trim_end_matches("_TYPE")
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format!("system / {class}")
 }

@@ -122,6 +122,79 @@ pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
     Some(start)
 }
 
+/// Where a function is defined.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionLocation {
+    /// The function's debug name (`(anonymous)` when it has none).
+    pub name: String,
+    /// Its script's name (file or URL), if any.
+    pub script: Option<String>,
+    /// 1-based line of the function's start, when known.
+    pub line: Option<u64>,
+    /// 1-based column.
+    pub column: Option<u64>,
+}
+
+impl FunctionLocation {
+    /// `name (script:line:column)`, the script shortened to its file name.
+    pub fn text(&self) -> String {
+        match self.place() {
+            Some(p) => format!("{} ({p})", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// `script:line:column` (the script shortened to its file name), when known.
+    pub fn place(&self) -> Option<String> {
+        let s = self.script.as_deref()?;
+        let s = if s.starts_with("node:") {
+            s
+        } else {
+            s.rsplit('/').next().unwrap_or(s)
+        };
+        Some(match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{s}:{l}:{c}"),
+            (Some(l), None) => format!("{s}:{l}"),
+            _ => s.to_string(),
+        })
+    }
+}
+
+/// The script of a SharedFunctionInfo.
+pub fn sfi_script(r: &Reader, sfi: u64) -> Option<u64> {
+    r.slot(sfi, r.p.fields.sfi_script)
+        .filter(|&s| r.kind(s) == Some(crate::meta::kinds::Kind::Script))
+}
+
+/// 1-based line and column of source position `pos` in the script of SharedFunctionInfo
+/// `sfi`.
+pub fn sfi_line_col(r: &Reader, sfi: u64, pos: u64) -> Option<(u64, u64)> {
+    let source = r.slot(sfi_script(r, sfi)?, r.p.fields.script_source)?;
+    line_col(r, source, pos)
+}
+
+/// Name, script and start of a JSFunction.
+pub fn function_location(r: &Reader, func: u64) -> FunctionLocation {
+    let name = r.function_name(func);
+    let sfi = r.function_shared(func);
+    let script = sfi
+        .and_then(|s| sfi_script(r, s))
+        .and_then(|s| r.slot(s, r.p.fields.script_name))
+        .and_then(|n| r.string_text(n))
+        .filter(|n| !n.is_empty());
+    let at = sfi.and_then(|s| sfi_line_col(r, s, function_start(r, s)?));
+    FunctionLocation {
+        name: if name.is_empty() {
+            "(anonymous)".into()
+        } else {
+            name
+        },
+        script,
+        line: at.map(|a| a.0),
+        column: at.map(|a| a.1),
+    }
+}
+
 /// 1-based line and column of position `pos` (UTF-16 code units) in the source string
 /// `source`. Lines end as V8 ends them (`Script::GetPositionInfo`): `\n`, a `\r` not followed
 /// by `\n`, U+2028 and U+2029.
