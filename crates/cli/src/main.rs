@@ -216,6 +216,22 @@ enum Command {
         #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
     },
+    /// Leak suspects: what retains the most memory (heap and the external memory its objects
+    /// keep), followed down to where it fans out, described by what holds it, its children,
+    /// what they retain and the code behind it; then duplicate strings.
+    Leaks {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Report at most N suspects.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        top: usize,
+        /// Share of the memory a suspect retains at least, in percent.
+        #[arg(long, default_value_t = 10.0, value_name = "PERCENT")]
+        threshold: f64,
+    },
     /// Write the reachable heap as a Chrome DevTools .heapsnapshot (open it in DevTools'
     /// Memory tab, or in memlab).
     Heapsnapshot {
@@ -412,6 +428,18 @@ fn run(cli: &Cli) -> Res {
             emit(&v8core::session::diff(&a, &b, *all, *top), *json)
         }
         Command::Top { core, json, limit } => emit(&progress::session(core)?.top(*limit), *json),
+        Command::Leaks {
+            core,
+            json,
+            top,
+            threshold,
+        } => {
+            let opts = v8core::leaks::LeakOptions {
+                threshold: threshold / 100.0,
+                top: *top,
+            };
+            emit(&progress::session(core)?.leaks(&opts), *json)
+        }
         Command::Heapsnapshot { core, output, json } => {
             emit(&progress::session(core)?.heapsnapshot(output)?, *json)
         }

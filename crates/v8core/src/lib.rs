@@ -42,6 +42,7 @@ pub mod graph;
 pub mod heap;
 pub mod info;
 pub mod inspect;
+pub mod leaks;
 pub mod meta;
 pub mod objects;
 pub mod process;

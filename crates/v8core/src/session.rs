@@ -660,6 +660,13 @@ impl Session {
         )
     }
 
+    /// `leaks`: the leak suspects (what retains at least `opts.threshold` of the memory,
+    /// described by what holds it) and the duplicate strings.
+    pub fn leaks(&self, opts: &crate::leaks::LeakOptions) -> Answer<crate::leaks::Leaks> {
+        let l = crate::leaks::leaks(self.heap(), self.graph(), self.dominators(), opts);
+        self.answer("leaks", l)
+    }
+
     /// `nodeinfo`: the Node.js process (versions, argv, environment, cwd).
     /// ```
     /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;

@@ -8,6 +8,7 @@ mod crash;
 mod find;
 mod info;
 mod inspect;
+mod leaks;
 mod refs;
 
 pub use inspect::value_text;
