@@ -18,6 +18,7 @@ pub mod core;
 pub mod dump;
 pub mod elfimage;
 pub mod error;
+pub mod malloc;
 pub mod memory;
 pub mod modules;
 pub mod space;

@@ -248,6 +248,18 @@ impl<'h> Inspector<'h> {
 
     /// How DevTools calls an engine object: `system / ClassName`.
     fn type_name(&self, obj: u64) -> String {
+        // A store of a JS object is named for its role, as V8's heap snapshot names it.
+        if let Some(i) = self.heap.index.target(obj) {
+            match self.heap.store_role(i) {
+                Some(crate::heap::loaded::StoreRole::Elements) => {
+                    return "(object elements)".into()
+                }
+                Some(crate::heap::loaded::StoreRole::Properties) => {
+                    return "(object properties)".into()
+                }
+                None => {}
+            }
+        }
         crate::graph::describe::system_name(
             self.r
                 .itype(obj)

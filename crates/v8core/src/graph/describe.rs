@@ -1,7 +1,7 @@
 //! How objects and memory are called in answers: an object by its constructor name or kind,
 //! a root's memory by what it is (a thread's stack, a file's data, the C++ heap).
 
-use crate::heap::loaded::Heap;
+use crate::heap::loaded::{Heap, StoreRole};
 use crate::meta::kinds::Kind;
 use crate::objects::position::function_location;
 use crate::process::Process;
@@ -55,8 +55,25 @@ pub fn display_name(h: &Heap, i: usize) -> String {
         }
         Kind::String => "(string)".into(),
         Kind::JSRegExp => "RegExp".into(),
+        k if is_store_kind(k) => match h.store_role(i) {
+            Some(StoreRole::Elements) => "(object elements)".into(),
+            Some(StoreRole::Properties) => "(object properties)".into(),
+            None => system_name(h.p.types.name(h.index.types[i]).unwrap_or("?")),
+        },
         _ => system_name(h.p.types.name(h.index.types[i]).unwrap_or("?")),
     }
+}
+
+/// Kinds that serve as a JS object's elements or properties store.
+fn is_store_kind(k: Kind) -> bool {
+    matches!(
+        k,
+        Kind::FixedArray
+            | Kind::FixedDoubleArray
+            | Kind::NumberDictionary
+            | Kind::PropertyArray
+            | Kind::NameDictionary
+    )
 }
 
 /// `system / ClassName` for an instance type (`SHARED_FUNCTION_INFO_TYPE` ->

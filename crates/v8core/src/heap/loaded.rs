@@ -3,6 +3,7 @@
 
 use crate::heap::index::{HeapIndex, Progress};
 use crate::heap::marking::Marking;
+pub use crate::heap::marking::StoreRole;
 use crate::objects::census::{self, CensusRow, Names, Scope};
 use crate::objects::reader::Reader;
 use crate::process::Process;
@@ -35,6 +36,11 @@ impl Heap {
             marking,
             names,
         }
+    }
+
+    /// Whether object `i` is some reachable JS object's elements or properties store.
+    pub fn store_role(&self, i: usize) -> Option<StoreRole> {
+        self.marking.store_role(i)
     }
 
     /// A reader over the process.

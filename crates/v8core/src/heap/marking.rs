@@ -29,6 +29,12 @@ pub struct Marking {
     pub root_at: FxHashMap<u32, RootLoc>,
     /// Address ranges of primary roots: live stacks, the Isolate.
     pub primary: Vec<(u64, u64)>,
+    /// Bytes of free malloc chunks left out of the root scan (stale pointers).
+    pub stale_skipped: u64,
+    /// Objects that are a reachable JS object's elements store (one bit each).
+    elements: Vec<AtomicU64>,
+    /// Objects that are a reachable JS object's properties store.
+    properties: Vec<AtomicU64>,
 }
 
 /// Where a root pointer was found.
@@ -45,7 +51,31 @@ pub enum RootLoc {
     Memory(u64),
 }
 
+/// What an engine store is to the JS object that owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreRole {
+    /// A JS object's elements (V8's snapshot calls it `(object elements)`).
+    Elements,
+    /// A JS object's out-of-object properties (`(object properties)`).
+    Properties,
+}
+
 impl Marking {
+    /// Whether object `i` is a reachable JS object's elements or properties store.
+    pub fn store_role(&self, i: usize) -> Option<StoreRole> {
+        let bit = |v: &[AtomicU64]| {
+            v.get(i / 64)
+                .is_some_and(|w| w.load(Ordering::Relaxed) >> (i % 64) & 1 != 0)
+        };
+        if bit(&self.elements) {
+            Some(StoreRole::Elements)
+        } else if bit(&self.properties) {
+            Some(StoreRole::Properties)
+        } else {
+            None
+        }
+    }
+
     /// Whether object `i` is reachable.
     pub fn is_marked(&self, i: usize) -> bool {
         self.bits[i / 64].load(Ordering::Relaxed) >> (i % 64) & 1 != 0
@@ -159,6 +189,13 @@ impl HeapIndex {
             root_words: 0,
             root_at: FxHashMap::default(),
             primary: Vec::new(),
+            stale_skipped: 0,
+            elements: (0..self.len().div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            properties: (0..self.len().div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         };
         let mut heap_ranges: Vec<(u64, u64)> = p
             .pages
@@ -168,8 +205,13 @@ impl HeapIndex {
             .chain(&p.pages.unlisted_pages)
             .map(|pg| (pg.base.0, pg.base.0 + pg.size.max(1)))
             .collect();
-        heap_ranges.sort();
         let core = p.dump();
+        // Freed malloc memory holds stale pointers to objects the program no longer uses
+        // through it (a collector's worklists, a freed snapshot's tables): leave it out.
+        let malloc = elfcore::malloc::Malloc::scan(core);
+        m.stale_skipped = malloc.free_bytes();
+        heap_ranges.extend_from_slice(malloc.free_ranges());
+        heap_ranges.sort();
         // (object index, page range index) pairs.
         let mut stack: Vec<(u32, u32)> = Vec::new();
         // Writable dumped memory minus the heap pages: (address, length).
@@ -279,6 +321,8 @@ impl HeapIndex {
     ) {
         let core = p.dump();
         let n = self.len() as u64;
+        let (elements_off, properties_off) =
+            (p.fields.object_elements, p.fields.receiver_properties);
         let mut local: Vec<(u32, u32)>;
         const SEEN: usize = 64;
         let mut seen = [0u64; SEEN];
@@ -328,7 +372,21 @@ impl HeapIndex {
                     core.release_all();
                     touched = 0;
                 }
-                self.for_each_slot_in(p, ri, i, |_, w| {
+                // A JS object's elements and properties stores are named for that role.
+                let store_slots = p
+                    .kinds
+                    .kind(self.types[i])
+                    .is_receiver()
+                    .then(|| (self.addrs[i] + elements_off, self.addrs[i] + properties_off));
+                self.for_each_slot_in(p, ri, i, |a, w| {
+                    if let Some((e, pr)) = store_slots {
+                        if a == e || a == pr {
+                            if let Some((t, _)) = self.target_in(w) {
+                                let bits = if a == e { &m.elements } else { &m.properties };
+                                bits[t / 64].fetch_or(1 << (t % 64), Ordering::Relaxed);
+                            }
+                        }
+                    }
                     // Maps, oddballs and common strings recur in almost every object: a small
                     // cache of words already known marked saves their lookups.
                     let c = &mut seen[(w >> 3) as usize % SEEN];
