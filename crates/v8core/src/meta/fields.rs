@@ -78,6 +78,7 @@ pub struct Fields {
     pub bytecode_source_positions: Option<u64>,
     pub sfi_script: u64,
     pub uncompiled_inferred_name: u64,
+    pub uncompiled_start_position: u64,
     pub script_source: u64,
     pub script_name: u64,
     pub symbol_description: u64,
@@ -178,7 +179,11 @@ impl Fields {
             function_shared: f("JSFunction", &["shared"])?,
             function_context: f("JSFunction", &["context"])?,
             sfi_name_or_scope_info: f("SharedFunctionInfo", &["name_or_scope_info"])?,
-            sfi_function_data: f("SharedFunctionInfo", &["function_data"]).ok(),
+            sfi_function_data: f(
+                "SharedFunctionInfo",
+                &["function_data", "trusted_function_data"],
+            )
+            .ok(),
             bytecode_header: f("BytecodeArray", &["data"]).ok(),
             bytecode_source_positions: f("BytecodeArray", &["source_position_table"])
                 .ok()
@@ -188,6 +193,7 @@ impl Fields {
                 &["script", "script_or_debug_info", "raw_script"],
             )?,
             uncompiled_inferred_name: f("UncompiledData", &["inferred_name"])?,
+            uncompiled_start_position: f("UncompiledData", &["start_position"])?,
             script_source: f("Script", &["source"])?,
             script_name: f("Script", &["name"])?,
             symbol_description: f("Symbol", &["name", "description"])?,

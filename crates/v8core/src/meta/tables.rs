@@ -269,8 +269,10 @@ macro_rules! common_fields {
     ($($extra:expr),* $(,)?) => {
         &[
             $($extra,)*
-            ("JSArray", "length", 24),
     ("JSArray", "length", 24),
+    // The function data (BytecodeArray, UncompiledData, ...) right after the map; 12.4+ call it
+    // trusted_function_data and their metadata leaves it out.
+    ("SharedFunctionInfo", "function_data", 8),
     ("Name", "raw_hash_field", 8),
     // Oddball { to_number_raw, to_string, to_number, type_of, kind }: 22+ dropped the symbol.
     ("Oddball", "to_string", 16),

@@ -117,9 +117,18 @@ pub fn table_fits(bytes: &[u8], enc: PositionTable, length: u64) -> bool {
 /// The source position where the function of a SharedFunctionInfo starts, from its ScopeInfo's
 /// position info.
 pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
-    let si = r.slot(sfi, r.p.fields.sfi_name_or_scope_info)?;
-    let (start, _end) = r.scope_info_position(si)?;
-    Some(start)
+    let f = &r.p.fields;
+    let si = r.slot(sfi, f.sfi_name_or_scope_info)?;
+    if let Some((start, _end)) = r.scope_info_position(si) {
+        return Some(start);
+    }
+    // Never compiled: the parser's positions are kept in the UncompiledData.
+    let data = r.slot(sfi, f.sfi_function_data?)?;
+    if r.kind(data) != Some(crate::meta::kinds::Kind::UncompiledData) {
+        return None;
+    }
+    let start = r.u32_at(data, f.uncompiled_start_position)? as i32;
+    (start >= 0).then_some(start as u64)
 }
 
 /// Where a function is defined.
@@ -142,6 +151,13 @@ impl FunctionLocation {
             Some(p) => format!("{} ({p})", self.name),
             None => self.name.clone(),
         }
+    }
+
+    /// Whether the function is Node's own (its script is a `node:` builtin).
+    pub fn is_node_internal(&self) -> bool {
+        self.script
+            .as_deref()
+            .is_some_and(|s| s.starts_with("node:"))
     }
 
     /// `script:line:column` (the script shortened to its file name), when known.
