@@ -537,7 +537,9 @@ impl Process {
                     }
                 }
                 walked += 1;
-                if (walked >= 64 && global.is_some()) || walked >= 512 {
+                // Enough pages for the statistics; then on only as long as the global object
+                // is not found (a large heap may have moved it to a late page).
+                if walked >= 64 && global.is_some() {
                     break;
                 }
             }

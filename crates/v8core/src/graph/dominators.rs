@@ -27,8 +27,14 @@ pub trait DomGraph: Sync {
     /// The children of the virtual root, in priority order (a node reached from an earlier
     /// root is not a root itself).
     fn roots(&self) -> Vec<usize>;
-    /// The first successor of `v` at or after `cursor`, moving `cursor` past it.
-    fn next_successor(&self, v: usize, cursor: &mut u64) -> Option<usize>;
+    /// The first successor `t` of `v` at or after `cursor` for which `want(t)`, moving
+    /// `cursor` past it (one pass over `v`'s references however many are skipped).
+    fn next_successor(
+        &self,
+        v: usize,
+        cursor: &mut u64,
+        want: &dyn Fn(usize) -> bool,
+    ) -> Option<usize>;
     /// Calls `f` for every predecessor of `v`.
     fn for_each_predecessor(&self, v: usize, f: &mut dyn FnMut(usize));
     /// The node's own size.
@@ -74,13 +80,18 @@ impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F>
         roots.sort_unstable();
         roots.into_iter().map(|(_, i)| i as usize).collect()
     }
-    fn next_successor(&self, v: usize, cursor: &mut u64) -> Option<usize> {
+    fn next_successor(
+        &self,
+        v: usize,
+        cursor: &mut u64,
+        want: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
         let mut next = None;
         let ty = self.h.index.types[v];
         self.h
             .index
             .for_each_slot_from(&self.h.p, v, *cursor, |off, w| {
-                if let Some(t) = (self.edge)(ty, off, w) {
+                if let Some(t) = (self.edge)(ty, off, w).filter(|&t| want(t)) {
                     next = Some((t, off + 8));
                     return false;
                 }
@@ -127,8 +138,9 @@ impl Dominators {
         let mut vertex: Vec<u32> = vec![NONE]; // vertex[0] = virtual root
         let mut parent: Vec<u32> = vec![0];
         let mut is_root = vec![false; n];
-        // Iterative DFS: (node, cursor of its next successor).
-        let mut stack: Vec<(u32, u64)> = Vec::new();
+        // Iterative DFS: (node, cursor of its next successor), 8 bytes a level (a heap's DFS
+        // can run millions deep).
+        let mut stack: Vec<(u32, u32)> = Vec::new();
         let total = expected.max(1);
         for r in g.roots() {
             if r >= n || dfnum[r] != NONE {
@@ -139,14 +151,11 @@ impl Dominators {
             vertex.push(r as u32);
             parent.push(0);
             stack.push((r as u32, 0));
-            while let Some(&mut (v, ref mut cursor)) = stack.last_mut() {
-                let mut next = None;
-                while let Some(t) = g.next_successor(v as usize, cursor) {
-                    if t < n && dfnum[t] == NONE {
-                        next = Some(t);
-                        break;
-                    }
-                }
+            while let Some(&mut (v, ref mut cursor32)) = stack.last_mut() {
+                let mut cursor = *cursor32 as u64;
+                let next =
+                    g.next_successor(v as usize, &mut cursor, &|t| t < n && dfnum[t] == NONE);
+                *cursor32 = u32::try_from(cursor).unwrap_or(u32::MAX);
                 match next {
                     Some(t) => {
                         dfnum[t] = vertex.len() as u32;
@@ -305,13 +314,7 @@ impl Dominators {
             seen[r] = true;
             let mut stack: Vec<(usize, u64)> = vec![(r, 0)];
             while let Some(&mut (v, ref mut c)) = stack.last_mut() {
-                let mut next = None;
-                while let Some(t) = g.next_successor(v, c) {
-                    if t < n && !seen[t] {
-                        next = Some(t);
-                        break;
-                    }
-                }
+                let next = g.next_successor(v, c, &|t| t < n && !seen[t]);
                 match next {
                     Some(t) => {
                         seen[t] = true;
@@ -488,10 +491,19 @@ mod tests {
         fn roots(&self) -> Vec<usize> {
             self.roots.clone()
         }
-        fn next_successor(&self, v: usize, cursor: &mut u64) -> Option<usize> {
-            let t = *self.succ[v].get(*cursor as usize)?;
-            *cursor += 1;
-            Some(t)
+        fn next_successor(
+            &self,
+            v: usize,
+            cursor: &mut u64,
+            want: &dyn Fn(usize) -> bool,
+        ) -> Option<usize> {
+            loop {
+                let t = *self.succ[v].get(*cursor as usize)?;
+                *cursor += 1;
+                if want(t) {
+                    return Some(t);
+                }
+            }
         }
         fn for_each_predecessor(&self, v: usize, f: &mut dyn FnMut(usize)) {
             for &p in &self.pred[v] {
