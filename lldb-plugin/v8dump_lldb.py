@@ -186,6 +186,15 @@ def _top(core, argv):
     return core.top(limit=a.limit, text=True)
 
 
+def _leaks(core, argv):
+    p = _Parser(prog="v8 leaks", description="Leak suspects: what retains the most, in the program's words.")
+    p.add_argument("--top", type=int, default=5, help="at most N suspects")
+    p.add_argument("--threshold", type=float, default=10.0, help="share of the memory, in percent")
+    p.add_argument("--min-size", default="1MiB", help="bytes a suspect retains at least")
+    a = p.parse_args(argv)
+    return core.leaks(top=a.top, threshold=a.threshold / 100.0, min_size=a.min_size, text=True)
+
+
 def _bt(core, argv):
     p = _Parser(prog="v8 bt", description="Native and JavaScript frames of the crashing thread.")
     p.add_argument("count", nargs="?", type=int, help="at most COUNT frames")
@@ -221,6 +230,7 @@ COMMANDS = {
     "findrefs": (_findrefs, "Who references a value [-v] <address>, a property [-n] <name>, a string [-s] <text>"),
     "retainers": (_retainers, "Shortest retainer paths from a root to an object. <address> [--paths N]"),
     "top": (_top, "The objects that retain the most memory. [--limit N]"),
+    "leaks": (_leaks, "Leak suspects: holder, count, code. [--top N] [--threshold PCT] [--min-size SIZE]"),
     "bt": (_bt, "Native and JS frames of the crashing thread. [count] [--all-threads] [--args]"),
     "nodeinfo": (_nodeinfo, "The Node.js process: versions, argv, execArgv, environment. [--show-secrets]"),
     "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack."),

@@ -82,6 +82,7 @@ def test_lldb_prints_exactly_the_clis_text(major):
         ("v8 findrefs -n remotePort", ["findrefs", core, "-n", "remotePort"]),
         ("v8 retainers %s" % s, ["retainers", core, s]),
         ("v8 top --limit 5", ["top", core, "--limit", "5"]),
+        ("v8 leaks --top 3", ["leaks", core, "--top", "3"]),
         ("v8 bt", ["bt", core]),
         ("v8 nodeinfo", ["nodeinfo", core]),
         ("v8 report", ["report", core]),

@@ -203,6 +203,21 @@ enum Command {
         /// Include constructors that did not change.
         #[arg(long)]
         all: bool,
+        /// Also compare who holds the memory: holders matched across the cores by how the
+        /// program names them (`realtimeService._events['data-update']`), largest growth first.
+        #[arg(long, value_enum, value_name = "WHAT")]
+        by: Option<DiffBy>,
+        /// Fail (exit status 3) when reachable memory (heap and external) grew by more than
+        /// SIZE (e.g. 50MiB); prints the holder that grew most.
+        #[arg(long, value_name = "SIZE", value_parser = v8core::render::parse_bytes)]
+        max_growth: Option<u64>,
+        /// Fail (exit status 3) when any one holder grew by more than SIZE.
+        #[arg(long, value_name = "SIZE", value_parser = v8core::render::parse_bytes)]
+        max_holder_growth: Option<u64>,
+        /// Fail (exit status 3) when constructor NAME's total self size grew by more than
+        /// SIZE; may be given several times.
+        #[arg(long, value_name = "NAME=SIZE", value_parser = parse_name_size)]
+        max_growth_of: Vec<(String, u64)>,
     },
     /// The objects that keep the most memory alive (largest retained sizes), with what they
     /// are.
@@ -231,6 +246,9 @@ enum Command {
         /// Share of the memory a suspect retains at least, in percent.
         #[arg(long, default_value_t = 10.0, value_name = "PERCENT")]
         threshold: f64,
+        /// Bytes a suspect retains at least, whatever its share (e.g. 1MiB, 0 for none).
+        #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = v8core::render::parse_bytes)]
+        min_size: u64,
     },
     /// Write the reachable heap as a Chrome DevTools .heapsnapshot (open it in DevTools'
     /// Memory tab, or in memlab).
@@ -410,7 +428,22 @@ fn run(cli: &Cli) -> Res {
             json,
             top,
             all,
+            by,
+            max_growth,
+            max_holder_growth,
+            max_growth_of,
         } => {
+            let opts = v8core::session::DiffOptions {
+                all: *all,
+                top: *top,
+                by_holder: *by == Some(DiffBy::Holder),
+                limits: v8core::session::GrowthLimits {
+                    total: *max_growth,
+                    holder: *max_holder_growth,
+                    constructors: max_growth_of.clone(),
+                },
+            };
+            let holders = opts.by_holder || opts.limits.any();
             let side = |core: &PathBuf| -> Result<_, v8core::Error> {
                 let args = CoreArgs {
                     core: core.clone(),
@@ -422,10 +455,15 @@ fn run(cli: &Cli) -> Res {
                     hide_tables: Vec::new(),
                 };
                 // One core at a time: two large heaps are never held at once.
-                Ok(progress::session(&args)?.diff_side())
+                Ok(progress::session(&args)?.diff_side_with(holders))
             };
             let (a, b) = (side(core_a)?, side(core_b)?);
-            emit(&v8core::session::diff(&a, &b, *all, *top), *json)
+            let d = v8core::session::diff(&a, &b, &opts);
+            emit(&d, *json)?;
+            if d.body.gate.as_ref().is_some_and(|g| g.exceeded) {
+                return Err(Box::new(Failure::LimitExceeded));
+            }
+            Ok(())
         }
         Command::Top { core, json, limit } => emit(&progress::session(core)?.top(*limit), *json),
         Command::Leaks {
@@ -433,9 +471,11 @@ fn run(cli: &Cli) -> Res {
             json,
             top,
             threshold,
+            min_size,
         } => {
             let opts = v8core::leaks::LeakOptions {
                 threshold: threshold / 100.0,
+                min_bytes: *min_size,
                 top: *top,
             };
             emit(&progress::session(core)?.leaks(&opts), *json)
@@ -500,6 +540,44 @@ fn debug(d: &Debug) -> Res {
     }
 }
 
+/// Exit status of `diff` when a growth limit was exceeded (1 is an error, 2 bad usage).
+const EXIT_LIMIT_EXCEEDED: u8 = 3;
+
+/// An outcome that is not an error but must change the exit status.
+#[derive(Debug)]
+enum Failure {
+    /// `diff --max-growth...`: the later core grew past a limit (already printed).
+    LimitExceeded,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::LimitExceeded => write!(f, "a growth limit was exceeded"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// `NAME=SIZE` of `--max-growth-of`.
+fn parse_name_size(s: &str) -> Result<(String, u64), String> {
+    let (name, size) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{s:?}: want NAME=SIZE, e.g. UserSession=10MiB"))?;
+    if name.is_empty() {
+        return Err(format!("{s:?}: the constructor name is empty"));
+    }
+    Ok((name.to_string(), v8core::render::parse_bytes(size)?))
+}
+
+/// What `diff --by` compares besides constructors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DiffBy {
+    /// Holders of memory, matched by how the program names them.
+    Holder,
+}
+
 fn main() -> ExitCode {
     // Output piped into `head` and closed early: end quietly, as other command-line tools do,
     // rather than fail on the broken pipe.
@@ -510,6 +588,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.downcast_ref::<Failure>(), Some(Failure::LimitExceeded)) => {
+            eprintln!("v8dump: {e}");
+            ExitCode::from(EXIT_LIMIT_EXCEEDED)
+        }
         Err(e) => {
             eprintln!("v8dump: error: {}", v8core::render::clean(&e.to_string()));
             ExitCode::FAILURE

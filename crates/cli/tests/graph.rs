@@ -100,3 +100,88 @@ fn findrefs_and_retainers_name_the_listener_chain() {
         assert_eq!(paths[0]["root_kind"]["type"], "global");
     }
 }
+
+#[test]
+fn diff_by_holder_names_the_holders_that_grew_and_a_gate_fails_with_status_3() {
+    for major in MAJORS {
+        let (a, b) = (fixture("diff_small", major), fixture("diff_large", major));
+        let extra = |f: &v8dump_testkit::Fixture, k: &str| f.stats["extra"][k].as_i64().unwrap();
+        let requests = extra(&b, "requests") - extra(&a, "requests");
+        let listeners = extra(&b, "listeners") - extra(&a, "listeners");
+        let (ca, cb) = (a.core.to_str().unwrap(), b.core.to_str().unwrap());
+        let d = json(&v8dump(&["diff", ca, cb, "--by", "holder", "--json"]));
+        let holders = d["holders"].as_array().expect("holders");
+        let row = |name: &str| {
+            holders
+                .iter()
+                .find(|h| h["holder"] == name)
+                .unwrap_or_else(|| panic!("node{major}: no holder {name} in {holders:?}"))
+        };
+        let log = row("requestLog");
+        assert_eq!(log["kind"], "array_elements", "node{major}: {log}");
+        assert_eq!(
+            log["children_delta"].as_i64(),
+            Some(requests),
+            "node{major}"
+        );
+        let events = row("realtimeService._events['data-update']");
+        assert_eq!(events["kind"], "event_listeners", "node{major}: {events}");
+        assert_eq!(
+            events["children_delta"].as_i64(),
+            Some(listeners),
+            "node{major}"
+        );
+        assert_eq!(
+            events["children_a"].as_i64(),
+            Some(extra(&a, "listeners")),
+            "node{major}"
+        );
+        // The two planted holders grew most.
+        let first_two: Vec<&str> = holders[..2]
+            .iter()
+            .map(|h| h["holder"].as_str().unwrap())
+            .collect();
+        assert!(
+            first_two.contains(&"requestLog")
+                && first_two.contains(&"realtimeService._events['data-update']"),
+            "node{major}: {first_two:?}"
+        );
+
+        // Within limits: success, and the gate says so.
+        let ok = v8dump(&[
+            "diff",
+            ca,
+            cb,
+            "--json",
+            "--max-growth",
+            "1G",
+            "--max-growth-of",
+            "ConfigEntry=0",
+        ]);
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "node{major}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let g = &json(&ok)["gate"];
+        assert_eq!(g["exceeded"], false, "node{major}: {g}");
+        // Past a limit: exit status 3, the answer still printed, naming the holder.
+        let over = v8dump(&["diff", ca, cb, "--json", "--max-holder-growth", "16K"]);
+        assert_eq!(over.status.code(), Some(3), "node{major}");
+        let g: serde_json::Value = serde_json::from_slice(&over.stdout).unwrap();
+        let culprit = g["gate"]["culprit"].as_str().unwrap_or_default();
+        assert!(
+            culprit.contains("requestLog") || culprit.contains("realtimeService"),
+            "node{major}: {culprit}"
+        );
+        let over = v8dump(&["diff", ca, cb, "--max-growth-of", "LeakedRequest=1K"]);
+        assert_eq!(over.status.code(), Some(3), "node{major}");
+        assert!(String::from_utf8_lossy(&over.stdout).contains("FAIL constructor LeakedRequest"));
+    }
+    // A size that is not one is a usage error.
+    let f = fixture("diff_small", 20);
+    let c = f.core.to_str().unwrap();
+    let bad = v8dump(&["diff", c, c, "--max-growth", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

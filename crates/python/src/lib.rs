@@ -224,6 +224,29 @@ impl Core {
         answer(py, &a, text)
     }
 
+    /// Leak suspects (`leaks`): `threshold` is a share (0.10 = 10%), `min_size` a size in
+    /// bytes or text (`"1MiB"`).
+    #[pyo3(signature = (top=5, threshold=0.10, min_size=None, text=false))]
+    fn leaks<'py>(
+        &self,
+        py: Python<'py>,
+        top: usize,
+        threshold: f64,
+        min_size: Option<&Bound<'py, PyAny>>,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut opts = v8core::leaks::LeakOptions {
+            threshold,
+            top,
+            ..Default::default()
+        };
+        if let Some(m) = min_size {
+            opts.min_bytes = size_arg(m)?;
+        }
+        let a = py.detach(|| self.s.leaks(&opts));
+        answer(py, &a, text)
+    }
+
     /// Number of threads in the core.
     fn threads(&self) -> usize {
         self.s.process().dump().threads().len()
@@ -357,7 +380,7 @@ fn open_live(
 /// Per-constructor change between two cores of one program (`diff A B`), loading one at a
 /// time.
 #[pyfunction]
-#[pyo3(signature = (core_a, core_b, executable=None, force=false, all=false, top=None, text=false))]
+#[pyo3(signature = (core_a, core_b, executable=None, force=false, all=false, top=None, by_holder=false, max_growth=None, max_holder_growth=None, max_growth_of=None, text=false))]
 #[allow(clippy::too_many_arguments)]
 fn diff<'py>(
     py: Python<'py>,
@@ -367,17 +390,45 @@ fn diff<'py>(
     force: bool,
     all: bool,
     top: Option<usize>,
+    by_holder: bool,
+    max_growth: Option<&Bound<'py, PyAny>>,
+    max_holder_growth: Option<&Bound<'py, PyAny>>,
+    max_growth_of: Option<std::collections::BTreeMap<String, Bound<'py, PyAny>>>,
     text: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = options(executable, force, false, None, None)?;
-    let side = |p: &PathBuf| Session::open(p, &opts).map(|s| s.diff_side());
+    let mut constructors = Vec::new();
+    for (name, size) in max_growth_of.unwrap_or_default() {
+        constructors.push((name, size_arg(&size)?));
+    }
+    let d = v8core::session::DiffOptions {
+        all,
+        top,
+        by_holder,
+        limits: v8core::session::GrowthLimits {
+            total: max_growth.map(size_arg).transpose()?,
+            holder: max_holder_growth.map(size_arg).transpose()?,
+            constructors,
+        },
+    };
+    let holders = d.by_holder || d.limits.any();
+    let side = |p: &PathBuf| Session::open(p, &opts).map(|s| s.diff_side_with(holders));
     let a = py
         .detach(|| -> Result<_, v8core::Error> {
             let (a, b) = (side(&core_a)?, side(&core_b)?);
-            Ok(diff_sides(&a, &b, all, top))
+            Ok(diff_sides(&a, &b, &d))
         })
         .map_err(err)?;
     answer(py, &a, text)
+}
+
+/// A size given as a number of bytes or as text (`"50MiB"`).
+fn size_arg(v: &Bound<'_, PyAny>) -> PyResult<u64> {
+    match v.extract::<u64>() {
+        Ok(n) => Ok(n),
+        Err(_) => v8core::render::parse_bytes(&v.extract::<String>()?)
+            .map_err(pyo3::exceptions::PyValueError::new_err),
+    }
 }
 
 /// Analyze one core into the record `v8dump batch` writes as a JSON line (versions, crash

@@ -352,3 +352,69 @@ pub fn memlab() -> PathBuf {
     );
     modules
 }
+
+/// Where V8 says a function starts, read from the scenario's source (not from v8dump): the
+/// 1-based line and column of the first `(` at or after the first occurrence of `needle` in
+/// `fixtures/scenarios/<scenario>.js`. V8 puts a function's start position at its parameter
+/// list, so `needle` is the function's head: `"remember(url"`, `"function pollMetrics("`,
+/// `"(update) =>"`. Panics if the needle is not there exactly once.
+pub fn scenario_position(scenario: &str, needle: &str) -> (u64, u64) {
+    let path = repo_root().join(format!("fixtures/scenarios/{scenario}.js"));
+    let src =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let at = src
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} is not in {}", path.display()));
+    assert_eq!(
+        src.matches(needle).count(),
+        1,
+        "{needle:?} occurs more than once in {}",
+        path.display()
+    );
+    let paren = at
+        + src[at..]
+            .find('(')
+            .expect("a parameter list after the needle");
+    let before = &src[..paren];
+    let line = before.matches('\n').count() as u64 + 1;
+    let col = (paren - before.rfind('\n').map_or(0, |n| n + 1)) as u64 + 1;
+    (line, col)
+}
+
+/// V8's count of string objects whose text is `text`, from a `.heapsnapshot` file (nodes of
+/// type "string" are named by their characters).
+pub fn snapshot_string_count(path: &Path, text: &str) -> u64 {
+    let src = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&src).expect("heap snapshot is JSON");
+    let meta = &v["snapshot"]["meta"];
+    let fields: Vec<&str> = meta["node_fields"]
+        .as_array()
+        .expect("node_fields")
+        .iter()
+        .map(|f| f.as_str().expect("field name"))
+        .collect();
+    let types: Vec<&str> = meta["node_types"][0]
+        .as_array()
+        .expect("node types")
+        .iter()
+        .map(|t| t.as_str().expect("type name"))
+        .collect();
+    let ti = fields
+        .iter()
+        .position(|f| *f == "type")
+        .expect("type field");
+    let ni = fields
+        .iter()
+        .position(|f| *f == "name")
+        .expect("name field");
+    let strings = v["strings"].as_array().expect("strings");
+    let nodes = v["nodes"].as_array().expect("nodes");
+    nodes
+        .chunks(fields.len())
+        .filter(|n| {
+            types.get(n[ti].as_u64().unwrap_or(u64::MAX) as usize) == Some(&"string")
+                && strings[n[ni].as_u64().expect("name index") as usize].as_str() == Some(text)
+        })
+        .count() as u64
+}

@@ -341,6 +341,81 @@ pub struct Diff {
     pub count_delta: i64,
     /// Sum of the size deltas.
     pub size_delta: i64,
+    /// Growth by holder (`--by holder`, or when limits are checked): largest growth first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holders: Option<Vec<HolderDiffRow>>,
+    /// Memory of each side (reachable heap and the external memory its objects keep), when
+    /// holders were compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryDelta>,
+    /// The growth limits checked, when any were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+}
+
+/// One holder's change between two dumps, matched by how the program names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HolderDiffRow {
+    /// How the program names it (`realtimeService._events['data-update']`).
+    pub holder: String,
+    /// What it is (`Array`, `Map`).
+    pub holder_name: String,
+    /// Its shape (`event_listeners`, `map_entries`, ...).
+    pub kind: crate::leaks::SuspectKind,
+    /// Children (elements, entries, listeners...) in A; 0 when A has no such holder above the
+    /// size compared.
+    pub children_a: u64,
+    /// In B.
+    pub children_b: u64,
+    /// `children_b - children_a`.
+    pub children_delta: i64,
+    /// Bytes retained (heap and external) in A.
+    pub retained_a: u64,
+    /// In B.
+    pub retained_b: u64,
+    /// `retained_b - retained_a`.
+    pub retained_delta: i64,
+    /// The change in one line.
+    pub sentence: String,
+}
+
+/// Reachable memory of both sides.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryDelta {
+    /// Heap bytes in A.
+    pub heap_a: u64,
+    /// In B.
+    pub heap_b: u64,
+    /// External bytes (ArrayBuffer backing stores, external strings) in A.
+    pub external_a: u64,
+    /// In B.
+    pub external_b: u64,
+    /// Change of the two together.
+    pub total_delta: i64,
+}
+
+/// Growth limits and how the second dump fared against them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gate {
+    /// Each limit checked.
+    pub checks: Vec<LimitCheck>,
+    /// Whether any limit was exceeded.
+    pub exceeded: bool,
+    /// The holder that grew most, when a limit was exceeded.
+    pub culprit: Option<String>,
+}
+
+/// One growth limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitCheck {
+    /// What is limited: `memory` (heap and external), `holder <name>`, `constructor <name>`.
+    pub what: String,
+    /// The most growth allowed, in bytes.
+    pub max: u64,
+    /// The growth measured, in bytes.
+    pub growth: i64,
+    /// Whether `growth > max`.
+    pub exceeded: bool,
 }
 
 /// `heapsnapshot -o FILE`: what was written.

@@ -20,8 +20,8 @@
 
 use crate::graph::describe::display_name;
 use crate::graph::dominators::Dominators;
-use crate::graph::edges::Edges;
-use crate::graph::paths::RootKind;
+use crate::graph::edges::{EdgeKind, Edges};
+use crate::graph::paths::{RootKind, Step};
 use crate::graph::reverse::Graph;
 use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
@@ -37,6 +37,9 @@ pub struct LeakOptions {
     /// Share of the memory (heap and the external memory its objects keep) a suspect retains
     /// at least.
     pub threshold: f64,
+    /// Bytes a suspect retains at least, whatever the share (so that the engine's and Node's
+    /// own tables are no suspects in a small heap).
+    pub min_bytes: u64,
     /// Suspects reported at most.
     pub top: usize,
 }
@@ -45,6 +48,7 @@ impl Default for LeakOptions {
     fn default() -> Self {
         LeakOptions {
             threshold: 0.10,
+            min_bytes: 1 << 20,
             top: 5,
         }
     }
@@ -70,8 +74,29 @@ pub enum SuspectKind {
     Chain,
     /// Modules in `require.cache`.
     Modules,
+    /// One large object (a string, an ArrayBuffer) with nothing below it.
+    LargeObject,
+    /// Many copies of one string, held by no single suspect.
+    DuplicateStrings,
     /// Something else that retains much.
     Object,
+}
+
+impl SuspectKind {
+    /// What the children of such a holder are called.
+    pub fn children_word(self) -> &'static str {
+        match self {
+            SuspectKind::EventListeners => "listeners",
+            SuspectKind::MapEntries | SuspectKind::SetEntries => "entries",
+            SuspectKind::ArrayElements => "elements",
+            SuspectKind::ObjectProperties => "properties",
+            SuspectKind::Timers => "timers",
+            SuspectKind::Chain => "links",
+            SuspectKind::Modules => "modules",
+            SuspectKind::DuplicateStrings => "copies",
+            SuspectKind::LargeObject | SuspectKind::Object => "children",
+        }
+    }
 }
 
 /// A function in a suspect's story.
@@ -107,8 +132,12 @@ pub struct Suspect {
     pub holder: String,
     /// Its name.
     pub holder_name: String,
-    /// How the program reaches it, from a root: `global.realtimeService._events['data-update']`.
+    /// How the program names it, from the nearest variable or global:
+    /// `realtimeService._events['data-update']`, `responseCache`, `timerListMap[30000]`.
     pub reached_as: String,
+    /// When that name starts at a closure variable: the functions that close over its scope
+    /// (the code that can touch it).
+    pub scope_closures: Vec<FunctionLocation>,
     /// The retainer path from the holder out to a root, as `retainers` prints it.
     pub path: Option<String>,
     /// Bytes of V8 heap retained.
@@ -125,6 +154,9 @@ pub struct Suspect {
     pub retains: Vec<NameCount>,
     /// The functions in the story.
     pub code: Vec<CodeRef>,
+    /// The most repeated text among the strings it retains, when its copies take a quarter of
+    /// what it retains or more.
+    pub duplicate: Option<DuplicateString>,
 }
 
 /// A string repeated many times.
@@ -149,6 +181,8 @@ pub struct Leaks {
     pub external_bytes: u64,
     /// The threshold used, as a share.
     pub threshold: f64,
+    /// The floor used, in bytes.
+    pub min_bytes: u64,
     /// Suspects, largest first.
     pub suspects: Vec<Suspect>,
     /// When there is no suspect: says so (`no suspect above 10% of the memory`).
@@ -167,12 +201,13 @@ struct Tree<'a> {
     /// `first[v]..first[v+1]` are v's children in `kids`; index `n` is the virtual root.
     first: Vec<u32>,
     kids: Vec<u32>,
-    /// External bytes retained by each object's subtree.
+    /// External bytes retained by each object's subtree (empty when nothing owns any).
     ext: Vec<u64>,
 }
 
 impl<'a> Tree<'a> {
-    fn build(h: &Heap, d: &'a Dominators, own_ext: &[u64]) -> Tree<'a> {
+    /// `own_ext`: the objects that own external bytes, with how many.
+    fn build(h: &Heap, d: &'a Dominators, own_ext: &[(u32, u64)]) -> Tree<'a> {
         let n = h.index.len();
         let parent = |i: usize| -> usize {
             match d.idom(i) {
@@ -181,49 +216,49 @@ impl<'a> Tree<'a> {
                 None => usize::MAX,
             }
         };
-        let mut count = vec![0u32; n + 2];
+        let mut first = vec![0u32; n + 2];
         for i in 0..n {
             let p = parent(i);
             if p != usize::MAX {
-                count[p + 1] += 1;
+                first[p + 1] += 1;
             }
         }
-        for k in 1..count.len() {
-            count[k] += count[k - 1];
+        for k in 1..first.len() {
+            first[k] += first[k - 1];
         }
-        let first = count.clone();
-        let mut fill = count;
         let mut kids = vec![NONE; *first.last().unwrap_or(&0) as usize];
-        for i in 0..n {
-            let p = parent(i);
-            if p != usize::MAX {
-                kids[fill[p] as usize] = i as u32;
-                fill[p] += 1;
+        {
+            let mut fill = first.clone();
+            for i in 0..n {
+                let p = parent(i);
+                if p != usize::MAX {
+                    kids[fill[p] as usize] = i as u32;
+                    fill[p] += 1;
+                }
             }
         }
-        let mut t = Tree {
+        // External bytes up the tree: each owner's bytes added to it and to every dominator
+        // above it.
+        let mut ext = Vec::new();
+        if !own_ext.is_empty() {
+            ext = vec![0u64; n];
+            for &(o, b) in own_ext {
+                let mut v = o as usize;
+                for _ in 0..n {
+                    ext[v] += b;
+                    match d.idom(v) {
+                        Some(p) => v = p,
+                        None => break,
+                    }
+                }
+            }
+        }
+        Tree {
             d,
             first,
             kids,
-            ext: vec![0; n],
-        };
-        // External bytes bottom-up: a post-order from the virtual root.
-        let mut stack: Vec<(u32, bool)> = vec![(n as u32, false)];
-        while let Some((v, done)) = stack.pop() {
-            let v = v as usize;
-            if done {
-                if v < n {
-                    let s: u64 = t.children(v).iter().map(|&c| t.ext[c as usize]).sum();
-                    t.ext[v] = own_ext[v] + s;
-                }
-                continue;
-            }
-            stack.push((v as u32, true));
-            for &c in t.children(v) {
-                stack.push((c, false));
-            }
+            ext,
         }
-        t
     }
 
     fn children(&self, v: usize) -> &[u32] {
@@ -231,30 +266,35 @@ impl<'a> Tree<'a> {
         &self.kids[a..b]
     }
 
+    /// External bytes retained by `v`.
+    fn ext(&self, v: usize) -> u64 {
+        self.ext.get(v).copied().unwrap_or(0)
+    }
+
     /// Heap and external bytes retained by `v`.
     fn size(&self, v: usize) -> u64 {
-        self.d.retained(v) + self.ext[v]
+        self.d.retained(v) + self.ext(v)
     }
 }
 
 /// External bytes each object itself owns: an ArrayBuffer's backing store (off-heap), an
 /// external string's characters.
-fn own_external(h: &Heap) -> Vec<u64> {
+fn own_external(h: &Heap) -> Vec<(u32, u64)> {
     let r = h.reader();
     let f = &h.p.fields;
     (0..h.index.len())
         .into_par_iter()
-        .map(|i| {
+        .filter_map(|i| {
             if !h.marking.is_marked(i) {
-                return 0;
+                return None;
             }
             let t = h.index.types[i];
-            match h.p.kinds.kind(t) {
+            let bytes = match h.p.kinds.kind(t) {
                 Kind::JSArrayBuffer => {
                     let b = h.index.tagged(i);
                     let store = r.slot(b, f.array_buffer_backing_store).unwrap_or(0);
                     if store == 0 {
-                        return 0;
+                        return None;
                     }
                     r.slot(b, f.array_buffer_byte_length)
                         .filter(|&n| n < 1 << 40)
@@ -266,22 +306,25 @@ fn own_external(h: &Heap) -> Vec<u64> {
                     len * if t & 8 != 0 { 1 } else { 2 }
                 }
                 _ => 0,
-            }
+            };
+            (bytes > 0).then_some((i as u32, bytes))
         })
         .collect()
 }
 
 /// Where the memory fans out: see the module docs. `limit` is the threshold in bytes.
-fn accumulation_points(t: &Tree, h: &Heap, limit: u64) -> Vec<(usize, Option<u64>)> {
+/// Returns the accumulation points, each with the chain that starts there, if any.
+fn accumulation_points(
+    t: &Tree,
+    h: &Heap,
+    edges: &Edges,
+    limit: u64,
+) -> Vec<(usize, Option<Chain>)> {
     let n = h.index.len();
     let mut out = Vec::new();
     let mut todo = vec![n];
     while let Some(x) = todo.pop() {
-        let size = if x == n {
-            u64::MAX
-        } else {
-            t.size(x)
-        };
+        let size = if x == n { u64::MAX } else { t.size(x) };
         let big: Vec<usize> = t
             .children(x)
             .iter()
@@ -294,8 +337,8 @@ fn accumulation_points(t: &Tree, h: &Heap, limit: u64) -> Vec<(usize, Option<u64
         }
         if x != n && big.len() == 1 && t.size(big[0]) * 10 >= size * 8 {
             // One child holds most: follow it, unless a chain of similar objects starts here.
-            if let Some(len) = chain_length(t, h, x) {
-                out.push((x, Some(len)));
+            if let Some(chain) = find_chain(t, h, edges, x) {
+                out.push((chain.head, Some(chain)));
                 continue;
             }
             todo.push(big[0]);
@@ -312,63 +355,96 @@ fn accumulation_points(t: &Tree, h: &Heap, limit: u64) -> Vec<(usize, Option<u64
     out
 }
 
-/// If the dominator tree below `x` is a chain repeating a pattern of up to four names at least
-/// 10 times (each link holding most of the rest), its length in repetitions.
-fn chain_length(t: &Tree, h: &Heap, x: usize) -> Option<u64> {
-    let mut names: Vec<String> = Vec::new();
+/// A chain of objects each holding the next (a linked list, closures whose contexts hold the
+/// previous closure's object).
+#[derive(Debug, Clone)]
+struct Chain {
+    /// The first object of the chain with the counted name.
+    head: usize,
+    /// Objects with that name along the chain.
+    links: u64,
+    /// The names of one link, starting with the counted one.
+    pattern: Vec<String>,
+    /// The edges of one link, from one counted object to the next.
+    link_edges: Vec<String>,
+}
+
+/// The child of `v` that retains the most.
+fn largest_child(t: &Tree, v: usize) -> Option<usize> {
+    t.children(v)
+        .iter()
+        .max_by_key(|&&c| t.size(c as usize))
+        .map(|&c| c as usize)
+}
+
+/// If the dominator tree below `x` repeats a pattern of up to four names at least 10 times
+/// (each step the child retaining the most, holding most of the rest), the chain.
+fn find_chain(t: &Tree, h: &Heap, edges: &Edges, x: usize) -> Option<Chain> {
+    let mut nodes: Vec<usize> = Vec::new();
     let mut v = x;
     for _ in 0..256 {
-        names.push(display_name(h, v));
-        let size = t.size(v);
-        let Some(&c) = t
-            .children(v)
-            .iter()
-            .max_by_key(|&&c| t.size(c as usize))
-        else {
-            break;
-        };
-        if t.size(c as usize) * 10 < size * 8 {
+        nodes.push(v);
+        let Some(c) = largest_child(t, v) else { break };
+        if t.size(c) * 10 < t.size(v) * 8 {
             break;
         }
-        v = c as usize;
+        v = c;
     }
-    (1..=4).find_map(|p| {
-        if names.len() < 10 * p {
-            return None;
+    let names: Vec<String> = nodes.iter().map(|&v| display_name(h, v)).collect();
+    let p = (1..=4usize).find(|&p| {
+        names.len() >= 10 * p
+            && (p..names.len())
+                .take_while(|&k| names[k] == names[k - p])
+                .count()
+                + p
+                >= 10 * p
+    })?;
+    // Count the link by its JavaScript object (not a context or a closure), where there is one.
+    let is_plain = |n: &str| !n.starts_with("system / ") && !n.contains(" @ ") && n != "(closure)";
+    let start = (0..p).find(|&k| is_plain(&names[k])).unwrap_or(0);
+    let counted = names[start].clone();
+    let pattern: Vec<String> = (0..p).map(|k| names[start + k].clone()).collect();
+    let edges_of_link: Vec<String> = (0..p)
+        .map(|k| edge_name_between(edges, nodes[start + k], nodes[start + k + 1]))
+        .collect();
+    // Walk the whole chain (past the 256 looked at), counting its objects of the counted name;
+    // it ends where a name outside the pattern comes.
+    let head = nodes[start];
+    let mut links = 0u64;
+    let mut v = head;
+    for _ in 0..100_000_000u64 {
+        let name = display_name(h, v);
+        if !pattern.contains(&name) {
+            break;
         }
-        let reps = (p..names.len())
-            .take_while(|&k| names[k] == names[k - p])
-            .count();
-        let links = (reps + p) / p;
-        (links >= 10).then(|| {
-            // Count the whole chain, past the 256 looked at.
-            let mut total = 0u64;
-            let mut v = x;
-            for _ in 0..10_000_000 {
-                let Some(&c) = t
-                    .children(v)
-                    .iter()
-                    .max_by_key(|&&c| t.size(c as usize))
-                else {
-                    break;
-                };
-                if display_name(h, c as usize) != display_name(h, v) && p == 1 {
-                    break;
-                }
-                if t.size(c as usize) * 10 < t.size(v) * 8 {
-                    break;
-                }
-                total += 1;
-                v = c as usize;
-            }
-            (total + 1) / p as u64
-        })
+        if name == counted {
+            links += 1;
+        }
+        let Some(c) = largest_child(t, v) else { break };
+        v = c;
+    }
+    Some(Chain {
+        head,
+        links,
+        pattern,
+        link_edges: edges_of_link,
     })
 }
 
+/// The name of the (first) edge from `holder` to `target`, as `retainers` shows it; `...`
+/// when the dominator child is not a direct reference (a store sits between).
+fn edge_name_between(edges: &Edges, holder: usize, target: usize) -> String {
+    match edges.slots_to(holder, target).first() {
+        Some(&off) => edges.name_slot(holder, off, 0).name,
+        None => "...".into(),
+    }
+}
+
 /// The JavaScript object that owns an engine store (the Array of an elements store, the Map
-/// of a hash table, the object of a property dictionary), or the object itself.
-fn owner(h: &Heap, d: &Dominators, x: usize) -> usize {
+/// of a hash table, the object of a property dictionary), or the object itself. Found among
+/// the store's retainers, not from the dominator tree: a stale pointer to the store (left in
+/// freed native memory) can keep it from being dominated by its owner.
+fn owner(h: &Heap, g: &Graph, x: usize) -> usize {
     let kind = h.index.kind(&h.p, x);
     let store = matches!(
         kind,
@@ -379,11 +455,24 @@ fn owner(h: &Heap, d: &Dominators, x: usize) -> usize {
             | Kind::PropertyArray
             | Kind::OrderedHashMap
             | Kind::OrderedHashSet
+            | Kind::GlobalDictionary
     );
-    match d.idom(x) {
-        Some(o) if store && h.index.kind(&h.p, o).is_receiver() => o,
-        _ => x,
+    if !store {
+        return x;
     }
+    let r = h.reader();
+    let f = &h.p.fields;
+    let want = h.index.tagged(x);
+    let slots = [f.object_elements, f.receiver_properties, f.collection_table];
+    g.retainers_of(x)
+        .into_iter()
+        .filter(|&(o, weak)| !weak && h.index.kind(&h.p, o).is_receiver())
+        .find(|&(o, _)| {
+            let obj = h.index.tagged(o);
+            slots.iter().any(|&off| r.slot(obj, off) == Some(want))
+        })
+        .map(|(o, _)| o)
+        .unwrap_or(x)
 }
 
 fn group(h: &Heap, items: impl Iterator<Item = (usize, u64)>, top: usize) -> Vec<NameCount> {
@@ -397,14 +486,21 @@ fn group(h: &Heap, items: impl Iterator<Item = (usize, u64)>, top: usize) -> Vec
         .into_iter()
         .map(|(name, (count, bytes))| NameCount { name, count, bytes })
         .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then(b.bytes.cmp(&a.bytes)));
+    v.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(b.count.cmp(&a.count))
+            .then(a.name.cmp(&b.name))
+    });
     v.truncate(top);
     v
 }
 
-/// JS objects (snapshot "object" type) in `x`'s dominator subtree, by name, largest first.
-fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> Vec<NameCount> {
+/// What `x`'s dominator subtree holds: JS objects (snapshot "object" type) by name, largest
+/// first, and the sequential strings that may repeat (indexes).
+fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> (Vec<NameCount>, Vec<usize>) {
     let mut by: FxHashMap<u32, (u64, u64)> = FxHashMap::default();
+    let mut strings = Vec::new();
     let mut stack = vec![x as u32];
     let mut seen = 0u64;
     while let Some(v) = stack.pop() {
@@ -420,6 +516,9 @@ fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> Vec<NameCount> {
                 e.1 += h.index.sizes[v] as u64;
             }
         }
+        if dup_candidate(h, v) && strings.len() < 20_000_000 {
+            strings.push(v);
+        }
         stack.extend_from_slice(t.children(v));
     }
     let mut out: Vec<NameCount> = by
@@ -430,34 +529,150 @@ fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> Vec<NameCount> {
             bytes,
         })
         .collect();
-    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.count.cmp(&a.count)));
+    out.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(b.count.cmp(&a.count))
+            .then(a.name.cmp(&b.name))
+    });
     out.truncate(top);
-    out
+    (out, strings)
 }
 
-/// `global.realtimeService._events['data-update']` from a retainer path (outermost first).
-fn reached_as(steps: &[(String, String)], root: &RootKind) -> String {
-    let mut s = match root {
-        RootKind::Global => "global".to_string(),
-        _ => String::new(),
-    };
-    for (edge, _holder) in steps.iter().rev() {
-        if let Some(p) = edge.strip_prefix('.') {
-            if p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$') && !p.is_empty() {
-                s.push('.');
-                s.push_str(p);
-            } else {
-                s.push_str(&format!("[{p:?}]").replace('"', "'"));
+/// How the program names an object: the expression from the nearest variable or global
+/// (`realtimeService._events['data-update']`, `timerListMap[30000]`, `leaked`), and the
+/// scope (Context) whose variable starts it, if it is a closure variable.
+struct ProgramName {
+    expr: String,
+    /// The variable the expression starts from (a closure variable or a global).
+    base: String,
+    /// Where the base lives.
+    base_kind: BaseKind,
+    /// The Context holding the base variable.
+    scope: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BaseKind {
+    Global,
+    ClosureVariable,
+    Internal,
+    Root,
+}
+
+fn property_text(p: &str) -> String {
+    let ident = !p.is_empty()
+        && !p.starts_with(|c: char| c.is_ascii_digit())
+        && p.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    if ident {
+        format!(".{p}")
+    } else {
+        format!("['{}']", p.replace('\'', "\\'"))
+    }
+}
+
+/// Name object `x` from its retainer path (its steps, innermost first).
+fn program_name(h: &Heap, edges: &Edges, x: usize, steps: &[Step], root: &RootKind) -> ProgramName {
+    let mut parts: Vec<String> = Vec::new();
+    let mut found: Option<(String, BaseKind, Option<usize>)> = None;
+    for s in steps {
+        match s.edge.kind {
+            EdgeKind::Property => {
+                parts.push(property_text(s.edge.name.trim_start_matches('.')));
             }
-        } else if edge.starts_with('[') {
-            s.push_str(edge);
-        } else if s.is_empty() {
-            s = format!("(closure variable {edge})");
-        } else {
-            s.push_str(&format!(" (closure variable {edge})"));
+            EdgeKind::Element => parts.push(s.edge.name.clone()),
+            EdgeKind::Context => {
+                found = Some((
+                    s.edge.name.clone(),
+                    BaseKind::ClosureVariable,
+                    Some(s.edge.holder),
+                ));
+                break;
+            }
+            EdgeKind::Internal | EdgeKind::Weak => {
+                found = Some((
+                    format!("({})", display_name(h, s.edge.holder)),
+                    BaseKind::Internal,
+                    None,
+                ));
+                break;
+            }
+        }
+        if h.index.kind(&h.p, s.edge.holder) == Kind::JSGlobalObject {
+            found = Some((String::new(), BaseKind::Global, None));
+            break;
         }
     }
-    s
+    if h.index.kind(&h.p, x) == Kind::JSGlobalObject {
+        return ProgramName {
+            expr: "globalThis".into(),
+            base: "globalThis".into(),
+            base_kind: BaseKind::Global,
+            scope: None,
+        };
+    }
+    let (base, kind, scope) = found.unwrap_or_else(|| {
+        if steps.is_empty() {
+            // Held straight from a root (a stack slot, a handle): name it by a variable or a
+            // property that also holds it, if one does.
+            if let Some(e) = edges
+                .edges_to(x)
+                .into_iter()
+                .find(|e| matches!(e.kind, EdgeKind::Context | EdgeKind::Property))
+            {
+                return if e.kind == EdgeKind::Context {
+                    (e.name, BaseKind::ClosureVariable, Some(e.holder))
+                } else {
+                    parts.push(property_text(e.name.trim_start_matches('.')));
+                    (
+                        format!("({})", display_name(h, e.holder)),
+                        BaseKind::Internal,
+                        None,
+                    )
+                };
+            }
+        }
+        match root {
+            RootKind::Global => (String::new(), BaseKind::Global, None),
+            _ => ("(a root)".into(), BaseKind::Root, None),
+        }
+    });
+    parts.reverse();
+    let mut expr = base.clone();
+    for p in parts {
+        if expr.is_empty() {
+            expr = p.trim_start_matches('.').to_string();
+        } else {
+            expr.push_str(&p);
+        }
+    }
+    ProgramName {
+        base: if base.is_empty() {
+            expr.split(['.', '[']).next().unwrap_or("").to_string()
+        } else {
+            base
+        },
+        expr,
+        base_kind: kind,
+        scope,
+    }
+}
+
+/// The closures over a Context: functions whose `context` is it.
+fn closures_over(h: &Heap, g: &Graph, ctx: usize, max: usize) -> Vec<u64> {
+    let r = h.reader();
+    let want = h.index.tagged(ctx);
+    let mut out: Vec<u64> = g
+        .retainers_of(ctx)
+        .into_iter()
+        .filter(|&(f, weak)| !weak && h.index.kind(&h.p, f) == Kind::JSFunction)
+        .map(|(f, _)| h.index.tagged(f))
+        .filter(|&f| r.slot(f, h.p.fields.function_context) == Some(want))
+        .collect();
+    out.sort_unstable();
+    out.truncate(max);
+    out
 }
 
 /// The leak suspects of a heap (see the module docs).
@@ -467,41 +682,86 @@ pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
     let n = h.index.len();
     let roots: Vec<usize> = t.children(n).iter().map(|&c| c as usize).collect();
     let heap_bytes: u64 = roots.iter().map(|&r| d.retained(r)).sum();
-    let external_bytes: u64 = roots.iter().map(|&r| t.ext[r]).sum();
+    let external_bytes: u64 = roots.iter().map(|&r| t.ext(r)).sum();
     let total = (heap_bytes + external_bytes).max(1);
-    let limit = ((total as f64) * opts.threshold).ceil() as u64;
+    let limit = (((total as f64) * opts.threshold).ceil() as u64)
+        .max(opts.min_bytes)
+        .max(1);
     let edges = Edges::new(h, g);
-    let r = h.reader();
-    let mut suspects: Vec<Suspect> = accumulation_points(&t, h, limit.max(1))
+    let ctx = Ctx {
+        h,
+        g,
+        t: &t,
+        edges: &edges,
+        r: h.reader(),
+        total,
+        light: false,
+    };
+    let mut suspects: Vec<Suspect> = accumulation_points(&t, h, &edges, limit)
         .into_iter()
-        .filter(|&(x, _)| t.size(x) >= limit)
-        .map(|(x, chain)| describe(h, &t, &edges, &r, x, chain, total))
+        .filter(|(x, _)| t.size(*x) >= limit)
+        .map(|(x, chain)| ctx.describe(x, chain))
         .collect();
+    let (duplicate_string_bytes, mut duplicate_strings) = duplicate_strings(h);
+    // A suspect's repeated text is counted over the whole heap (copies held elsewhere too).
+    for s in &mut suspects {
+        if let Some(d) = &mut s.duplicate {
+            if let Some(all) = duplicate_strings
+                .iter()
+                .find(|a| a.text == d.text && a.size == d.size)
+            {
+                *d = all.clone();
+            }
+            if let Some(d) = &s.duplicate {
+                s.sentence.push_str(&format!(
+                    "; it holds copies of one string, {} of them in the heap: {:?} ({} beyond the first)",
+                    d.count,
+                    d.text,
+                    bytes(d.wasted)
+                ));
+            }
+        }
+    }
+    duplicate_strings.truncate(10);
+    // Copies of one text that waste as much as a suspect retains, and that no suspect
+    // already explains, are a suspect of their own.
+    for dup in &duplicate_strings {
+        let explained = suspects
+            .iter()
+            .any(|s| s.duplicate.as_ref().is_some_and(|d| d.text == dup.text));
+        if dup.wasted >= limit && !explained {
+            suspects.push(duplicate_suspect(dup, total));
+        }
+    }
     suspects.sort_by(|a, b| {
         (b.retained + b.retained_external).cmp(&(a.retained + a.retained_external))
     });
     suspects.truncate(opts.top);
-    let (duplicate_string_bytes, duplicate_strings) = duplicate_strings(h, 10);
     let pct = (opts.threshold * 100.0).round();
+    let floor = if opts.min_bytes > 0 {
+        format!(", at least {}", bytes(opts.min_bytes))
+    } else {
+        String::new()
+    };
+    let memory = format!(
+        "{} of heap, {} outside it",
+        bytes(heap_bytes),
+        bytes(external_bytes)
+    );
     let verdict = if suspects.is_empty() {
-        format!(
-            "no suspect above {pct}% of the memory ({} of heap, {} outside it)",
-            bytes(heap_bytes),
-            bytes(external_bytes)
-        )
+        format!("no suspect: nothing retains {pct}% of the memory{floor} ({memory})")
     } else {
         format!(
-            "{} suspect{} retaining at least {pct}% of the memory ({} of heap, {} outside it)",
+            "{} suspect{} retaining at least {pct}% of the memory{floor} ({memory})",
             suspects.len(),
             if suspects.len() == 1 { "" } else { "s" },
-            bytes(heap_bytes),
-            bytes(external_bytes)
         )
     };
     Leaks {
         heap_bytes,
         external_bytes,
         threshold: opts.threshold,
+        min_bytes: opts.min_bytes,
         suspects,
         verdict,
         duplicate_string_bytes,
@@ -509,76 +769,49 @@ pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
     }
 }
 
-fn describe(
-    h: &Heap,
-    t: &Tree,
-    edges: &Edges,
-    r: &crate::objects::reader::Reader,
-    x: usize,
-    chain: Option<u64>,
+fn duplicate_suspect(dup: &DuplicateString, total: u64) -> Suspect {
+    let share = dup.wasted as f64 / total as f64;
+    Suspect {
+        kind: SuspectKind::DuplicateStrings,
+        sentence: format!(
+            "{} copies of one {}-byte string {:?} take {} beyond the first, {:.0}% of the memory",
+            dup.count,
+            dup.size,
+            dup.text,
+            bytes(dup.wasted),
+            share * 100.0
+        ),
+        holder: String::new(),
+        holder_name: "(string)".into(),
+        reached_as: String::new(),
+        scope_closures: Vec::new(),
+        path: None,
+        retained: dup.wasted,
+        retained_external: 0,
+        share,
+        children: dup.count,
+        child_names: Vec::new(),
+        retains: Vec::new(),
+        code: Vec::new(),
+        duplicate: Some(dup.clone()),
+    }
+}
+
+/// What describing a suspect reads.
+struct Ctx<'a> {
+    h: &'a Heap,
+    g: &'a Graph,
+    t: &'a Tree<'a>,
+    edges: &'a Edges<'a>,
+    r: crate::objects::reader::Reader<'a>,
     total: u64,
-) -> Suspect {
-    let holder = owner(h, t.d, x);
-    let hk = h.index.kind(&h.p, holder);
-    let holder_name = display_name(h, holder);
-    let paths = edges.retainer_paths(holder, 1, 64);
-    let path = paths.first();
-    let steps: Vec<(String, String)> = path
-        .map(|p| {
-            p.steps
-                .iter()
-                .map(|s| (s.edge.name.clone(), display_name(h, s.edge.holder)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let root = path.map(|p| p.root_kind.clone()).unwrap_or(RootKind::Global);
-    let reached = reached_as(&steps, &root);
-    let kids: Vec<usize> = t.children(x).iter().map(|&c| c as usize).collect();
-    let child_names = group(h, kids.iter().map(|&c| (c, t.size(c))), 5);
-    let retains = retained_names(t, h, x, 6);
-    let retained = t.d.retained(x);
-    let retained_external = t.ext[x];
-    let share = (retained + retained_external) as f64 / total as f64;
-    let obj = h.index.tagged(holder);
-    // Functions among the children: the code that accumulates (listeners, callbacks).
-    let mut code: Vec<CodeRef> = Vec::new();
-    let add_code = |code: &mut Vec<CodeRef>, role: &str, f: u64| {
-        let loc = function_location(r, f);
-        if let Some(c) = code.iter_mut().find(|c| c.role == role && c.function == loc) {
-            c.count += 1;
-        } else if code.len() < 8 {
-            code.push(CodeRef {
-                role: role.into(),
-                function: loc,
-                count: 1,
-            });
-        }
-    };
-    let mut listeners = 0u64;
-    for &c in &kids {
-        if h.index.kind(&h.p, c) == Kind::JSFunction {
-            add_code(&mut code, "closure", h.index.tagged(c));
-            listeners += 1;
-        }
-    }
-    // Timeout objects: their callbacks.
-    let f = &h.p.fields;
-    let on_timeout = |o: u64| r.own_data_property(o, |k| r.string_eq(k, "_onTimeout"));
-    let timeouts: Vec<usize> = kids
-        .iter()
-        .copied()
-        .chain(std::iter::once(x))
-        .filter(|&c| h.names.get(c).is_some_and(|n| &**n == "Timeout"))
-        .collect();
-    for &c in &timeouts {
-        if let Some(cb) = on_timeout(h.index.tagged(c)) {
-            if r.kind(cb) == Some(Kind::JSFunction) {
-                add_code(&mut code, "timer callback", cb);
-            }
-        }
-    }
-    let pct = share * 100.0;
-    let size_words = |ret: u64, ext: u64| {
+    /// Name and count only: no census of what is retained, no duplicate search.
+    light: bool,
+}
+
+impl Ctx<'_> {
+    fn size_words(&self, ret: u64, ext: u64) -> String {
+        let pct = (ret + ext) as f64 * 100.0 / self.total as f64;
         if ext > 0 {
             format!(
                 "{} ({} of it outside the V8 heap), {pct:.0}% of the memory",
@@ -588,169 +821,375 @@ fn describe(
         } else {
             format!("{}, {pct:.0}% of the memory", bytes(ret))
         }
-    };
-    let retain_words = {
-        let top: Vec<String> = retains
-            .iter()
-            .take(3)
-            .map(|n| format!("{} {}", n.count, n.name))
-            .collect();
-        if top.is_empty() {
-            String::new()
+    }
+
+    fn add_code(&self, code: &mut Vec<CodeRef>, role: &str, f: u64) {
+        let loc = function_location(&self.r, f);
+        if let Some(c) = code
+            .iter_mut()
+            .find(|c| c.role == role && c.function == loc)
+        {
+            c.count += 1;
+        } else if code.len() < 8 {
+            code.push(CodeRef {
+                role: role.into(),
+                function: loc,
+                count: 1,
+            });
+        }
+    }
+
+    fn describe(&self, x: usize, chain: Option<Chain>) -> Suspect {
+        let (h, t, r) = (self.h, self.t, &self.r);
+        let f = &h.p.fields;
+        let holder = if chain.is_some() {
+            x
         } else {
-            format!(", which retain {}", top.join(", "))
+            owner(h, self.g, x)
+        };
+        let hk = h.index.kind(&h.p, holder);
+        let holder_name = display_name(h, holder);
+        let paths = self.edges.retainer_paths(holder, 1, 64);
+        let path = paths.first();
+        let steps: &[Step] = path.map(|p| p.steps.as_slice()).unwrap_or(&[]);
+        let root = path
+            .map(|p| p.root_kind.clone())
+            .unwrap_or(RootKind::Global);
+        let name = program_name(h, self.edges, holder, steps, &root);
+        let kids: Vec<usize> = t.children(x).iter().map(|&c| c as usize).collect();
+        let child_names = match &chain {
+            // A chain's children are its links.
+            Some(c) => vec![NameCount {
+                name: display_name(h, x),
+                count: c.links,
+                bytes: t.size(x),
+            }],
+            None => group(h, kids.iter().map(|&c| (c, t.size(c))), 5),
+        };
+        let (retains, strings) = if self.light {
+            (Vec::new(), Vec::new())
+        } else {
+            retained_names(t, h, x, 6)
+        };
+        let retained = t.d.retained(x);
+        let retained_external = t.ext(x);
+        let share = (retained + retained_external) as f64 / self.total as f64;
+        let obj = h.index.tagged(holder);
+        let duplicate =
+            top_duplicate(h, &strings).filter(|d| d.wasted * 4 >= retained.max(1) && d.count >= 10);
+        let mut code: Vec<CodeRef> = Vec::new();
+        // Timeout objects among the children (or the suspect itself): their callbacks.
+        let on_timeout = |o: u64| r.own_data_property(o, |k| r.string_eq(k, "_onTimeout"));
+        let repeat = |o: u64| r.own_data_property(o, |k| r.string_eq(k, "_repeat"));
+        let timeouts: Vec<usize> = kids
+            .iter()
+            .copied()
+            .chain(std::iter::once(x))
+            .filter(|&c| h.names.get(c).is_some_and(|n| &**n == "Timeout"))
+            .collect();
+        let mut intervals = 0u64;
+        for &c in &timeouts {
+            let o = h.index.tagged(c);
+            if let Some(cb) = on_timeout(o) {
+                if r.kind(cb) == Some(Kind::JSFunction) {
+                    self.add_code(&mut code, "timer callback", cb);
+                }
+            }
+            if repeat(o).is_some_and(|v| r.smi(v).is_some() || r.kind(v) == Some(Kind::HeapNumber))
+            {
+                intervals += 1;
+            }
         }
-    };
-    let is_events = steps
-        .get(1)
-        .is_some_and(|(edge, _)| edge == "._events")
-        && hk == Kind::JSArray;
-    let (kind, sentence, children) = if let Some(links) = chain {
-        let link_names: Vec<String> = child_chain_names(h, t, x, 4);
-        (
-            if timeouts.is_empty() {
-                SuspectKind::Chain
+        // Functions among the children: the code that accumulates (listeners, callbacks).
+        let mut functions = 0u64;
+        for &c in kids.iter().filter(|_| chain.is_none()) {
+            if h.index.kind(&h.p, c) == Kind::JSFunction {
+                self.add_code(&mut code, "closure", h.index.tagged(c));
+                functions += 1;
+            }
+        }
+        let retain_words = {
+            let top: Vec<String> = retains
+                .iter()
+                .take(3)
+                .map(|n| format!("{} {}", n.count, n.name))
+                .collect();
+            if top.is_empty() {
+                String::new()
             } else {
-                SuspectKind::Timers
-            },
-            format!(
-                "a chain of {links} {} starting at {holder_name} `{reached}`{}: {}",
-                link_names.join(" -> "),
-                retain_words,
-                size_words(retained, retained_external)
-            ),
-            links,
-        )
-    } else if is_events {
-        let event = steps[0].0.trim_start_matches('.').to_string();
-        let emitter = &steps[1].1;
-        let var = reached_as(&steps[2..], &root);
-        let var = var.strip_prefix("global.").unwrap_or(&var).to_string();
-        let count = r.js_array_length(obj).unwrap_or(listeners);
-        let at = code
-            .first()
-            .and_then(|c| c.function.place())
-            .map(|p| format!(" (the function at {p})"))
-            .unwrap_or_default();
-        if let Some(c) = code.first_mut() {
-            c.role = "listener".into();
+                format!(", which retain {}", top.join(", "))
+            }
+        };
+        let is_events =
+            steps.get(1).is_some_and(|s| s.edge.name == "._events") && hk == Kind::JSArray;
+        // The emitter's name when this is the listener array of one event.
+        let emitter_name = is_events
+            .then(|| program_name(h, self.edges, steps[1].edge.holder, &steps[2..], &root));
+        let scope_of = |n: &ProgramName| {
+            n.scope
+                .map(|c| closures_over(h, self.g, c, 6))
+                .unwrap_or_default()
+        };
+        let scope_funcs = scope_of(emitter_name.as_ref().unwrap_or(&name));
+        let mut scope_closures: Vec<FunctionLocation> = Vec::new();
+        for &fnc in &scope_funcs {
+            scope_closures.push(function_location(r, fnc));
         }
-        (
-            SuspectKind::EventListeners,
-            format!(
-                "EventEmitter `{var}` ({emitter}) holds {count} `{event}` listeners{at}{retain_words}: {}",
-                size_words(retained, retained_external)
-            ),
-            count,
-        )
-    } else {
-        let count = match hk {
-            Kind::JSArray => r.js_array_length(obj).unwrap_or(kids.len() as u64),
-            Kind::JSMap | Kind::JSSet => r
-                .slot(obj, f.collection_table)
-                .and_then(|tb| r.array_get(tb, 0))
-                .and_then(|v| r.smi(v))
-                .map(|v| v.max(0) as u64)
-                .unwrap_or(kids.len() as u64),
-            _ => kids.len() as u64,
-        };
-        let (kind, what) = match hk {
-            Kind::JSArray => (SuspectKind::ArrayElements, "elements"),
-            Kind::JSMap => (SuspectKind::MapEntries, "entries"),
-            Kind::JSSet => (SuspectKind::SetEntries, "entries"),
-            _ if !timeouts.is_empty() => (SuspectKind::Timers, "timers"),
-            _ if reached.ends_with("._cache") || reached.contains("require.cache") => {
-                (SuspectKind::Modules, "modules")
+        let scope_words = |n: &ProgramName| -> String {
+            match n.base_kind {
+                BaseKind::Global => format!(" (the global `{}`)", n.base),
+                BaseKind::ClosureVariable if (1..=2).contains(&scope_closures.len()) => {
+                    let fs: Vec<String> = scope_closures
+                        .iter()
+                        .map(|l| match l.place() {
+                            Some(p) => format!("{} @ {p}", l.name),
+                            None => l.name.clone(),
+                        })
+                        .collect();
+                    format!(" (a variable in the scope of {})", fs.join(", "))
+                }
+                BaseKind::ClosureVariable if !scope_closures.is_empty() => {
+                    // Many closures: a module's (or a large function's) scope.
+                    let file = scope_closures[0]
+                        .place()
+                        .map(|p| p.rsplit_once(':').map_or(p.clone(), |x| x.0.to_string()))
+                        .and_then(|p| p.rsplit_once(':').map(|x| x.0.to_string()));
+                    format!(
+                        " (a variable{}, closed over by {}{} functions)",
+                        file.map(|f| format!(" of {f}")).unwrap_or_default(),
+                        if scope_funcs.len() >= 6 {
+                            "at least "
+                        } else {
+                            ""
+                        },
+                        scope_closures.len()
+                    )
+                }
+                BaseKind::ClosureVariable => " (a closure variable)".into(),
+                _ => String::new(),
             }
-            k if k.is_receiver() && r.is_dictionary_map(r.map(obj).unwrap_or(0)) => {
-                (SuspectKind::ObjectProperties, "properties")
-            }
-            _ => (SuspectKind::Object, "children"),
         };
-        let of = child_names
-            .first()
-            .map(|c| format!(" (mostly {})", c.name))
-            .unwrap_or_default();
-        (
+
+        let (kind, sentence, children) = if let Some(chain) = &chain {
+            // One link: counted object -edge-> next -edge-> ... -edge-> counted object.
+            let mut link = String::new();
+            for (k, e) in chain.link_edges.iter().enumerate() {
+                if k > 0 {
+                    link.push_str(&format!(" {}", chain.pattern[k]));
+                }
+                link.push_str(&format!(" -{e}->"));
+            }
+            for k in 0..chain.pattern.len() {
+                let node = {
+                    let mut v = x;
+                    for _ in 0..k {
+                        v = largest_child(t, v).unwrap_or(v);
+                    }
+                    v
+                };
+                if h.index.kind(&h.p, node) == Kind::JSFunction {
+                    self.add_code(&mut code, "chain link", h.index.tagged(node));
+                }
+            }
+            (
+                if timeouts.is_empty() {
+                    SuspectKind::Chain
+                } else {
+                    SuspectKind::Timers
+                },
+                format!(
+                    "`{}`{} starts a chain of {} {holder_name}, each holding the next ({holder_name}{link} {holder_name}){retain_words}: {}",
+                    name.expr,
+                    scope_words(&name),
+                    chain.links,
+                    self.size_words(retained, retained_external)
+                ),
+                chain.links,
+            )
+        } else if let Some(em) = &emitter_name {
+            let event = steps[0].edge.name.trim_start_matches('.').to_string();
+            let emitter = display_name(h, steps[1].edge.holder);
+            let count = r.js_array_length(obj).unwrap_or(functions);
+            for c in code.iter_mut().filter(|c| c.role == "closure") {
+                c.role = "listener".into();
+            }
+            let at = code
+                .iter()
+                .find(|c| c.role == "listener")
+                .map(|c| {
+                    let f = &c.function;
+                    match f.place() {
+                        Some(p) => format!(" ({} × {} @ {p})", c.count, f.name),
+                        None => format!(" ({} × {})", c.count, f.name),
+                    }
+                })
+                .unwrap_or_default();
+            (
+                SuspectKind::EventListeners,
+                format!(
+                    "EventEmitter `{}` ({emitter}) holds {count} '{event}' listeners{at}{retain_words}: {}",
+                    em.expr,
+                    self.size_words(retained, retained_external)
+                ),
+                count,
+            )
+        } else if !timeouts.is_empty()
+            && hk != Kind::JSArray
+            && hk != Kind::JSMap
+            && hk != Kind::JSSet
+        {
+            let count = timeouts.len() as u64 - u64::from(timeouts.contains(&x));
+            let count = count.max(1);
+            let ms = r
+                .own_data_property(obj, |k| r.string_eq(k, "msecs"))
+                .and_then(|v| r.smi(v));
+            let what = if intervals * 2 >= count {
+                "intervals"
+            } else {
+                "timers"
+            };
+            let every = ms.map(|m| format!(" of {m} ms")).unwrap_or_default();
+            let cb = code
+                .iter()
+                .find(|c| c.role == "timer callback")
+                .map(|c| {
+                    let f = &c.function;
+                    match f.place() {
+                        Some(p) => format!(", callback {} @ {p}", f.name),
+                        None => format!(", callback {}", f.name),
+                    }
+                })
+                .unwrap_or_default();
+            (
+                SuspectKind::Timers,
+                format!(
+                    "{count} active {what}{every} (never cleared{cb}) in {holder_name} `{}`{retain_words}: {}",
+                    name.expr,
+                    self.size_words(retained, retained_external)
+                ),
+                count,
+            )
+        } else if kids.is_empty() {
+            (
+                SuspectKind::LargeObject,
+                format!(
+                    "one {holder_name} `{}`{}: {}",
+                    name.expr,
+                    scope_words(&name),
+                    self.size_words(retained, retained_external)
+                ),
+                0,
+            )
+        } else {
+            let count = match hk {
+                Kind::JSArray => r.js_array_length(obj).unwrap_or(kids.len() as u64),
+                Kind::JSMap | Kind::JSSet => r
+                    .slot(obj, f.collection_table)
+                    .and_then(|tb| r.array_get(tb, 0))
+                    .and_then(|v| r.smi(v))
+                    .map(|v| v.max(0) as u64)
+                    .unwrap_or(kids.len() as u64),
+                _ => kids.len() as u64,
+            };
+            let (kind, what) = match hk {
+                Kind::JSArray => (SuspectKind::ArrayElements, "elements"),
+                Kind::JSMap => (SuspectKind::MapEntries, "entries"),
+                Kind::JSSet => (SuspectKind::SetEntries, "entries"),
+                _ if name.expr.ends_with("._cache") || name.expr.contains("require.cache") => {
+                    (SuspectKind::Modules, "modules")
+                }
+                k if k.is_receiver() && r.is_dictionary_map(r.map(obj).unwrap_or(0)) => {
+                    (SuspectKind::ObjectProperties, "properties")
+                }
+                _ => (SuspectKind::Object, "children"),
+            };
+            let of = child_names
+                .first()
+                .filter(|c| c.name != holder_name)
+                .map(|c| format!(" (mostly {})", c.name))
+                .unwrap_or_default();
+            (
+                kind,
+                format!(
+                    "{holder_name} `{}`{} holds {count} {what}{of}{retain_words}: {}",
+                    name.expr,
+                    scope_words(&name),
+                    self.size_words(retained, retained_external)
+                ),
+                count,
+            )
+        };
+        // Node's own closures over its own variables (timers, the module loader) say little
+        // once the program's code is in the story.
+        let user_code = code.iter().any(|c| !c.function.is_node_internal());
+        for c in &scope_closures {
+            if user_code && c.is_node_internal() {
+                continue;
+            }
+            if code.len() < 8 && !code.iter().any(|k| &k.function == c) {
+                code.push(CodeRef {
+                    role: "closure over the variable".into(),
+                    function: c.clone(),
+                    count: 1,
+                });
+            }
+        }
+        Suspect {
             kind,
-            format!(
-                "{holder_name} `{reached}` holds {count} {what}{of}{retain_words}: {}",
-                size_words(retained, retained_external)
-            ),
-            count,
-        )
-    };
-    Suspect {
-        kind,
-        sentence,
-        holder: format!("{obj:#x}"),
-        holder_name,
-        reached_as: reached,
-        path: path.map(|p| crate::graph::paths::chain_text(h, holder, p)),
-        retained,
-        retained_external,
-        share,
-        children,
-        child_names,
-        retains,
-        code,
-    }
-}
-
-/// The names along the first `max` links of a chain starting at `x`.
-fn child_chain_names(h: &Heap, t: &Tree, x: usize, max: usize) -> Vec<String> {
-    let mut out = vec![display_name(h, x)];
-    let mut v = x;
-    while out.len() < max {
-        let Some(&c) = t.children(v).iter().max_by_key(|&&c| t.size(c as usize)) else {
-            break;
-        };
-        let name = display_name(h, c as usize);
-        if name == out[0] {
-            break;
+            sentence,
+            holder: format!("{obj:#x}"),
+            holder_name,
+            reached_as: name.expr,
+            scope_closures,
+            path: path.map(|p| {
+                let text = crate::graph::paths::chain_text(h, holder, p);
+                match p.root_kind {
+                    RootKind::Global => text,
+                    ref k => format!("{text} ({})", crate::graph::paths::root_words(k)),
+                }
+            }),
+            retained,
+            retained_external,
+            share,
+            children,
+            child_names,
+            retains,
+            code,
+            duplicate,
         }
-        out.push(name);
-        v = c as usize;
     }
-    out
 }
 
-/// Strings whose text occurs more than once among the reachable sequential strings of 8 to
-/// 64 KiB characters: (bytes wasted in all, the `top` most wasteful).
-fn duplicate_strings(h: &Heap, top: usize) -> (u64, Vec<DuplicateString>) {
+/// A string the duplicate search considers: sequential, reachable, 8 to 64 Ki characters.
+fn dup_candidate(h: &Heap, i: usize) -> bool {
+    let t = h.index.types[i];
+    t < 128 && t & 7 == 0 && h.marking.is_marked(i)
+}
+
+/// (hash of the characters, length, size) of a candidate string.
+fn dup_key(h: &Heap, r: &crate::objects::reader::Reader, i: usize) -> Option<(u64, u32, u32)> {
+    let t = h.index.types[i];
+    let s = h.index.tagged(i);
+    let len = r.u32_at(s, h.p.layout.string_length as u64)?;
+    if !(8..=1 << 16).contains(&len) {
+        return None;
+    }
+    let bytes_len = len as usize * if t & 8 != 0 { 1 } else { 2 };
+    let b = r.bytes_at(s, 16, bytes_len)?;
+    let mut hasher = rustc_hash::FxHasher::default();
+    std::hash::Hasher::write(&mut hasher, &b);
+    Some((std::hash::Hasher::finish(&hasher), len, h.index.sizes[i]))
+}
+
+fn group_strings(h: &Heap, idxs: &[usize]) -> FxHashMap<(u64, u32, u32), (u64, usize)> {
     let r = h.reader();
-    let n = h.index.len();
-    let len_off = h.p.layout.string_length as u64;
-    let chunk = 1 << 14;
-    // (hash, length, size) -> (count, an example index)
-    let groups: FxHashMap<(u64, u32, u32), (u64, usize)> = (0..n.div_ceil(chunk))
-        .into_par_iter()
+    idxs.par_chunks(1 << 14)
         .map(|c| {
             let mut m: FxHashMap<(u64, u32, u32), (u64, usize)> = FxHashMap::default();
-            for i in c * chunk..((c + 1) * chunk).min(n) {
-                let t = h.index.types[i];
-                if t >= 128 || t & 7 != 0 || !h.marking.is_marked(i) {
-                    continue;
+            for &i in c {
+                if let Some(k) = dup_key(h, &r, i) {
+                    m.entry(k).or_insert((0, i)).0 += 1;
                 }
-                let s = h.index.tagged(i);
-                let Some(len) = r.u32_at(s, len_off) else {
-                    continue;
-                };
-                if !(8..=1 << 16).contains(&len) {
-                    continue;
-                }
-                let bytes_len = len as usize * if t & 8 != 0 { 1 } else { 2 };
-                let Some(b) = r.bytes_at(s, 16, bytes_len) else {
-                    continue;
-                };
-                let mut hasher = rustc_hash::FxHasher::default();
-                std::hash::Hasher::write(&mut hasher, &b);
-                let key = (
-                    std::hash::Hasher::finish(&hasher),
-                    len,
-                    h.index.sizes[i],
-                );
-                m.entry(key).or_insert((0, i)).0 += 1;
             }
             m
         })
@@ -759,7 +1198,11 @@ fn duplicate_strings(h: &Heap, top: usize) -> (u64, Vec<DuplicateString>) {
                 a.entry(k).or_insert((0, i)).0 += c;
             }
             a
-        });
+        })
+}
+
+fn dup_rows(h: &Heap, groups: FxHashMap<(u64, u32, u32), (u64, usize)>) -> Vec<DuplicateString> {
+    let r = h.reader();
     let mut dups: Vec<DuplicateString> = groups
         .into_iter()
         .filter(|(_, (c, _))| *c > 1)
@@ -773,8 +1216,126 @@ fn duplicate_strings(h: &Heap, top: usize) -> (u64, Vec<DuplicateString>) {
             wasted: (count - 1) * size as u64,
         })
         .collect();
-    let wasted = dups.iter().map(|d| d.wasted).sum();
     dups.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.text.cmp(&b.text)));
-    dups.truncate(top);
+    dups
+}
+
+/// The most wasteful repeated text among strings `idxs`.
+fn top_duplicate(h: &Heap, idxs: &[usize]) -> Option<DuplicateString> {
+    dup_rows(h, group_strings(h, idxs)).into_iter().next()
+}
+
+/// Strings whose text occurs more than once among the reachable sequential strings of 8 to
+/// 64 Ki characters: (bytes wasted in all, every repeated text, most wasteful first).
+fn duplicate_strings(h: &Heap) -> (u64, Vec<DuplicateString>) {
+    let idxs: Vec<usize> = (0..h.index.len())
+        .into_par_iter()
+        .filter(|&i| dup_candidate(h, i))
+        .collect();
+    let dups = dup_rows(h, group_strings(h, &idxs));
+    let wasted = dups.iter().map(|d| d.wasted).sum();
     (wasted, dups)
+}
+
+/// One holder of memory in one dump, for matching holders across dumps (`diff --by holder`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HolderRow {
+    /// How the program names it (`realtimeService._events['data-update']`).
+    pub holder: String,
+    /// What it is (`Array`, `Map`, `TimersList`).
+    pub holder_name: String,
+    /// Its shape.
+    pub kind: SuspectKind,
+    /// Its children (elements, entries, listeners, timers, chain links).
+    pub children: u64,
+    /// Bytes of V8 heap retained, less what the holders listed inside it retain.
+    pub retained: u64,
+    /// Bytes outside the heap retained, less what the holders inside it retain.
+    pub retained_external: u64,
+}
+
+/// Memory of one dump and its holders: every accumulation point (see the module docs) that
+/// retains at least `min_bytes`, the largest `max` of them, named as `leaks` names them.
+pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) -> Holders {
+    let own = own_external(h);
+    let t = Tree::build(h, d, &own);
+    let n = h.index.len();
+    let roots: Vec<usize> = t.children(n).iter().map(|&c| c as usize).collect();
+    let heap_bytes: u64 = roots.iter().map(|&r| d.retained(r)).sum();
+    let external_bytes: u64 = roots.iter().map(|&r| t.ext(r)).sum();
+    let edges = Edges::new(h, g);
+    let ctx = Ctx {
+        h,
+        g,
+        t: &t,
+        edges: &edges,
+        r: h.reader(),
+        total: (heap_bytes + external_bytes).max(1),
+        light: true,
+    };
+    let mut points = accumulation_points(&t, h, &edges, min_bytes.max(1));
+    points.retain(|(x, _)| t.size(*x) >= min_bytes);
+    points.sort_by_key(|(x, _)| std::cmp::Reverse(t.size(*x)));
+    points.truncate(max);
+    // Each holder's own share: what it retains less what the holders inside it retain, so
+    // that growth is credited to the innermost holder that has it.
+    let is_point: FxHashMap<usize, usize> = points
+        .iter()
+        .enumerate()
+        .map(|(k, (x, _))| (*x, k))
+        .collect();
+    let mut nested = vec![(0u64, 0u64); points.len()];
+    for (x, _) in &points {
+        let mut v = *x;
+        for _ in 0..10_000_000 {
+            let Some(p) = d.idom(v) else { break };
+            if let Some(&k) = is_point.get(&p) {
+                nested[k].0 += d.retained(*x);
+                nested[k].1 += t.ext(*x);
+                break;
+            }
+            v = p;
+        }
+    }
+    let mut rows: Vec<HolderRow> = Vec::new();
+    for (k, (x, chain)) in points.into_iter().enumerate() {
+        let mut s = ctx.describe(x, chain);
+        s.retained = s.retained.saturating_sub(nested[k].0);
+        s.retained_external = s.retained_external.saturating_sub(nested[k].1);
+        match rows
+            .iter_mut()
+            .find(|r| r.holder == s.reached_as && r.holder_name == s.holder_name)
+        {
+            // Two holders the program names alike: one row.
+            Some(r) => {
+                r.children += s.children;
+                r.retained += s.retained;
+                r.retained_external += s.retained_external;
+            }
+            None => rows.push(HolderRow {
+                holder: s.reached_as,
+                holder_name: s.holder_name,
+                kind: s.kind,
+                children: s.children,
+                retained: s.retained,
+                retained_external: s.retained_external,
+            }),
+        }
+    }
+    Holders {
+        heap_bytes,
+        external_bytes,
+        rows,
+    }
+}
+
+/// [`holders`]' answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Holders {
+    /// Bytes of the reachable V8 heap.
+    pub heap_bytes: u64,
+    /// Bytes outside the heap its objects keep alive.
+    pub external_bytes: u64,
+    /// The holders, largest first.
+    pub rows: Vec<HolderRow>,
 }

@@ -571,7 +571,22 @@ impl Session {
 
     /// The reachable census as `diff` compares it: per name, (count, total self size).
     pub fn diff_side(&self) -> DiffSide {
+        self.diff_side_with(false)
+    }
+
+    /// [`Session::diff_side`], with the holders of memory too when `holders` (for
+    /// `diff --by holder` and growth limits; needs the dominator tree).
+    pub fn diff_side_with(&self, holders: bool) -> DiffSide {
         DiffSide {
+            holders: holders.then(|| {
+                crate::leaks::holders(
+                    self.heap(),
+                    self.graph(),
+                    self.dominators(),
+                    HOLDER_MIN_BYTES,
+                    200,
+                )
+            }),
             path: self.process.dump().name(),
             build_id: self.process.exe_check.exe_build_id.clone(),
             census: self
@@ -691,7 +706,14 @@ impl Session {
     /// # Ok::<(), v8core::Error>(())
     /// ```
     pub fn report(&self) -> Answer<Report> {
-        self.answer("report", report(self.heap(), self.graph(), 10, 3))
+        let mut r = report(self.heap(), self.graph(), 10, 3);
+        r.leaks = Some(crate::leaks::leaks(
+            self.heap(),
+            self.graph(),
+            self.dominators(),
+            &crate::leaks::LeakOptions::default(),
+        ));
+        self.answer("report", r)
     }
 }
 
@@ -707,6 +729,42 @@ pub struct DiffSide {
     pub census: BTreeMap<String, (u64, u64)>,
     /// The dump's own marks.
     pub partial: Option<Partial>,
+    /// Its holders of memory, when asked for.
+    pub holders: Option<crate::leaks::Holders>,
+}
+
+/// Holders retaining less than this are not compared by `diff --by holder`.
+pub const HOLDER_MIN_BYTES: u64 = 64 << 10;
+
+/// What `diff` compares and checks.
+#[derive(Debug, Clone, Default)]
+pub struct DiffOptions {
+    /// Keep constructors that did not change.
+    pub all: bool,
+    /// Keep the first rows only.
+    pub top: Option<usize>,
+    /// Compare holders too (the sides must have them: [`Session::diff_side_with`]).
+    pub by_holder: bool,
+    /// Growth limits to check.
+    pub limits: GrowthLimits,
+}
+
+/// Growth limits for `diff` as a CI gate; sizes in bytes.
+#[derive(Debug, Clone, Default)]
+pub struct GrowthLimits {
+    /// Of all reachable memory (heap and external).
+    pub total: Option<u64>,
+    /// Of any one holder.
+    pub holder: Option<u64>,
+    /// Of one constructor's total self size: (name, most growth).
+    pub constructors: Vec<(String, u64)>,
+}
+
+impl GrowthLimits {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.total.is_some() || self.holder.is_some() || !self.constructors.is_empty()
+    }
 }
 
 /// `diff A B`: per-constructor change from `a` to `b`, largest growth first; `all` keeps
@@ -717,12 +775,14 @@ pub struct DiffSide {
 /// use v8core::session::{diff, Session};
 /// # use v8core::OpenOptions;
 /// let side = |c| Session::open(c, &OpenOptions::default()).map(|s| s.diff_side());
-/// let d = diff(&side(&a)?, &side(&b)?, false, Some(5));
+/// let opts = v8core::session::DiffOptions { top: Some(5), ..Default::default() };
+/// let d = diff(&side(&a)?, &side(&b)?, &opts);
 /// assert_eq!(d.body.rows[0].name, "LeakedRequest");
 /// assert_eq!(d.body.rows[0].count_delta, 2000);
 /// # Ok::<(), v8core::Error>(())
 /// ```
-pub fn diff(a: &DiffSide, b: &DiffSide, all: bool, top: Option<usize>) -> Answer<Diff> {
+pub fn diff(a: &DiffSide, b: &DiffSide, opts: &DiffOptions) -> Answer<Diff> {
+    let (all, top) = (opts.all, opts.top);
     let mut names: Vec<&String> = a.census.keys().chain(b.census.keys()).collect();
     names.sort();
     names.dedup();
@@ -753,6 +813,29 @@ pub fn diff(a: &DiffSide, b: &DiffSide, all: bool, top: Option<usize>) -> Answer
     let changed = rows.len();
     let count_delta = rows.iter().map(|r| r.count_delta).sum();
     let size_delta = rows.iter().map(|r| r.size_delta).sum();
+    let (holders, memory) = match (&a.holders, &b.holders) {
+        (Some(ha), Some(hb)) if opts.by_holder || opts.limits.any() => {
+            let (rows, mem) = holder_diff(ha, hb);
+            (Some(rows), Some(mem))
+        }
+        _ => (None, None),
+    };
+    let gate = opts.limits.any().then(|| {
+        gate(
+            &opts.limits,
+            &rows,
+            holders.as_deref(),
+            memory.as_ref(),
+            a,
+            b,
+        )
+    });
+    let holders = holders.map(|mut h| {
+        if let Some(n) = top {
+            h.truncate(n);
+        }
+        h
+    });
     if let Some(n) = top {
         rows.truncate(n);
     }
@@ -777,6 +860,129 @@ pub fn diff(a: &DiffSide, b: &DiffSide, all: bool, top: Option<usize>) -> Answer
             changed,
             count_delta,
             size_delta,
+            holders: holders.filter(|_| opts.by_holder),
+            memory,
+            gate,
         },
+    }
+}
+
+/// Holders of `a` and `b` matched by name and kind of holder, largest growth first.
+fn holder_diff(
+    a: &crate::leaks::Holders,
+    b: &crate::leaks::Holders,
+) -> (Vec<HolderDiffRow>, MemoryDelta) {
+    let key = |r: &crate::leaks::HolderRow| (r.holder.clone(), r.holder_name.clone());
+    let mut keys: Vec<(String, String)> = a.rows.iter().chain(&b.rows).map(key).collect();
+    keys.sort();
+    keys.dedup();
+    let find = |h: &crate::leaks::Holders, k: &(String, String)| {
+        h.rows.iter().find(|r| &key(r) == k).cloned()
+    };
+    let mut rows: Vec<HolderDiffRow> = keys
+        .iter()
+        .filter_map(|k| {
+            let (ra, rb) = (find(a, k), find(b, k));
+            let any = rb.as_ref().or(ra.as_ref())?;
+            let size = |r: &Option<crate::leaks::HolderRow>| {
+                r.as_ref().map_or(0, |r| r.retained + r.retained_external)
+            };
+            let kids = |r: &Option<crate::leaks::HolderRow>| r.as_ref().map_or(0, |r| r.children);
+            let (retained_a, retained_b) = (size(&ra), size(&rb));
+            let (children_a, children_b) = (kids(&ra), kids(&rb));
+            let children_delta = children_b as i64 - children_a as i64;
+            let retained_delta = retained_b as i64 - retained_a as i64;
+            let what = any.kind.children_word();
+            let sentence = format!(
+                "`{}` ({}): {} {what}, {}",
+                any.holder,
+                any.holder_name,
+                crate::render::signed(children_delta),
+                crate::render::signed_bytes(retained_delta)
+            );
+            Some(HolderDiffRow {
+                holder: any.holder.clone(),
+                holder_name: any.holder_name.clone(),
+                kind: any.kind,
+                children_a,
+                children_b,
+                children_delta,
+                retained_a,
+                retained_b,
+                retained_delta,
+                sentence,
+            })
+        })
+        .filter(|r| r.retained_delta != 0 || r.children_delta != 0)
+        .collect();
+    rows.sort_by(|x, y| {
+        y.retained_delta
+            .cmp(&x.retained_delta)
+            .then(x.holder.cmp(&y.holder))
+    });
+    let mem = MemoryDelta {
+        heap_a: a.heap_bytes,
+        heap_b: b.heap_bytes,
+        external_a: a.external_bytes,
+        external_b: b.external_bytes,
+        total_delta: (b.heap_bytes + b.external_bytes) as i64
+            - (a.heap_bytes + a.external_bytes) as i64,
+    };
+    (rows, mem)
+}
+
+/// Check the growth limits.
+fn gate(
+    limits: &GrowthLimits,
+    rows: &[DiffRow],
+    holders: Option<&[HolderDiffRow]>,
+    memory: Option<&MemoryDelta>,
+    a: &DiffSide,
+    b: &DiffSide,
+) -> Gate {
+    let mut checks = Vec::new();
+    let mut check = |what: String, max: u64, growth: i64| {
+        checks.push(LimitCheck {
+            what,
+            max,
+            growth,
+            exceeded: growth > max as i64,
+        })
+    };
+    if let Some(max) = limits.total {
+        let growth = memory.map(|m| m.total_delta).unwrap_or_else(|| {
+            let sum = |s: &DiffSide| s.census.values().map(|v| v.1).sum::<u64>() as i64;
+            sum(b) - sum(a)
+        });
+        check("memory".into(), max, growth);
+    }
+    if let Some(max) = limits.holder {
+        let top = holders.and_then(|h| h.first());
+        check(
+            format!(
+                "holder {}",
+                top.map(|h| format!("`{}`", h.holder))
+                    .unwrap_or_else(|| "(none grew)".into())
+            ),
+            max,
+            top.map_or(0, |h| h.retained_delta),
+        );
+    }
+    for (name, max) in &limits.constructors {
+        let growth = rows
+            .iter()
+            .find(|r| &r.name == name)
+            .map_or(0, |r| r.size_delta);
+        check(format!("constructor {name}"), *max, growth);
+    }
+    let exceeded = checks.iter().any(|c| c.exceeded);
+    let culprit = holders
+        .and_then(|h| h.first())
+        .filter(|_| exceeded)
+        .map(|h| h.sentence.clone());
+    Gate {
+        checks,
+        exceeded,
+        culprit,
     }
 }

@@ -33,6 +33,9 @@ class Core:
     def findrefs_string(self, string: str, limit: Optional[int] = None, text: bool = False) -> Any: ...
     def retainers(self, address: Address, paths: int = 1, depth: int = 64, text: bool = False) -> Any: ...
     def top(self, limit: int = 20, text: bool = False) -> Any: ...
+    def leaks(
+        self, top: int = 5, threshold: float = 0.10, min_size: Optional[Union[int, str]] = None, text: bool = False
+    ) -> Any: ...
     def threads(self) -> int: ...
     def bt(
         self, all_threads: bool = False, args: bool = False, frames: Optional[int] = None, text: bool = False
@@ -55,6 +58,10 @@ def diff(
     force: bool = False,
     all: bool = False,
     top: Optional[int] = None,
+    by_holder: bool = False,
+    max_growth: Optional[Union[int, str]] = None,
+    max_holder_growth: Optional[Union[int, str]] = None,
+    max_growth_of: Optional[Dict[str, Union[int, str]]] = None,
     text: bool = False,
 ) -> Any: ...
 

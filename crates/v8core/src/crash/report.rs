@@ -105,6 +105,9 @@ pub struct Report {
     pub holders: Vec<Holder>,
     /// The crashing thread's stack.
     pub stack: Option<Backtrace>,
+    /// The leak suspects (as `leaks` finds them), when they were looked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaks: Option<crate::leaks::Leaks>,
 }
 
 /// Build the report; `top` rows per list, retainer paths for the first `paths` constructors.
@@ -169,6 +172,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
         top_by_count,
         holders,
         stack,
+        leaks: None,
     }
 }
 

@@ -213,6 +213,15 @@ impl Render for Report {
             serde_json::to_string(&n.command_line).unwrap_or_default()
         )));
         out.push('\n');
+        if let Some(l) = &r.leaks {
+            out.push_str(&format!("\nLEAKS     {}\n", clean(&l.verdict)));
+            for (k, s) in l.suspects.iter().enumerate() {
+                out.push_str(&format!("  {:>2}. {}\n", k + 1, clean(&s.sentence)));
+            }
+            if !l.suspects.is_empty() {
+                out.push_str("          (`v8dump leaks CORE` for holders, paths and code)\n");
+            }
+        }
         out.push_str("\nHEAP      space                  area       objects\n");
         for s in &r.spaces {
             out.push_str(&format!(

@@ -1,6 +1,6 @@
 //! `findjsobjects`, `findjsinstances`, `top`, `diff`, `heapsnapshot`.
 
-use super::{bytes, plural, signed, signed_bytes, Render, Table};
+use super::{bytes, clean, plural, signed, signed_bytes, Render, Table};
 use crate::answer::{CountScope, Diff, Instances, Objects, SnapshotWritten, Top};
 
 impl Render for Objects {
@@ -139,6 +139,55 @@ impl Render for Diff {
             self.a,
             self.b
         ));
+        if let Some(m) = &self.memory {
+            out.push_str(&format!(
+                "memory (reachable heap and external): A {}, B {}, {}\n",
+                bytes(m.heap_a + m.external_a),
+                bytes(m.heap_b + m.external_b),
+                signed_bytes(m.total_delta)
+            ));
+        }
+        if let Some(hs) = &self.holders {
+            out.push_str("\nBY HOLDER (matched by how the program names them)\n");
+            let mut t = Table::new(
+                &[
+                    "Retained Δ",
+                    "Children Δ",
+                    "Retained A",
+                    "Retained B",
+                    "Holder",
+                ],
+                &[0, 1, 2, 3],
+            );
+            for h in hs {
+                t.row(vec![
+                    signed_bytes(h.retained_delta),
+                    format!("{} {}", signed(h.children_delta), h.kind.children_word()),
+                    bytes(h.retained_a),
+                    bytes(h.retained_b),
+                    clean(&format!("{} `{}`", h.holder_name, h.holder)),
+                ]);
+            }
+            out.push_str(&t.render());
+        }
+        if let Some(g) = &self.gate {
+            out.push_str(&format!(
+                "\nLIMITS    {}\n",
+                if g.exceeded { "EXCEEDED" } else { "ok" }
+            ));
+            for c in &g.checks {
+                out.push_str(&format!(
+                    "          {} {}: grew {}, limit {}\n",
+                    if c.exceeded { "FAIL" } else { "ok  " },
+                    clean(&c.what),
+                    signed_bytes(c.growth),
+                    bytes(c.max)
+                ));
+            }
+            if let Some(c) = &g.culprit {
+                out.push_str(&format!("          grew most: {}\n", clean(c)));
+            }
+        }
     }
 }
 

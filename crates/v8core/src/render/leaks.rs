@@ -11,8 +11,12 @@ impl Render for Leaks {
             out.push_str(&format!("\n{:>2}. {}\n", k + 1, clean(&s.sentence)));
             let mut t = Table::new(&["", "", ""], &[]);
             let mut row = |a: &str, b: String| t.row(vec!["   ".into(), a.into(), b]);
-            row("holder", format!("{} {}", s.holder_name, s.holder));
-            row("reached as", s.reached_as.clone());
+            if !s.holder.is_empty() {
+                row("holder", format!("{} {}", s.holder_name, s.holder));
+            }
+            if !s.reached_as.is_empty() {
+                row("reached as", s.reached_as.clone());
+            }
             if let Some(p) = &s.path {
                 row("path", p.clone());
             }
@@ -23,10 +27,25 @@ impl Render for Leaks {
                     .join(", ")
             };
             if !s.child_names.is_empty() {
-                row("children", format!("{}: {}", s.children, list(&s.child_names)));
+                row(
+                    "children",
+                    format!("{}: {}", s.children, list(&s.child_names)),
+                );
             }
             if !s.retains.is_empty() {
                 row("retains", list(&s.retains));
+            }
+            if let Some(d) = &s.duplicate {
+                row(
+                    "duplicates",
+                    format!(
+                        "{} copies of {:?} ({} each, {} beyond the first)",
+                        d.count,
+                        d.text,
+                        bytes(d.size),
+                        bytes(d.wasted)
+                    ),
+                );
             }
             for c in &s.code {
                 row(

@@ -78,6 +78,40 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Parse a size as people write it: `1048576`, `512K`, `1.5MiB`, `10 MB`. K, M, G, T and
+/// KiB, MiB, GiB, TiB are powers of 1024; kB, MB, GB, TB powers of 1000; B or nothing is bytes.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (want e.g. 50MiB, 512K, 1048576)"))?;
+    let mul: f64 = match unit.trim() {
+        "" | "B" | "b" => 1.0,
+        "K" | "k" | "KiB" | "Ki" => 1024.0,
+        "M" | "m" | "MiB" | "Mi" => 1024.0 * 1024.0,
+        "G" | "g" | "GiB" | "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "t" | "TiB" | "Ti" => 1024f64.powi(4),
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        u => {
+            return Err(format!(
+                "{text:?}: unknown unit {u:?} (want B, K, M, G, KiB, MiB, GiB, kB, MB, GB)"
+            ))
+        }
+    };
+    let n = v * mul;
+    if !n.is_finite() || n < 0.0 || n > u64::MAX as f64 {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(n.round() as u64)
+}
+
 /// A signed byte count (`+1.5 MiB`, `-512 B`).
 pub fn signed_bytes(d: i64) -> String {
     let s = bytes(d.unsigned_abs());
@@ -172,6 +206,18 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512K"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1.5MiB"), Ok(3 << 19));
+        assert_eq!(parse_bytes("10 MB"), Ok(10_000_000));
+        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
+        assert!(parse_bytes("ten").is_err());
+        assert!(parse_bytes("5 parsecs").is_err());
+        assert!(parse_bytes("-1M").is_err());
+    }
 
     #[test]
     fn bytes_and_tables_format() {
