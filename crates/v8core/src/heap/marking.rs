@@ -372,21 +372,14 @@ impl HeapIndex {
                     core.release_all();
                     touched = 0;
                 }
-                // A JS object's elements and properties stores are named for that role.
-                let store_slots = p
-                    .kinds
-                    .kind(self.types[i])
-                    .is_receiver()
-                    .then(|| (self.addrs[i] + elements_off, self.addrs[i] + properties_off));
+                // A JS object's elements and properties stores are named for that role (noted
+                // when the owner marks them: nothing else refers to a store).
+                let (e, pr) = if p.kinds.kind(self.types[i]).is_receiver() {
+                    (self.addrs[i] + elements_off, self.addrs[i] + properties_off)
+                } else {
+                    (0, 0)
+                };
                 self.for_each_slot_in(p, ri, i, |a, w| {
-                    if let Some((e, pr)) = store_slots {
-                        if a == e || a == pr {
-                            if let Some((t, _)) = self.target_in(w) {
-                                let bits = if a == e { &m.elements } else { &m.properties };
-                                bits[t / 64].fetch_or(1 << (t % 64), Ordering::Relaxed);
-                            }
-                        }
-                    }
                     // Maps, oddballs and common strings recur in almost every object: a small
                     // cache of words already known marked saves their lookups.
                     let c = &mut seen[(w >> 3) as usize % SEEN];
@@ -397,6 +390,10 @@ impl HeapIndex {
                         *c = w;
                         if m.set(t) {
                             local.push((t as u32, tr as u32));
+                            if a == e || a == pr {
+                                let bits = if a == e { &m.elements } else { &m.properties };
+                                bits[t / 64].fetch_or(1 << (t % 64), Ordering::Relaxed);
+                            }
                         }
                     }
                 });
