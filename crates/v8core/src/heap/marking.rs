@@ -372,8 +372,7 @@ impl HeapIndex {
                     core.release_all();
                     touched = 0;
                 }
-                // A JS object's elements and properties stores are named for that role (noted
-                // when the owner marks them: nothing else refers to a store).
+                // A JS object's elements and properties stores are named for that role.
                 let (e, pr) = if p.kinds.kind(self.types[i]).is_receiver() {
                     (self.addrs[i] + elements_off, self.addrs[i] + properties_off)
                 } else {
@@ -388,12 +387,12 @@ impl HeapIndex {
                     }
                     if let Some((t, tr)) = self.target_in(w) {
                         *c = w;
+                        if a == e || a == pr {
+                            let bits = if a == e { &m.elements } else { &m.properties };
+                            bits[t / 64].fetch_or(1 << (t % 64), Ordering::Relaxed);
+                        }
                         if m.set(t) {
                             local.push((t as u32, tr as u32));
-                            if a == e || a == pr {
-                                let bits = if a == e { &m.elements } else { &m.properties };
-                                bits[t / 64].fetch_or(1 << (t % 64), Ordering::Relaxed);
-                            }
                         }
                     }
                 });

@@ -90,11 +90,22 @@ impl Render for Top {
     fn render(&self, out: &mut String) {
         let mut t = Table::new(&["Retained", "Self", "Address", "Object"], &[0, 1]);
         for r in &self.rows {
+            // DevTools' name, then what the one-line summary adds to it (`length=2000`, a
+            // string's text).
+            let detail = match r.summary.strip_prefix('<') {
+                Some(rest) => rest.split_once('>').map_or("", |x| x.1).trim().to_string(),
+                None => r.summary.clone(),
+            };
+            let object = if detail.is_empty() {
+                r.name.clone()
+            } else {
+                format!("{} {detail}", r.name)
+            };
             t.row(vec![
                 bytes(r.retained),
                 bytes(r.self_size as u64),
                 r.address.clone(),
-                r.summary.clone(),
+                clean(&object),
             ]);
         }
         out.push_str(&t.render());
