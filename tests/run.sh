@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo test --workspace
+cargo test --release --workspace
 
 # The CLI the Python tests compare with, and the extension module as an abi3 wheel.
 cargo build --release -q -p v8dump
