@@ -14,7 +14,8 @@
 //! and interpreted and baseline ones their BytecodeArray and bytecode offset.
 
 use crate::meta::kinds::Kind;
-use crate::objects::position;
+use crate::objects::naming::Namer;
+use crate::objects::{callsite, position};
 use crate::objects::reader::Reader;
 use crate::process::Process;
 use elfcore::{Memory, NativeSymbol};
@@ -47,8 +48,12 @@ pub enum FrameKind {
 pub struct JsFrame {
     /// The function (tagged).
     pub function: u64,
-    /// Its debug name (`(anonymous)` when it has none).
+    /// The frame's name as V8 writes it in a stack trace (`Module._compile`,
+    /// `Object.namedTarget [as runAs]`, `new Session`); `(anonymous)` where V8 writes only the
+    /// location.
     pub name: String,
+    /// The function's own debug name (its name, else its inferred name; "" if none).
+    pub debug_name: String,
     /// The script's name (file or URL), if any.
     pub script: Option<String>,
     /// 1-based line and column of the current position, when known (interpreted and baseline
@@ -212,6 +217,12 @@ impl<'p> StackWalker<'p> {
 
     /// The stack of thread `t` (index into the core's threads).
     pub fn backtrace(&self, t: usize) -> Option<Backtrace> {
+        let mut bt = self.walk(t)?;
+        self.name_calls(&mut bt.frames);
+        Some(bt)
+    }
+
+    fn walk(&self, t: usize) -> Option<Backtrace> {
         let core = self.p.dump();
         let th = core.threads().get(t)?;
         let (rip, rsp, rbp) = (th.regs.rip(), th.regs.rsp(), th.regs.rbp());
@@ -471,6 +482,30 @@ impl<'p> StackWalker<'p> {
         f
     }
 
+    /// Name each JavaScript frame as V8 names it in stack traces: that needs the receiver and
+    /// whether the caller is a construct frame.
+    fn name_calls(&self, frames: &mut [Frame]) {
+        let mut namer = Namer::new(self.r);
+        for i in 0..frames.len() {
+            let constructor = frames.get(i + 1).is_some_and(|c| {
+                c.kind == FrameKind::V8
+                    && c.frame_type.as_deref().is_some_and(|t| t.contains("Construct"))
+            });
+            let (Some(fp), Some(js)) = (frames[i].fp, frames[i].js.as_mut()) else {
+                continue;
+            };
+            let receiver = self.word(fp.wrapping_add(self.layout.args as u64));
+            let call = callsite::Call {
+                function: js.function,
+                receiver,
+                constructor,
+            };
+            if let Some(n) = callsite::frame_name(&self.r, &mut namer, call) {
+                js.name = n;
+            }
+        }
+    }
+
     /// The tier of the JIT code at `pc`: the code object containing it (found by walking its
     /// code page), then the kind in its `Code` object's flags.
     fn jit_tier(&self, pc: u64) -> Option<FrameKind> {
@@ -516,9 +551,11 @@ impl<'p> StackWalker<'p> {
     /// Name, script and start position of a function.
     pub fn js_frame(&self, func: u64) -> JsFrame {
         let loc = position::function_location(&self.r, func);
+        let debug_name = self.r.function_name(func);
         JsFrame {
             function: func,
             name: loc.name,
+            debug_name,
             script: loc.script,
             line: loc.line,
             column: loc.column,

@@ -172,6 +172,21 @@ pub struct VersionTable {
     pub map_bits: MapBits,
     /// Frame slot offsets used when the metadata lacks `off_fp_<name>`.
     pub frame_fallbacks: &'static [(&'static str, i64)],
+    /// How V8 names the type of a function receiver in a stack trace's method call
+    /// (`CallSiteInfo::GetTypeName`): 13.6 added "the function's own name" before the
+    /// constructor name (Node 22 prints `Function.executeUserEntryPoint` but `Tools.hop` for a
+    /// static method of class Tools; Node 24 `Module.executeUserEntryPoint`).
+    pub function_receiver_type: FunctionReceiverType,
+}
+
+/// See [`VersionTable::function_receiver_type`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionReceiverType {
+    /// A class constructor's own name, else `JSReceiver::GetConstructorName` (`Function`).
+    ClassName,
+    /// The receiver function's debug name, else its constructor name.
+    DebugName,
 }
 
 /// Where a ScopeInfo keeps what function naming needs (`src/objects/scope-info.tq`).
@@ -294,6 +309,9 @@ macro_rules! common_fields {
     ("PropertyCell", "value", 24),
     // Tuple2 { value1, value2 } (a map's constructor slot may hold one).
     ("Tuple2", "value1", 8),
+    // AccessorPair { getter, setter } (14.x metadata leaves the class out).
+    ("AccessorPair", "getter", 8),
+    ("AccessorPair", "setter", 16),
     // BigInt { bitfield (sign bit 0, length bits 1..30), padding, digits }.
     ("BigIntBase", "bitfield", 8),
     ("BigInt", "digits", 16),
@@ -604,6 +622,7 @@ pub static TABLES: &[VersionTable] = &[
         sizes: SIZES_V10,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
+        function_receiver_type: FunctionReceiverType::ClassName,
     },
     VersionTable {
         v8: (11, 3),
@@ -638,6 +657,7 @@ pub static TABLES: &[VersionTable] = &[
         sizes: SIZES_V11,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
+        function_receiver_type: FunctionReceiverType::ClassName,
     },
     VersionTable {
         v8: (12, 4),
@@ -685,6 +705,7 @@ pub static TABLES: &[VersionTable] = &[
         sizes: SIZES_V12,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
+        function_receiver_type: FunctionReceiverType::ClassName,
     },
     VersionTable {
         v8: (13, 6),
@@ -734,6 +755,7 @@ pub static TABLES: &[VersionTable] = &[
         sizes: SIZES_V13,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
+        function_receiver_type: FunctionReceiverType::DebugName,
     },
     VersionTable {
         v8: (14, 1),
@@ -783,6 +805,7 @@ pub static TABLES: &[VersionTable] = &[
         sizes: SIZES_V14_1,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
+        function_receiver_type: FunctionReceiverType::DebugName,
     },
     VersionTable {
         v8: (14, 6),
@@ -832,6 +855,7 @@ pub static TABLES: &[VersionTable] = &[
         sizes: SIZES_V14_6,
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
+        function_receiver_type: FunctionReceiverType::DebugName,
     },
 ];
 

@@ -1,6 +1,7 @@
 //! Objects as a JavaScript developer knows them: reading fields, strings, properties and
 //! elements; V8's constructor names; the census; source positions.
 
+pub mod callsite;
 pub mod census;
 pub mod naming;
 pub mod position;

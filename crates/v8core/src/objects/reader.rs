@@ -556,9 +556,21 @@ impl<'p> Reader<'p> {
 
     /// `SharedFunctionInfo::DebugName`: the name, else the inferred name; "" if neither.
     pub fn sfi_debug_name(&self, sfi: u64) -> String {
+        let (name, inferred) = self.sfi_names(sfi);
+        if name.is_empty() {
+            inferred
+        } else {
+            name
+        }
+    }
+
+    /// A SharedFunctionInfo's own name and its inferred name (`o.p.f` for `o.p.f = function(){}`,
+    /// from the ScopeInfo, or from the UncompiledData of a function never compiled); "" where
+    /// there is none.
+    pub fn sfi_names(&self, sfi: u64) -> (String, String) {
         let f = &self.p.fields;
         let Some(v) = self.slot(sfi, f.sfi_name_or_scope_info) else {
-            return String::new();
+            return (String::new(), String::new());
         };
         let mut name = String::new();
         let mut inferred = None;
@@ -573,23 +585,19 @@ impl<'p> Reader<'p> {
             }
             _ => {}
         }
-        if !name.is_empty() {
-            return name;
-        }
-        if let Some(i) = inferred {
-            return self.string_text(i).unwrap_or_default();
-        }
-        if let Some(fd) = f.sfi_function_data.and_then(|o| self.slot(sfi, o)) {
-            if self.kind(fd) == Some(Kind::UncompiledData) {
-                if let Some(n) = self
-                    .slot(fd, f.uncompiled_inferred_name)
-                    .filter(|&n| self.is_string(n))
-                {
-                    return self.string_text(n).unwrap_or_default();
+        if inferred.is_none() {
+            if let Some(fd) = f.sfi_function_data.and_then(|o| self.slot(sfi, o)) {
+                if self.kind(fd) == Some(Kind::UncompiledData) {
+                    inferred = self
+                        .slot(fd, f.uncompiled_inferred_name)
+                        .filter(|&n| self.is_string(n));
                 }
             }
         }
-        name
+        let inferred = inferred
+            .and_then(|i| self.string_text(i))
+            .unwrap_or_default();
+        (name, inferred)
     }
 
     /// A JSFunction's debug name.
