@@ -8,8 +8,9 @@ Load it in an lldb session on a Node.js core (the core and executable come from 
     (lldb) v8 findjsinstances UserSession
     (lldb) v8 retainers 0x1b1766c2e29
 
-It registers the `v8` command family (findjsobjects, findjsinstances, inspect, findrefs,
-retainers, top, bt, nodeinfo, report, heapsnapshot; llnode's names and main flags) and the
+It registers the `v8` command family (findjsobjects, findjsinstances, inspect/print, source,
+findrefs, retainers, top, leaks, bt, nodeinfo, report, heapsnapshot; llnode's names and main
+flags; addresses may be lldb expressions such as `$rdi`) and the
 top-level `findjsobjects` / `findjsinstances` aliases llnode has. The work is done by the
 `v8dump` Python module (pip install the v8dump wheel, or put it on PYTHONPATH); the core is
 loaded once per session and kept.
@@ -144,14 +145,54 @@ def _findjsinstances(core, argv):
     return core.instances(a.name, all=a.all, limit=a.limit, skip=a.skip, text=True)
 
 
-def _inspect(core, argv):
+def _inspect(core, argv, ctx=None):
     p = _Parser(prog="v8 inspect", description="Render a value.")
-    p.add_argument("address")
+    p.add_argument("address", nargs="+", help="an address or an lldb expression ($rdi, *(void**)($rsp+8))")
     p.add_argument("--depth", type=int, default=1)
-    p.add_argument("--array-length", dest="entries", type=int, default=100)
+    p.add_argument("-l", "--array-length", dest="entries", type=int, default=100)
     p.add_argument("--string-length", type=int, default=1000)
+    p.add_argument("-F", "--full-string", action="store_true", help="no limit on string length")
+    p.add_argument("-s", "--print-source", action="store_true", help="a function's source text too")
     a = p.parse_args(argv)
-    return core.inspect(a.address, depth=a.depth, entries=a.entries, string_length=a.string_length, text=True)
+    addr = _address(" ".join(a.address), ctx)
+    length = 1 << 30 if a.full_string else a.string_length
+    out = core.inspect(addr, depth=a.depth, entries=a.entries, string_length=length, text=True)
+    if a.print_source:
+        out = out.rstrip("\n") + "\nsource:\n" + core.source(addr, text=True)
+    return out
+
+
+def _address(text, ctx):
+    """An address typed as a number, or an lldb expression evaluated in the selected frame."""
+    t = text.strip()
+    try:
+        return int(t, 0)
+    except ValueError:
+        pass
+    frame = ctx.GetFrame() if ctx is not None else None
+    if frame is None or not frame.IsValid():
+        target = ctx.GetTarget() if ctx is not None else None
+        if target is None or not target.IsValid():
+            raise _Usage("%r is not an address, and there is no frame to evaluate it in" % t)
+        value = target.EvaluateExpression(t)
+    else:
+        value = frame.EvaluateExpression(t)
+    if not value.GetError().Success():
+        raise _Usage("%r is not an address or an expression lldb can evaluate: %s" % (t, value.GetError()))
+    return value.GetValueAsUnsigned()
+
+
+def _source(core, argv, ctx=None):
+    p = _Parser(prog="v8 source", description="Source of the JavaScript function of the selected frame.")
+    p.add_argument("action", choices=["list"], help="list: print the selected frame's function")
+    p.add_argument("-l", "--line", type=int, default=1, help="start at the function's line N")
+    p.add_argument("-C", "--context", type=int, default=0, help="lines of context around it")
+    a = p.parse_args(argv)
+    frame = ctx.GetFrame() if ctx is not None else None
+    if frame is None or not frame.IsValid():
+        raise _Usage("no frame selected: select a JavaScript frame (frame select N) first")
+    tid = frame.GetThread().GetThreadID()
+    return core.frame_source(frame.GetFP(), tid=tid, context=a.context, skip=max(a.line, 1) - 1, text=True)
 
 
 def _findrefs(core, argv):
@@ -226,7 +267,9 @@ def _heapsnapshot(core, argv):
 COMMANDS = {
     "findjsobjects": (_findjsobjects, "Objects per constructor (count, total size), largest first. [-d] [-a] [-r] [-t N]"),
     "findjsinstances": (_findjsinstances, "The objects of one constructor. <name> [-n LIMIT] [-s START] [-a]"),
-    "inspect": (_inspect, "Render a value. <address> [--depth N] [--array-length N] [--string-length N]"),
+    "inspect": (_inspect, "Render a value. <address|expression> [-s] [--depth N] [-l N] [--string-length N] [-F]"),
+    "print": (_inspect, "Alias of v8 inspect. <address|expression>"),
+    "source": (_source, "Source of the selected frame's JS function: list [-l N] [-C N]"),
     "findrefs": (_findrefs, "Who references a value [-v] <address>, a property [-n] <name>, a string [-s] <text>"),
     "retainers": (_retainers, "Shortest retainer paths from a root to an object. <address> [--paths N]"),
     "top": (_top, "The objects that retain the most memory. [--limit N]"),
@@ -238,10 +281,14 @@ COMMANDS = {
 }
 
 
-def _run(name, debugger, command, result):
+def _run(name, debugger, command, result, ctx=None):
     fn = COMMANDS[name][0]
     try:
-        text = fn(_core(debugger), shlex.split(command))
+        argv = shlex.split(command)
+        if fn in (_inspect, _source):
+            text = fn(_core(debugger), argv, ctx)
+        else:
+            text = fn(_core(debugger), argv)
         result.AppendMessage(text.rstrip("\n"))
         result.SetStatus(lldb.eReturnStatusSuccessFinishResult)
     except _Usage as e:
@@ -252,7 +299,7 @@ def _run(name, debugger, command, result):
 
 def _make(name):
     def handler(debugger, command, exe_ctx, result, internal_dict):
-        _run(name, debugger, command, result)
+        _run(name, debugger, command, result, exe_ctx)
 
     handler.__name__ = "cmd_" + name
     handler.__doc__ = COMMANDS[name][1]

@@ -120,3 +120,31 @@ def test_v8_commands_on_a_live_process(major):
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_llnode_frame_source_expressions_and_print(major):
+    """llnode's `v8 source list [-l N]` on the selected frame, `v8 inspect -s`, `v8 print`, and
+    addresses given as lldb expressions, on the llnode.js core."""
+    d, run, stats = fixture("llnode", major)
+    core = str(d / "core")
+    api = v8dump.open(core)
+    frames = api.bt(args=True)["threads"][0]["frames"]
+    a2 = next(f for f in frames if f.get("js", {}).get("name") == "a2")
+    step = next(f for f in frames if f.get("js", {}).get("name") == "Runner.step")
+    lines = (ROOT / "fixtures" / "scenarios" / "llnode.js").read_text().splitlines()
+    a2_line = next(i for i, l in enumerate(lines, 1) if l.startswith("function a2("))
+    select = ("script t = lldb.debugger.GetSelectedTarget().GetProcess().GetSelectedThread(); "
+              "t.SetSelectedFrame([f.GetFrameID() for f in t.frames if f.GetFP() == %d][0])" % a2["fp"])
+    fn = step["js"]["function"]
+    fn = fn if isinstance(fn, str) else hex(fn)
+    expr = "*(void**)(%d + 16)" % step["fp"]
+    out = lldb(run["node_realpath"], core, select, "v8 source list", "v8 source list -l 2",
+               "v8 inspect -s %s" % fn, "v8 print %s" % expr)
+    listed = section(out, "v8 source list\n")
+    assert "%d > %s" % (a2_line, lines[a2_line - 1]) in listed, listed
+    # a2 is one line long: -l 2 leaves nothing of it.
+    assert lines[a2_line - 1] not in section(out, "v8 source list -l 2"), out
+    shown = section(out, "v8 inspect -s %s" % fn)
+    assert "source:" in shown and "Runner.prototype.step = function () { return Tools.hop(); };" in shown, shown
+    assert "<Runner>" in section(out, "v8 print %s" % expr), out

@@ -141,6 +141,27 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         string_length: usize,
     },
+    /// A function's source text, from its script in the core, with line numbers (llnode's
+    /// `v8 inspect -s` and `v8 source list`).
+    Source {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Address of a function (as bt --json, findjsinstances or inspect print it).
+        address: String,
+        /// Lines of context shown before and after the function.
+        #[arg(long, short = 'C', default_value_t = 0)]
+        context: u64,
+        /// ADDRESS is a frame pointer (`fp` in bt --json): show the function running in that
+        /// frame, its current line marked with `>`.
+        #[arg(long)]
+        frame: bool,
+        /// With --frame: the thread id (default: the crashing thread).
+        #[arg(long, requires = "frame")]
+        thread: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Who references an object, under which name (`.session`, `[17]`, closure variable
     /// `socket`); or, with -n, objects with a property of that name; with -s, who references
     /// a string equal to the text.
@@ -389,6 +410,23 @@ fn run(cli: &Cli) -> Res {
                 string: *string_length,
             };
             emit(&progress::session(core)?.inspect(a, limits), *json)
+        }
+        Command::Source {
+            core,
+            address,
+            context,
+            frame,
+            thread,
+            json,
+        } => {
+            let s = progress::session(core)?;
+            let a = parse_address(address)?;
+            let answer = if *frame {
+                s.frame_source(*thread, a, *context, 0)?
+            } else {
+                s.source(a, *context, 0)?
+            };
+            emit(&answer, *json)
         }
         Command::Findrefs {
             core,

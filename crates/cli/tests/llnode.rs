@@ -15,15 +15,22 @@ fn node_frames(stack: &str) -> Vec<(Option<String>, String)> {
     stack
         .lines()
         .filter_map(|l| l.trim().strip_prefix("at "))
-        .map(|f| match f.strip_suffix(')').and_then(|f| f.rsplit_once(" (")) {
-            Some((name, loc)) => (Some(name.to_string()), loc.to_string()),
-            None => (None, f.to_string()),
-        })
+        .map(
+            |f| match f.strip_suffix(')').and_then(|f| f.rsplit_once(" (")) {
+                Some((name, loc)) => (Some(name.to_string()), loc.to_string()),
+                None => (None, f.to_string()),
+            },
+        )
         .collect()
 }
 
 fn js_frames(f: &Fixture) -> Vec<Value> {
-    let bt = json(&v8dump(&["bt", f.core.to_str().unwrap(), "--args", "--json"]));
+    let bt = json(&v8dump(&[
+        "bt",
+        f.core.to_str().unwrap(),
+        "--args",
+        "--json",
+    ]));
     bt["threads"][0]["frames"]
         .as_array()
         .expect("frames")
@@ -47,7 +54,10 @@ fn frames_are_named_and_placed_as_nodes_own_stack_names_them() {
         let f = fixture("llnode", major);
         let live = f.stats["extra"]["liveStack"].as_str().expect("liveStack");
         let want = node_frames(live);
-        assert!(want.len() >= 20, "node{major}: Node's stack is short: {live}");
+        assert!(
+            want.len() >= 20,
+            "node{major}: Node's stack is short: {live}"
+        );
         let got = js_frames(&f);
         let start = got
             .iter()
@@ -117,5 +127,130 @@ fn every_argument_is_shown_for_zero_to_five_arguments_and_fewer_or_more_than_dec
         assert_eq!(step["this"]["summary"], "<Runner>", "node{major}");
         let t = text(&v8dump(&["bt", f.core.to_str().unwrap(), "--args"]));
         assert!(t.contains("arg4 = <Object>"), "node{major}: {t}");
+    }
+}
+
+/// `inspect --json` of the value at `addr`.
+fn inspect(f: &Fixture, addr: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["inspect", f.core.to_str().unwrap(), addr, "--json"];
+    args.extend_from_slice(extra);
+    json(&v8dump(&args))
+}
+
+/// The address of property `key` of an inspected object.
+fn prop(v: &Value, key: &str) -> String {
+    v["entries"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["key"] == key))
+        .and_then(|e| e["value"]["address"].as_str())
+        .unwrap_or_else(|| panic!("no property {key} in {v:#}"))
+        .to_string()
+}
+
+/// `globalThis.llnodeFixture`, inspected.
+fn holder(f: &Fixture) -> Value {
+    let found = json(&v8dump(&[
+        "findjsinstances",
+        f.core.to_str().unwrap(),
+        "LlnodeHolder",
+        "--json",
+    ]));
+    assert_eq!(found["total"], 1, "{found}");
+    inspect(f, found["instances"][0]["address"].as_str().unwrap(), &[])
+}
+
+#[test]
+fn source_text_is_what_function_to_string_gives_with_the_lines_numbered() {
+    let scenario =
+        std::fs::read_to_string(v8dump_testkit::repo_root().join("fixtures/scenarios/llnode.js"))
+            .unwrap();
+    let file_lines: Vec<&str> = scenario.lines().collect();
+    for major in MAJORS {
+        let f = fixture("llnode", major);
+        let sources = inspect(&f, &prop(&holder(&f), "sources"), &[]);
+        let want = &f.stats["extra"]["sources"];
+        for key in ["threeParams", "arrowSource", "method"] {
+            let addr = prop(&sources, key);
+            let s = json(&v8dump(&[
+                "source",
+                f.core.to_str().unwrap(),
+                &addr,
+                "--json",
+            ]));
+            let text = want[key].as_str().unwrap();
+            assert_eq!(s["text"], text, "node{major}: {key}");
+            // The numbered lines are the scenario file's lines, and the first holds the text's
+            // start at the column given.
+            let lines = s["lines"].as_array().unwrap();
+            assert_eq!(lines.len(), text.lines().count(), "node{major}: {key}");
+            for l in lines {
+                let n = l["line"].as_u64().unwrap() as usize;
+                assert_eq!(l["text"], file_lines[n - 1], "node{major}: {key} line {n}");
+            }
+            let first = text.lines().next().unwrap();
+            let at = scenario.find(first).expect("the text is in the scenario");
+            let line = scenario[..at].matches('\n').count() as u64 + 1;
+            let col = (at - scenario[..at].rfind('\n').map_or(0, |n| n + 1)) as u64 + 1;
+            assert_eq!(
+                (s["start"]["line"].as_u64(), s["start"]["column"].as_u64()),
+                (Some(line), Some(col)),
+                "node{major}: {key}"
+            );
+        }
+        // Context lines, in text.
+        let addr = prop(&sources, "threeParams");
+        let t = text(&v8dump(&[
+            "source",
+            f.core.to_str().unwrap(),
+            &addr,
+            "-C",
+            "1",
+        ]));
+        let line = file_lines
+            .iter()
+            .position(|l| l.starts_with("function threeParams("))
+            .unwrap() as u64
+            + 1;
+        assert!(
+            t.contains(&format!("{}   {}", line - 1, file_lines[line as usize - 2])),
+            "node{major}: {t}"
+        );
+        // The function of a frame, by its frame pointer, with its current line marked.
+        let frames = json(&v8dump(&["bt", f.core.to_str().unwrap(), "--json"]));
+        let a2 = frames["threads"][0]["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|fr| fr["js"]["name"] == "a2")
+            .expect("frame a2")
+            .clone();
+        let fp = format!("{:#x}", a2["fp"].as_u64().unwrap());
+        let t = text(&v8dump(&[
+            "source",
+            f.core.to_str().unwrap(),
+            &fp,
+            "--frame",
+        ]));
+        let call = file_lines
+            .iter()
+            .position(|l| l.starts_with("function a2("))
+            .unwrap()
+            + 1;
+        assert!(
+            t.contains(&format!("{call} > {}", file_lines[call - 1])),
+            "node{major}: {t}"
+        );
+        // Not a function: a clear error.
+        let o = v8dump(&[
+            "source",
+            f.core.to_str().unwrap(),
+            &prop(&holder(&f), "sixItems"),
+        ]);
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("not a function"),
+            "node{major}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }

@@ -152,6 +152,43 @@ impl Core {
         answer(py, &a, text)
     }
 
+    /// A function's source text with its lines numbered (`source`); `skip` leaves out the
+    /// function's first lines.
+    #[pyo3(signature = (address, context=0, skip=0, text=false))]
+    fn source<'py>(
+        &self,
+        py: Python<'py>,
+        address: &Bound<'py, PyAny>,
+        context: u64,
+        skip: u64,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let addr = self::address(address)?;
+        let a = py
+            .detach(|| self.s.source(addr, context, skip))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// The source of the function running in the frame whose frame pointer is `fp` (on thread
+    /// `tid`, else the crashing thread), its current line marked (`source --frame`).
+    #[pyo3(signature = (fp, tid=None, context=0, skip=0, text=false))]
+    fn frame_source<'py>(
+        &self,
+        py: Python<'py>,
+        fp: &Bound<'py, PyAny>,
+        tid: Option<u32>,
+        context: u64,
+        skip: u64,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fp = self::address(fp)?;
+        let a = py
+            .detach(|| self.s.frame_source(tid, fp, context, skip))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
     /// One line describing a value.
     fn summary(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<String> {
         let addr = self::address(address)?;

@@ -147,6 +147,48 @@ pub struct Instances {
     pub instances: Vec<InstanceRow>,
 }
 
+/// `source ADDR`: a function's source text, read from its script in the core.
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionSource {
+    /// The function (tagged).
+    pub function: String,
+    /// Its debug name (`(anonymous)` when it has none).
+    pub name: String,
+    /// Its script's name (file or URL).
+    pub script: Option<String>,
+    /// 1-based line and column where the text starts.
+    pub start: SourcePoint,
+    /// 1-based line and column of the text's last character.
+    pub end: SourcePoint,
+    /// The function's text, as `Function.prototype.toString()` gives it.
+    pub text: String,
+    /// The whole lines the function spans, with the context lines asked for around them.
+    pub lines: Vec<SourceLine>,
+    /// For a frame's function: the line it was executing, when known exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_line: Option<u64>,
+}
+
+/// A line and column in a script (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SourcePoint {
+    /// Line.
+    pub line: u64,
+    /// Column.
+    pub column: u64,
+}
+
+/// One numbered line of a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// The line's text, without its terminator.
+    pub text: String,
+    /// Whether the function's text covers part of the line (false for context lines).
+    pub in_function: bool,
+}
+
 /// `inspect ADDR`: one value as a tree.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {

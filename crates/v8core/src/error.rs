@@ -118,6 +118,14 @@ pub enum Error {
         /// The text given.
         text: String,
     },
+    /// No JavaScript frame has the frame pointer asked for.
+    #[error("no JavaScript frame with frame pointer {fp:#x} on {thread}: `bt --json` lists each frame's fp")]
+    NoJsFrame {
+        /// The frame pointer given.
+        fp: u64,
+        /// Which thread was searched.
+        thread: String,
+    },
     /// No heap object starts at or contains the address.
     #[error("{addr:#x}: no heap object starts at or contains this address")]
     NoObjectAt {

@@ -33,7 +33,10 @@ use crate::heap::index::Progress;
 use crate::heap::loaded::Heap;
 use crate::info::Summary;
 use crate::inspect::{summary, Inspector, Limits};
+use crate::meta::kinds::Kind;
 use crate::objects::census::Scope;
+use crate::objects::position;
+use crate::objects::reader::Reader;
 use crate::process::{ExeMatch, OpenOptions, Process};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -364,6 +367,110 @@ impl Session {
         let h = self.heap();
         let value = Inspector::new(h, limits).value(h.index.as_value(addr));
         self.answer("inspect", Inspection { value })
+    }
+
+    /// `source ADDR`: the source text of the function (or SharedFunctionInfo) at `addr`, from
+    /// its script's source in the core, with its whole lines numbered and `context` lines
+    /// around them, the first `skip` lines of the function left out (llnode's `-l N` is
+    /// `skip = N - 1`). Needs no heap walk.
+    pub fn source(&self, addr: u64, context: u64, skip: u64) -> Result<Answer<FunctionSource>> {
+        let r = Reader::new(&self.process);
+        let w = if addr & 1 == 1 { addr } else { addr | 1 };
+        let bad = |why: String| Error::BadObject {
+            addr: elfcore::Address(w),
+            why,
+        };
+        let (func, sfi) = match r.kind(w) {
+            Some(Kind::JSFunction) => (Some(w), r.function_shared(w)),
+            Some(Kind::SharedFunctionInfo) => (None, Some(w)),
+            Some(k) => return Err(bad(format!("it is a {k:?}, not a function"))),
+            None => return Err(bad(r.why_not_an_object(w))),
+        };
+        let sfi =
+            sfi.ok_or_else(|| bad("the function has no readable SharedFunctionInfo".into()))?;
+        let f = &self.process.fields;
+        let script = position::sfi_script(&r, sfi)
+            .ok_or_else(|| bad("the function has no script (a builtin or API function)".into()))?;
+        let source = r
+            .slot(script, f.script_source)
+            .and_then(|s| r.string(s, position::MAX_SOURCE_CHARS as usize))
+            .ok_or_else(|| bad("its script's source is not in the core".into()))?;
+        let units: Vec<u16> = source.text.encode_utf16().collect();
+        let (start, end) = position::function_token_start(&r, sfi)
+            .zip(position::function_end(&r, sfi))
+            .filter(|&(a, b)| a < b && b as usize <= units.len())
+            .ok_or_else(|| bad("its source positions are not readable".into()))?;
+        let point = |pos: u64| {
+            position::line_col_in(&units, pos)
+                .map(|(line, column)| SourcePoint { line, column })
+                .unwrap_or(SourcePoint { line: 0, column: 0 })
+        };
+        let (first, last) = (point(start), point(end - 1));
+        let lines = position::numbered_lines(&units)
+            .filter(|(n, _)| {
+                *n + context >= first.line + skip && *n <= last.line + context && *n >= 1
+            })
+            .map(|(line, text)| SourceLine {
+                line,
+                text,
+                in_function: line >= first.line && line <= last.line,
+            })
+            .collect();
+        let name = r.sfi_debug_name(sfi);
+        let script_name = r
+            .slot(script, f.script_name)
+            .and_then(|n| r.string_text(n))
+            .filter(|n| !n.is_empty());
+        Ok(self.answer(
+            "source",
+            FunctionSource {
+                function: hex(func.unwrap_or(sfi)),
+                name: if name.is_empty() {
+                    "(anonymous)".into()
+                } else {
+                    name
+                },
+                script: script_name,
+                start: first,
+                end: last,
+                text: String::from_utf16_lossy(&units[start as usize..end as usize]),
+                lines,
+                current_line: None,
+            },
+        ))
+    }
+
+    /// `source` of the function running in a frame: the JavaScript frame whose frame pointer is
+    /// `fp` on the thread `tid` (the crashing thread when `None`), with the line it was
+    /// executing marked (llnode's `v8 source list`).
+    pub fn frame_source(
+        &self,
+        tid: Option<u32>,
+        fp: u64,
+        context: u64,
+        skip: u64,
+    ) -> Result<Answer<FunctionSource>> {
+        let threads = self.process.dump().threads();
+        let t = match tid {
+            None => 0,
+            Some(tid) => threads
+                .iter()
+                .position(|t| t.tid == tid)
+                .unwrap_or(usize::MAX),
+        };
+        let thread = match tid {
+            None => "the crashing thread".to_string(),
+            Some(tid) => format!("thread {tid}"),
+        };
+        let js = StackWalker::new(&self.process)
+            .backtrace(t)
+            .and_then(|bt| bt.frames.into_iter().find(|f| f.fp == Some(fp))?.js)
+            .ok_or(Error::NoJsFrame { fp, thread })?;
+        let mut a = self.source(js.function, context, skip)?;
+        if js.exact {
+            a.body.current_line = js.line;
+        }
+        Ok(a)
     }
 
     /// One line describing the value at `addr` (as `findjsinstances` lists objects).

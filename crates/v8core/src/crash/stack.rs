@@ -15,8 +15,8 @@
 
 use crate::meta::kinds::Kind;
 use crate::objects::naming::Namer;
-use crate::objects::{callsite, position};
 use crate::objects::reader::Reader;
+use crate::objects::{callsite, position};
 use crate::process::Process;
 use elfcore::{Memory, NativeSymbol};
 use serde::Serialize;
@@ -489,7 +489,9 @@ impl<'p> StackWalker<'p> {
         for i in 0..frames.len() {
             let constructor = frames.get(i + 1).is_some_and(|c| {
                 c.kind == FrameKind::V8
-                    && c.frame_type.as_deref().is_some_and(|t| t.contains("Construct"))
+                    && c.frame_type
+                        .as_deref()
+                        .is_some_and(|t| t.contains("Construct"))
             });
             let (Some(fp), Some(js)) = (frames[i].fp, frames[i].js.as_mut()) else {
                 continue;

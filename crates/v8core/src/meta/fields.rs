@@ -81,6 +81,11 @@ pub struct Fields {
     pub sfi_flags: Option<u64>,
     pub uncompiled_inferred_name: u64,
     pub uncompiled_start_position: u64,
+    pub uncompiled_end_position: u64,
+    /// SharedFunctionInfo.raw_function_token_offset (uint16).
+    pub sfi_function_token_offset: Option<u64>,
+    /// SharedFunctionInfo.length (uint16): the function's `length`.
+    pub sfi_length: Option<u64>,
     pub script_source: u64,
     pub script_name: u64,
     pub symbol_description: u64,
@@ -199,6 +204,9 @@ impl Fields {
             sfi_flags: f("SharedFunctionInfo", &["flags"]).ok(),
             uncompiled_inferred_name: f("UncompiledData", &["inferred_name"])?,
             uncompiled_start_position: f("UncompiledData", &["start_position"])?,
+            uncompiled_end_position: f("UncompiledData", &["end_position"])?,
+            sfi_function_token_offset: f("SharedFunctionInfo", &["raw_function_token_offset"]).ok(),
+            sfi_length: f("SharedFunctionInfo", &["length"]).ok(),
             script_source: f("Script", &["source"])?,
             script_name: f("Script", &["name"])?,
             symbol_description: f("Symbol", &["name", "description"])?,

@@ -40,7 +40,11 @@ pub fn frame_name(r: &Reader, namer: &mut Namer, call: Call) -> Option<String> {
     if call.constructor {
         return Some(format!(
             "new {}",
-            if debug.is_empty() { "<anonymous>" } else { &debug }
+            if debug.is_empty() {
+                "<anonymous>"
+            } else {
+                &debug
+            }
         ));
     }
     let receiver = match call.receiver {
@@ -129,7 +133,8 @@ fn is_class_constructor(r: &Reader, f: u64) -> bool {
     let (Some(sfi), Some(off)) = (r.function_shared(f), r.p.fields.sfi_flags) else {
         return false;
     };
-    r.u32_at(sfi, off).is_some_and(|flags| (3..=6).contains(&(flags & 0x1f)))
+    r.u32_at(sfi, off)
+        .is_some_and(|flags| (3..=6).contains(&(flags & 0x1f)))
 }
 
 /// `CallSiteInfo::GetMethodName`: the key under which the receiver (or its prototype chain)
@@ -143,7 +148,10 @@ fn method_name(r: &Reader, receiver: u64, function: u64) -> Option<String> {
         .function_shared(function)
         .map(|s| r.sfi_names(s))
         .unwrap_or_default();
-    let guess = if let Some(rest) = own.strip_prefix("get ").or_else(|| own.strip_prefix("set ")) {
+    let guess = if let Some(rest) = own
+        .strip_prefix("get ")
+        .or_else(|| own.strip_prefix("set "))
+    {
         rest.to_string()
     } else if own.is_empty() {
         match inferred.rfind('.') {
@@ -209,8 +217,7 @@ fn chain<'a>(r: &'a Reader, start: u64) -> impl Iterator<Item = u64> + 'a {
         let obj = cur?;
         steps += 1;
         let k = r.kind(obj);
-        if steps > MAX_STEPS || !k.is_some_and(|k| k.is_receiver()) || k == Some(Kind::JSProxy)
-        {
+        if steps > MAX_STEPS || !k.is_some_and(|k| k.is_receiver()) || k == Some(Kind::JSProxy) {
             cur = None;
             return None;
         }
@@ -226,7 +233,8 @@ fn is_identifier(s: &str) -> bool {
         return false;
     };
     let start = |c: char| c == '$' || c == '_' || c.is_alphabetic();
-    start(first) && chars.all(|c| start(c) || c.is_alphanumeric() || c == '\u{200c}' || c == '\u{200d}')
+    start(first)
+        && chars.all(|c| start(c) || c.is_alphanumeric() || c == '\u{200c}' || c == '\u{200d}')
 }
 
 /// V8's `StringEndsWithMethodName`: equal, or ending in `.method` or ` method`.

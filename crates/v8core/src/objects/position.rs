@@ -5,7 +5,7 @@ use crate::meta::tables::PositionTable;
 use crate::objects::reader::Reader;
 
 /// Most characters of a script read to turn a position into a line (a 16 MiB bundle).
-const MAX_SOURCE_CHARS: u64 = 16 << 20;
+pub const MAX_SOURCE_CHARS: u64 = 16 << 20;
 
 /// Decode one unsigned VLQ integer of a source position table.
 fn read_vlq(bytes: &[u8], at: &mut usize) -> Option<u64> {
@@ -131,6 +131,36 @@ pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
     (start >= 0).then_some(start as u64)
 }
 
+/// The source position where a function ends (exclusive), from its ScopeInfo or, for a
+/// function never compiled, its UncompiledData.
+pub fn function_end(r: &Reader, sfi: u64) -> Option<u64> {
+    let f = &r.p.fields;
+    let si = r.slot(sfi, f.sfi_name_or_scope_info)?;
+    if let Some((_start, end)) = r.scope_info_position(si) {
+        return Some(end);
+    }
+    let data = r.slot(sfi, f.sfi_function_data?)?;
+    if r.kind(data) != Some(crate::meta::kinds::Kind::UncompiledData) {
+        return None;
+    }
+    let end = r.u32_at(data, f.uncompiled_end_position)? as i32;
+    (end >= 0).then_some(end as u64)
+}
+
+/// `SharedFunctionInfo::function_token_position`: where `Function.prototype.toString()`
+/// starts (the `function` keyword, a method's name, an arrow's parameters): the start position
+/// less the raw function token offset, unless that is out of range (0xffff).
+pub fn function_token_start(r: &Reader, sfi: u64) -> Option<u64> {
+    let start = function_start(r, sfi)?;
+    let Some(off) = r.p.fields.sfi_function_token_offset else {
+        return Some(start);
+    };
+    match r.u16_at(sfi, off)? {
+        0xffff => Some(start),
+        d => start.checked_sub(d as u64),
+    }
+}
+
 /// Where a function is defined.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FunctionLocation {
@@ -220,6 +250,31 @@ pub fn line_col(r: &Reader, source: u64, pos: u64) -> Option<(u64, u64)> {
     }
     let s = r.string(source, pos as usize + 2)?;
     line_col_in(&s.text.encode_utf16().collect::<Vec<u16>>(), pos)
+}
+
+/// The lines of a source (1-based numbers, text without terminators), split where V8 splits
+/// them (see [`line_col`]).
+pub fn numbered_lines(units: &[u16]) -> impl Iterator<Item = (u64, String)> + '_ {
+    let mut at = 0usize;
+    let mut n = 0u64;
+    std::iter::from_fn(move || {
+        if at > units.len() || (at == units.len() && n > 0) {
+            return None;
+        }
+        let begin = at;
+        let mut k = at;
+        while k < units.len() && !matches!(units[k], 0x0a | 0x0d | 0x2028 | 0x2029) {
+            k += 1;
+        }
+        let text = String::from_utf16_lossy(&units[begin..k]);
+        at = if k + 1 < units.len() && units[k] == 0x0d && units[k + 1] == 0x0a {
+            k + 2
+        } else {
+            k + 1
+        };
+        n += 1;
+        Some((n, text))
+    })
 }
 
 /// [`line_col`] over the code units of a source.

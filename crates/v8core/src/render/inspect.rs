@@ -1,13 +1,40 @@
 //! `inspect`: a value as a tree, the way a JavaScript developer reads it.
 
 use super::{clean, Render};
-use crate::answer::Inspection;
+use crate::answer::{FunctionSource, Inspection};
 use crate::inspect::{one_line, Entry, Section, Value, ValueKind};
 
 impl Render for Inspection {
     fn render(&self, out: &mut String) {
         out.push_str(&value_text(&self.value));
         out.push('\n');
+    }
+}
+
+impl Render for FunctionSource {
+    fn render(&self, out: &mut String) {
+        let script = self.script.as_deref().unwrap_or("(no script name)");
+        out.push_str(&format!(
+            "{} {} {}:{}:{}\n",
+            self.function,
+            clean(&self.name),
+            clean(script),
+            self.start.line,
+            self.start.column
+        ));
+        let width = self.lines.last().map_or(1, |l| l.line.to_string().len());
+        for l in &self.lines {
+            let mark = if Some(l.line) == self.current_line {
+                '>'
+            } else {
+                ' '
+            };
+            out.push_str(&format!(
+                "{:>width$} {mark} {}\n",
+                l.line,
+                clean(&l.text.replace('\t', "    ")).trim_end()
+            ));
+        }
     }
 }
 
