@@ -254,3 +254,113 @@ fn source_text_is_what_function_to_string_gives_with_the_lines_numbered() {
         );
     }
 }
+
+fn entry<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v["entries"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["key"] == key))
+        .unwrap_or_else(|| panic!("no entry {key} in {v:#}"))
+}
+
+#[test]
+fn inspect_shows_buffer_bytes_native_accessor_values_and_an_unread_errors_stack() {
+    for major in MAJORS {
+        let f = fixture("llnode", major);
+        let h = holder(&f);
+        // The ArrayBuffer's bytes (the scenario sets 1..5), cut by --entries.
+        let ab = inspect(&f, &prop(&h, "bytes"), &[]);
+        let bytes: Vec<&str> = ab["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["value"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(bytes, ["1", "2", "3", "4", "5"], "node{major}");
+        let cut = inspect(&f, &prop(&h, "bytes"), &["--entries", "2"]);
+        assert_eq!(cut["entries"].as_array().unwrap().len(), 2, "node{major}");
+        assert_eq!(cut["truncated"], true, "node{major}");
+
+        // length and name as the program reads them, not V8's AccessorInfo.
+        let extra = &f.stats["extra"];
+        let fun = inspect(&f, &prop(&h, "threeParams"), &[]);
+        let len = entry(&fun, "length");
+        assert_eq!(
+            len["value"]["text"],
+            extra["threeParamsLength"].to_string(),
+            "node{major}"
+        );
+        assert_eq!(len["native_getter"], true, "node{major}");
+        assert_eq!(
+            entry(&fun, "name")["value"]["text"],
+            "threeParams",
+            "node{major}"
+        );
+        let arr = inspect(&f, &prop(&h, "sixItems"), &[]);
+        assert_eq!(
+            entry(&arr, "length")["value"]["text"],
+            extra["sixItemsLength"].to_string(),
+            "node{major}"
+        );
+        // Where the function starts (V8 starts it at its parameter list).
+        let (line, col) = v8dump_testkit::scenario_position("llnode", "function threeParams(");
+        let details: Vec<(String, String)> =
+            serde_json::from_value(fun["details"].clone()).unwrap();
+        assert!(
+            details.contains(&("line".into(), line.to_string())),
+            "node{major}: {details:?}"
+        );
+        assert!(
+            details.contains(&("column".into(), col.to_string())),
+            "node{major}"
+        );
+
+        // The error whose stack nobody read: its captured frames are the frames of its twin's
+        // stack, made at the same place and read by the scenario.
+        let err = inspect(&f, &prop(&h, "unreadError"), &[]);
+        let read = extra["readStack"].as_str().unwrap();
+        let want = node_frames(read);
+        let got: Vec<(Option<String>, String)> = err["frames"]
+            .as_array()
+            .unwrap_or_else(|| panic!("node{major}: no frames in {err:#}"))
+            .iter()
+            .map(|fr| {
+                let loc = format!(
+                    "{}:{}:{}",
+                    fr["script"].as_str().unwrap_or("<anonymous>"),
+                    fr["line"],
+                    fr["column"]
+                );
+                (fr["name"].as_str().map(str::to_string), loc)
+            })
+            .collect();
+        assert_eq!(got, want, "node{major}");
+        let stack = err["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d[0] == "stack")
+            .map(|d| d[1].as_str().unwrap().to_string())
+            .expect("stack detail");
+        assert_eq!(
+            stack,
+            read.replace("llnode-error-1", "llnode-error-0"),
+            "node{major}"
+        );
+        // V8's private keys, named.
+        let keys: Vec<&str> = err["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap())
+            .collect();
+        assert!(
+            keys.contains(&"[[error_stack_symbol]]"),
+            "node{major}: {keys:?}"
+        );
+        assert!(!keys.contains(&"[[private]]"), "node{major}: {keys:?}");
+        if major >= 24 {
+            let m = entry(&err, "[[error_message_symbol]]");
+            assert_eq!(m["value"]["text"], "llnode-error-0", "node{major}");
+        }
+    }
+}

@@ -163,6 +163,9 @@ pub struct Value {
     /// Problems met while decoding (unreadable stores, cycles...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// An error's captured stack, decoded (innermost first), when nothing formatted it yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<crate::objects::errorstack::CallSiteFrame>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -184,6 +187,10 @@ pub struct Entry {
     /// Accessor property (value is the getter/setter pair).
     #[serde(skip_serializing_if = "is_false")]
     pub accessor: bool,
+    /// The value is what V8's native getter of this accessor property (`length` of an array
+    /// or function, `name`, `prototype`, an error's `stack`) returns, computed from the object.
+    #[serde(skip_serializing_if = "is_false")]
+    pub native_getter: bool,
 }
 
 impl Value {
@@ -198,6 +205,7 @@ impl Value {
             entries: Vec::new(),
             truncated: false,
             notes: Vec::new(),
+            frames: Vec::new(),
         }
     }
     fn detail(&mut self, k: &str, v: impl ToString) {
@@ -309,6 +317,15 @@ impl<'h> Inspector<'h> {
                 if self.path.contains(&w) {
                     let mut x = Value::new(ValueKind::Object);
                     x.constructor = self.name_of(w);
+                    if k == Kind::JSFunction {
+                        x.kind = ValueKind::Function;
+                        let name = r.function_name(w);
+                        x.text = Some(if name.is_empty() {
+                            "(anonymous)".into()
+                        } else {
+                            name
+                        });
+                    }
                     x.notes.push("[Circular]".into());
                     x.address = Some(format!("{w:#x}"));
                     return x;
@@ -451,6 +468,11 @@ impl<'h> Inspector<'h> {
                     if let Some(s) = self.script_name(sfi) {
                         x.detail("script", s);
                     }
+                    let loc = crate::objects::position::function_location(&r, w);
+                    if let (Some(l), Some(c)) = (loc.line, loc.column) {
+                        x.detail("line", l);
+                        x.detail("column", c);
+                    }
                 }
                 if expand {
                     if let Some(ctx) = r.slot(w, f.function_context) {
@@ -533,6 +555,9 @@ impl<'h> Inspector<'h> {
                 }
                 if let Some(b) = r.slot(w, f.array_buffer_backing_store) {
                     x.detail("backing_store", format!("{b:#x}"));
+                    if expand {
+                        self.buffer_bytes(b, &mut x);
+                    }
                 }
             }
             Kind::JSTypedArray | Kind::JSDataView => {
@@ -588,11 +613,23 @@ impl<'h> Inspector<'h> {
             }
         }
         for p in props {
-            let v = self.render(p.value, depth + 1);
+            let native = if p.accessor {
+                self.native_accessor(w, kind, p.value, depth)
+            } else {
+                None
+            };
+            let native_getter = native.is_some();
+            let v = match native {
+                Some(v) => v,
+                None => self.render(p.value, depth + 1),
+            };
             if kind == Kind::JSError {
                 if let crate::objects::reader::Key::Private(d) = &p.key {
                     if d.contains("stack") && v.kind == ValueKind::String {
                         x.detail("stack", v.text.clone().unwrap_or_default());
+                    }
+                    if d == "error_stack_symbol" {
+                        self.captured_stack(w, p.value, &mut x);
                     }
                 }
                 if p.key == crate::objects::reader::Key::Name("message".into()) {
@@ -604,7 +641,8 @@ impl<'h> Inspector<'h> {
                 key: p.key.to_string(),
                 key_value: None,
                 value: v,
-                accessor: p.accessor,
+                accessor: p.accessor && !native_getter,
+                native_getter,
             });
         }
         // Elements.
@@ -677,6 +715,133 @@ impl<'h> Inspector<'h> {
             }
             Some(Elements::Other { .. }) => {}
             None => x.notes.push("the elements store could not be read".into()),
+        }
+    }
+
+    /// The value V8's native getter returns for an accessor property whose AccessorInfo is
+    /// one V8 defines (src/builtins/accessors.h), computed from the holder; `None` for other
+    /// accessors (JavaScript getters, embedder accessors).
+    fn native_accessor(&mut self, w: u64, kind: Kind, info: u64, depth: usize) -> Option<Value> {
+        let r = self.r;
+        let f = &r.p.fields;
+        let is_info = r
+            .itype(info)
+            .and_then(|t| r.p.types.name(t))
+            .is_some_and(|n| n == "ACCESSOR_INFO_TYPE");
+        if !is_info {
+            return None;
+        }
+        let name = r
+            .slot(info, f.accessor_info_name)
+            .and_then(|n| r.string_text(n))?;
+        let number = |n: u64| {
+            let mut v = Value::new(ValueKind::Number);
+            v.text = Some(n.to_string());
+            v
+        };
+        match (name.as_str(), kind) {
+            ("length", Kind::JSArray) => r.js_array_length(w).map(number),
+            ("length", Kind::JSFunction) => {
+                let sfi = r.function_shared(w)?;
+                r.u16_at(sfi, f.sfi_length?).map(|n| number(n as u64))
+            }
+            ("name", Kind::JSFunction) => {
+                let (own, _) = r.sfi_names(r.function_shared(w)?);
+                let mut v = Value::new(ValueKind::String);
+                v.length = Some(own.encode_utf16().count() as u64);
+                v.text = Some(own);
+                Some(v)
+            }
+            ("prototype", Kind::JSFunction) => {
+                let p = r.slot(w, f.function_prototype_or_initial_map?)?;
+                let p = if r.kind(p) == Some(Kind::Map) {
+                    r.map_prototype(p)?
+                } else {
+                    p
+                };
+                if r.kind(p) == Some(Kind::Hole) || Some(p) == r.the_hole() {
+                    return None;
+                }
+                Some(self.render(p, depth + 1))
+            }
+            ("arguments" | "caller", Kind::JSFunction) => Some(Value::new(ValueKind::Null)),
+            ("length", Kind::JSPrimitiveWrapper) => {
+                let s = r.slot(w, f.primitive_wrapper_value)?;
+                r.string(s, 0).map(|s| number(s.length))
+            }
+            ("stack", Kind::JSError) => {
+                let sym = r.private_symbol("error_stack_symbol")?;
+                let v = r.own_data_property(w, |k| k == sym)?;
+                r.is_string(v).then(|| self.render(v, depth + 1))
+            }
+            _ => None,
+        }
+    }
+
+    /// An error's captured stack (the value under `error_stack_symbol`), when not formatted
+    /// yet: its frames, and the text `err.stack` would give.
+    fn captured_stack(&mut self, err: u64, stack: u64, x: &mut Value) {
+        let r = self.r;
+        let stack = match r.itype(stack).and_then(|t| r.p.types.name(t)) {
+            // ErrorStackData { call_site_infos_or_formatted_stack, limit_or_stack_frame_infos }.
+            Some("ERROR_STACK_DATA_TYPE") => match r.slot(stack, 8) {
+                Some(s) => s,
+                None => return,
+            },
+            _ => stack,
+        };
+        let Some(frames) = crate::objects::errorstack::frames(&r, stack) else {
+            return;
+        };
+        let name = r
+            .own_data_property(err, |k| r.string_eq(k, "name"))
+            .or_else(|| {
+                let proto = r.map(err).and_then(|m| r.map_prototype(m))?;
+                r.own_data_property(proto, |k| r.string_eq(k, "name"))
+            })
+            .and_then(|n| r.string_text(n))
+            .or_else(|| x.constructor.clone())
+            .unwrap_or_else(|| "Error".into());
+        let message = r
+            .own_data_property(err, |k| r.string_eq(k, "message"))
+            .and_then(|m| r.string_text(m))
+            .unwrap_or_default();
+        let mut text = if message.is_empty() {
+            name
+        } else {
+            format!("{name}: {message}")
+        };
+        for fr in &frames {
+            text.push_str("\n    at ");
+            text.push_str(&fr.text());
+        }
+        x.detail("stack", text);
+        x.frames = frames;
+    }
+
+    /// The first bytes of an ArrayBuffer's backing store, as elements.
+    fn buffer_bytes(&mut self, store: u64, x: &mut Value) {
+        let Some(len) = x.length else { return };
+        if store == 0 || len == 0 {
+            return;
+        }
+        let n = len.min(self.limits.entries as u64);
+        let r = self.r;
+        match elfcore::Memory::read_vec(r.p.memory(), elfcore::Address(store), n as usize) {
+            Ok(bytes) => {
+                for (i, b) in bytes.iter().enumerate() {
+                    let mut v = Value::new(ValueKind::Number);
+                    v.text = Some(b.to_string());
+                    x.entries
+                        .push(entry(Section::Element, &format!("[{i}]"), v));
+                }
+                if len > n {
+                    x.truncated = true;
+                }
+            }
+            Err(e) => x.notes.push(format!(
+                "the backing store at {store:#x} is not readable: {e}"
+            )),
         }
     }
 
@@ -777,6 +942,7 @@ impl<'h> Inspector<'h> {
                             key_value: (per == 2).then(|| Box::new(kv)),
                             value: v,
                             accessor: false,
+                            native_getter: false,
                         });
                     }
                 }
@@ -825,6 +991,7 @@ impl<'h> Inspector<'h> {
                     key_value: Some(Box::new(kv)),
                     value: v,
                     accessor: false,
+                    native_getter: false,
                 });
             } else {
                 x.entries.push(entry(
@@ -907,6 +1074,7 @@ fn entry(section: Section, key: &str, value: Value) -> Entry {
         key_value: None,
         value,
         accessor: false,
+        native_getter: false,
     }
 }
 

@@ -98,6 +98,9 @@ pub struct Fields {
     pub heap_number_value: u64,
     pub oddball_to_string: u64,
     pub accessor_getter: u64,
+    pub accessor_info_name: u64,
+    /// JSFunction.prototype_or_initial_map.
+    pub function_prototype_or_initial_map: Option<u64>,
     pub accessor_setter: u64,
     pub date_value: u64,
     pub regexp_source: u64,
@@ -219,6 +222,8 @@ impl Fields {
             heap_number_value: f("HeapNumber", &["value"])?,
             oddball_to_string: f("Oddball", &["to_string"])?,
             accessor_getter: f("AccessorPair", &["getter"])?,
+            accessor_info_name: f("AccessorInfo", &["name"])?,
+            function_prototype_or_initial_map: f("JSFunction", &["prototype_or_initial_map"]).ok(),
             accessor_setter: f("AccessorPair", &["setter"])?,
             date_value: f("JSDate", &["value"])?,
             regexp_source: f("JSRegExp", &["source"])?,

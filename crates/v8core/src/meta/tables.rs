@@ -177,7 +177,64 @@ pub struct VersionTable {
     /// constructor name (Node 22 prints `Function.executeUserEntryPoint` but `Tools.hop` for a
     /// static method of class Tools; Node 24 `Module.executeUserEntryPoint`).
     pub function_receiver_type: FunctionReceiverType,
+    /// Roots-table indices of private symbols named in `inspect` (V8 keeps no name in the
+    /// symbol): measured on the official binaries' cores, named after V8's root list.
+    pub private_symbols: &'static [(u64, &'static str)],
+    /// How a captured error stack is stored.
+    pub error_stack: ErrorStackLayout,
 }
+
+/// How a captured, not yet formatted, error stack is stored (under `error_stack_symbol`):
+/// measured on the official binaries' cores (`tests/llnode.rs` checks every frame against
+/// Node's own `err.stack`).
+#[allow(missing_docs)] // the fields are named after V8's CallSiteInfo fields
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorStackLayout {
+    /// A FixedArray of CallSiteInfo structs; field offsets inside each.
+    Objects {
+        code: u64,
+        receiver: u64,
+        function: u64,
+        offset: u64,
+        flags: u64,
+    },
+    /// One FixedArray holding each frame's fields in a row of `stride` slots; slot indices.
+    Flat {
+        stride: u64,
+        code: u64,
+        receiver: u64,
+        function: u64,
+        offset: u64,
+        flags: u64,
+    },
+}
+
+/// CallSiteInfo { receiver, function, code, offset, flags, parameters } (10.2, 11.3).
+const STACK_V10: ErrorStackLayout = ErrorStackLayout::Objects {
+    receiver: 8,
+    function: 16,
+    code: 24,
+    offset: 32,
+    flags: 40,
+};
+/// CallSiteInfo { code, receiver, function, offset, flags, parameters } (12.4, 14.1).
+const STACK_V12: ErrorStackLayout = ErrorStackLayout::Objects {
+    code: 8,
+    receiver: 16,
+    function: 24,
+    offset: 32,
+    flags: 40,
+};
+/// Six slots per frame: code, receiver, function, offset, parameters, flags (13.6, 14.6).
+const STACK_FLAT: ErrorStackLayout = ErrorStackLayout::Flat {
+    stride: 6,
+    code: 0,
+    receiver: 1,
+    function: 2,
+    offset: 3,
+    flags: 5,
+};
 
 /// See [`VersionTable::function_receiver_type`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -312,6 +369,9 @@ macro_rules! common_fields {
     // AccessorPair { getter, setter } (14.x metadata leaves the class out).
     ("AccessorPair", "getter", 8),
     ("AccessorPair", "setter", 16),
+    // AccessorInfo { name, ... }: the name comes first (an inspected accessor whose slot is not
+    // a string is shown as the accessor it is).
+    ("AccessorInfo", "name", 8),
     // BigInt { bitfield (sign bit 0, length bits 1..30), padding, digits }.
     ("BigIntBase", "bitfield", 8),
     ("BigInt", "digits", 16),
@@ -323,6 +383,12 @@ macro_rules! common_fields {
 /// V8 13 put `cpp_heap_wrappable` (JSAPIObjectWithEmbedderSlots) before it.
 const FIELDS_V10: &[(&str, &str, i64)] = common_fields![("JSArrayBufferView", "buffer", 24)];
 const FIELDS_V13: &[(&str, &str, i64)] = common_fields![("JSArrayBufferView", "buffer", 32)];
+/// 14.6's AccessorInfo has a slot before its name (seen on the Node 26 core: +8 undefined,
+/// +16 the name string).
+const FIELDS_V14_6: &[(&str, &str, i64)] = common_fields![
+    ("JSArrayBufferView", "buffer", 32),
+    ("AccessorInfo", "name", 16),
+];
 
 /// V8 13 made the flags a raw uint32 and moved the position info into the fixed header.
 // V8 13.6: flags a raw uint32, ScopeType renumbered (SCRIPT 0 ... FUNCTION 4, MODULE 5, CLASS
@@ -623,6 +689,8 @@ pub static TABLES: &[VersionTable] = &[
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
         function_receiver_type: FunctionReceiverType::ClassName,
+        private_symbols: &[(582, "error_stack_symbol")],
+        error_stack: STACK_V10,
     },
     VersionTable {
         v8: (11, 3),
@@ -658,6 +726,8 @@ pub static TABLES: &[VersionTable] = &[
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
         function_receiver_type: FunctionReceiverType::ClassName,
+        private_symbols: &[(615, "error_stack_symbol")],
+        error_stack: STACK_V10,
     },
     VersionTable {
         v8: (12, 4),
@@ -706,6 +776,8 @@ pub static TABLES: &[VersionTable] = &[
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
         function_receiver_type: FunctionReceiverType::ClassName,
+        private_symbols: &[(633, "error_stack_symbol")],
+        error_stack: STACK_V12,
     },
     VersionTable {
         v8: (13, 6),
@@ -756,6 +828,8 @@ pub static TABLES: &[VersionTable] = &[
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
         function_receiver_type: FunctionReceiverType::DebugName,
+        private_symbols: &[(893, "error_message_symbol"), (895, "error_stack_symbol")],
+        error_stack: STACK_FLAT,
     },
     VersionTable {
         v8: (14, 1),
@@ -806,6 +880,8 @@ pub static TABLES: &[VersionTable] = &[
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
         function_receiver_type: FunctionReceiverType::DebugName,
+        private_symbols: &[(911, "error_message_symbol"), (913, "error_stack_symbol")],
+        error_stack: STACK_V12,
     },
     VersionTable {
         v8: (14, 6),
@@ -844,7 +920,7 @@ pub static TABLES: &[VersionTable] = &[
         isolate_heap_offset: 0xf3c0,
         isolate_roots_offset: 0x2b0,
         roots: ROOTS_V14,
-        field_fallbacks: FIELDS_V13,
+        field_fallbacks: FIELDS_V14_6,
         scope_info: SCOPE_INFO_V13,
         bytecode_source_positions: 24,
         code_kinds: CODE_KINDS_V14_6,
@@ -856,6 +932,8 @@ pub static TABLES: &[VersionTable] = &[
         map_bits: MAP_BITS,
         frame_fallbacks: FRAME_FALLBACKS,
         function_receiver_type: FunctionReceiverType::DebugName,
+        private_symbols: &[(917, "error_message_symbol"), (919, "error_stack_symbol")],
+        error_stack: STACK_FLAT,
     },
 ];
 

@@ -3,6 +3,7 @@
 
 pub mod callsite;
 pub mod census;
+pub mod errorstack;
 pub mod naming;
 pub mod position;
 pub mod reader;

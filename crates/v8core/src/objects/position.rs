@@ -75,6 +75,12 @@ pub fn bytecode_position(r: &Reader, bytecode_array: u64, frame_offset: u64) -> 
     let f = &r.p.fields;
     let header = f.bytecode_header?;
     let offset = r.smi(frame_offset)? - (header as i64 - 1);
+    bytecode_offset_position(r, bytecode_array, offset)
+}
+
+/// The source position of bytecode offset `offset` of a BytecodeArray (V8's
+/// `AbstractCode::SourcePosition`): the last table entry at or before the offset.
+pub fn bytecode_offset_position(r: &Reader, bytecode_array: u64, offset: i64) -> Option<u64> {
     let bytes = position_table_bytes(r, bytecode_array)?;
     let entries = decode_table(&bytes, 1 << 22, r.p.table.position_table);
     entries

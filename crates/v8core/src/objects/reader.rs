@@ -295,6 +295,27 @@ impl<'p> Reader<'p> {
         self.word(iso.roots.0 + 8 * index)
     }
 
+    /// The V8 name of a private symbol the version table knows (`error_stack_symbol`).
+    pub fn private_symbol_name(&self, sym: u64) -> Option<&'static str> {
+        self.p
+            .table
+            .private_symbols
+            .iter()
+            .find(|&&(i, _)| self.root(i) == Some(sym))
+            .map(|&(_, n)| n)
+    }
+
+    /// The private symbol the version table calls `name`.
+    pub fn private_symbol(&self, name: &str) -> Option<u64> {
+        let &(i, _) = self
+            .p
+            .table
+            .private_symbols
+            .iter()
+            .find(|(_, n)| *n == name)?;
+        self.root(i)
+    }
+
     /// The hole value (`the_hole`).
     pub fn the_hole(&self) -> Option<u64> {
         self.root(self.p.table.roots.the_hole)
@@ -461,6 +482,11 @@ impl<'p> Reader<'p> {
                 // Symbol flags (u32 after the hash field): bit 0 is_private.
                 let private = self.u32_at(k, 12).is_some_and(|f| f & 1 != 0);
                 if private {
+                    if d.is_empty() {
+                        if let Some(name) = self.private_symbol_name(k) {
+                            return Key::Private(name.to_string());
+                        }
+                    }
                     Key::Private(d)
                 } else {
                     Key::Symbol(d)
