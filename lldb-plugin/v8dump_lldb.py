@@ -9,7 +9,8 @@ Load it in an lldb session on a Node.js core (the core and executable come from 
     (lldb) v8 retainers 0x1b1766c2e29
 
 It registers the `v8` command family (findjsobjects, findjsinstances, inspect/print, source,
-findrefs, retainers, top, leaks, bt, nodeinfo, report, heapsnapshot; llnode's names and main
+findrefs, retainers, top, leaks, bt, handles (getactivehandles, getactiverequests), nodeinfo,
+report, heapsnapshot; llnode's names and main
 flags; addresses may be lldb expressions such as `$rdi`) and the
 top-level `findjsobjects` / `findjsinstances` aliases llnode has. The work is done by the
 `v8dump` Python module (pip install the v8dump wheel, or put it on PYTHONPATH); the core is
@@ -257,6 +258,11 @@ def _report(core, argv):
     return core.report(text=True)
 
 
+def _handles(core, argv):
+    _Parser(prog="v8 handles", description="What the process waited on: handles, requests, timers.").parse_args(argv)
+    return core.handles(text=True)
+
+
 def _heapsnapshot(core, argv):
     p = _Parser(prog="v8 heapsnapshot", description="Write a DevTools .heapsnapshot.")
     p.add_argument("file")
@@ -277,6 +283,9 @@ COMMANDS = {
     "bt": (_bt, "Native and JS frames of the crashing thread. [count] [--all-threads] [--args]"),
     "nodeinfo": (_nodeinfo, "The Node.js process: versions, argv, execArgv, environment. [--show-secrets]"),
     "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack."),
+    "handles": (_handles, "libuv handles and requests (with their JS objects, callbacks) and timers."),
+    "getactivehandles": (_handles, "llnode's name for v8 handles."),
+    "getactiverequests": (_handles, "llnode's name for v8 handles."),
     "heapsnapshot": (_heapsnapshot, "Write the reachable heap as a DevTools .heapsnapshot. <file>"),
 }
 

@@ -56,6 +56,8 @@ def test_every_answer_is_the_clis_json_and_text(major, tmp_path):
     s = core.instances("UserSession", limit=1, skip=100)["instances"][0]["address"]
     other, _, _ = fixture("diff_small", major)
     snap = str(tmp_path / "x.heapsnapshot")
+    js = [f["js"] for f in core.bt()["threads"][0]["frames"] if f.get("js")]
+    fn = hex(js[0]["function"])
     pairs = [
         (lambda **k: core.info(**k), ["info", c]),
         (lambda **k: core.info(pages=True, **k), ["info", c, "--pages"]),
@@ -77,6 +79,8 @@ def test_every_answer_is_the_clis_json_and_text(major, tmp_path):
         (lambda **k: core.bt(all_threads=True, args=True, **k), ["bt", c, "--all-threads", "--args"]),
         (lambda **k: core.nodeinfo(**k), ["nodeinfo", c]),
         (lambda **k: core.report(**k), ["report", c]),
+        (lambda **k: core.handles(**k), ["handles", c]),
+        (lambda **k: core.source(fn, context=1, **k), ["source", c, fn, "-C", "1"]),
         (lambda **k: v8dump.diff(str(other / "core"), c, **k), ["diff", str(other / "core"), c]),
     ]
     for call, argv in pairs:

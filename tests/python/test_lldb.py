@@ -86,6 +86,8 @@ def test_lldb_prints_exactly_the_clis_text(major):
         ("v8 bt", ["bt", core]),
         ("v8 nodeinfo", ["nodeinfo", core]),
         ("v8 report", ["report", core]),
+        ("v8 handles", ["handles", core]),
+        ("v8 getactivehandles", ["handles", core]),
     ]
     out = lldb(run["node_realpath"], core, *[c for c, _ in pairs])
     for command, argv in pairs:

@@ -141,6 +141,16 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         string_length: usize,
     },
+    /// What the process was waiting on: node's libuv handles (servers, sockets, watchers,
+    /// child processes) and requests (fs, dns, writes) with their JavaScript objects and
+    /// callbacks, and the pending timers (llnode's getactivehandles / getactiverequests).
+    Handles {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// A function's source text, from its script in the core, with line numbers (llnode's
     /// `v8 inspect -s` and `v8 source list`).
     Source {
@@ -411,6 +421,7 @@ fn run(cli: &Cli) -> Res {
             };
             emit(&progress::session(core)?.inspect(a, limits), *json)
         }
+        Command::Handles { core, json } => emit(&progress::session(core)?.handles(), *json),
         Command::Source {
             core,
             address,

@@ -364,3 +364,103 @@ fn inspect_shows_buffer_bytes_native_accessor_values_and_an_unread_errors_stack(
         }
     }
 }
+
+fn sorted(v: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = v.into_iter().collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn handles_requests_and_timers_are_what_node_itself_listed() {
+    for major in MAJORS {
+        let f = fixture("handles", major);
+        let extra = &f.stats["extra"];
+        let a = json(&v8dump(&["handles", f.core.to_str().unwrap(), "--json"]));
+        let envs = a["environments"].as_array().expect("environments");
+        assert_eq!(envs.len(), 1, "node{major}: {a:#}");
+        let handles = envs[0]["handles"].as_array().unwrap();
+        let requests = envs[0]["requests"].as_array().unwrap();
+        let names = |v: &Value| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        // process._getActiveHandles(): the referenced handles, by their JavaScript owner.
+        let ours = handles.iter().filter(|h| h["referenced"] == true).map(|h| {
+            h["owner_name"]
+                .as_str()
+                .or(h["object_name"].as_str())
+                .unwrap()
+                .to_string()
+        });
+        assert_eq!(
+            sorted(ours),
+            sorted(names(&extra["handles"])),
+            "node{major}: {a:#}"
+        );
+        // process._getActiveRequests().
+        let ours = requests
+            .iter()
+            .map(|q| q["object_name"].as_str().unwrap().to_string());
+        assert_eq!(
+            sorted(ours),
+            sorted(names(&extra["requests"])),
+            "node{major}"
+        );
+        // getActiveResourcesInfo() has one 'Timeout' per referenced timer.
+        let timers = a["timers"].as_array().unwrap();
+        let refd = timers.iter().filter(|t| t["referenced"] == true).count();
+        let want = names(&extra["resources"])
+            .iter()
+            .filter(|r| *r == "Timeout")
+            .count();
+        assert_eq!(refd, want, "node{major}: {timers:#?}");
+
+        // What each one is.
+        let tcp = handles.iter().find(|h| h["uv_type"] == "tcp").expect("tcp");
+        assert_eq!(tcp["listening"], true, "node{major}");
+        assert_eq!(tcp["owner_name"], "Server", "node{major}");
+        assert!(tcp["fd"].as_i64().is_some_and(|fd| fd > 2), "node{major}");
+        let watch = handles
+            .iter()
+            .find(|h| h["uv_type"] == "fs_event")
+            .expect("fs_event");
+        assert_eq!(watch["detail"], extra["watchedPath"], "node{major}");
+        assert_eq!(handles.iter().filter(|h| h["uv_type"] == "udp").count(), 1);
+        let stat = &requests[0];
+        assert_eq!(stat["uv_type"], "fs", "node{major}");
+        assert_eq!(stat["operation"], "stat", "node{major}");
+        assert_eq!(stat["target"], extra["statPath"], "node{major}");
+        let (line, _) = v8dump_testkit::scenario_position("handles", "function statDone(");
+        assert!(
+            stat["callback"]
+                .as_str()
+                .is_some_and(|c| c.starts_with(&format!("statDone (handles.js:{line}:"))),
+            "node{major}: {stat:#}"
+        );
+        // The interval and the unref'ed timeout, with their callbacks; the cleared one is gone.
+        let interval = timers
+            .iter()
+            .find(|t| t["repeat_ms"] == 12345.0)
+            .unwrap_or_else(|| panic!("node{major}: no interval in {timers:#?}"));
+        assert!(interval["callback"]
+            .as_str()
+            .unwrap()
+            .starts_with("pollMetrics (handles.js:"));
+        let unref = timers
+            .iter()
+            .find(|t| t["delay_ms"] == 54321.0)
+            .expect("timeout");
+        assert_eq!(unref["referenced"], false, "node{major}");
+        assert_eq!(timers.len(), 2, "node{major}: {timers:#?}");
+        // The report says it too.
+        let rep = text(&v8dump(&["report", f.core.to_str().unwrap()]));
+        assert!(
+            rep.contains("PENDING   3 handles, 1 request, 2 timers"),
+            "node{major}: {rep}"
+        );
+    }
+}

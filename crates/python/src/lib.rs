@@ -322,6 +322,13 @@ impl Core {
         answer(py, &a, text)
     }
 
+    /// What the process was waiting on: libuv handles and requests, timers (`handles`).
+    #[pyo3(signature = (text=false))]
+    fn handles<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.handles());
+        answer(py, &a, text)
+    }
+
     /// Write the reachable heap as a DevTools `.heapsnapshot` (`heapsnapshot -o`).
     #[pyo3(signature = (path, text=false))]
     fn heapsnapshot<'py>(

@@ -369,6 +369,12 @@ impl Session {
         self.answer("inspect", Inspection { value })
     }
 
+    /// `handles`: what the process was waiting on: each node Environment's libuv handles and
+    /// requests (with their JavaScript objects and callbacks), and the pending timers.
+    pub fn handles(&self) -> Answer<crate::crash::handles::Handles> {
+        self.answer("handles", crate::crash::handles::handles(self.heap()))
+    }
+
     /// `source ADDR`: the source text of the function (or SharedFunctionInfo) at `addr`, from
     /// its script's source in the core, with its whole lines numbered and `context` lines
     /// around them, the first `skip` lines of the function left out (llnode's `-l N` is
@@ -814,6 +820,7 @@ impl Session {
     /// ```
     pub fn report(&self) -> Answer<Report> {
         let mut r = report(self.heap(), self.graph(), 10, 3);
+        r.pending = Some(crate::crash::handles::handles(self.heap()));
         r.leaks = Some(crate::leaks::leaks(
             self.heap(),
             self.graph(),

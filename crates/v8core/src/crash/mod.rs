@@ -2,6 +2,7 @@
 //! cores at once.
 
 pub mod batch;
+pub mod handles;
 pub mod nodeinfo;
 pub mod report;
 pub mod stack;

@@ -108,6 +108,9 @@ pub struct Report {
     /// The leak suspects (as `leaks` finds them), when they were looked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaks: Option<crate::leaks::Leaks>,
+    /// What the process was waiting on (as `handles` lists it), when it was looked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<crate::crash::handles::Handles>,
 }
 
 /// Build the report; `top` rows per list, retainer paths for the first `paths` constructors.
@@ -173,6 +176,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
         holders,
         stack,
         leaks: None,
+        pending: None,
     }
 }
 

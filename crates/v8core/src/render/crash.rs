@@ -222,6 +222,32 @@ impl Render for Report {
                 out.push_str("          (`v8dump leaks CORE` for holders, paths and code)\n");
             }
         }
+        if let Some(h) = &r.pending {
+            let handles: Vec<_> = h.environments.iter().flat_map(|e| &e.handles).collect();
+            let requests: Vec<_> = h.environments.iter().flat_map(|e| &e.requests).collect();
+            out.push_str(&format!(
+                "\nPENDING   {} handle{}, {} request{}, {} timer{}\n",
+                handles.len(),
+                if handles.len() == 1 { "" } else { "s" },
+                requests.len(),
+                if requests.len() == 1 { "" } else { "s" },
+                h.timers.len(),
+                if h.timers.len() == 1 { "" } else { "s" },
+            ));
+            const SHOWN: usize = 8;
+            for l in handles
+                .iter()
+                .map(|x| super::handles::handle_line(x))
+                .chain(requests.iter().map(|x| super::handles::request_line(x)))
+                .chain(h.timers.iter().map(super::handles::timer_line))
+                .take(SHOWN)
+            {
+                out.push_str(&format!("          {l}\n"));
+            }
+            if handles.len() + requests.len() + h.timers.len() > SHOWN {
+                out.push_str("          (`v8dump handles CORE` for all)\n");
+            }
+        }
         out.push_str("\nHEAP      space                  area       objects\n");
         for s in &r.spaces {
             out.push_str(&format!(

@@ -6,6 +6,7 @@ use crate::answer::{Answer, Partial};
 
 mod crash;
 mod find;
+mod handles;
 mod info;
 mod inspect;
 mod leaks;
