@@ -456,6 +456,22 @@ fn handles_requests_and_timers_are_what_node_itself_listed() {
             .expect("timeout");
         assert_eq!(unref["referenced"], false, "node{major}");
         assert_eq!(timers.len(), 2, "node{major}: {timers:#?}");
+        // The TCP handle's JavaScript object carries the wrap in its embedder fields, named by
+        // its C++ class.
+        let obj = inspect(&f, tcp["object"].as_str().unwrap(), &[]);
+        let fields: Vec<&Value> = obj["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["key"].as_str().unwrap().starts_with("[[embedder field"))
+            .collect();
+        assert!(
+            fields
+                .iter()
+                .any(|e| e["value"]["constructor"] == "node::TCPWrap"
+                    && e["value"]["text"] == tcp["wrap"]),
+            "node{major}: {fields:#?}"
+        );
         // The report says it too.
         let rep = text(&v8dump(&["report", f.core.to_str().unwrap()]));
         assert!(

@@ -529,3 +529,28 @@ mod tests {
         assert!(main, "a test binary has a main symbol");
     }
 }
+
+/// The class a vtable symbol (`_ZTV...`) belongs to: `node::TCPWrap` for `_ZTVN4node7TCPWrapE`.
+pub fn vtable_class(raw: &str) -> Option<String> {
+    let d = demangle(raw.strip_prefix("_ZTV").map(|_| raw)?);
+    d.strip_prefix("{vtable(")
+        .and_then(|x| x.strip_suffix(")}"))
+        .or_else(|| d.strip_prefix("vtable for "))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod demangle_tests {
+    #[test]
+    fn vtables_name_their_class() {
+        assert_eq!(
+            super::vtable_class("_ZTVN4node7TCPWrapE").as_deref(),
+            Some("node::TCPWrap")
+        );
+        assert_eq!(
+            super::vtable_class("_ZTVN4node12_GLOBAL__N_111FSEventWrapE").as_deref(),
+            Some("node::(anonymous namespace)::FSEventWrap")
+        );
+        assert_eq!(super::vtable_class("_ZN4node5AbortEv"), None);
+    }
+}

@@ -645,6 +645,9 @@ impl<'h> Inspector<'h> {
                 native_getter,
             });
         }
+        if kind == Kind::JSApiObject {
+            self.embedder_fields(w, &mut x);
+        }
         // Elements.
         if kind.is_receiver() && !matches!(kind, Kind::JSTypedArray | Kind::JSFunction) {
             self.elements(w, depth, &mut x);
@@ -817,6 +820,41 @@ impl<'h> Inspector<'h> {
         }
         x.detail("stack", text);
         x.frames = frames;
+    }
+
+    /// An API object's embedder (internal) fields: raw words between the object header and its
+    /// in-object properties. A field pointing at a C++ object is named by that object's
+    /// vtable (node's wraps: `node::TCPWrap`, `node::(anonymous namespace)::ZlibStream`).
+    fn embedder_fields(&mut self, w: u64, x: &mut Value) {
+        let r = self.r;
+        let Some(map) = r.map(w) else { return };
+        let Some(start) = r.u8_at(map, r.p.fields.map_inobject_start) else {
+            return;
+        };
+        let header = r.p.table.api_object_header;
+        let end = (start as u64 * 8).min(header + 8 * 64);
+        let mut k = 0;
+        let mut off = header;
+        while off < end {
+            let Some(v) = r.slot(w, off) else { break };
+            let e = if v & 1 == 1 && r.kind(v).is_some() {
+                self.render(v, self.limits.depth)
+            } else {
+                let mut e = Value::new(ValueKind::Internal);
+                e.text = Some(format!("{v:#x}"));
+                e.constructor = Some(
+                    crate::crash::handles::class_of(r.p, v).unwrap_or_else(|| "pointer".into()),
+                );
+                e
+            };
+            x.entries.push(entry(
+                Section::Internal,
+                &format!("[[embedder field {k}]]"),
+                e,
+            ));
+            k += 1;
+            off += 8;
+        }
     }
 
     /// The first bytes of an ArrayBuffer's backing store, as elements.

@@ -328,7 +328,7 @@ fn environments(h: &Heap, r: &Reader, d: &NodeDbg) -> Vec<u64> {
         if !tagged {
             continue;
         }
-        if let Some(env) = slot(d.env_index).filter(|&e| e != 0 && e % 8 == 0) {
+        if let Some(env) = slot(d.env_index).filter(|&e| e != 0 && e.is_multiple_of(8)) {
             if !envs.contains(&env) {
                 envs.push(env);
             }
@@ -376,10 +376,22 @@ fn walk(r: &Reader, head: u64, node_off: u64, notes: &mut Vec<String>) -> Vec<u6
 }
 
 /// The C++ class of an object with a vtable (`vtable for node::TCPWrap` + 16).
-fn class_of(h: &Heap, obj: u64) -> Option<String> {
-    let vptr = h.p.memory().read_u64(Address(obj)).ok()?;
-    let s = h.p.modules().symbolize(vptr, h.p.memory())?;
-    s.symbol?.strip_prefix("vtable for ").map(str::to_string)
+pub fn class_of(p: &crate::process::Process, obj: u64) -> Option<String> {
+    if obj == 0 || !obj.is_multiple_of(8) {
+        return None;
+    }
+    let vptr = p.memory().read_u64(Address(obj)).ok()?;
+    // node's classes: the executable's own symbols (official builds are not PIE); else the
+    // module the pointer is in.
+    match p.exe().symbolize(vptr) {
+        Some((s, _)) => elfcore::elfimage::vtable_class(&s.name),
+        None => {
+            let n = p.modules().symbolize(vptr, p.memory())?.symbol?;
+            n.strip_prefix("{vtable(")
+                .and_then(|x| x.strip_suffix(")}"))
+                .map(str::to_string)
+        }
+    }
 }
 
 /// The JavaScript object of a BaseObject (its persistent handle's slot), and its name.
@@ -459,7 +471,7 @@ fn handle_row(h: &Heap, r: &Reader, d: &NodeDbg, wrap: u64) -> Option<HandleRow>
         .filter(|&v| r.kind(v).is_some_and(|k| k.is_receiver()));
     Some(HandleRow {
         uv_type,
-        class: class_of(h, wrap),
+        class: class_of(&h.p, wrap),
         wrap: format!("{wrap:#x}"),
         object: object.map(|o| format!("{o:#x}")),
         object_name,
@@ -508,7 +520,7 @@ fn request_row(h: &Heap, r: &Reader, d: &NodeDbg, wrap: u64) -> Option<RequestRo
         uv_type,
         operation,
         target,
-        class: class_of(h, wrap),
+        class: class_of(&h.p, wrap),
         wrap: format!("{wrap:#x}"),
         object: object.map(|o| format!("{o:#x}")),
         object_name,

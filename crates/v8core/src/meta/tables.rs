@@ -182,6 +182,10 @@ pub struct VersionTable {
     pub private_symbols: &'static [(u64, &'static str)],
     /// How a captured error stack is stored.
     pub error_stack: ErrorStackLayout,
+    /// Where an API object's embedder (internal) fields start: after the JSObject header, and
+    /// from 13.6 after `cpp_heap_wrappable` too (node's BaseObject pointer, embedder field 1,
+    /// measured at +32 on 18-22 and +40 on 24-26).
+    pub api_object_header: u64,
 }
 
 /// How a captured, not yet formatted, error stack is stored (under `error_stack_symbol`):
@@ -691,6 +695,7 @@ pub static TABLES: &[VersionTable] = &[
         function_receiver_type: FunctionReceiverType::ClassName,
         private_symbols: &[(582, "error_stack_symbol")],
         error_stack: STACK_V10,
+        api_object_header: 24,
     },
     VersionTable {
         v8: (11, 3),
@@ -728,6 +733,7 @@ pub static TABLES: &[VersionTable] = &[
         function_receiver_type: FunctionReceiverType::ClassName,
         private_symbols: &[(615, "error_stack_symbol")],
         error_stack: STACK_V10,
+        api_object_header: 24,
     },
     VersionTable {
         v8: (12, 4),
@@ -778,6 +784,7 @@ pub static TABLES: &[VersionTable] = &[
         function_receiver_type: FunctionReceiverType::ClassName,
         private_symbols: &[(633, "error_stack_symbol")],
         error_stack: STACK_V12,
+        api_object_header: 24,
     },
     VersionTable {
         v8: (13, 6),
@@ -830,6 +837,7 @@ pub static TABLES: &[VersionTable] = &[
         function_receiver_type: FunctionReceiverType::DebugName,
         private_symbols: &[(893, "error_message_symbol"), (895, "error_stack_symbol")],
         error_stack: STACK_FLAT,
+        api_object_header: 32,
     },
     VersionTable {
         v8: (14, 1),
@@ -882,6 +890,7 @@ pub static TABLES: &[VersionTable] = &[
         function_receiver_type: FunctionReceiverType::DebugName,
         private_symbols: &[(911, "error_message_symbol"), (913, "error_stack_symbol")],
         error_stack: STACK_V12,
+        api_object_header: 32,
     },
     VersionTable {
         v8: (14, 6),
@@ -934,6 +943,7 @@ pub static TABLES: &[VersionTable] = &[
         function_receiver_type: FunctionReceiverType::DebugName,
         private_symbols: &[(917, "error_message_symbol"), (919, "error_stack_symbol")],
         error_stack: STACK_FLAT,
+        api_object_header: 32,
     },
 ];
 
