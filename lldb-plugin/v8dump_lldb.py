@@ -132,18 +132,30 @@ def _findjsobjects(core, argv):
     p.add_argument("-a", "--all", action="store_true", help="count unreachable objects too")
     p.add_argument("-r", "--retained", action="store_true", help="add retained sizes")
     p.add_argument("-t", "--top", type=int, help="only the first N rows")
+    p.add_argument("--all-types", action="store_true", help="also (string), (array), (closure)... groups")
     a = p.parse_args(argv)
-    return core.histogram(all=a.all, detailed=a.detailed, retained=a.retained, top=a.top, text=True)
+    return core.histogram(all=a.all, detailed=a.detailed, retained=a.retained, top=a.top,
+                          all_types=a.all_types, text=True)
+
+
+# llnode's pager: `findjsinstances NAME -n N` again goes on where the last page stopped.
+_PAGES = {}
 
 
 def _findjsinstances(core, argv):
     p = _Parser(prog="v8 findjsinstances", description="The objects of one constructor.")
     p.add_argument("name")
     p.add_argument("-n", "--limit", type=int, default=50, help="at most N instances")
-    p.add_argument("-s", "--skip", type=int, default=0, help="start at instance N")
+    p.add_argument("-s", "--skip", type=int, help="start at instance N (default: where the last page of NAME stopped)")
     p.add_argument("-a", "--all", action="store_true", help="include unreachable objects")
     a = p.parse_args(argv)
-    return core.instances(a.name, all=a.all, limit=a.limit, skip=a.skip, text=True)
+    key = (id(core), a.name, a.all)
+    skip = a.skip if a.skip is not None else _PAGES.get(key, 0)
+    page = core.instances(a.name, all=a.all, limit=a.limit, skip=skip)
+    nxt = skip + len(page["instances"])
+    # Past the last page, start again from the first.
+    _PAGES[key] = nxt if nxt < page["total"] else 0
+    return core.instances(a.name, all=a.all, limit=a.limit, skip=skip, text=True)
 
 
 def _inspect(core, argv, ctx=None):

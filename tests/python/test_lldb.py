@@ -142,7 +142,8 @@ def test_llnode_frame_source_expressions_and_print(major):
     fn = fn if isinstance(fn, str) else hex(fn)
     expr = "*(void**)(%d + 16)" % step["fp"]
     out = lldb(run["node_realpath"], core, select, "v8 source list", "v8 source list -l 2",
-               "v8 inspect -s %s" % fn, "v8 print %s" % expr)
+               "v8 inspect -s %s" % fn, "v8 print %s" % expr,
+               "findjsinstances Object -n 2", "v8 findjsinstances Object -n 2")
     listed = section(out, "v8 source list\n")
     assert "%d > %s" % (a2_line, lines[a2_line - 1]) in listed, listed
     # a2 is one line long: -l 2 leaves nothing of it.
@@ -150,3 +151,7 @@ def test_llnode_frame_source_expressions_and_print(major):
     shown = section(out, "v8 inspect -s %s" % fn)
     assert "source:" in shown and "Runner.prototype.step = function () { return Tools.hop(); };" in shown, shown
     assert "<Runner>" in section(out, "v8 print %s" % expr), out
+    # llnode's pager: the same command again shows the next page.
+    total = api.instances("Object")["total"]
+    assert "1-2 of %d Object instances" % total in section(out, "findjsinstances Object -n 2"), out
+    assert "3-4 of %d Object instances" % total in section(out, "v8 findjsinstances Object -n 2"), out

@@ -101,6 +101,11 @@ enum Command {
         /// Only the first N rows.
         #[arg(long, value_name = "N")]
         top: Option<usize>,
+        /// Also count what is not a JS object, in DevTools' groups: (string), (concatenated
+        /// string), (sliced string), (array), (compiled code), (closure), (system)...; the rows
+        /// then add up to the whole heap.
+        #[arg(long)]
+        all_types: bool,
     },
     /// Objects of one constructor: address, size and a one-line summary each.
     Findjsinstances {
@@ -385,12 +390,14 @@ fn run(cli: &Cli) -> Res {
             detailed,
             retained,
             top,
+            all_types,
         } => {
             let q = ObjectsQuery {
                 all: *all,
                 by_properties: *detailed,
                 retained: *retained,
                 top: *top,
+                all_types: *all_types,
             };
             emit(&progress::session(core)?.objects(&q), *json)
         }

@@ -95,3 +95,53 @@ fn bad_names_and_addresses_are_clear_errors() {
     let v = json(&v8dump(&["inspect", core, "0xdeadbeef1", "--json"]));
     assert_eq!(v["kind"], "unreadable");
 }
+
+#[test]
+fn all_types_rows_add_up_to_the_heap_and_group_strings_as_devtools_does() {
+    for major in MAJORS {
+        let f = fixture("objects", major);
+        let c = f.core.to_str().unwrap();
+        for all in [true, false] {
+            let mut args = vec!["findjsobjects", c, "--all-types", "--json"];
+            if all {
+                args.push("--all");
+            }
+            let a = json(&v8dump(&args));
+            let rows = a["rows"].as_array().unwrap();
+            let count: u64 = rows.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+            let want = if all {
+                &a["heap"]["objects"]
+            } else {
+                &a["heap"]["reachable"]
+            };
+            assert_eq!(count, want.as_u64().unwrap(), "node{major} all={all}");
+            assert_eq!(
+                a["total"]["objects"].as_u64().unwrap(),
+                count,
+                "node{major}"
+            );
+        }
+        // The string groups are V8's: within 2% of the snapshot's nodes of each type (the
+        // snapshot is taken a moment before the core).
+        let a = json(&v8dump(&["findjsobjects", c, "--all-types", "--json"]));
+        let snap = v8dump_testkit::snapshot_type_counts(&f.snapshot());
+        for (group, ty) in [
+            ("(string)", "string"),
+            ("(concatenated string)", "concatenated string"),
+            ("(closure)", "closure"),
+        ] {
+            let ours = a["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == group)
+                .and_then(|r| r["count"].as_u64())
+                .unwrap_or_else(|| panic!("node{major}: no {group} row"));
+            let theirs = snap[ty];
+            assert!(
+                ours.abs_diff(theirs) * 50 <= theirs,
+                "node{major}: {group} {ours}, V8's snapshot {theirs}"
+            );
+        }
+    }
+}

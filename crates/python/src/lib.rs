@@ -93,7 +93,8 @@ impl Core {
     }
 
     /// Objects per constructor (`findjsobjects`).
-    #[pyo3(signature = (all=false, detailed=false, retained=false, top=None, text=false))]
+    #[pyo3(signature = (all=false, detailed=false, retained=false, top=None, all_types=false, text=false))]
+    #[allow(clippy::too_many_arguments)]
     fn histogram<'py>(
         &self,
         py: Python<'py>,
@@ -101,6 +102,7 @@ impl Core {
         detailed: bool,
         retained: bool,
         top: Option<usize>,
+        all_types: bool,
         text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let q = ObjectsQuery {
@@ -108,6 +110,7 @@ impl Core {
             by_properties: detailed,
             retained,
             top,
+            all_types,
         };
         let a = py.detach(|| self.s.objects(&q));
         answer(py, &a, text)

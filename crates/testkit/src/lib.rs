@@ -144,6 +144,29 @@ pub struct SnapshotCount {
     pub temp_size: u64,
 }
 
+/// Nodes per node type (`string`, `concatenated string`, `array`...) in a `.heapsnapshot`.
+pub fn snapshot_type_counts(path: &Path) -> std::collections::BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
+    let meta = &v["snapshot"]["meta"];
+    let fields = meta["node_fields"].as_array().expect("node_fields");
+    let ti = fields.iter().position(|f| f == "type").expect("type field");
+    let types = meta["node_types"][0].as_array().expect("node types");
+    let mut out = std::collections::BTreeMap::new();
+    for n in v["nodes"]
+        .as_array()
+        .expect("nodes")
+        .chunks_exact(fields.len())
+    {
+        let t = types[n[ti].as_u64().expect("type") as usize]
+            .as_str()
+            .unwrap();
+        *out.entry(t.to_string()).or_default() += 1;
+    }
+    out
+}
+
 /// V8's own answer, read from a `.heapsnapshot` file: for every node of type "object", count
 /// and total self size per name, and which of them are stack temporaries. This is the oracle
 /// `findjsobjects` is checked against; it shares no code with v8dump.

@@ -74,6 +74,10 @@ pub struct ObjectsQuery {
     pub retained: bool,
     /// Keep only the first N rows (totals still count every row).
     pub top: Option<usize>,
+    /// Add a row per group of what is not a JS object (`(string)`, `(concatenated string)`,
+    /// `(array)`, `(compiled code)`, `(closure)`, `(system)`...), as DevTools' Summary groups
+    /// them: then the rows add up to the whole heap.
+    pub all_types: bool,
 }
 
 fn hex(v: u64) -> String {
@@ -251,6 +255,10 @@ impl Session {
     pub fn objects(&self, q: &ObjectsQuery) -> Answer<Objects> {
         let h = self.heap();
         let mut rows = h.census(scope(q.all), q.by_properties);
+        if q.all_types {
+            rows.extend(crate::graph::snapshot::type_rows(h, scope(q.all)));
+            rows.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)));
+        }
         if q.retained {
             let by_name = self.dominators().retained_by_name(h);
             for r in rows.iter_mut() {

@@ -19,6 +19,7 @@ class Core:
         detailed: bool = False,
         retained: bool = False,
         top: Optional[int] = None,
+        all_types: bool = False,
         text: bool = False,
     ) -> Any: ...
     def instances(

@@ -16,6 +16,7 @@
 use crate::heap::index::Progress;
 use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
+use crate::objects::census::CensusRow;
 use crate::objects::reader::{Elements, Reader};
 use rayon::prelude::*;
 use std::io::{self, Write};
@@ -52,6 +53,102 @@ const T_SLICED: u8 = 11;
 const T_SYMBOL: u8 = 12;
 const T_BIGINT: u8 = 13;
 const T_SHAPE: u8 = 14;
+
+/// The snapshot node type of object `i` (an index into [`NODE_TYPES`]).
+pub(crate) fn node_type(h: &Heap, i: usize) -> u8 {
+    if h.names.get(i).is_some() {
+        return T_OBJECT;
+    }
+    let type_name = || h.p.types.name(h.index.types[i]).unwrap_or_default();
+    match h.index.kind(&h.p, i) {
+        Kind::JSFunction | Kind::JSBoundFunction => T_CLOSURE,
+        Kind::JSRegExp => T_REGEXP,
+        Kind::String => match h.index.types[i] & 7 {
+            1 => T_CONS,
+            3 => T_SLICED,
+            _ => T_STRING,
+        },
+        Kind::HeapNumber => T_NUMBER,
+        Kind::Symbol => T_SYMBOL,
+        Kind::BigInt => T_BIGINT,
+        Kind::Map => T_SHAPE,
+        Kind::FixedArray | Kind::FixedDoubleArray | Kind::PropertyArray => T_ARRAY,
+        Kind::Context | Kind::NativeContext => T_OBJECT,
+        Kind::Other if type_name().contains("CODE") => T_CODE,
+        _ => T_HIDDEN,
+    }
+}
+
+/// The group DevTools' Summary view puts objects of a snapshot node type in, for the types
+/// not grouped by constructor: `(string)`, `(concatenated string)`, `(array)`, `(compiled
+/// code)`, `(closure)`, `(system)`...
+pub(crate) fn summary_group(node_type: u8) -> &'static str {
+    match node_type {
+        T_HIDDEN => "(system)",
+        T_ARRAY => "(array)",
+        T_STRING => "(string)",
+        T_CODE => "(compiled code)",
+        T_CLOSURE => "(closure)",
+        T_REGEXP => "(regexp)",
+        T_NUMBER => "(number)",
+        T_CONS => "(concatenated string)",
+        T_SLICED => "(sliced string)",
+        T_SYMBOL => "(symbol)",
+        T_BIGINT => "(bigint)",
+        T_SHAPE => "(object shape)",
+        _ => "(object)",
+    }
+}
+
+/// Census rows for the objects `findjsobjects` does not group by constructor, one per
+/// DevTools Summary group (`(string)`, `(array)`...), so that with them the rows add up to
+/// the whole heap.
+pub fn type_rows(h: &Heap, scope: crate::objects::census::Scope) -> Vec<CensusRow> {
+    let all = scope == crate::objects::census::Scope::All;
+    let per_type = (0..h.index.len())
+        .into_par_iter()
+        .fold(
+            || [(0u64, 0u64, 0u64); 15],
+            |mut acc, i| {
+                let live = h.marking.is_marked(i);
+                if h.names.get(i).is_none() && (all || live) {
+                    let t = node_type(h, i) as usize;
+                    acc[t].0 += 1;
+                    acc[t].1 += h.index.sizes[i] as u64;
+                    acc[t].2 += (!live) as u64;
+                }
+                acc
+            },
+        )
+        .reduce(
+            || [(0u64, 0u64, 0u64); 15],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.0 += y.0;
+                    x.1 += y.1;
+                    x.2 += y.2;
+                }
+                a
+            },
+        );
+    per_type
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.0 > 0)
+        .map(|(t, &(count, size, dead))| CensusRow {
+            // The one unnamed object type is the native context.
+            name: match t as u8 {
+                T_OBJECT => "system / NativeContext".to_string(),
+                t => summary_group(t).to_string(),
+            },
+            count,
+            size,
+            unreachable: all.then_some(dead),
+            retained: None,
+            properties: None,
+        })
+        .collect()
+}
 
 /// Edge types, in the order of `snapshot.meta.edge_types[0]`.
 const EDGE_TYPES: [&str; 7] = [
@@ -159,7 +256,6 @@ impl<'h> Exporter<'h> {
         let h = self.h;
         let r = &self.r;
         let obj = h.index.tagged(i);
-        let kind = h.index.kind(&h.p, i);
         if let Some(n) = h.names.get(i) {
             return (T_OBJECT, n.to_string());
         }
@@ -170,39 +266,25 @@ impl<'h> Exporter<'h> {
                 .map(|t| t.trim_end_matches("_TYPE").to_string())
                 .unwrap_or_default()
         };
-        match kind {
-            Kind::JSFunction | Kind::JSBoundFunction => (T_CLOSURE, r.function_name(obj)),
-            Kind::JSRegExp => {
-                let src = r
-                    .slot(obj, h.p.fields.regexp_source)
-                    .and_then(|s| r.string_text(s))
-                    .unwrap_or_default();
-                (T_REGEXP, src)
-            }
-            Kind::String => {
-                let t = h.index.types[i];
-                let ty = match t & 7 {
-                    1 => T_CONS,
-                    3 => T_SLICED,
-                    _ => T_STRING,
-                };
-                let text = r
-                    .string(obj, STRING_NAME_CAP)
-                    .map(|s| s.text)
-                    .unwrap_or_default();
-                (ty, text)
-            }
-            Kind::HeapNumber => (T_NUMBER, "heap number".into()),
-            Kind::Symbol => (T_SYMBOL, "symbol".into()),
-            Kind::BigInt => (T_BIGINT, "bigint".into()),
-            Kind::Map => (T_SHAPE, system("Map")),
-            Kind::FixedArray | Kind::FixedDoubleArray | Kind::PropertyArray => {
-                (T_ARRAY, system(&type_name()))
-            }
-            Kind::Context | Kind::NativeContext => (T_OBJECT, system("NativeContext")),
-            Kind::Other if type_name().contains("CODE") => (T_CODE, system(&type_name())),
-            _ => (T_HIDDEN, system(&type_name())),
-        }
+        let ty = node_type(h, i);
+        let name = match ty {
+            T_CLOSURE => r.function_name(obj),
+            T_REGEXP => r
+                .slot(obj, h.p.fields.regexp_source)
+                .and_then(|s| r.string_text(s))
+                .unwrap_or_default(),
+            T_STRING | T_CONS | T_SLICED => r
+                .string(obj, STRING_NAME_CAP)
+                .map(|s| s.text)
+                .unwrap_or_default(),
+            T_NUMBER => "heap number".into(),
+            T_SYMBOL => "symbol".into(),
+            T_BIGINT => "bigint".into(),
+            T_SHAPE => system("Map"),
+            T_OBJECT => system("NativeContext"),
+            _ => system(&type_name()),
+        };
+        (ty, name)
     }
 
     /// The edges of object `i`, in a fixed order: properties, elements, closure variables,
