@@ -480,3 +480,27 @@ fn handles_requests_and_timers_are_what_node_itself_listed() {
         );
     }
 }
+
+#[test]
+fn nodeinfo_shows_process_release_as_the_process_had_it() {
+    for major in MAJORS {
+        let f = fixture("llnode", major);
+        let info = json(&v8dump(&["nodeinfo", f.core.to_str().unwrap(), "--json"]));
+        let got: Vec<(String, String)> = serde_json::from_value(info["release"].clone()).unwrap();
+        let want: Vec<(String, String)> = f.stats["extra"]["release"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        let mut g = got.clone();
+        g.sort();
+        let mut w = want.clone();
+        w.sort();
+        assert_eq!(g, w, "node{major}");
+        assert!(
+            g.iter().any(|(k, v)| k == "name" && v == "node"),
+            "node{major}"
+        );
+    }
+}

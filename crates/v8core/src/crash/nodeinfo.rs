@@ -31,6 +31,8 @@ pub struct NodeInfo {
     pub version: Option<String>,
     /// `process.versions`, in the object's order.
     pub versions: Vec<(String, String)>,
+    /// `process.release` (name, lts, sourceUrl, headersUrl), in the object's order.
+    pub release: Vec<(String, String)>,
     /// `process.argv`.
     pub argv: Vec<String>,
     /// `process.execArgv`.
@@ -97,14 +99,20 @@ pub fn node_info(h: &Heap, show_secrets: bool) -> NodeInfo {
             info.exec_argv = prop(h, o, "execArgv")
                 .map(|a| string_array(h, a))
                 .unwrap_or_default();
-            if let Some(v) = prop(h, o, "versions") {
-                r.for_each_own_property(v, |p| {
-                    if let (Key::Name(k), Some(s)) = (&p.key, r.string_text(p.value)) {
-                        info.versions.push((k.clone(), s));
-                    }
-                    true
-                });
-            }
+            let strings = |name: &str| {
+                let mut out = Vec::new();
+                if let Some(v) = prop(h, o, name) {
+                    r.for_each_own_property(v, |p| {
+                        if let (Key::Name(k), Some(s)) = (&p.key, r.string_text(p.value)) {
+                            out.push((k.clone(), s));
+                        }
+                        true
+                    });
+                }
+                out
+            };
+            info.versions = strings("versions");
+            info.release = strings("release");
         }
         None => info
             .notes

@@ -144,6 +144,14 @@ impl Render for NodeInfo {
             v.row(vec![format!("  {k}"), val.clone()]);
         }
         out.push_str(&v.body());
+        if !info.release.is_empty() {
+            out.push_str("\nprocess.release:\n");
+            let mut t = Table::new(&["", ""], &[]);
+            for (k, val) in &info.release {
+                t.row(vec![format!("  {k}"), val.clone()]);
+            }
+            out.push_str(&t.body());
+        }
         let n = info.masked.len();
         out.push_str(&format!(
             "\nenvironment at start ({} variables{}):\n",
