@@ -504,3 +504,62 @@ fn nodeinfo_shows_process_release_as_the_process_had_it() {
         );
     }
 }
+
+#[test]
+fn frames_the_deoptimizer_built_are_javascript_frames_named_and_placed_as_node_places_them() {
+    for major in MAJORS {
+        let f = fixture("deopt", major);
+        let want = node_frames(f.stats["extra"]["liveStack"].as_str().unwrap());
+        let bt = json(&v8dump(&["bt", f.core.to_str().unwrap(), "--json"]));
+        let frames = bt["threads"][0]["frames"].as_array().unwrap();
+        let start = frames
+            .iter()
+            .position(|fr| fr["js"]["name"] == "hx")
+            .unwrap_or_else(|| panic!("node{major}: no frame hx"));
+        let end = frames
+            .iter()
+            .position(|fr| fr["js"]["name"] == "Object.<anonymous>")
+            .unwrap_or_else(|| panic!("node{major}: no module frame"));
+        // Between them only JavaScript frames: none left as unnamed native code.
+        for fr in &frames[start..=end] {
+            assert!(fr.get("js").is_some(), "node{major}: {fr:#}");
+        }
+        // In Node's order (frames a JIT inlined into its caller may be missing), each exact
+        // position where Node puts it.
+        let mut at = 0;
+        for fr in &frames[start..=end] {
+            let js = &fr["js"];
+            let name = js["name"].as_str().unwrap();
+            let k = want[at..]
+                .iter()
+                .position(|(n, _)| n.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("node{major}: {name} out of Node's order {want:?}"));
+            at += k;
+            if js["exact"] == true && name != "hx" {
+                assert_eq!(location(js), want[at].1, "node{major}: {name}");
+            }
+            at += 1;
+        }
+        // Unless an optimized frame still holds inlined callees, every one of Node's frames is
+        // there (where the deoptimizer ran, h1..h5 are back as interpreted frames).
+        let optimized = frames[start..=end].iter().any(|fr| {
+            matches!(
+                fr["kind"].as_str(),
+                Some("maglev" | "turbofan" | "optimized")
+            )
+        });
+        if !optimized {
+            let names: Vec<Option<String>> = frames[start..=end]
+                .iter()
+                .map(|fr| fr["js"]["name"].as_str().map(str::to_string))
+                .collect();
+            let node: Vec<Option<String>> = want
+                .iter()
+                .skip_while(|(n, _)| n.as_deref() != Some("hx"))
+                .take(names.len())
+                .map(|(n, _)| n.clone())
+                .collect();
+            assert_eq!(names, node, "node{major}");
+        }
+    }
+}

@@ -56,8 +56,8 @@ pub struct JsFrame {
     pub debug_name: String,
     /// The script's name (file or URL), if any.
     pub script: Option<String>,
-    /// 1-based line and column of the current position, when known (interpreted and baseline
-    /// frames), else of the function's start.
+    /// 1-based line and column of the current position, when known (interpreted frames), else
+    /// of the function's start.
     pub line: Option<u64>,
     /// 1-based column.
     pub column: Option<u64>,
@@ -398,7 +398,20 @@ impl<'p> StackWalker<'p> {
         let mem: &dyn Memory = self.p.memory();
         // A return address points after the call: name the call itself.
         let look = if first { pc } else { pc.wrapping_sub(1) };
-        let native = self.p.modules().symbolize(look, mem);
+        let mut native = self.p.modules().symbolize(look, mem);
+        if !first {
+            // Frames the deoptimizer builds return to the first instruction of the builtin that
+            // resumes the interpreter: pc - 1 is in the builtin before it.
+            if let Some(at) = self.p.modules().symbolize(pc, mem) {
+                let resumes = at.symbol.as_deref().is_some_and(|s| {
+                    s.starts_with("Builtins_InterpreterEnterAt")
+                        || s.starts_with("Builtins_BaselineOrInterpreterEnterAt")
+                });
+                if at.offset == 0 && resumes {
+                    native = Some(at);
+                }
+            }
+        }
         let mut f = Frame {
             pc,
             fp,
@@ -452,7 +465,11 @@ impl<'p> StackWalker<'p> {
             (true, true) => FrameKind::Interpreted,
         };
         let mut js = self.js_frame(func);
-        if let (Some(ba), Some(off)) = (bytecode, at(l.bytecode_offset)) {
+        // Only the interpreter keeps the frame's bytecode offset slot current: a baseline frame's
+        // holds the offset it was entered at (an on-stack replacement's loop, seen on Node 25),
+        // and its current position needs the code's pc-to-offset table, not read here.
+        let interpreted = f.kind == FrameKind::Interpreted;
+        if let (true, Some(ba), Some(off)) = (interpreted, bytecode, at(l.bytecode_offset)) {
             if let Some(pos) = position::bytecode_position(&self.r, ba, off) {
                 if let Some((line, col)) = self.line_col(func, pos) {
                     js.line = Some(line);
