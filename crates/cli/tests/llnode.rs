@@ -125,8 +125,18 @@ fn every_argument_is_shown_for_zero_to_five_arguments_and_fewer_or_more_than_dec
         // A method's receiver.
         let step = got.iter().find(|j| j["name"] == "Runner.step").unwrap();
         assert_eq!(step["this"]["summary"], "<Runner>", "node{major}");
+        // The text gives the addresses to follow: the function and object arguments.
         let t = text(&v8dump(&["bt", f.core.to_str().unwrap(), "--args"]));
-        assert!(t.contains("arg4 = <Object>"), "node{major}: {t}");
+        let a5 = got.iter().find(|j| j["name"] == "a5").unwrap();
+        let obj = a5["args"][4]["value"].as_str().unwrap().to_string();
+        assert!(
+            t.contains(&format!("arg4 = {obj} <Object>")),
+            "node{major}: {t}"
+        );
+        assert!(
+            t.contains(&format!("fn = {:#x}", a5["function"].as_u64().unwrap())),
+            "node{major}"
+        );
     }
 }
 

@@ -71,9 +71,17 @@ fn backtrace_text(bt: &Backtrace, title: &str, out: &mut String) {
         t.row(vec![k.to_string(), format!("{:#x}", f.pc), kind, what]);
         if let Some(js) = &f.js {
             let blank = || vec![String::new(), String::new(), String::new()];
-            let show = |a: &crate::crash::stack::Arg| {
-                a.summary.clone().unwrap_or_else(|| a.value.to_string())
+            // Objects with their address, to follow with `inspect` (llnode's `this=0x...`).
+            let show = |a: &crate::crash::stack::Arg| match &a.summary {
+                Some(s) if s.starts_with('<') => format!("{} {s}", a.value),
+                Some(s) => s.clone(),
+                None => a.value.to_string(),
             };
+            if js.this.is_some() || js.args.is_some() {
+                let mut row = blank();
+                row.push(format!("  fn = {:#x}", js.function));
+                t.row(row);
+            }
             if let Some(this) = &js.this {
                 let mut row = blank();
                 row.push(format!("  this = {}", show(this)));
