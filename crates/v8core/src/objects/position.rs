@@ -120,37 +120,42 @@ pub fn table_fits(bytes: &[u8], enc: PositionTable, length: u64) -> bool {
         })
 }
 
-/// The source position where the function of a SharedFunctionInfo starts, from its ScopeInfo's
-/// position info.
-pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
+/// The source positions where the function of a SharedFunctionInfo starts and ends
+/// (exclusive), from its ScopeInfo's position info, or for a function never compiled from its
+/// UncompiledData (which keeps the parser's positions). Either may be unreadable.
+fn function_range(r: &Reader, sfi: u64) -> (Option<u64>, Option<u64>) {
     let f = &r.p.fields;
-    let si = r.slot(sfi, f.sfi_name_or_scope_info)?;
-    if let Some((start, _end)) = r.scope_info_position(si) {
-        return Some(start);
+    let Some(si) = r.slot(sfi, f.sfi_name_or_scope_info) else {
+        return (None, None);
+    };
+    if let Some((start, end)) = r.scope_info_position(si) {
+        return (Some(start), Some(end));
     }
-    // Never compiled: the parser's positions are kept in the UncompiledData.
-    let data = r.slot(sfi, f.sfi_function_data?)?;
-    if r.kind(data) != Some(crate::meta::kinds::Kind::UncompiledData) {
-        return None;
-    }
-    let start = r.u32_at(data, f.uncompiled_start_position)? as i32;
-    (start >= 0).then_some(start as u64)
+    let data = f.sfi_function_data.and_then(|o| r.slot(sfi, o));
+    let Some(data) = data.filter(|&d| r.kind(d) == Some(crate::meta::kinds::Kind::UncompiledData))
+    else {
+        return (None, None);
+    };
+    let at = |off: u64| {
+        r.u32_at(data, off)
+            .map(|v| v as i32)
+            .filter(|&v| v >= 0)
+            .map(|v| v as u64)
+    };
+    (
+        at(f.uncompiled_start_position),
+        at(f.uncompiled_end_position),
+    )
 }
 
-/// The source position where a function ends (exclusive), from its ScopeInfo or, for a
-/// function never compiled, its UncompiledData.
+/// The source position where the function of a SharedFunctionInfo starts.
+pub fn function_start(r: &Reader, sfi: u64) -> Option<u64> {
+    function_range(r, sfi).0
+}
+
+/// The source position where a function ends (exclusive).
 pub fn function_end(r: &Reader, sfi: u64) -> Option<u64> {
-    let f = &r.p.fields;
-    let si = r.slot(sfi, f.sfi_name_or_scope_info)?;
-    if let Some((_start, end)) = r.scope_info_position(si) {
-        return Some(end);
-    }
-    let data = r.slot(sfi, f.sfi_function_data?)?;
-    if r.kind(data) != Some(crate::meta::kinds::Kind::UncompiledData) {
-        return None;
-    }
-    let end = r.u32_at(data, f.uncompiled_end_position)? as i32;
-    (end >= 0).then_some(end as u64)
+    function_range(r, sfi).1
 }
 
 /// `SharedFunctionInfo::function_token_position`: where `Function.prototype.toString()`
