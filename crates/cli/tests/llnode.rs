@@ -324,6 +324,18 @@ fn inspect_shows_buffer_bytes_native_accessor_values_and_an_unread_errors_stack(
             "node{major}"
         );
 
+        // A zlib stream's handle carries node's C++ stream in its embedder fields.
+        let gzip = inspect(&f, &prop(&h, "gzip"), &[]);
+        let handle = inspect(&f, &prop(&gzip, "_handle"), &[]);
+        assert!(
+            handle["entries"].as_array().unwrap().iter().any(|e| {
+                e["key"].as_str().unwrap().starts_with("[[embedder field")
+                    && e["value"]["constructor"]
+                        .as_str()
+                        .is_some_and(|c| c.ends_with("ZlibStream"))
+            }),
+            "node{major}: {handle:#}"
+        );
         // The error whose stack nobody read: its captured frames are the frames of its twin's
         // stack, made at the same place and read by the scenario.
         let err = inspect(&f, &prop(&h, "unreadError"), &[]);
