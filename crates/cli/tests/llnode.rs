@@ -250,6 +250,18 @@ fn source_text_is_what_function_to_string_gives_with_the_lines_numbered() {
             t.contains(&format!("{call} > {}", file_lines[call - 1])),
             "node{major}: {t}"
         );
+        // A garbage address and a frame pointer no frame has: clear errors, not a crash.
+        for args in [vec!["0x10"], vec!["0x1000", "--frame"]] {
+            let mut argv = vec!["source", f.core.to_str().unwrap()];
+            argv.extend(args.iter().copied());
+            let o = v8dump(&argv);
+            let err = String::from_utf8_lossy(&o.stderr).to_string();
+            assert_eq!(o.status.code(), Some(1), "node{major}: {err}");
+            assert!(
+                err.contains("not mapped") || err.contains("no JavaScript frame"),
+                "node{major}: {err}"
+            );
+        }
         // Not a function: a clear error.
         let o = v8dump(&[
             "source",

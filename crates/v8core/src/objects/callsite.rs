@@ -19,7 +19,11 @@
 use crate::meta::kinds::Kind;
 use crate::meta::tables::FunctionReceiverType;
 use crate::objects::naming::Namer;
-use crate::objects::reader::{Key, Reader, MAX_STEPS};
+use crate::objects::reader::{Key, Reader};
+
+/// Prototype chains followed at most this far (real ones are a few links; a damaged heap may
+/// hold a cycle).
+const MAX_CHAIN: usize = 256;
 
 /// How a function was called in a frame.
 #[derive(Debug, Clone, Copy)]
@@ -217,7 +221,7 @@ fn chain<'a>(r: &'a Reader, start: u64) -> impl Iterator<Item = u64> + 'a {
         let obj = cur?;
         steps += 1;
         let k = r.kind(obj);
-        if steps > MAX_STEPS || !k.is_some_and(|k| k.is_receiver()) || k == Some(Kind::JSProxy) {
+        if steps > MAX_CHAIN || !k.is_some_and(|k| k.is_receiver()) || k == Some(Kind::JSProxy) {
             cur = None;
             return None;
         }
