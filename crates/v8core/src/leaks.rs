@@ -939,13 +939,7 @@ impl Ctx<'_> {
             match n.base_kind {
                 BaseKind::Global => format!(" (the global `{}`)", n.base),
                 BaseKind::ClosureVariable if (1..=2).contains(&scope_closures.len()) => {
-                    let fs: Vec<String> = scope_closures
-                        .iter()
-                        .map(|l| match l.place() {
-                            Some(p) => format!("{} @ {p}", l.name),
-                            None => l.name.clone(),
-                        })
-                        .collect();
+                    let fs: Vec<String> = scope_closures.iter().map(|l| l.at_text()).collect();
                     format!(" (a variable in the scope of {})", fs.join(", "))
                 }
                 BaseKind::ClosureVariable if !scope_closures.is_empty() => {
@@ -1016,13 +1010,7 @@ impl Ctx<'_> {
             let at = code
                 .iter()
                 .find(|c| c.role == "listener")
-                .map(|c| {
-                    let f = &c.function;
-                    match f.place() {
-                        Some(p) => format!(" ({} × {} @ {p})", c.count, f.name),
-                        None => format!(" ({} × {})", c.count, f.name),
-                    }
-                })
+                .map(|c| format!(" ({} × {})", c.count, c.function.at_text()))
                 .unwrap_or_default();
             (
                 SuspectKind::EventListeners,
@@ -1052,13 +1040,7 @@ impl Ctx<'_> {
             let cb = code
                 .iter()
                 .find(|c| c.role == "timer callback")
-                .map(|c| {
-                    let f = &c.function;
-                    match f.place() {
-                        Some(p) => format!(", callback {} @ {p}", f.name),
-                        None => format!(", callback {}", f.name),
-                    }
-                })
+                .map(|c| format!(", callback {}", c.function.at_text()))
                 .unwrap_or_default();
             (
                 SuspectKind::Timers,

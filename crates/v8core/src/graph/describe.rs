@@ -47,11 +47,7 @@ pub fn display_name(h: &Heap, i: usize) -> String {
     let r = h.reader();
     match kind {
         Kind::JSFunction | Kind::JSBoundFunction => {
-            let loc = function_location(&r, h.index.tagged(i));
-            match loc.place() {
-                Some(p) => format!("{} @ {p}", loc.name),
-                None => loc.name,
-            }
+            function_location(&r, h.index.tagged(i)).at_text()
         }
         Kind::String => "(string)".into(),
         Kind::JSRegExp => "RegExp".into(),

@@ -194,6 +194,14 @@ impl FunctionLocation {
         }
     }
 
+    /// `name @ script:line:column` (as leak sentences cite code), or the name alone.
+    pub fn at_text(&self) -> String {
+        match self.place() {
+            Some(p) => format!("{} @ {p}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// Whether the function is Node's own (its script is a `node:` builtin).
     pub fn is_node_internal(&self) -> bool {
         self.script
