@@ -60,31 +60,19 @@ pub fn frames(r: &Reader, stack: u64) -> Option<Vec<CallSiteFrame>> {
         return None;
     }
     let n = r.array_length(stack)?;
-    let mut namer = Namer::new(*r);
-    let mut out = Vec::new();
-    match r.p.table.error_stack {
+    // Each frame's [code, receiver, function, offset, flags] words.
+    let rows: Vec<[Option<u64>; 5]> = match r.p.table.error_stack {
         ErrorStackLayout::Objects {
             code,
             receiver,
             function,
             offset,
             flags,
-        } => {
-            for i in 0..n.min(MAX_FRAMES) {
-                let Some(info) = r.array_get(stack, i) else {
-                    break;
-                };
-                if !r.is_heap(info) {
-                    continue;
-                }
-                let at = |off| r.slot(info, off);
-                out.extend(frame(
-                    r,
-                    &mut namer,
-                    [at(code), at(receiver), at(function), at(offset), at(flags)],
-                ));
-            }
-        }
+        } => (0..n.min(MAX_FRAMES))
+            .map_while(|i| r.array_get(stack, i))
+            .filter(|&info| r.is_heap(info))
+            .map(|info| [code, receiver, function, offset, flags].map(|off| r.slot(info, off)))
+            .collect(),
         ErrorStackLayout::Flat {
             stride,
             code,
@@ -92,17 +80,18 @@ pub fn frames(r: &Reader, stack: u64) -> Option<Vec<CallSiteFrame>> {
             function,
             offset,
             flags,
-        } => {
-            for row in 0..(n / stride).min(MAX_FRAMES) {
-                let at = |k: u64| r.array_get(stack, row * stride + k);
-                out.extend(frame(
-                    r,
-                    &mut namer,
-                    [at(code), at(receiver), at(function), at(offset), at(flags)],
-                ));
-            }
-        }
-    }
+        } => (0..(n / stride).min(MAX_FRAMES))
+            .map(|row| {
+                [code, receiver, function, offset, flags]
+                    .map(|k| r.array_get(stack, row * stride + k))
+            })
+            .collect(),
+    };
+    let mut namer = Namer::new(*r);
+    let out = rows
+        .into_iter()
+        .filter_map(|f| frame(r, &mut namer, f))
+        .collect();
     Some(out)
 }
 
