@@ -144,25 +144,69 @@ pub struct SnapshotCount {
     pub temp_size: u64,
 }
 
+/// A list of names in a snapshot's meta (field names, type names).
+fn names(x: &serde_json::Value) -> Vec<String> {
+    x.as_array()
+        .expect("meta list")
+        .iter()
+        .map(|f| f.as_str().expect("meta name").to_string())
+        .collect()
+}
+
+/// A `.heapsnapshot` read whole: its JSON and the names of its node fields and node types.
+/// The oracle readers below share it; none shares code with v8dump.
+struct SnapshotFile {
+    v: serde_json::Value,
+    fields: Vec<String>,
+    types: Vec<String>,
+}
+
+impl SnapshotFile {
+    fn read(path: &Path) -> SnapshotFile {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
+        let meta = &v["snapshot"]["meta"];
+        let (fields, types) = (names(&meta["node_fields"]), names(&meta["node_types"][0]));
+        SnapshotFile { v, fields, types }
+    }
+
+    /// The column of node field `name`.
+    fn col(&self, name: &str) -> usize {
+        self.fields
+            .iter()
+            .position(|f| f == name)
+            .unwrap_or_else(|| panic!("no node field {name}"))
+    }
+
+    /// Each node's fields.
+    fn nodes(&self) -> impl Iterator<Item = &[serde_json::Value]> {
+        self.v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .chunks_exact(self.fields.len())
+    }
+
+    /// The type name of a node.
+    fn type_of(&self, n: &[serde_json::Value], ti: usize) -> &str {
+        &self.types[n[ti].as_u64().expect("node type") as usize]
+    }
+
+    /// The string at index `w` of the string table.
+    fn string(&self, w: &serde_json::Value) -> &str {
+        self.v["strings"][w.as_u64().expect("string index") as usize]
+            .as_str()
+            .expect("a string")
+    }
+}
+
 /// Nodes per node type (`string`, `concatenated string`, `array`...) in a `.heapsnapshot`.
 pub fn snapshot_type_counts(path: &Path) -> std::collections::BTreeMap<String, u64> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
-    let meta = &v["snapshot"]["meta"];
-    let fields = meta["node_fields"].as_array().expect("node_fields");
-    let ti = fields.iter().position(|f| f == "type").expect("type field");
-    let types = meta["node_types"][0].as_array().expect("node types");
+    let snap = SnapshotFile::read(path);
+    let ti = snap.col("type");
     let mut out = std::collections::BTreeMap::new();
-    for n in v["nodes"]
-        .as_array()
-        .expect("nodes")
-        .chunks_exact(fields.len())
-    {
-        let t = types[n[ti].as_u64().expect("type") as usize]
-            .as_str()
-            .unwrap();
-        *out.entry(t.to_string()).or_default() += 1;
+    for n in snap.nodes() {
+        *out.entry(snap.type_of(n, ti).to_string()).or_default() += 1;
     }
     out
 }
@@ -171,34 +215,17 @@ pub fn snapshot_type_counts(path: &Path) -> std::collections::BTreeMap<String, u
 /// and total self size per name, and which of them are stack temporaries. This is the oracle
 /// `findjsobjects` is checked against; it shares no code with v8dump.
 pub fn snapshot_counts(path: &Path) -> std::collections::BTreeMap<String, SnapshotCount> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
+    let snap = SnapshotFile::read(path);
+    let v = &snap.v;
     let meta = &v["snapshot"]["meta"];
-    let names = |key: &str| -> Vec<String> {
-        meta[key]
-            .as_array()
-            .expect("meta field list")
-            .iter()
-            .map(|f| f.as_str().expect("field name").to_string())
-            .collect()
-    };
-    let type_names = |key: &str| -> Vec<String> {
-        meta[key][0]
-            .as_array()
-            .expect("type list")
-            .iter()
-            .map(|t| t.as_str().expect("type name").to_string())
-            .collect()
-    };
-    let (nf, ef) = (names("node_fields"), names("edge_fields"));
-    let (ntypes, etypes) = (type_names("node_types"), type_names("edge_types"));
+    let (nf, ef) = (&snap.fields, names(&meta["edge_fields"]));
+    let (ntypes, etypes) = (&snap.types, names(&meta["edge_types"][0]));
     let col = |f: &[String], n: &str| f.iter().position(|x| x == n).expect("field");
     let (ti, ni, si, eci) = (
-        col(&nf, "type"),
-        col(&nf, "name"),
-        col(&nf, "self_size"),
-        col(&nf, "edge_count"),
+        col(nf, "type"),
+        col(nf, "name"),
+        col(nf, "self_size"),
+        col(nf, "edge_count"),
     );
     let (eti, eto) = (col(&ef, "type"), col(&ef, "to_node"));
     let num = |x: &serde_json::Value| x.as_u64().expect("number");
@@ -270,37 +297,14 @@ pub fn snapshot_counts(path: &Path) -> std::collections::BTreeMap<String, Snapsh
 /// and total self size per name. This is the oracle `findjsobjects` is checked against; it
 /// shares no code with v8dump.
 pub fn snapshot_histogram(path: &Path) -> std::collections::BTreeMap<String, (u64, u64)> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let v: serde_json::Value = serde_json::from_str(&text).expect("heap snapshot is JSON");
-    let meta = &v["snapshot"]["meta"];
-    let fields: Vec<&str> = meta["node_fields"]
-        .as_array()
-        .expect("node_fields")
-        .iter()
-        .map(|f| f.as_str().expect("field name"))
-        .collect();
-    let types: Vec<&str> = meta["node_types"][0]
-        .as_array()
-        .expect("node types")
-        .iter()
-        .map(|t| t.as_str().expect("type name"))
-        .collect();
-    let col = |n: &str| fields.iter().position(|f| *f == n).expect("node field");
-    let (ti, ni, si) = (col("type"), col("name"), col("self_size"));
-    let strings = v["strings"].as_array().expect("strings");
-    let nodes = v["nodes"].as_array().expect("nodes");
+    let snap = SnapshotFile::read(path);
+    let (ti, ni, si) = (snap.col("type"), snap.col("name"), snap.col("self_size"));
     let mut out = std::collections::BTreeMap::new();
-    for n in nodes.chunks_exact(fields.len()) {
-        let ty = types[n[ti].as_u64().expect("type") as usize];
-        if ty != "object" {
+    for n in snap.nodes() {
+        if snap.type_of(n, ti) != "object" {
             continue;
         }
-        let name = strings[n[ni].as_u64().expect("name") as usize]
-            .as_str()
-            .expect("name string")
-            .to_string();
-        let e: &mut (u64, u64) = out.entry(name).or_default();
+        let e: &mut (u64, u64) = out.entry(snap.string(&n[ni]).to_string()).or_default();
         e.0 += 1;
         e.1 += n[si].as_u64().expect("self size");
     }
@@ -407,37 +411,9 @@ pub fn scenario_position(scenario: &str, needle: &str) -> (u64, u64) {
 /// V8's count of string objects whose text is `text`, from a `.heapsnapshot` file (nodes of
 /// type "string" are named by their characters).
 pub fn snapshot_string_count(path: &Path, text: &str) -> u64 {
-    let src = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let v: serde_json::Value = serde_json::from_str(&src).expect("heap snapshot is JSON");
-    let meta = &v["snapshot"]["meta"];
-    let fields: Vec<&str> = meta["node_fields"]
-        .as_array()
-        .expect("node_fields")
-        .iter()
-        .map(|f| f.as_str().expect("field name"))
-        .collect();
-    let types: Vec<&str> = meta["node_types"][0]
-        .as_array()
-        .expect("node types")
-        .iter()
-        .map(|t| t.as_str().expect("type name"))
-        .collect();
-    let ti = fields
-        .iter()
-        .position(|f| *f == "type")
-        .expect("type field");
-    let ni = fields
-        .iter()
-        .position(|f| *f == "name")
-        .expect("name field");
-    let strings = v["strings"].as_array().expect("strings");
-    let nodes = v["nodes"].as_array().expect("nodes");
-    nodes
-        .chunks(fields.len())
-        .filter(|n| {
-            types.get(n[ti].as_u64().unwrap_or(u64::MAX) as usize) == Some(&"string")
-                && strings[n[ni].as_u64().expect("name index") as usize].as_str() == Some(text)
-        })
+    let snap = SnapshotFile::read(path);
+    let (ti, ni) = (snap.col("type"), snap.col("name"));
+    snap.nodes()
+        .filter(|n| snap.type_of(n, ti) == "string" && snap.string(&n[ni]) == text)
         .count() as u64
 }
