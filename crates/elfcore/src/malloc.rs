@@ -30,6 +30,8 @@ const HEAP_MAX: u64 = 64 << 20;
 /// `sizeof(struct malloc_state)` on x86-64 and AArch64 since glibc 2.26 (2200), give or take
 /// the versions' padding: the first chunk is looked for around it.
 const MALLOC_STATE_SIZES: [u64; 3] = [2200, 2192, 2208];
+/// Size of each of the two fencepost chunks that close a heap glibc could not extend in place.
+const FENCEPOST: u64 = 16;
 /// Chunks walked at most in one heap (a 64 GiB heap of 32-byte chunks).
 const MAX_CHUNKS: u64 = 1 << 31;
 
@@ -188,6 +190,15 @@ fn walk(dump: &dyn Memory, kind: HeapKind, start: u64, first: u64, end: u64) -> 
     let mut p = first;
     let mut size = u64_at(dump, p + 8)? & !7;
     for _ in 0..MAX_CHUNKS {
+        // A heap whose top could not grow in place (the next mapping was in the way) ends in
+        // two fenceposts, 16-byte chunks marked PREV_INUSE (glibc's sysmalloc), and the arena
+        // goes on elsewhere. Seen on a Node 18 core whose brk area was followed by a mapping.
+        if size == FENCEPOST && end.checked_sub(p) == Some(2 * FENCEPOST) {
+            if u64_at(dump, p + FENCEPOST + 8)? == FENCEPOST | 1 {
+                return Some(Walk::Heap(h, free));
+            }
+            return None;
+        }
         if size < 32 || size % 16 != 0 || p.checked_add(size)? > end {
             return None;
         }
@@ -259,6 +270,27 @@ mod tests {
                 (base + 0x3d0 + 16, base + total)
             ]
         );
+    }
+
+    #[test]
+    fn a_heap_closed_by_fenceposts_checks_out() {
+        let base = 0x10_0000;
+        // Chunks, then the old top's remainder (free), then two 16-byte fenceposts.
+        let (mut bytes, total) = image(&[(0x290, true), (0x40, true), (0x30, false)], 0x20);
+        let fence = (0x290 + 0x40 + 0x30) as usize;
+        bytes[fence + 8..fence + 16].copy_from_slice(&0x10u64.to_le_bytes());
+        bytes[fence + 24..fence + 32].copy_from_slice(&0x11u64.to_le_bytes());
+        let img = ByteImage::new().with(Address(base), bytes.clone());
+        let Some(Walk::Heap(h, free)) = walk(&img, HeapKind::Main, base, base, base + total) else {
+            panic!("the walk must check out");
+        };
+        assert_eq!((h.chunks_in_use, h.in_use), (2, 0x2d0));
+        assert_eq!((h.free_chunks, h.free), (1, 0x30));
+        assert_eq!(free, vec![(base + 0x2d0 + 16, base + 0x300)]);
+        // A second "fencepost" that is not one: the walk does not check out.
+        bytes[fence + 24..fence + 32].copy_from_slice(&0x21u64.to_le_bytes());
+        let img = ByteImage::new().with(Address(base), bytes);
+        assert!(walk(&img, HeapKind::Main, base, base, base + total).is_none());
     }
 
     #[test]
