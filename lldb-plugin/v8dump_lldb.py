@@ -9,7 +9,7 @@ Load it in an lldb session on a Node.js core (the core and executable come from 
     (lldb) v8 retainers 0x1b1766c2e29
 
 It registers the `v8` command family (findjsobjects, findjsinstances, inspect/print, source,
-findrefs, retainers, top, leaks, bt, handles (getactivehandles, getactiverequests), nodeinfo,
+findrefs, retainers, top, leaks, memory, bt, handles (getactivehandles, getactiverequests), nodeinfo,
 report, heapsnapshot; llnode's names and main
 flags; addresses may be lldb expressions such as `$rdi`) and the
 top-level `findjsobjects` / `findjsinstances` aliases llnode has. The work is done by the
@@ -275,6 +275,11 @@ def _handles(core, argv):
     return core.handles(text=True)
 
 
+def _memory(core, argv):
+    _Parser(prog="v8 memory", description="Where all the memory went: heap, external, native, mappings.").parse_args(argv)
+    return core.memory(text=True)
+
+
 def _heapsnapshot(core, argv):
     p = _Parser(prog="v8 heapsnapshot", description="Write a DevTools .heapsnapshot.")
     p.add_argument("file")
@@ -295,6 +300,7 @@ COMMANDS = {
     "bt": (_bt, "Native and JS frames of the crashing thread. [count] [--all-threads] [--args]"),
     "nodeinfo": (_nodeinfo, "The Node.js process: versions, argv, execArgv, environment. [--show-secrets]"),
     "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack."),
+    "memory": (_memory, "Where all the memory went: rss, heap spaces, external memory by holder, malloc, mappings."),
     "handles": (_handles, "libuv handles and requests (with their JS objects, callbacks) and timers."),
     "getactivehandles": (_handles, "llnode's name for v8 handles."),
     "getactiverequests": (_handles, "llnode's name for v8 handles."),

@@ -87,6 +87,7 @@ def test_lldb_prints_exactly_the_clis_text(major):
         ("v8 nodeinfo", ["nodeinfo", core]),
         ("v8 report", ["report", core]),
         ("v8 handles", ["handles", core]),
+        ("v8 memory", ["memory", core]),
         ("v8 getactivehandles", ["handles", core]),
     ]
     out = lldb(run["node_realpath"], core, *[c for c, _ in pairs])

@@ -146,6 +146,17 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         string_length: usize,
     },
+    /// Where all the memory went: the V8 heap per space, external memory (ArrayBuffer backing
+    /// stores, external strings) by what holds it, malloc's heaps and large chunks, stacks, the
+    /// executable and libraries; totals as process.memoryUsage() names them (rss, heap_total,
+    /// heap_used, external, array_buffers); the heap's limit and its last GCs.
+    Memory {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// What the process was waiting on: node's libuv handles (servers, sockets, watchers,
     /// child processes) and requests (fs, dns, writes) with their JavaScript objects and
     /// callbacks, and the pending timers (llnode's getactivehandles / getactiverequests).
@@ -428,6 +439,7 @@ fn run(cli: &Cli) -> Res {
             };
             emit(&progress::session(core)?.inspect(a, limits), *json)
         }
+        Command::Memory { core, json } => emit(&progress::session(core)?.memory(), *json),
         Command::Handles { core, json } => emit(&progress::session(core)?.handles(), *json),
         Command::Source {
             core,

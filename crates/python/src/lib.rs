@@ -325,6 +325,14 @@ impl Core {
         answer(py, &a, text)
     }
 
+    /// Where all the memory went: heap spaces, external memory by holder, malloc, mappings, and
+    /// totals as `process.memoryUsage()` names them (`memory`).
+    #[pyo3(signature = (text=false))]
+    fn memory<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.memory());
+        answer(py, &a, text)
+    }
+
     /// What the process was waiting on: libuv handles and requests, timers (`handles`).
     #[pyo3(signature = (text=false))]
     fn handles<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {

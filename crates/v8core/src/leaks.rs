@@ -277,38 +277,13 @@ impl<'a> Tree<'a> {
     }
 }
 
-/// External bytes each object itself owns: an ArrayBuffer's backing store (off-heap), an
-/// external string's characters.
+/// External bytes each reachable object itself owns: an ArrayBuffer's backing store (off-heap,
+/// each store once), an external string's characters (`crate::memory::external_owners`).
 fn own_external(h: &Heap) -> Vec<(u32, u64)> {
-    let r = h.reader();
-    let f = &h.p.fields;
-    (0..h.index.len())
-        .into_par_iter()
-        .filter_map(|i| {
-            if !h.marking.is_marked(i) {
-                return None;
-            }
-            let t = h.index.types[i];
-            let bytes = match h.p.kinds.kind(t) {
-                Kind::JSArrayBuffer => {
-                    let b = h.index.tagged(i);
-                    let store = r.slot(b, f.array_buffer_backing_store).unwrap_or(0);
-                    if store == 0 {
-                        return None;
-                    }
-                    r.slot(b, f.array_buffer_byte_length)
-                        .filter(|&n| n < 1 << 40)
-                        .unwrap_or(0)
-                }
-                Kind::String if t & 7 == 2 => {
-                    let s = h.index.tagged(i);
-                    let len = r.u32_at(s, h.p.layout.string_length as u64).unwrap_or(0) as u64;
-                    len * if t & 8 != 0 { 1 } else { 2 }
-                }
-                _ => 0,
-            };
-            (bytes > 0).then_some((i as u32, bytes))
-        })
+    crate::memory::external_owners(h, None)
+        .into_iter()
+        .filter(|o| o.reachable)
+        .map(|o| (o.object as u32, o.bytes))
         .collect()
 }
 

@@ -43,6 +43,7 @@ pub mod heap;
 pub mod info;
 pub mod inspect;
 pub mod leaks;
+pub mod memory;
 pub mod meta;
 pub mod objects;
 pub mod process;

@@ -377,6 +377,17 @@ impl Session {
         self.answer("inspect", Inspection { value })
     }
 
+    /// `memory`: the process's whole address space accounted for: the V8 heap per space,
+    /// external memory (ArrayBuffer backing stores, external strings) grouped by what holds it,
+    /// malloc's heaps and large chunks, thread stacks, the executable and libraries, with
+    /// totals under `process.memoryUsage()`'s names, the heap's limits and its last GCs.
+    pub fn memory(&self) -> Answer<crate::memory::MemoryReport> {
+        self.answer(
+            "memory",
+            crate::memory::memory(self.heap(), self.graph(), self.dominators()),
+        )
+    }
+
     /// `handles`: what the process was waiting on: each node Environment's libuv handles and
     /// requests (with their JavaScript objects and callbacks), and the pending timers.
     pub fn handles(&self) -> Answer<crate::crash::handles::Handles> {
@@ -829,6 +840,11 @@ impl Session {
     pub fn report(&self) -> Answer<Report> {
         let mut r = report(self.heap(), self.graph(), 10, 3);
         r.pending = Some(crate::crash::handles::handles(self.heap()));
+        r.memory = Some(crate::memory::memory(
+            self.heap(),
+            self.graph(),
+            self.dominators(),
+        ));
         r.leaks = Some(crate::leaks::leaks(
             self.heap(),
             self.graph(),

@@ -111,6 +111,9 @@ pub struct Report {
     /// What the process was waiting on (as `handles` lists it), when it was looked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<crate::crash::handles::Handles>,
+    /// Where the process's memory is (as `memory` answers), when it was looked at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::memory::MemoryReport>,
 }
 
 /// Build the report; `top` rows per list, retainer paths for the first `paths` constructors.
@@ -177,6 +180,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
         stack,
         leaks: None,
         pending: None,
+        memory: None,
     }
 }
 

@@ -186,7 +186,41 @@ pub struct VersionTable {
     /// from 13.6 after `cpp_heap_wrappable` too (node's BaseObject pointer, embedder field 1,
     /// measured at +32 on 18-22 and +40 on 24-26).
     pub api_object_header: u64,
+    /// Where the `Heap` keeps its limits, its external-memory counter and its GC trace (none
+    /// of it is in the metadata): measured on the official binaries' cores against
+    /// `--max-old-space-size`, `v8.getHeapStatistics().external_memory` and the "Last few GCs"
+    /// text node prints on out-of-memory (`tests/memory.rs`).
+    pub heap_state: HeapState,
 }
+
+/// Offsets in `v8::internal::Heap` (from the `Heap*` every page header holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapState {
+    /// `max_old_generation_size_`: the old generation's limit (`--max-old-space-size`).
+    pub max_old_generation: HeapField,
+    /// `backing_store_bytes_`: what `HeapStatistics::external_memory` (and so
+    /// `process.memoryUsage().external`) reports. `None` where V8 sums it from the spaces.
+    pub backing_store_bytes: Option<u64>,
+    /// `trace_ring_buffer_` (512 bytes of the last GCs' trace lines, written circularly).
+    pub gc_ring_buffer: u64,
+    /// `ring_buffer_full_` (a bool).
+    pub gc_ring_full: u64,
+    /// `ring_buffer_end_` (a size_t: where the next line is written).
+    pub gc_ring_end: u64,
+}
+
+/// A word in the Heap: at `offset`, or at `offset` in the object a pointer at `via` points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapField {
+    /// Offset in the Heap of a pointer to the object holding the field (V8 14.6 moved the
+    /// limits into a separately allocated object).
+    pub via: Option<u64>,
+    /// Offset of the field.
+    pub offset: u64,
+}
+
+/// Size of `Heap::trace_ring_buffer_` (`kTraceRingBufferSize`).
+pub const GC_RING_BUFFER_SIZE: u64 = 512;
 
 /// How a captured, not yet formatted, error stack is stored (under `error_stack_symbol`):
 /// measured on the official binaries' cores (`tests/llnode.rs` checks every frame against
@@ -696,6 +730,13 @@ pub static TABLES: &[VersionTable] = &[
         private_symbols: &[(582, "error_stack_symbol")],
         error_stack: STACK_V10,
         api_object_header: 24,
+        heap_state: HeapState {
+            max_old_generation: HeapField { via: None, offset: 0xe0 },
+            backing_store_bytes: Some(0x128),
+            gc_ring_buffer: 0xa68,
+            gc_ring_full: 0xa68 + 513,
+            gc_ring_end: 0xa68 + 520,
+        },
     },
     VersionTable {
         v8: (11, 3),
@@ -734,6 +775,13 @@ pub static TABLES: &[VersionTable] = &[
         private_symbols: &[(615, "error_stack_symbol")],
         error_stack: STACK_V10,
         api_object_header: 24,
+        heap_state: HeapState {
+            max_old_generation: HeapField { via: None, offset: 0xe0 },
+            backing_store_bytes: Some(0x128),
+            gc_ring_buffer: 0xa00,
+            gc_ring_full: 0xa00 + 512,
+            gc_ring_end: 0xa00 + 520,
+        },
     },
     VersionTable {
         v8: (12, 4),
@@ -785,6 +833,13 @@ pub static TABLES: &[VersionTable] = &[
         private_symbols: &[(633, "error_stack_symbol")],
         error_stack: STACK_V12,
         api_object_header: 24,
+        heap_state: HeapState {
+            max_old_generation: HeapField { via: None, offset: 0x48 },
+            backing_store_bytes: Some(0x90),
+            gc_ring_buffer: 0x820,
+            gc_ring_full: 0x820 + 512,
+            gc_ring_end: 0x820 + 520,
+        },
     },
     VersionTable {
         v8: (13, 6),
@@ -838,6 +893,13 @@ pub static TABLES: &[VersionTable] = &[
         private_symbols: &[(893, "error_message_symbol"), (895, "error_stack_symbol")],
         error_stack: STACK_FLAT,
         api_object_header: 32,
+        heap_state: HeapState {
+            max_old_generation: HeapField { via: None, offset: 0x50 },
+            backing_store_bytes: Some(0x98),
+            gc_ring_buffer: 0x868,
+            gc_ring_full: 0x868 + 512,
+            gc_ring_end: 0x868 + 520,
+        },
     },
     VersionTable {
         v8: (14, 1),
@@ -891,6 +953,13 @@ pub static TABLES: &[VersionTable] = &[
         private_symbols: &[(911, "error_message_symbol"), (913, "error_stack_symbol")],
         error_stack: STACK_V12,
         api_object_header: 32,
+        heap_state: HeapState {
+            max_old_generation: HeapField { via: None, offset: 0x50 },
+            backing_store_bytes: Some(0x98),
+            gc_ring_buffer: 0x860,
+            gc_ring_full: 0x860 + 512,
+            gc_ring_end: 0x860 + 520,
+        },
     },
     VersionTable {
         v8: (14, 6),
@@ -944,6 +1013,13 @@ pub static TABLES: &[VersionTable] = &[
         private_symbols: &[(917, "error_message_symbol"), (919, "error_stack_symbol")],
         error_stack: STACK_FLAT,
         api_object_header: 32,
+        heap_state: HeapState {
+            max_old_generation: HeapField { via: Some(0x7b8), offset: 0x10 },
+            backing_store_bytes: None,
+            gc_ring_buffer: 0x888,
+            gc_ring_full: 0x888 + 512,
+            gc_ring_end: 0x888 + 520,
+        },
     },
 ];
 
@@ -981,6 +1057,17 @@ impl VersionTable {
         put("page.spaces", self.spaces.len() as i64);
         put("isolate.heap_", self.isolate_heap_offset as i64);
         put("isolate.roots", self.isolate_roots_offset as i64);
+        let h = &self.heap_state;
+        if let Some(via) = h.max_old_generation.via {
+            put("heap.limits_pointer", via as i64);
+        }
+        put("heap.max_old_generation_size", h.max_old_generation.offset as i64);
+        if let Some(o) = h.backing_store_bytes {
+            put("heap.backing_store_bytes", o as i64);
+        }
+        put("heap.trace_ring_buffer", h.gc_ring_buffer as i64);
+        put("heap.ring_buffer_full", h.gc_ring_full as i64);
+        put("heap.ring_buffer_end", h.gc_ring_end as i64);
         let r = &self.roots;
         for (k, x) in [
             ("undefined", r.undefined),

@@ -3,7 +3,7 @@
 use super::{bytes, clean, Render, Table};
 use crate::answer::Backtraces;
 use crate::crash::nodeinfo::NodeInfo;
-use crate::crash::report::{Report, TopName};
+use crate::crash::report::{CauseKind, Report, TopName};
 use crate::crash::stack::{Backtrace, Frame, FrameKind};
 
 /// One frame as a line: what runs at the frame and where.
@@ -204,6 +204,9 @@ impl Render for Report {
     fn render(&self, out: &mut String) {
         let r = self;
         let c = &r.cause;
+        if let Some(d) = r.memory.as_ref().and_then(|m| m.dominant.as_ref()) {
+            out.push_str(&format!("MEMORY    {}\n\n", clean(d)));
+        }
         out.push_str(&format!("CRASH     {}\n", clean(&c.summary)));
         if let Some(s) = c.signal {
             out.push_str(&format!(
@@ -212,6 +215,27 @@ impl Render for Report {
             ));
         }
         let old = bytes(r.old_generation_objects);
+        let limits = r.memory.as_ref().map(|m| &m.limits);
+        if let Some((l, max)) = limits.and_then(|l| Some((l, l.max_old_generation?))) {
+            let share = l.old_generation_committed as f64 * 100.0 / max as f64;
+            out.push_str(&format!(
+                "          old generation limit {} (read from the heap){}; old generation {} committed ({share:.0}% of it), {} in objects{}\n",
+                bytes(max),
+                c.heap_limit_mib
+                    .map(|m| format!(", --max-old-space-size={m}"))
+                    .unwrap_or_default(),
+                bytes(l.old_generation_committed),
+                bytes(l.old_generation_used),
+                if c.kind == CauseKind::Oom && share >= 90.0 {
+                    ": V8 hit the old generation limit"
+                } else {
+                    ""
+                }
+            ));
+            if let Some(g) = r.memory.as_ref().and_then(|m| m.gcs.last()) {
+                out.push_str(&format!("          last GC: {}\n", clean(g)));
+            }
+        } else {
         out.push_str(&match c.heap_limit_mib {
             Some(l) => format!(
                 "          heap limit --max-old-space-size={l} MiB; old generation objects {old}\n"
@@ -221,6 +245,17 @@ impl Render for Report {
                  objects {old}\n"
             ),
         });
+        }
+        if let Some(m) = &r.memory {
+            let u = &m.usage;
+            out.push_str(&format!(
+                "          rss {} (heap_total {}, external {}, array_buffers {}; `v8dump memory CORE`)\n",
+                bytes(u.rss),
+                bytes(u.heap_total),
+                bytes(u.external),
+                bytes(u.array_buffers)
+            ));
+        }
         let n = &r.node;
         out.push_str(&clean(&format!(
             "PROCESS   node {} pid {} {}",

@@ -10,6 +10,7 @@ mod handles;
 mod info;
 mod inspect;
 mod leaks;
+mod memory;
 mod refs;
 
 pub use inspect::value_text;

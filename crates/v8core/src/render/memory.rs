@@ -1,0 +1,140 @@
+//! `memory` as text.
+
+use super::{bytes, clean, Render};
+use crate::memory::MemoryReport;
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    format!("{:.0}%", part as f64 * 100.0 / whole as f64)
+}
+
+impl Render for MemoryReport {
+    fn render(&self, out: &mut String) {
+        let u = &self.usage;
+        if let Some(d) = &self.dominant {
+            out.push_str(&format!("{}\n\n", clean(d)));
+        }
+        out.push_str(&format!(
+            "MEMORY    rss {} ({} of it estimated: clean pages of mapped files are not in a core)\n",
+            bytes(u.rss),
+            bytes(u.rss_estimated)
+        ));
+        out.push_str(&format!(
+            "          heap_total {}  heap_used {}  external {} ({})  array_buffers {}\n\n",
+            bytes(u.heap_total),
+            bytes(u.heap_used),
+            bytes(u.external),
+            u.external_source,
+            bytes(u.array_buffers)
+        ));
+
+        out.push_str("ADDRESS SPACE\n");
+        out.push_str(&format!(
+            "  {:<24} {:>8} {:>11} {:>11} {:>5}\n",
+            "region", "mappings", "mapped", "resident", "rss"
+        ));
+        for r in &self.regions {
+            out.push_str(&format!(
+                "  {:<24} {:>8} {:>11} {:>11} {:>5}{}\n",
+                r.region,
+                r.mappings,
+                bytes(r.mapped),
+                bytes(r.resident),
+                pct(r.resident, u.rss),
+                if r.estimated > 0 { "  (estimated)" } else { "" }
+            ));
+        }
+        out.push('\n');
+
+        out.push_str("V8 HEAP\n");
+        out.push_str(&format!(
+            "  {:<24} {:>6} {:>11} {:>11} {:>11}\n",
+            "space", "pages", "committed", "used", "free"
+        ));
+        for s in &self.spaces {
+            out.push_str(&format!(
+                "  {:<24} {:>6} {:>11} {:>11} {:>11}\n",
+                s.space,
+                s.pages,
+                bytes(s.committed),
+                bytes(s.used),
+                bytes(s.free)
+            ));
+        }
+        let l = &self.limits;
+        match l.max_old_generation {
+            Some(max) => out.push_str(&format!(
+                "  old generation: {} in objects, {} committed, of a {} limit ({} used; --max-old-space-size={})\n\n",
+                bytes(l.old_generation_used),
+                bytes(l.old_generation_committed),
+                bytes(max),
+                pct(l.old_generation_committed, max),
+                max >> 20
+            )),
+            None => out.push_str(&format!(
+                "  old generation: {} in objects, {} committed (its limit could not be read)\n\n",
+                bytes(l.old_generation_used),
+                bytes(l.old_generation_committed)
+            )),
+        }
+
+        let e = &self.external;
+        out.push_str(&format!(
+            "EXTERNAL  {} ArrayBuffer backing store{}: {} ({} of it unreachable, not yet collected); {} external string{}: {}{}\n",
+            e.array_buffers,
+            if e.array_buffers == 1 { "" } else { "s" },
+            bytes(e.array_buffer_bytes),
+            bytes(e.unreachable_array_buffer_bytes),
+            e.external_strings,
+            if e.external_strings == 1 { "" } else { "s" },
+            bytes(e.external_string_bytes),
+            e.v8_counter
+                .map(|c| format!("; V8's counter {}", bytes(c)))
+                .unwrap_or_default()
+        ));
+        if !e.holders.is_empty() {
+            out.push_str(&format!(
+                "  {:>11} {:>7}  {:<20} {}\n",
+                "bytes", "count", "owner", "held as"
+            ));
+            for g in &e.holders {
+                out.push_str(&format!(
+                    "  {:>11} {:>7}  {:<20} {}\n",
+                    bytes(g.bytes),
+                    g.count,
+                    clean(&g.owner),
+                    clean(&g.holder)
+                ));
+                if let Some(p) = &g.path {
+                    out.push_str(&format!("  {:>11} {:>7}  path {}\n", "", "", clean(p)));
+                }
+            }
+        }
+        out.push('\n');
+
+        let n = &self.native;
+        out.push_str(&format!(
+            "NATIVE    malloc: {} heap{} with {} in use and {} free; {} mmapped chunk{} of {}\n",
+            n.heaps,
+            if n.heaps == 1 { "" } else { "s" },
+            bytes(n.heap_in_use),
+            bytes(n.heap_free),
+            n.mmapped_chunks,
+            if n.mmapped_chunks == 1 { "" } else { "s" },
+            bytes(n.mmapped_bytes)
+        ));
+        out.push_str(&format!(
+            "          {} of it ArrayBuffer stores and external strings; {} other native allocations\n",
+            bytes(n.external_in_malloc),
+            bytes(n.other_in_use)
+        ));
+        if !self.gcs.is_empty() {
+            out.push_str("\nLAST GCS (V8's trace, oldest first)\n");
+            for g in &self.gcs {
+                out.push_str(&format!("  {}\n", clean(g)));
+            }
+        }
+    }
+}
