@@ -36,10 +36,16 @@ use serde::Serialize;
 
 /// Share of executable file mappings taken as resident: the clean pages of mapped files are
 /// not in a core. Measured with `/proc/PID/smaps` on the official Node 18-26 builds and
-/// Debian's Node 20: 50-92% of node's text was resident, depending on what the program ran.
-pub const FILE_RESIDENT_EXEC: f64 = 0.65;
+/// Debian's Node 20: 50-92% of node's text was resident, depending on what the program ran;
+/// Node 18 keeps its read-only data in the executable segment too, which is less resident.
+pub const FILE_RESIDENT_EXEC: f64 = 0.55;
 /// Share of read-only file mappings taken as resident (node's rodata: 22-66% measured).
 pub const FILE_RESIDENT_READONLY: f64 = 0.35;
+/// Native memory (outside ArrayBuffers and strings) that `dominant` names at least: a bare
+/// node process already holds some tens of MiB of C++ allocations.
+const NATIVE_ALARM: u64 = 64 << 20;
+/// External memory (ArrayBuffer stores, external strings) that `dominant` names at least.
+const EXTERNAL_ALARM: u64 = 32 << 20;
 /// Holder groups listed.
 const GROUPS: usize = 12;
 /// Owners whose holder is looked up one by one (the largest first); the rest are summed.
@@ -85,6 +91,9 @@ pub struct MemoryUsage {
     pub external_source: &'static str,
     /// Bytes of ArrayBuffer backing stores (node's `arrayBuffers`).
     pub array_buffers: u64,
+    /// Where `array_buffers` comes from: `node's allocator` (the counter of node's
+    /// ArrayBuffer allocator, read from its C++ object) or `objects`.
+    pub array_buffers_source: &'static str,
 }
 
 /// One space of the V8 heap.
@@ -117,6 +126,11 @@ pub struct ExternalMemory {
     pub external_string_bytes: u64,
     /// V8's own external-memory counter (`backing_store_bytes_`), where the table says where.
     pub v8_counter: Option<u64>,
+    /// What node's ArrayBuffer allocator counts as allocated (`arrayBuffers`), if found.
+    pub node_allocator: Option<u64>,
+    /// Bytes node's allocator counts that no ArrayBuffer in the core owns: stores of dead
+    /// ArrayBuffers a scavenge left behind, which V8's sweeper had not freed yet.
+    pub unowned_array_buffer_bytes: u64,
     /// What holds the external memory, largest first.
     pub holders: Vec<ExternalHolder>,
 }
@@ -157,6 +171,11 @@ pub struct NativeMemory {
     /// In-use malloc memory that is not external memory: node's, V8's and libraries' own C++
     /// allocations (zlib, OpenSSL, ICU, addons).
     pub other_in_use: u64,
+    /// Resident bytes of malloc's heaps and mmapped chunks.
+    pub resident: u64,
+    /// Of those, the part that is not external memory (`resident - external_in_malloc`): the
+    /// native memory that counts in the rss.
+    pub other_resident: u64,
 }
 
 /// One kind of mapping.
@@ -324,7 +343,13 @@ pub fn heap_state(h: &Heap) -> (Option<u64>, Option<u64>, Vec<String>) {
 fn gc_lines(text: &[u8]) -> Vec<String> {
     let s: String = text
         .iter()
-        .map(|&b| if (32..127).contains(&b) { b as char } else { ' ' })
+        .map(|&b| {
+            if (32..127).contains(&b) {
+                b as char
+            } else {
+                ' '
+            }
+        })
         .collect();
     let mut starts: Vec<usize> = s
         .match_indices('[')
@@ -335,23 +360,18 @@ fn gc_lines(text: &[u8]) -> Vec<String> {
             digits > 0 && rest[digits..].starts_with(":0x")
         })
         .collect();
-    if starts.first() != Some(&0) {
-        starts.insert(0, 0);
-    }
-    let mut out = Vec::new();
-    for (n, &a) in starts.iter().enumerate() {
-        let b = starts.get(n + 1).copied().unwrap_or(s.len());
-        let line = s[a..b].trim();
-        if line.is_empty() {
-            continue;
-        }
-        // Drop the `[pid:0x...]` prefix (every line has the same one), and a line whose start
-        // the ring has overwritten.
-        if let Some(k) = line.starts_with('[').then(|| line.find(']')).flatten() {
-            out.push(line[k + 1..].trim().to_string());
-        }
-    }
-    out
+    starts.push(s.len());
+    // Text before the first `[pid:0x...]` is a line whose start the ring has overwritten: left
+    // out. Each line loses its prefix (every line has the same one).
+    starts
+        .windows(2)
+        .filter_map(|w| {
+            let line = s[w[0]..w[1]].trim();
+            let k = line.find(']')?;
+            let rest = line[k + 1..].trim();
+            (!rest.is_empty()).then(|| rest.to_string())
+        })
+        .collect()
 }
 
 /// Bytes of objects in new space up to the allocation top. Survivors of the last scavenge sit
@@ -384,11 +404,52 @@ fn semispace_pages(h: &Heap) -> ((u64, u64), (u64, u64)) {
     let flag = h.p.table.page.from_page_flag;
     let (mut to, mut from) = ((0, 0), (0, 0));
     for pg in h.p.pages.pages.iter().filter(|p| p.space == "new_space") {
-        let x = if pg.flags & flag != 0 { &mut from } else { &mut to };
+        let x = if pg.flags & flag != 0 {
+            &mut from
+        } else {
+            &mut to
+        };
         x.0 += 1;
         x.1 += pg.size;
     }
     (to, from)
+}
+
+/// What node's ArrayBuffer allocator (`node::NodeArrayBufferAllocator`, the one
+/// `process.memoryUsage().arrayBuffers` reads) counts as allocated: the object is found in
+/// malloc's memory by its vtable, the counter at the table's offset. The main thread's
+/// allocator is made at startup, before any worker's, so the first one found is taken.
+pub fn node_array_buffers(h: &Heap, malloc: &Malloc) -> Option<u64> {
+    let p = &h.p;
+    let sym = p.exe().symbol("_ZTVN4node24NodeArrayBufferAllocatorE")?;
+    // A vtable pointer points past the offset-to-top and typeinfo words.
+    let vtable = p.runtime_addr(sym.addr) + 16;
+    let mem = p.memory();
+    let needle = vtable.to_le_bytes();
+    const CHUNK: u64 = 1 << 20;
+    for m in &malloc.heaps {
+        let mut a = m.start;
+        let mut buf = vec![0u8; CHUNK as usize];
+        while a < m.end {
+            let n = CHUNK.min(m.end - a) as usize;
+            if mem.read_at(Address(a), &mut buf[..n]).is_ok() {
+                for k in (0..n.saturating_sub(8)).step_by(8) {
+                    if buf[k..k + 8] == needle {
+                        let obj = a + k as u64;
+                        if malloc.is_free(obj) {
+                            continue;
+                        }
+                        let v = mem
+                            .read_u64(Address(obj + p.table.array_buffer_allocator_usage))
+                            .ok()?;
+                        return (v < 1 << 48).then_some(v);
+                    }
+                }
+            }
+            a += n as u64;
+        }
+    }
+    None
 }
 
 /// Build the memory report.
@@ -398,6 +459,7 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
     let malloc = Malloc::scan(dump);
     let owners = external_owners(h, Some(&malloc));
     let (max_old, counter, gcs) = heap_state(h);
+    let allocator = node_array_buffers(h, &malloc);
 
     // The V8 heap per space.
     let committed = p.pages.per_space();
@@ -448,7 +510,11 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
     // External memory.
     let is_store = |o: &Owner| o.store != 0;
     let ab_bytes: u64 = owners.iter().filter(|o| is_store(o)).map(|o| o.bytes).sum();
-    let str_bytes: u64 = owners.iter().filter(|o| !is_store(o)).map(|o| o.bytes).sum();
+    let str_bytes: u64 = owners
+        .iter()
+        .filter(|o| !is_store(o))
+        .map(|o| o.bytes)
+        .sum();
     let external = ExternalMemory {
         array_buffers: owners.iter().filter(|o| is_store(o)).count() as u64,
         array_buffer_bytes: ab_bytes,
@@ -460,6 +526,8 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
         external_strings: owners.iter().filter(|o| !is_store(o)).count() as u64,
         external_string_bytes: str_bytes,
         v8_counter: counter,
+        node_allocator: allocator,
+        unowned_array_buffer_bytes: allocator.map(|a| a.saturating_sub(ab_bytes)).unwrap_or(0),
         holders: holders(h, g, d, &owners),
     };
 
@@ -467,9 +535,14 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
     let (regions, native) = regions(h, &malloc, &owners);
     let rss = regions.iter().map(|r| r.resident).sum();
     let rss_estimated = regions.iter().map(|r| r.estimated).sum();
-    let (external_total, source) = match counter {
-        Some(c) => (c, "heap counter"),
-        None => (ab_bytes + str_bytes, "objects"),
+    let (array_buffers, ab_source) = match allocator {
+        Some(a) => (a, "node's allocator"),
+        None => (ab_bytes, "objects"),
+    };
+    let (external_total, source) = match (counter, allocator) {
+        (Some(c), _) => (c, "heap counter"),
+        (None, Some(a)) => (a + str_bytes, "node's allocator and external strings"),
+        (None, None) => (ab_bytes + str_bytes, "objects"),
     };
     let mut report = MemoryReport {
         dominant: None,
@@ -480,7 +553,8 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
             heap_used,
             external: external_total,
             external_source: source,
-            array_buffers: ab_bytes,
+            array_buffers,
+            array_buffers_source: ab_source,
         },
         spaces,
         external,
@@ -500,12 +574,12 @@ fn dominant(m: &MemoryReport) -> Option<String> {
         return None;
     }
     let e = &m.external;
-    let other = m.native.other_in_use;
+    let other = m.native.other_resident;
     let top = |pred: &dyn Fn(&ExternalHolder) -> bool| m.external.holders.iter().find(|g| pred(g));
     let held = |g: Option<&ExternalHolder>, what: &str| -> String {
         match g {
             Some(g) if g.holder != "(unreachable)" => format!(
-                ": {} {what} objects of {} held by {}",
+                ": {} {what} of {} held by {}",
                 g.count,
                 bytes(g.bytes / g.count.max(1)),
                 g.path.as_deref().unwrap_or(&g.holder)
@@ -515,11 +589,14 @@ fn dominant(m: &MemoryReport) -> Option<String> {
     };
     let head = format!("rss {}, of which", bytes(u.rss));
     if e.array_buffer_bytes >= e.external_string_bytes && e.array_buffer_bytes >= other {
-        if e.array_buffer_bytes * 4 < u.rss {
+        if e.array_buffer_bytes * 4 < u.rss || e.array_buffer_bytes < EXTERNAL_ALARM {
             return None;
         }
         let g = top(&|g: &ExternalHolder| g.owner != "(external string)");
-        let what = g.map(|g| g.owner.clone()).unwrap_or_else(|| "ArrayBuffer".into());
+        let what = format!(
+            "{} objects",
+            g.map(|g| g.owner.as_str()).unwrap_or("ArrayBuffer")
+        );
         return Some(format!(
             "{head} {} are ArrayBuffer backing stores{}",
             bytes(e.array_buffer_bytes),
@@ -527,21 +604,22 @@ fn dominant(m: &MemoryReport) -> Option<String> {
         ));
     }
     if e.external_string_bytes >= other {
-        if e.external_string_bytes * 4 < u.rss {
+        if e.external_string_bytes * 4 < u.rss || e.external_string_bytes < EXTERNAL_ALARM {
             return None;
         }
         let g = top(&|g: &ExternalHolder| g.owner == "(external string)");
         return Some(format!(
             "{head} {} are external strings{}",
             bytes(e.external_string_bytes),
-            held(g, "strings")
+            held(g, "external strings")
         ));
     }
-    if other * 4 < u.rss {
+    // A bare node process holds some tens of MiB of its own C++ memory: not an alarm.
+    if other * 4 < u.rss || other < NATIVE_ALARM {
         return None;
     }
     Some(format!(
-        "{head} {} is native memory in use in malloc outside any ArrayBuffer or string: C++ \
+        "{head} {} is native memory in malloc (resident) outside any ArrayBuffer or string: C++ \
          allocations of node, V8, libraries (zlib, OpenSSL, ICU) or addons",
         bytes(other)
     ))
@@ -570,14 +648,16 @@ fn holders(h: &Heap, g: &Graph, d: &Dominators, owners: &[Owner]) -> Vec<Externa
     }
     let mut rows: Vec<ExternalHolder> = groups
         .into_iter()
-        .map(|((owner, holder), (count, bytes, example))| ExternalHolder {
-            owner,
-            holder,
-            count,
-            bytes,
-            example: format!("{:#x}", h.index.tagged(example)),
-            path: None,
-        })
+        .map(
+            |((owner, holder), (count, bytes, example))| ExternalHolder {
+                owner,
+                holder,
+                count,
+                bytes,
+                example: format!("{:#x}", h.index.tagged(example)),
+                path: None,
+            },
+        )
         .collect();
     rows.sort_by(|a, b| {
         b.bytes
@@ -608,10 +688,7 @@ fn holders(h: &Heap, g: &Graph, d: &Dominators, owners: &[Owner]) -> Vec<Externa
 fn owner_name(h: &Heap, d: &Dominators, i: usize) -> (String, usize) {
     if h.index.kind(&h.p, i) == Kind::JSArrayBuffer {
         if let Some(v) = d.idom(i) {
-            if matches!(
-                h.index.kind(&h.p, v),
-                Kind::JSTypedArray | Kind::JSDataView
-            ) {
+            if matches!(h.index.kind(&h.p, v), Kind::JSTypedArray | Kind::JSDataView) {
                 return (display_name(h, v), v);
             }
         }
@@ -658,7 +735,12 @@ fn named_path(h: &Heap, path: &crate::graph::paths::RetainerPath) -> String {
         .filter(|st| !st.edge.name.starts_with("+0x"))
         .map(|st| step_text(h, st.edge.holder, &st.edge.name))
         .collect();
-    let mut s = steps.iter().take(8).cloned().collect::<Vec<_>>().join(" <- ");
+    let mut s = steps
+        .iter()
+        .take(8)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" <- ");
     if steps.len() > 8 {
         s.push_str(" <- ...");
     }
@@ -797,6 +879,16 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
         .sum();
     native.other_in_use =
         (native.heap_in_use + native.mmapped_bytes).saturating_sub(native.external_in_malloc);
+    native.resident = ["malloc heaps", "malloc mmapped chunks"]
+        .iter()
+        .filter_map(|k| rows.get(k))
+        .map(|r| r.resident)
+        .sum();
+    // Free chunks can be resident too (glibc keeps freed memory): count at most what is in use.
+    native.other_resident = native
+        .resident
+        .min(native.heap_in_use + native.mmapped_bytes)
+        .saturating_sub(native.external_in_malloc);
     let mut rows: Vec<RegionUse> = rows.into_values().collect();
     rows.sort_by(|a, b| {
         b.resident
@@ -838,5 +930,24 @@ fn rest(
     }
     if cur < b {
         add("other anonymous", b - cur, dumped(dump, cur, b), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gc_lines;
+
+    #[test]
+    fn gc_trace_lines_lose_their_prefix_and_a_line_cut_by_the_ring() {
+        let text = b"ent mu = 0.871) [5485:0x3df05000]      191 ms: Mark-Compact 4.1 (5.0) -> 3.9 (5.0) MB, 2.1 / 0.0 ms  allocation failure; [5485:0x3df05000]      195 ms: Scavenge 4.0 (5.0) -> 3.9 (5.0) MB, 0.3 / 0.0 ms  task;\n";
+        assert_eq!(
+            gc_lines(text),
+            vec![
+                "191 ms: Mark-Compact 4.1 (5.0) -> 3.9 (5.0) MB, 2.1 / 0.0 ms  allocation failure;",
+                "195 ms: Scavenge 4.0 (5.0) -> 3.9 (5.0) MB, 0.3 / 0.0 ms  task;",
+            ]
+        );
+        assert!(gc_lines(b"").is_empty());
+        assert!(gc_lines(b"[no pid here] 12 ms").is_empty());
     }
 }

@@ -452,6 +452,25 @@ impl Process {
     pub fn exe(&self) -> &ElfImage {
         &self.exe
     }
+    /// Where a link-time address of the executable is in the process: the same address for a
+    /// position-dependent executable (official node builds), moved by the load bias (from the
+    /// mapping of the file's first page) for a PIE one.
+    pub fn runtime_addr(&self, link: u64) -> u64 {
+        if !self.exe.is_pie() {
+            return link;
+        }
+        let path = self.exe.path().to_string_lossy();
+        let bias = self
+            .dump
+            .mapped_files()
+            .iter()
+            .filter(|f| f.file_offset == 0)
+            .find(|f| f.path.trim_end_matches(" (deleted)") == path)
+            .or_else(|| self.dump.mapped_files().iter().find(|f| f.file_offset == 0))
+            .map(|f| f.start.0.wrapping_sub(self.exe.base_vaddr()))
+            .unwrap_or(0);
+        link.wrapping_add(bias)
+    }
     /// Native code addresses to symbols.
     pub fn modules(&self) -> &elfcore::Modules {
         &self.modules

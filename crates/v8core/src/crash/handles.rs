@@ -234,7 +234,7 @@ impl NodeDbg {
             let full = format!("nodedbg_{name}");
             match exe
                 .symbol(&full)
-                .and_then(|s| mem.read_u32(Address(s.addr)).ok())
+                .and_then(|s| mem.read_u32(Address(p.runtime_addr(s.addr))).ok())
             {
                 Some(v) => v as u64,
                 None => {
@@ -257,7 +257,7 @@ impl NodeDbg {
             req_wrap_node: get("offset_ReqWrap__req_wrap_queue___ListNode_ReqWrapQueue"),
             context_tag: exe
                 .symbol("_ZN4node18ContextEmbedderTag15kNodeContextTagE")
-                .map(|s| s.addr)
+                .map(|s| p.runtime_addr(s.addr))
                 .unwrap_or(0),
         };
         if !missing.is_empty() || d.context_tag == 0 || d.env_index == 0 {

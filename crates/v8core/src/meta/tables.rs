@@ -191,6 +191,11 @@ pub struct VersionTable {
     /// `--max-old-space-size`, `v8.getHeapStatistics().external_memory` and the "Last few GCs"
     /// text node prints on out-of-memory (`tests/memory.rs`).
     pub heap_state: HeapState,
+    /// Offset of `total_mem_usage_` in node's `node::NodeArrayBufferAllocator` (what
+    /// `process.memoryUsage().arrayBuffers` reports): after the vtable and `zero_fill_field_`
+    /// (16) on Node 18-22; Node 24 dropped the field (8). Measured on the official binaries'
+    /// cores against `arrayBuffers`.
+    pub array_buffer_allocator_usage: u64,
 }
 
 /// Offsets in `v8::internal::Heap` (from the `Heap*` every page header holds).
@@ -731,12 +736,16 @@ pub static TABLES: &[VersionTable] = &[
         error_stack: STACK_V10,
         api_object_header: 24,
         heap_state: HeapState {
-            max_old_generation: HeapField { via: None, offset: 0xe0 },
+            max_old_generation: HeapField {
+                via: None,
+                offset: 0xe0,
+            },
             backing_store_bytes: Some(0x128),
             gc_ring_buffer: 0xa68,
             gc_ring_full: 0xa68 + 513,
             gc_ring_end: 0xa68 + 520,
         },
+        array_buffer_allocator_usage: 16,
     },
     VersionTable {
         v8: (11, 3),
@@ -776,12 +785,16 @@ pub static TABLES: &[VersionTable] = &[
         error_stack: STACK_V10,
         api_object_header: 24,
         heap_state: HeapState {
-            max_old_generation: HeapField { via: None, offset: 0xe0 },
+            max_old_generation: HeapField {
+                via: None,
+                offset: 0xe0,
+            },
             backing_store_bytes: Some(0x128),
             gc_ring_buffer: 0xa00,
             gc_ring_full: 0xa00 + 512,
             gc_ring_end: 0xa00 + 520,
         },
+        array_buffer_allocator_usage: 16,
     },
     VersionTable {
         v8: (12, 4),
@@ -834,12 +847,16 @@ pub static TABLES: &[VersionTable] = &[
         error_stack: STACK_V12,
         api_object_header: 24,
         heap_state: HeapState {
-            max_old_generation: HeapField { via: None, offset: 0x48 },
+            max_old_generation: HeapField {
+                via: None,
+                offset: 0x48,
+            },
             backing_store_bytes: Some(0x90),
             gc_ring_buffer: 0x820,
             gc_ring_full: 0x820 + 512,
             gc_ring_end: 0x820 + 520,
         },
+        array_buffer_allocator_usage: 16,
     },
     VersionTable {
         v8: (13, 6),
@@ -894,12 +911,16 @@ pub static TABLES: &[VersionTable] = &[
         error_stack: STACK_FLAT,
         api_object_header: 32,
         heap_state: HeapState {
-            max_old_generation: HeapField { via: None, offset: 0x50 },
+            max_old_generation: HeapField {
+                via: None,
+                offset: 0x50,
+            },
             backing_store_bytes: Some(0x98),
             gc_ring_buffer: 0x868,
             gc_ring_full: 0x868 + 512,
             gc_ring_end: 0x868 + 520,
         },
+        array_buffer_allocator_usage: 8,
     },
     VersionTable {
         v8: (14, 1),
@@ -954,12 +975,16 @@ pub static TABLES: &[VersionTable] = &[
         error_stack: STACK_V12,
         api_object_header: 32,
         heap_state: HeapState {
-            max_old_generation: HeapField { via: None, offset: 0x50 },
+            max_old_generation: HeapField {
+                via: None,
+                offset: 0x50,
+            },
             backing_store_bytes: Some(0x98),
             gc_ring_buffer: 0x860,
             gc_ring_full: 0x860 + 512,
             gc_ring_end: 0x860 + 520,
         },
+        array_buffer_allocator_usage: 8,
     },
     VersionTable {
         v8: (14, 6),
@@ -1014,12 +1039,16 @@ pub static TABLES: &[VersionTable] = &[
         error_stack: STACK_FLAT,
         api_object_header: 32,
         heap_state: HeapState {
-            max_old_generation: HeapField { via: Some(0x7b8), offset: 0x10 },
+            max_old_generation: HeapField {
+                via: Some(0x7b8),
+                offset: 0x10,
+            },
             backing_store_bytes: None,
             gc_ring_buffer: 0x888,
             gc_ring_full: 0x888 + 512,
             gc_ring_end: 0x888 + 520,
         },
+        array_buffer_allocator_usage: 8,
     },
 ];
 
@@ -1061,13 +1090,20 @@ impl VersionTable {
         if let Some(via) = h.max_old_generation.via {
             put("heap.limits_pointer", via as i64);
         }
-        put("heap.max_old_generation_size", h.max_old_generation.offset as i64);
+        put(
+            "heap.max_old_generation_size",
+            h.max_old_generation.offset as i64,
+        );
         if let Some(o) = h.backing_store_bytes {
             put("heap.backing_store_bytes", o as i64);
         }
         put("heap.trace_ring_buffer", h.gc_ring_buffer as i64);
         put("heap.ring_buffer_full", h.gc_ring_full as i64);
         put("heap.ring_buffer_end", h.gc_ring_end as i64);
+        put(
+            "node.array_buffer_allocator.total_mem_usage",
+            self.array_buffer_allocator_usage as i64,
+        );
         let r = &self.roots;
         for (k, x) in [
             ("undefined", r.undefined),

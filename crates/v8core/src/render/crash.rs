@@ -236,15 +236,15 @@ impl Render for Report {
                 out.push_str(&format!("          last GC: {}\n", clean(g)));
             }
         } else {
-        out.push_str(&match c.heap_limit_mib {
-            Some(l) => format!(
+            out.push_str(&match c.heap_limit_mib {
+                Some(l) => format!(
                 "          heap limit --max-old-space-size={l} MiB; old generation objects {old}\n"
             ),
-            None => format!(
-                "          no --max-old-space-size given (V8's default limit); old generation \
+                None => format!(
+                    "          no --max-old-space-size given (V8's default limit); old generation \
                  objects {old}\n"
-            ),
-        });
+                ),
+            });
         }
         if let Some(m) = &r.memory {
             let u = &m.usage;

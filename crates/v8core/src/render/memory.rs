@@ -22,12 +22,13 @@ impl Render for MemoryReport {
             bytes(u.rss_estimated)
         ));
         out.push_str(&format!(
-            "          heap_total {}  heap_used {}  external {} ({})  array_buffers {}\n\n",
+            "          heap_total {}  heap_used {}  external {} ({})  array_buffers {} ({})\n\n",
             bytes(u.heap_total),
             bytes(u.heap_used),
             bytes(u.external),
             u.external_source,
-            bytes(u.array_buffers)
+            bytes(u.array_buffers),
+            u.array_buffers_source
         ));
 
         out.push_str("ADDRESS SPACE\n");
@@ -94,6 +95,12 @@ impl Render for MemoryReport {
                 .map(|c| format!("; V8's counter {}", bytes(c)))
                 .unwrap_or_default()
         ));
+        if e.unowned_array_buffer_bytes > 0 {
+            out.push_str(&format!(
+                "  node's allocator counts {} more: stores of dead ArrayBuffers a scavenge left behind, not yet freed by V8\n",
+                bytes(e.unowned_array_buffer_bytes)
+            ));
+        }
         if !e.holders.is_empty() {
             out.push_str(&format!(
                 "  {:>11} {:>7}  {:<20} {}\n",
@@ -126,9 +133,10 @@ impl Render for MemoryReport {
             bytes(n.mmapped_bytes)
         ));
         out.push_str(&format!(
-            "          {} of it ArrayBuffer stores and external strings; {} other native allocations\n",
+            "          {} of it ArrayBuffer stores and external strings; {} other native allocations ({} of them resident)\n",
             bytes(n.external_in_malloc),
-            bytes(n.other_in_use)
+            bytes(n.other_in_use),
+            bytes(n.other_resident)
         ));
         if !self.gcs.is_empty() {
             out.push_str("\nLAST GCS (V8's trace, oldest first)\n");
