@@ -646,40 +646,37 @@ fn holders(h: &Heap, g: &Graph, d: &Dominators, owners: &[Owner]) -> Vec<Externa
         e.0 += 1;
         e.1 += o.bytes;
     }
-    let mut rows: Vec<ExternalHolder> = groups
+    let mut rows: Vec<(ExternalHolder, usize)> = groups
         .into_iter()
-        .map(
-            |((owner, holder), (count, bytes, example))| ExternalHolder {
+        .map(|((owner, holder), (count, bytes, example))| {
+            let row = ExternalHolder {
                 owner,
                 holder,
                 count,
                 bytes,
                 example: format!("{:#x}", h.index.tagged(example)),
                 path: None,
-            },
-        )
+            };
+            (row, example)
+        })
         .collect();
-    rows.sort_by(|a, b| {
+    rows.sort_by(|(a, _), (b, _)| {
         b.bytes
             .cmp(&a.bytes)
             .then_with(|| a.holder.cmp(&b.holder))
             .then_with(|| a.owner.cmp(&b.owner))
     });
     rows.truncate(GROUPS);
-    for r in rows.iter_mut().take(3) {
-        if r.holder == "(unreachable)" {
-            continue;
-        }
-        let Some(i) = u64::from_str_radix(r.example.trim_start_matches("0x"), 16)
-            .ok()
-            .and_then(|a| h.index.locate(a))
-        else {
-            continue;
-        };
-        if let Some(path) = edges.retainer_paths(i, 1, 24).first() {
-            r.path = Some(named_path(h, path));
+    // Paths for the largest groups (garbage has none).
+    for (r, i) in rows.iter_mut().take(3) {
+        if r.holder != "(unreachable)" {
+            r.path = edges
+                .retainer_paths(*i, 1, 24)
+                .first()
+                .map(|p| named_path(h, p));
         }
     }
+    let rows: Vec<ExternalHolder> = rows.into_iter().map(|(r, _)| r).collect();
     rows
 }
 

@@ -1,7 +1,12 @@
 //! `memory` as text.
 
-use super::{bytes, clean, Render};
+use super::{bytes, clean, Render, Table};
 use crate::memory::MemoryReport;
+
+/// Each line two spaces in, as the sections' rows are.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
 
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
@@ -32,38 +37,42 @@ impl Render for MemoryReport {
         ));
 
         out.push_str("ADDRESS SPACE\n");
-        out.push_str(&format!(
-            "  {:<24} {:>8} {:>11} {:>11} {:>5}\n",
-            "region", "mappings", "mapped", "resident", "rss"
-        ));
+        let mut t = Table::new(
+            &["region", "mappings", "mapped", "resident", "rss", ""],
+            &[1, 2, 3, 4],
+        );
         for r in &self.regions {
-            out.push_str(&format!(
-                "  {:<24} {:>8} {:>11} {:>11} {:>5}{}\n",
-                r.region,
-                r.mappings,
+            t.row(vec![
+                r.region.to_string(),
+                r.mappings.to_string(),
                 bytes(r.mapped),
                 bytes(r.resident),
                 pct(r.resident, u.rss),
-                if r.estimated > 0 { "  (estimated)" } else { "" }
-            ));
+                if r.estimated > 0 {
+                    "(estimated)".into()
+                } else {
+                    String::new()
+                },
+            ]);
         }
+        out.push_str(&indent(&t.render()));
         out.push('\n');
 
         out.push_str("V8 HEAP\n");
-        out.push_str(&format!(
-            "  {:<24} {:>6} {:>11} {:>11} {:>11}\n",
-            "space", "pages", "committed", "used", "free"
-        ));
+        let mut t = Table::new(
+            &["space", "pages", "committed", "used", "free"],
+            &[1, 2, 3, 4],
+        );
         for s in &self.spaces {
-            out.push_str(&format!(
-                "  {:<24} {:>6} {:>11} {:>11} {:>11}\n",
-                s.space,
-                s.pages,
+            t.row(vec![
+                s.space.clone(),
+                s.pages.to_string(),
                 bytes(s.committed),
                 bytes(s.used),
-                bytes(s.free)
-            ));
+                bytes(s.free),
+            ]);
         }
+        out.push_str(&indent(&t.render()));
         let l = &self.limits;
         match l.max_old_generation {
             Some(max) => out.push_str(&format!(
