@@ -183,5 +183,15 @@ fn the_heap_limit_is_the_max_old_space_size_given() {
             printed.contains(last.as_str()),
             "node{major}: {last:?} not in\n{printed}"
         );
+        // V8's reason, as node printed it: `FATAL ERROR: <reason> Allocation failed - ...`.
+        let cause = s.report().body.cause;
+        let reason = cause
+            .oom_reason
+            .clone()
+            .unwrap_or_else(|| panic!("node{major}: no reason in {cause:?}"));
+        assert!(
+            printed.contains(&format!("FATAL ERROR: {reason} Allocation failed")),
+            "node{major}: {reason:?}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use crate::graph::paths::RootKind;
 use crate::graph::reverse::Graph;
 use crate::heap::loaded::Heap;
 use crate::objects::census::Scope;
+use elfcore::Address;
 use serde::Serialize;
 
 /// What ended the process.
@@ -49,6 +50,10 @@ pub struct Cause {
     pub signal: Option<i32>,
     /// The V8 function that gave up, for out-of-memory deaths (`Heap::CollectGarbage`...).
     pub oom_in: Option<String>,
+    /// V8's reason, as node prints it after `FATAL ERROR:` (`Reached heap limit`,
+    /// `Ineffective mark-compacts near heap limit`...): the location string passed to the
+    /// fatal-error handler, found on the crashing thread's stack.
+    pub oom_reason: Option<String>,
     /// `--max-old-space-size` in MiB, from execArgv or NODE_OPTIONS, if set.
     pub heap_limit_mib: Option<u64>,
 }
@@ -184,6 +189,43 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
     }
 }
 
+/// The reasons V8 gives its out-of-memory handler (the `location` of
+/// `V8::FatalProcessOutOfMemory`, from V8's `src/heap/`), most specific first.
+const OOM_REASONS: &[&str] = &[
+    "Ineffective mark-compacts near heap limit",
+    "Reached heap limit",
+    "CALL_AND_RETRY_LAST",
+    "MarkCompactCollector: young object promotion failed",
+    "MarkCompactCollector: semi-space copy",
+    "Scavenger: semi-space copy",
+    "Committing semi space failed.",
+    "NewSpace::EnsureCurrentCapacity",
+    "NewSpace::Rebalance",
+    "Heap::ReserveSpace",
+    "invalid array length",
+    "invalid table size",
+];
+
+/// V8's out-of-memory reason: a pointer to one of [`OOM_REASONS`] among the crashing
+/// thread's first stack words (the fatal-error handler's argument, still in its frame).
+fn oom_reason(h: &Heap) -> Option<String> {
+    let dump = h.p.dump();
+    let mem = h.p.memory();
+    let sp = dump.threads().first()?.regs.rsp();
+    let longest = OOM_REASONS.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut text = vec![0u8; longest + 1];
+    (0..512u64)
+        .map_while(|k| mem.read_u64(Address(sp + 8 * k)).ok())
+        .find_map(|a| {
+            dump.mapped_file_at(Address(a))?;
+            OOM_REASONS.iter().find_map(|r| {
+                let b = &mut text[..r.len() + 1];
+                mem.read_at(Address(a), b).ok()?;
+                (b[..r.len()] == *r.as_bytes() && b[r.len()] == 0).then(|| r.to_string())
+            })
+        })
+}
+
 fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
     let signal = h.p.dump().signal();
     let symbols: Vec<&str> = stack
@@ -221,10 +263,15 @@ fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
                     && !s.contains("ReportOOMFailure")
             })
             .map(|s| s.split('(').next().unwrap_or(s).to_string());
+        let oom_reason = oom_reason(h);
         return Cause {
             kind: CauseKind::Oom,
             summary: format!(
-                "JavaScript heap out of memory{}",
+                "JavaScript heap out of memory{}{}",
+                oom_reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default(),
                 oom_in
                     .as_deref()
                     .map(|f| format!(" (V8 gave up in {f})"))
@@ -232,6 +279,7 @@ fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
             ),
             signal,
             oom_in,
+            oom_reason,
             heap_limit_mib: limit,
         };
     }
@@ -255,6 +303,7 @@ fn cause(h: &Heap, stack: Option<&Backtrace>, node: &NodeInfo) -> Cause {
         summary,
         signal,
         oom_in: None,
+        oom_reason: None,
         heap_limit_mib: limit,
     }
 }
