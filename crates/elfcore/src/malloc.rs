@@ -154,6 +154,11 @@ fn arena_heap(dump: &dyn Memory, start: u64, end: u64) -> Option<Walk> {
     let ar_ptr = u64_at(dump, start)?;
     let size = u64_at(dump, start + 16)?;
     let mprotect = u64_at(dump, start + 24)?;
+    // `ar_ptr` points at an arena's malloc_state (8-aligned, never in the first page): a
+    // mapping that only happens to be 64 MiB-aligned (a V8 page) is not a heap at all.
+    if ar_ptr < 4096 || ar_ptr % 8 != 0 {
+        return None;
+    }
     if size == 0 || size > HEAP_MAX || size % 4096 != 0 || mprotect < size || start + size > end {
         return None;
     }
@@ -193,11 +198,23 @@ fn walk(dump: &dyn Memory, kind: HeapKind, start: u64, first: u64, end: u64) -> 
         // A heap whose top could not grow in place (the next mapping was in the way) ends in
         // two fenceposts, 16-byte chunks marked PREV_INUSE (glibc's sysmalloc), and the arena
         // goes on elsewhere. Seen on a Node 18 core whose brk area was followed by a mapping.
-        if size == FENCEPOST && end.checked_sub(p) == Some(2 * FENCEPOST) {
-            if u64_at(dump, p + FENCEPOST + 8)? == FENCEPOST | 1 {
-                return Some(Walk::Heap(h, free));
+        // A thread arena's heap that was full ends the same way when the arena moved on to a
+        // new heap, but its second fencepost is a bare header of size 0 (PREV_INUSE set) in
+        // the last 16 to 31 bytes: glibc rounds the old top down by MINSIZE first. Seen on
+        // Node 18 cores with zlib streams filling several 64 MiB heaps of one arena.
+        if size == FENCEPOST {
+            if let Some(n) = end
+                .checked_sub(p)
+                .filter(|n| (2 * FENCEPOST..3 * FENCEPOST).contains(n))
+            {
+                let second = u64_at(dump, p + FENCEPOST + 8)?;
+                if (n == 2 * FENCEPOST && second == FENCEPOST | 1) || second == 1 {
+                    return Some(Walk::Heap(h, free));
+                }
+                if n == 2 * FENCEPOST {
+                    return None;
+                }
             }
-            return None;
         }
         if size < 32 || size % 16 != 0 || p.checked_add(size)? > end {
             return None;
@@ -291,6 +308,26 @@ mod tests {
         bytes[fence + 24..fence + 32].copy_from_slice(&0x21u64.to_le_bytes());
         let img = ByteImage::new().with(Address(base), bytes);
         assert!(walk(&img, HeapKind::Main, base, base, base + total).is_none());
+    }
+
+    #[test]
+    fn a_full_arena_heap_closed_by_a_zero_fencepost_checks_out() {
+        let base = 0x10_0000;
+        // Chunks, the old top's remainder (free), a 16-byte fencepost, then a size-0 header
+        // (PREV_INUSE) 16 bytes before the end (glibc's sysmalloc for a non-main arena).
+        let (mut bytes, total) = image(&[(0x290, true), (0x40, true), (0x30, false)], 0x20);
+        let fence = (0x290 + 0x40 + 0x30) as usize;
+        bytes[fence + 8..fence + 16].copy_from_slice(&0x10u64.to_le_bytes());
+        bytes[fence + 24..fence + 32].copy_from_slice(&0x1u64.to_le_bytes());
+        let img = ByteImage::new().with(Address(base), bytes.clone());
+        let Some(Walk::Heap(h, _)) = walk(&img, HeapKind::Arena, base, base, base + total) else {
+            panic!("the walk must check out");
+        };
+        assert_eq!((h.chunks_in_use, h.free_chunks), (2, 1));
+        // A header that is not a fencepost's: the walk does not check out.
+        bytes[fence + 24..fence + 32].copy_from_slice(&0x3u64.to_le_bytes());
+        let img = ByteImage::new().with(Address(base), bytes);
+        assert!(walk(&img, HeapKind::Arena, base, base, base + total).is_none());
     }
 
     #[test]
