@@ -36,11 +36,13 @@ use serde::Serialize;
 
 /// Share of executable file mappings taken as resident: the clean pages of mapped files are
 /// not in a core. Measured with `/proc/PID/smaps` on the official Node 18-26 builds and
-/// Debian's Node 20: 50-92% of node's text was resident, depending on what the program ran;
-/// Node 18 keeps its read-only data in the executable segment too, which is less resident.
-pub const FILE_RESIDENT_EXEC: f64 = 0.55;
+/// Debian's Node 20: 50-92% of node's text was resident, depending on what the program ran and
+/// on the page cache (fault-around maps cached neighbours too); in all, 40-80 MiB of node's
+/// file pages, so an rss estimate is good to about 20 MiB. Node 18 keeps its read-only data
+/// in the executable segment too.
+pub const FILE_RESIDENT_EXEC: f64 = 0.7;
 /// Share of read-only file mappings taken as resident (node's rodata: 22-66% measured).
-pub const FILE_RESIDENT_READONLY: f64 = 0.35;
+pub const FILE_RESIDENT_READONLY: f64 = 0.45;
 /// Native memory (outside ArrayBuffers and strings) that `dominant` names at least: a bare
 /// node process already holds some tens of MiB of C++ allocations.
 const NATIVE_ALARM: u64 = 64 << 20;
@@ -71,6 +73,8 @@ pub struct MemoryReport {
     pub limits: HeapLimits,
     /// The last garbage collections as V8 traced them, oldest first.
     pub gcs: Vec<String>,
+    /// What limits the answer (a live process, a value that could not be read).
+    pub notes: Vec<String>,
 }
 
 /// Totals as `process.memoryUsage()` names them.
@@ -374,12 +378,37 @@ fn gc_lines(text: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The main thread's linear allocation area `{start, top, limit}` at `off` in the Isolate, if
+/// it reads as one (all three in one page, in order).
+fn allocation_area(h: &Heap, off: Option<u64>) -> Option<(u64, u64, u64)> {
+    let iso = h.p.isolate.as_ref()?.isolate.0 + off?;
+    let mem = h.p.memory();
+    let w = |k: u64| mem.read_u64(Address(iso + 8 * k)).ok();
+    let (start, top, limit) = (w(0)?, w(1)?, w(2)?);
+    let page = h.p.pages.page_of(Address(start))?;
+    (start <= top && top <= limit && limit <= page.base.0 + page.size)
+        .then_some((start, top, limit))
+}
+
+/// Bytes of walked objects starting in `[a, b)`.
+fn walked_in(h: &Heap, a: u64, b: u64) -> u64 {
+    let addrs = &h.index.addrs;
+    let (i, j) = (
+        addrs.partition_point(|&x| x < a),
+        addrs.partition_point(|&x| x < b),
+    );
+    h.index.sizes[i..j].iter().map(|&s| s as u64).sum()
+}
+
 /// Bytes of objects in new space up to the allocation top. Survivors of the last scavenge sit
 /// at the start of each to-space page and new objects follow them; what lies beyond the top is
-/// stale copies from before, which the walk cannot tell from objects. So on each page, count
-/// the objects up to the end of the last one the roots reach.
+/// stale copies from before, which the walk cannot tell from objects. On the page of the main
+/// thread's allocation area (where the table says where it is) the objects below its top are
+/// counted; on the others, the objects up to the end of the last one the roots reach.
 fn young_used(h: &Heap) -> u64 {
     let pages = &h.p.pages;
+    let area = allocation_area(h, h.p.table.allocation_areas.new_space);
+    let top_page = area.and_then(|(_, top, _)| pages.page_of(Address(top)).map(|p| p.base.0));
     let mut total = 0u64;
     let (mut page, mut run, mut upto) = (u64::MAX, 0u64, 0u64);
     for i in 0..h.index.len() {
@@ -392,7 +421,8 @@ fn young_used(h: &Heap) -> u64 {
             (page, run, upto) = (pg.base.0, 0, 0);
         }
         run += h.index.sizes[i] as u64;
-        if h.marking.is_marked(i) {
+        let below_top = Some(page) == top_page && area.is_some_and(|(_, top, _)| a < top);
+        if below_top || (Some(page) != top_page && h.marking.is_marked(i)) {
             upto = run;
         }
     }
@@ -478,6 +508,15 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
         .collect();
     // New space's pages keep stale copies beyond the allocation top (see `young_used`).
     let young = young_used(h);
+    // The unused end of old space's allocation area is not in use (V8 12.4 on does not count
+    // it); what the walk found there is stale.
+    if let Some((_, top, limit)) = allocation_area(h, p.table.allocation_areas.old_space) {
+        let stale = walked_in(h, top, limit);
+        for s in spaces.iter_mut().filter(|s| s.space == "old_space") {
+            s.used = s.used.saturating_sub(stale);
+            s.free += stale;
+        }
+    }
     let (to, from) = semispace_pages(h);
     for s in spaces.iter_mut().filter(|s| s.space == "new_space") {
         s.used = young;
@@ -544,6 +583,40 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
         (None, Some(a)) => (a + str_bytes, "node's allocator and external strings"),
         (None, None) => (ab_bytes + str_bytes, "objects"),
     };
+    let mut notes = Vec::new();
+    if dump.core_file().is_none() {
+        notes.push(
+            "a live process: its memory is read as mapped, so `resident` and `rss` count every \
+             mapped byte of anonymous memory, not only resident pages"
+                .to_string(),
+        );
+    }
+    if holds_every_page(dump) {
+        notes.push(
+            "the core has no holes (written by gdb's gcore, or copied without them): resident \
+             memory is counted as the pages that are not all zeros, which misses resident pages \
+             of zeros"
+                .to_string(),
+        );
+    }
+    if malloc.rejected > 0 {
+        notes.push(format!(
+            "{} mapping{} looked like malloc heaps but their chunks did not walk to their end: \
+             counted as other anonymous memory",
+            malloc.rejected,
+            if malloc.rejected == 1 { "" } else { "s" }
+        ));
+    }
+    if max_old.is_none() {
+        notes.push("the old generation's limit could not be read from the Heap".to_string());
+    }
+    if allocator.is_none() {
+        notes.push(
+            "node's ArrayBuffer allocator was not found: array_buffers is summed from the \
+             ArrayBuffers in the heap"
+                .to_string(),
+        );
+    }
     let mut report = MemoryReport {
         dominant: None,
         usage: MemoryUsage {
@@ -562,6 +635,7 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
         regions,
         limits,
         gcs,
+        notes,
     };
     report.dominant = dominant(&report);
     report
@@ -753,15 +827,63 @@ fn edge_suffix(name: &str) -> String {
     }
 }
 
-/// Bytes of `[a, b)` the core holds (not holes).
-fn dumped(dump: &dyn Dump, a: u64, b: u64) -> u64 {
+/// Resident bytes of `[a, b)`: the bytes the dump holds. A kernel core leaves pages never
+/// touched out as holes, so that is exact; gdb's `gcore` writes them as zeros, so for a core
+/// without holes (`zeros_absent`) pages of zeros count as not resident (which misses the
+/// resident ones, such as zeroed tables).
+fn dumped(dump: &dyn Dump, a: u64, b: u64, zeros_absent: bool) -> u64 {
     if b <= a {
         return 0;
     }
-    dump.data_ranges(Address(a), b - a)
-        .iter()
-        .map(|r| r.1)
-        .sum()
+    if !zeros_absent {
+        return dump
+            .data_ranges(Address(a), b - a)
+            .iter()
+            .map(|r| r.1)
+            .sum();
+    }
+    const PAGE: u64 = 4096;
+    let mem = dump.memory();
+    let mut buf = vec![0u8; PAGE as usize];
+    let mut n = 0u64;
+    for (start, len) in dump.data_ranges(Address(a), b - a) {
+        let end = start.0 + len;
+        let mut x = start.0;
+        while x < end {
+            let k = (PAGE - x % PAGE).min(end - x);
+            let bytes = match mem.slice(Address(x), k as usize) {
+                Some(s) => s,
+                None => match mem.read_at(Address(x), &mut buf[..k as usize]) {
+                    Ok(()) => &buf[..k as usize],
+                    Err(_) => &[][..],
+                },
+            };
+            if bytes.iter().any(|&c| c != 0) {
+                n += k;
+            }
+            x += k;
+        }
+        dump.release(start, len);
+    }
+    n
+}
+
+/// Whether the core holds every page of its dumped segments (no holes: gdb's `gcore`, or a
+/// core copied without keeping its holes), so that holes cannot tell what was resident.
+pub fn holds_every_page(dump: &dyn Dump) -> bool {
+    if dump.core_file().is_none() {
+        return false;
+    }
+    let (mut held, mut data) = (0u64, 0u64);
+    for s in dump.segments().iter().filter(|s| s.present >= 1 << 20) {
+        held += s.present;
+        data += dump
+            .data_ranges(s.vaddr, s.present)
+            .iter()
+            .map(|r| r.1)
+            .sum::<u64>();
+    }
+    held > 0 && data == held
 }
 
 /// The address space by kind, and malloc's memory.
@@ -771,6 +893,7 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
     let mem = dump.memory();
     let exe = p.exe().path().to_string_lossy().to_string();
     let stack_pointers: Vec<u64> = dump.threads().iter().map(|t| t.regs.rsp()).collect();
+    let zeros = holds_every_page(dump);
     // Claimed stretches of anonymous memory: (start, end, region).
     let mut claims: Vec<(u64, u64, &'static str)> = Vec::new();
     for pg in p.pages.pages.iter().chain(&p.pages.other_heap_pages) {
@@ -809,9 +932,15 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
             } else {
                 "libraries"
             };
-            // The part the core holds (written pages, the ELF header) is resident; of the
-            // rest, clean file pages, a share is (see FILE_RESIDENT_EXEC).
-            let held = s.filesz.min(s.memsz);
+            // The part the core holds of a writable mapping (written pages) is resident; of a
+            // read-only one, the kernel keeps its first page (the ELF header) and gdb may keep
+            // all of it, read from the file: its first page is taken, and of the rest, clean
+            // file pages, a share (see FILE_RESIDENT_EXEC).
+            let held = if s.writable() {
+                s.filesz.min(s.memsz)
+            } else {
+                s.filesz.min(s.memsz).min(4096)
+            };
             let share = if s.flags & 7 == 0 || s.writable() {
                 0.0
             } else if s.executable() {
@@ -820,7 +949,7 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
                 FILE_RESIDENT_READONLY
             };
             let estimate = ((s.memsz - held) as f64 * share) as u64;
-            add(region, s.memsz, dumped(dump, a, a + held), estimate);
+            add(region, s.memsz, dumped(dump, a, a + held, zeros), estimate);
             continue;
         }
         if s.flags & 7 == 0 {
@@ -829,7 +958,7 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
             continue;
         }
         if stack_pointers.iter().any(|&sp| a <= sp && sp < b) {
-            add("thread stacks", s.memsz, dumped(dump, a, b), 0);
+            add("thread stacks", s.memsz, dumped(dump, a, b, zeros), 0);
             continue;
         }
         // The claimed stretches inside, then what is left: malloc's own mappings or other.
@@ -838,15 +967,15 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
         for c in claims[first..].iter().take_while(|c| c.0 < b) {
             let (lo, hi) = (c.0.max(a), c.1.min(b));
             if lo > cur {
-                rest(dump, mem, cur, lo, &mut mmapped, &mut add);
+                rest(dump, zeros, mem, cur, lo, &mut mmapped, &mut add);
             }
             if hi > lo {
-                add(c.2, hi - lo, dumped(dump, lo, hi), 0);
+                add(c.2, hi - lo, dumped(dump, lo, hi, zeros), 0);
             }
             cur = cur.max(hi);
         }
         if cur < b {
-            rest(dump, mem, cur, b, &mut mmapped, &mut add);
+            rest(dump, zeros, mem, cur, b, &mut mmapped, &mut add);
         }
     }
     native.mmapped_chunks = mmapped.len() as u64;
@@ -901,6 +1030,7 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
 /// anonymous` (V8's pools, node's and libraries' own mappings).
 fn rest(
     dump: &dyn Dump,
+    zeros: bool,
     mem: &dyn Memory,
     a: u64,
     b: u64,
@@ -919,14 +1049,19 @@ fn rest(
         match chunk {
             Some(sz) => {
                 mmapped.push((cur, cur + sz));
-                add("malloc mmapped chunks", sz, dumped(dump, cur, cur + sz), 0);
+                add(
+                    "malloc mmapped chunks",
+                    sz,
+                    dumped(dump, cur, cur + sz, zeros),
+                    0,
+                );
                 cur += sz;
             }
             None => break,
         }
     }
     if cur < b {
-        add("other anonymous", b - cur, dumped(dump, cur, b), 0);
+        add("other anonymous", b - cur, dumped(dump, cur, b, zeros), 0);
     }
 }
 

@@ -153,5 +153,8 @@ impl Render for MemoryReport {
                 out.push_str(&format!("  {}\n", clean(g)));
             }
         }
+        for n in &self.notes {
+            out.push_str(&format!("note: {}\n", clean(n)));
+        }
     }
 }
