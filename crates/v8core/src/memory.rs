@@ -185,8 +185,9 @@ pub struct NativeMemory {
 /// One kind of mapping.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionUse {
-    /// What it is: `V8 heap`, `malloc heaps`, `malloc mmapped chunks`, `thread stacks`,
-    /// `executable`, `libraries`, `other anonymous`.
+    /// What it is: `V8 heap`, `V8 heap: JIT code` (code space pages), `malloc heaps`,
+    /// `malloc mmapped chunks`, `thread stacks`, `executable`, `libraries`, `other anonymous`,
+    /// `reserved (no access)`.
     pub region: &'static str,
     /// Mappings (or parts of mappings) of this kind.
     pub mappings: u64,
@@ -897,7 +898,12 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
     // Claimed stretches of anonymous memory: (start, end, region).
     let mut claims: Vec<(u64, u64, &'static str)> = Vec::new();
     for pg in p.pages.pages.iter().chain(&p.pages.other_heap_pages) {
-        claims.push((pg.base.0, pg.base.0 + pg.size, "V8 heap"));
+        let region = if pg.space.starts_with("code") {
+            "V8 heap: JIT code"
+        } else {
+            "V8 heap"
+        };
+        claims.push((pg.base.0, pg.base.0 + pg.size, region));
     }
     for m in &malloc.heaps {
         claims.push((m.start, m.end, "malloc heaps"));

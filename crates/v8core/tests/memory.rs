@@ -51,9 +51,7 @@ fn totals_match_process_memory_usage_on_every_version() {
                 usage(&f, "heapTotal") - young_v8,
                 1.0,
             );
-            // Old space holds a few objects more in the walk than V8 counts (measured up to 7%
-            // of a 4 MiB heap on Node 25): see the closing note of the memory issue.
-            within(&at("heap_used"), u.heap_used, usage(&f, "heapUsed"), 8.0);
+            within(&at("heap_used"), u.heap_used, usage(&f, "heapUsed"), 5.0);
             within(
                 &at("array_buffers"),
                 u.array_buffers,
