@@ -407,27 +407,32 @@ fn walked_in(h: &Heap, a: u64, b: u64) -> u64 {
 /// thread's allocation area (where the table says where it is) the objects below its top are
 /// counted; on the others, the objects up to the end of the last one the roots reach.
 fn young_used(h: &Heap) -> u64 {
-    let pages = &h.p.pages;
-    let area = allocation_area(h, h.p.table.allocation_areas.new_space);
-    let top_page = area.and_then(|(_, top, _)| pages.page_of(Address(top)).map(|p| p.base.0));
+    let pages = &h.p.pages.pages;
+    let top = allocation_area(h, h.p.table.allocation_areas.new_space).map(|(_, top, _)| top);
     let mut total = 0u64;
-    let (mut page, mut run, mut upto) = (u64::MAX, 0u64, 0u64);
-    for i in 0..h.index.len() {
-        let a = h.index.addrs[i];
-        let Some(pg) = pages.page_of(Address(a)).filter(|p| p.space == "new_space") else {
-            continue;
-        };
-        if pg.base.0 != page {
-            total += upto;
-            (page, run, upto) = (pg.base.0, 0, 0);
+    for r in h
+        .index
+        .ranges
+        .iter()
+        .filter(|r| pages[r.page].space == "new_space")
+    {
+        let pg = &pages[r.page];
+        let on_top_page = top.is_some_and(|t| pg.base.0 <= t && t <= pg.base.0 + pg.size);
+        let (mut run, mut upto) = (0u64, 0u64);
+        for i in r.lo..r.hi {
+            run += h.index.sizes[i] as u64;
+            let counted = if on_top_page {
+                top.is_some_and(|t| h.index.addrs[i] < t)
+            } else {
+                h.marking.is_marked(i)
+            };
+            if counted {
+                upto = run;
+            }
         }
-        run += h.index.sizes[i] as u64;
-        let below_top = Some(page) == top_page && area.is_some_and(|(_, top, _)| a < top);
-        if below_top || (Some(page) != top_page && h.marking.is_marked(i)) {
-            upto = run;
-        }
+        total += upto;
     }
-    total + upto
+    total
 }
 
 /// New space's to-space and from-space pages: (pages, bytes) each.
@@ -509,14 +514,40 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
         .collect();
     // New space's pages keep stale copies beyond the allocation top (see `young_used`).
     let young = young_used(h);
-    // The unused end of old space's allocation area is not in use (V8 12.4 on does not count
-    // it); what the walk found there is stale.
-    if let Some((_, top, limit)) = allocation_area(h, p.table.allocation_areas.old_space) {
-        let stale = walked_in(h, top, limit);
-        for s in spaces.iter_mut().filter(|s| s.space == "old_space") {
-            s.used = s.used.saturating_sub(stale);
-            s.free += stale;
+    // What the walk found beyond the top of old space's allocation area is stale; V8 11.3
+    // counts the area's unused end as used, 12.4 on do not.
+    match allocation_area(h, p.table.allocation_areas.old_space) {
+        Some((_, top, limit)) => {
+            let stale = walked_in(h, top, limit);
+            let counted = p.table.allocation_areas.old_area_counted;
+            for s in spaces.iter_mut().filter(|s| s.space == "old_space") {
+                s.used = s.used.saturating_sub(stale);
+                if counted {
+                    // V8 11.3 counts the open area's unused end as used while it is open: the
+                    // walk finds it unparsed (a gap), not closed with a filler.
+                    s.used += h
+                        .index
+                        .gaps
+                        .iter()
+                        .map(|g| {
+                            let (a, b) = (g.start.0.max(top), (g.start.0 + g.len).min(limit));
+                            b.saturating_sub(a)
+                        })
+                        .sum::<u64>();
+                } else {
+                    s.free += stale;
+                }
+            }
         }
+        // V8 10.2 counts the open allocation area as used: the stretch the walk could not
+        // parse (a gap) is that area.
+        None if p.table.allocation_areas.old_gaps_used => {
+            let gaps = h.index.per_space.get("old_space").map(|w| w.gap_bytes);
+            for s in spaces.iter_mut().filter(|s| s.space == "old_space") {
+                s.used += gaps.unwrap_or(0);
+            }
+        }
+        None => {}
     }
     let (to, from) = semispace_pages(h);
     for s in spaces.iter_mut().filter(|s| s.space == "new_space") {
@@ -745,10 +776,13 @@ fn holders(h: &Heap, g: &Graph, d: &Dominators, owners: &[Owner]) -> Vec<Externa
     // Paths for the largest groups (garbage has none).
     for (r, i) in rows.iter_mut().take(3) {
         if r.holder != "(unreachable)" {
+            // A path from a global object when there is one (they come first), in the
+            // program's words; one through C++ memory alone names nothing.
             r.path = edges
-                .retainer_paths(*i, 1, 24)
-                .first()
-                .map(|p| named_path(h, p));
+                .retainer_paths(*i, 3, 24)
+                .iter()
+                .map(|p| named_path(h, p))
+                .find(|p| !p.is_empty());
         }
     }
     let rows: Vec<ExternalHolder> = rows.into_iter().map(|(r, _)| r).collect();
@@ -777,9 +811,13 @@ fn owner_name(h: &Heap, d: &Dominators, i: usize) -> (String, usize) {
 fn holder_name(h: &Heap, d: &Dominators, edges: &Edges, shown: usize) -> String {
     let dom = d.idom(shown);
     let all = edges.edges_to(shown);
+    // The dominator's reference; where the roots dominate (a pointer from C++ memory, such as
+    // V8's table of external strings, also holds it), the program's own named reference.
+    let named = |e: &&crate::graph::edges::Edge| e.name.starts_with('.') || e.name.starts_with('[');
     let e = all
         .iter()
         .find(|e| Some(e.holder) == dom || dom.is_some_and(|x| e.via.contains(&x)))
+        .or_else(|| all.iter().find(named))
         .or_else(|| all.first());
     match (e, dom) {
         (Some(e), _) => step_text(h, e.holder, &e.name),

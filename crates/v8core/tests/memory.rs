@@ -45,13 +45,23 @@ fn totals_match_process_memory_usage_on_every_version() {
                 .filter(|x| x.space == "new_space")
                 .map(|x| x.committed)
                 .sum();
+            // One page (256 KiB) may differ: V8's sweeper adds a page promoted from new space
+            // to old space when it finishes, which can be after the statistics (seen on a
+            // fresh Node 24 core).
+            let (ours, v8) = (u.heap_total - young, usage(&f, "heapTotal") - young_v8);
+            if ours.abs_diff(v8) > 256 << 10 {
+                within(&at("heap_total outside new space"), ours, v8, 1.0);
+            }
+            // V8 11.3 (Node 20) counts its open old-space allocation area as used in some
+            // cores and not in others (the area the IsolateData holds may already be closed):
+            // up to 8.3% of a 3 MiB heap apart there. See the closing note.
+            let tolerance = if major == 20 { 10.0 } else { 5.0 };
             within(
-                &at("heap_total outside new space"),
-                u.heap_total - young,
-                usage(&f, "heapTotal") - young_v8,
-                1.0,
+                &at("heap_used"),
+                u.heap_used,
+                usage(&f, "heapUsed"),
+                tolerance,
             );
-            within(&at("heap_used"), u.heap_used, usage(&f, "heapUsed"), 5.0);
             within(
                 &at("array_buffers"),
                 u.array_buffers,

@@ -197,9 +197,8 @@ pub struct VersionTable {
     /// cores against `arrayBuffers`.
     pub array_buffer_allocator_usage: u64,
     /// Offsets in the Isolate (its `IsolateData`) of the main thread's linear allocation
-    /// areas `{start, top, limit}` for new space and old space, where V8 keeps them there and
-    /// does not count their unused part (`limit - top`) as used: 12.4 on. V8 11.3 counts the
-    /// old-space area as used (only its new-space one is read); 10.2 keeps neither there.
+    /// areas `{start, top, limit}` for new space and old space, where V8 keeps them there
+    /// (11.3 on; 10.2 keeps neither there).
     /// Measured on the official binaries' cores (triples inside one page of the space).
     pub allocation_areas: AllocationAreas,
 }
@@ -211,6 +210,12 @@ pub struct AllocationAreas {
     pub new_space: Option<u64>,
     /// Old space's `{start, top, limit}`.
     pub old_space: Option<u64>,
+    /// Whether V8 counts old space's unparsed stretches (its open allocation area) as used,
+    /// where the area's offset is not known: measured so on 10.2 against `heapUsed`.
+    pub old_gaps_used: bool,
+    /// Whether V8 counts the unused end of old space's allocation area (`limit - top`) as used:
+    /// 11.3 does (measured to the byte against `space_used_size`), 12.4 on do not.
+    pub old_area_counted: bool,
 }
 
 /// Offsets in `v8::internal::Heap` (from the `Heap*` every page header holds).
@@ -764,6 +769,8 @@ pub static TABLES: &[VersionTable] = &[
         allocation_areas: AllocationAreas {
             new_space: None,
             old_space: None,
+            old_gaps_used: true,
+            old_area_counted: false,
         },
     },
     VersionTable {
@@ -816,7 +823,9 @@ pub static TABLES: &[VersionTable] = &[
         array_buffer_allocator_usage: 16,
         allocation_areas: AllocationAreas {
             new_space: Some(0xb8),
-            old_space: None,
+            old_space: Some(0xd0),
+            old_gaps_used: false,
+            old_area_counted: true,
         },
     },
     VersionTable {
@@ -883,6 +892,8 @@ pub static TABLES: &[VersionTable] = &[
         allocation_areas: AllocationAreas {
             new_space: Some(0xc0),
             old_space: Some(0xd8),
+            old_gaps_used: false,
+            old_area_counted: false,
         },
     },
     VersionTable {
@@ -951,6 +962,8 @@ pub static TABLES: &[VersionTable] = &[
         allocation_areas: AllocationAreas {
             new_space: Some(0xc8),
             old_space: Some(0xe0),
+            old_gaps_used: false,
+            old_area_counted: false,
         },
     },
     VersionTable {
@@ -1019,6 +1032,8 @@ pub static TABLES: &[VersionTable] = &[
         allocation_areas: AllocationAreas {
             new_space: Some(0xc8),
             old_space: Some(0xe0),
+            old_gaps_used: false,
+            old_area_counted: false,
         },
     },
     VersionTable {
@@ -1087,6 +1102,8 @@ pub static TABLES: &[VersionTable] = &[
         allocation_areas: AllocationAreas {
             new_space: Some(0xc8),
             old_space: Some(0xe0),
+            old_gaps_used: false,
+            old_area_counted: false,
         },
     },
 ];
