@@ -28,7 +28,7 @@ use crate::graph::reverse::Graph;
 use crate::heap::loaded::Heap;
 use crate::meta::kinds::Kind;
 use crate::meta::tables::GC_RING_BUFFER_SIZE;
-use crate::render::bytes;
+use crate::render::{bytes, plural};
 use elfcore::malloc::Malloc;
 use elfcore::{Address, Dump, Memory};
 use rustc_hash::FxHashMap;
@@ -633,10 +633,9 @@ pub fn memory(h: &Heap, g: &Graph, d: &Dominators) -> MemoryReport {
     }
     if malloc.rejected > 0 {
         notes.push(format!(
-            "{} mapping{} looked like malloc heaps but their chunks did not walk to their end: \
-             counted as other anonymous memory",
-            malloc.rejected,
-            if malloc.rejected == 1 { "" } else { "s" }
+            "{} looked like malloc heaps but their chunks did not walk to their end: counted as \
+             other anonymous memory",
+            plural(malloc.rejected as usize, "mapping")
         ));
     }
     if max_old.is_none() {
@@ -971,7 +970,7 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
     for s in dump.segments() {
         let (a, b) = (s.vaddr.0, s.end().0);
         if let Some(f) = dump.mapped_file_at(s.vaddr) {
-            let region = if f.path == exe || f.path.trim_end_matches(" (deleted)") == exe {
+            let region = if f.path.trim_end_matches(" (deleted)") == exe {
                 "executable"
             } else {
                 "libraries"

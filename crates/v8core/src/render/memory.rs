@@ -1,6 +1,6 @@
 //! `memory` as text.
 
-use super::{bytes, clean, Render, Table};
+use super::{bytes, clean, plural, Render, Table};
 use crate::memory::MemoryReport;
 
 /// Each line two spaces in, as the sections' rows are.
@@ -92,13 +92,11 @@ impl Render for MemoryReport {
 
         let e = &self.external;
         out.push_str(&format!(
-            "EXTERNAL  {} ArrayBuffer backing store{}: {} ({} of it unreachable, not yet collected); {} external string{}: {}{}\n",
-            e.array_buffers,
-            if e.array_buffers == 1 { "" } else { "s" },
+            "EXTERNAL  {}: {} ({} of it unreachable, not yet collected); {}: {}{}\n",
+            plural(e.array_buffers as usize, "ArrayBuffer backing store"),
             bytes(e.array_buffer_bytes),
             bytes(e.unreachable_array_buffer_bytes),
-            e.external_strings,
-            if e.external_strings == 1 { "" } else { "s" },
+            plural(e.external_strings as usize, "external string"),
             bytes(e.external_string_bytes),
             e.v8_counter
                 .map(|c| format!("; V8's counter {}", bytes(c)))
@@ -132,13 +130,11 @@ impl Render for MemoryReport {
 
         let n = &self.native;
         out.push_str(&format!(
-            "NATIVE    malloc: {} heap{} with {} in use and {} free; {} mmapped chunk{} of {}\n",
-            n.heaps,
-            if n.heaps == 1 { "" } else { "s" },
+            "NATIVE    malloc: {} with {} in use and {} free; {} of {}\n",
+            plural(n.heaps as usize, "heap"),
             bytes(n.heap_in_use),
             bytes(n.heap_free),
-            n.mmapped_chunks,
-            if n.mmapped_chunks == 1 { "" } else { "s" },
+            plural(n.mmapped_chunks as usize, "mmapped chunk"),
             bytes(n.mmapped_bytes)
         ));
         out.push_str(&format!(
