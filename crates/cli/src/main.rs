@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use v8core::answer::Answer;
+use v8core::input::Input;
 use v8core::inspect::Limits;
 use v8core::session::{parse_address, ObjectsQuery};
 
@@ -25,7 +26,7 @@ struct Cli {
 /// Options every command that opens a core takes.
 #[derive(Args, Debug, Clone)]
 pub struct CoreArgs {
-    /// The core dump.
+    /// The core dump, or a V8 heap snapshot (.heapsnapshot; also gzip, zstd or lz4 compressed).
     pub core: PathBuf,
     /// The node executable that produced the core (default: the path recorded in the core).
     #[arg(short = 'e', long, value_name = "NODE")]
@@ -131,7 +132,7 @@ enum Command {
     Inspect {
         #[command(flatten)]
         core: CoreArgs,
-        /// Address (0x..., tagged or untagged).
+        /// Address (0x..., tagged or untagged), or @ID for a heap snapshot's node.
         address: String,
         /// Print JSON.
         #[arg(long)]
@@ -393,7 +394,10 @@ fn emit<T: Serialize + v8core::render::Render>(a: &Answer<T>, json: bool) -> Res
 
 fn run(cli: &Cli) -> Res {
     match &cli.command {
-        Command::Info { core, json, pages } => emit(&progress::session(core)?.info(*pages), *json),
+        Command::Info { core, json, pages } => match progress::input(core)? {
+            Input::Core(s) => emit(&s.info(*pages), *json),
+            Input::Snapshot(s) => emit(&s.info(), *json),
+        },
         Command::Findjsobjects {
             core,
             json,
@@ -410,7 +414,7 @@ fn run(cli: &Cli) -> Res {
                 top: *top,
                 all_types: *all_types,
             };
-            emit(&progress::session(core)?.objects(&q), *json)
+            emit(&progress::input(core)?.objects(&q), *json)
         }
         Command::Findjsinstances {
             core,
@@ -420,7 +424,7 @@ fn run(cli: &Cli) -> Res {
             limit,
             skip,
         } => emit(
-            &progress::session(core)?.instances(name, *all, *limit, *skip)?,
+            &progress::input(core)?.instances(name, *all, *limit, *skip)?,
             *json,
         ),
         Command::Inspect {
@@ -431,16 +435,19 @@ fn run(cli: &Cli) -> Res {
             entries,
             string_length,
         } => {
-            let a = parse_address(address)?;
             let limits = Limits {
                 depth: *depth,
                 entries: *entries,
                 string: *string_length,
             };
-            emit(&progress::session(core)?.inspect(a, limits), *json)
+            emit(&progress::input(core)?.inspect(address, limits)?, *json)
         }
-        Command::Memory { core, json } => emit(&progress::session(core)?.memory(), *json),
-        Command::Handles { core, json } => emit(&progress::session(core)?.handles(), *json),
+        Command::Memory { core, json } => {
+            emit(&progress::input(core)?.core("memory")?.memory(), *json)
+        }
+        Command::Handles { core, json } => {
+            emit(&progress::input(core)?.core("handles")?.handles(), *json)
+        }
         Command::Source {
             core,
             address,
@@ -449,7 +456,8 @@ fn run(cli: &Cli) -> Res {
             thread,
             json,
         } => {
-            let s = progress::session(core)?;
+            let input = progress::input(core)?;
+            let s = input.core("source")?;
             let a = parse_address(address)?;
             let answer = if *frame {
                 s.frame_source(*thread, a, *context, 0)?
@@ -466,13 +474,13 @@ fn run(cli: &Cli) -> Res {
             json,
             limit,
         } => {
-            let s = progress::session(core)?;
+            let s = progress::input(core)?;
             if *name {
                 emit(&s.property_holders(what, *limit), *json)
             } else if *string {
                 emit(&s.string_refs(what, *limit), *json)
             } else {
-                emit(&s.refs(parse_address(what)?, *limit)?, *json)
+                emit(&s.refs(what, *limit)?, *json)
             }
         }
         Command::Retainers {
@@ -481,13 +489,10 @@ fn run(cli: &Cli) -> Res {
             json,
             paths,
             depth,
-        } => {
-            let a = parse_address(address)?;
-            emit(
-                &progress::session(core)?.retainers(a, *paths, *depth)?,
-                *json,
-            )
-        }
+        } => emit(
+            &progress::input(core)?.retainers(address, *paths, *depth)?,
+            *json,
+        ),
         Command::Diff {
             core_a,
             core_b,
@@ -523,7 +528,7 @@ fn run(cli: &Cli) -> Res {
                     hide_tables: Vec::new(),
                 };
                 // One core at a time: two large heaps are never held at once.
-                Ok(progress::session(&args)?.diff_side_with(holders))
+                Ok(progress::input(&args)?.diff_side_with(holders))
             };
             let (a, b) = (side(core_a)?, side(core_b)?);
             let d = v8core::session::diff(&a, &b, &opts);
@@ -533,7 +538,7 @@ fn run(cli: &Cli) -> Res {
             }
             Ok(())
         }
-        Command::Top { core, json, limit } => emit(&progress::session(core)?.top(*limit), *json),
+        Command::Top { core, json, limit } => emit(&progress::input(core)?.top(*limit), *json),
         Command::Leaks {
             core,
             json,
@@ -546,11 +551,14 @@ fn run(cli: &Cli) -> Res {
                 min_bytes: *min_size,
                 top: *top,
             };
-            emit(&progress::session(core)?.leaks(&opts), *json)
+            emit(&progress::input(core)?.leaks(&opts), *json)
         }
-        Command::Heapsnapshot { core, output, json } => {
-            emit(&progress::session(core)?.heapsnapshot(output)?, *json)
-        }
+        Command::Heapsnapshot { core, output, json } => emit(
+            &progress::input(core)?
+                .core("heapsnapshot")?
+                .heapsnapshot(output)?,
+            *json,
+        ),
         Command::Bt {
             core,
             all_threads,
@@ -558,15 +566,25 @@ fn run(cli: &Cli) -> Res {
             args,
             frames,
         } => emit(
-            &progress::session(core)?.backtraces(*all_threads, *args, *frames),
+            &progress::input(core)?
+                .core("bt")?
+                .backtraces(*all_threads, *args, *frames),
             *json,
         ),
         Command::Nodeinfo {
             core,
             json,
             show_secrets,
-        } => emit(&progress::session(core)?.node_info(*show_secrets), *json),
-        Command::Report { core, json } => emit(&progress::session(core)?.report(), *json),
+        } => emit(
+            &progress::input(core)?
+                .core("nodeinfo")?
+                .node_info(*show_secrets),
+            *json,
+        ),
+        Command::Report { core, json } => match progress::input(core)? {
+            Input::Core(s) => emit(&s.report(), *json),
+            Input::Snapshot(s) => emit(&s.report(), *json),
+        },
         Command::Debug(d) => debug(d),
         Command::Batch {
             inputs,

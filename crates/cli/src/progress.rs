@@ -29,6 +29,34 @@ pub fn session(args: &CoreArgs) -> Result<Session, v8core::Error> {
     Ok(s.with_progress(Arc::new(move |what, done, total| r.call(what, done, total))))
 }
 
+/// Open the core or heap snapshot `args.core` names (told apart by content), with the same
+/// progress bar and timings as [`session`].
+pub fn input(args: &CoreArgs) -> Result<v8core::input::Input, v8core::Error> {
+    if !v8core::heapsnap::is_snapshot_file(&args.core)? {
+        return session(args).map(v8core::input::Input::Core);
+    }
+    let t = Instant::now();
+    let r = Arc::new(Reporter::new());
+    let r2 = r.clone();
+    let s = v8core::input::Input::open(
+        &args.core,
+        &args.options(),
+        Some(Arc::new(move |what, done, total| {
+            r2.call(what, done, total)
+        })),
+    )?;
+    if timings() {
+        eprintln!(
+            "{:<22} {:>8.3} s  {}",
+            "opening",
+            t.elapsed().as_secs_f64(),
+            rss()
+        );
+    }
+    drop(r);
+    Ok(s)
+}
+
 /// Draws the bar and keeps the stage timings.
 struct Reporter {
     bar: Option<ProgressBar>,

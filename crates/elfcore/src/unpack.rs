@@ -91,6 +91,37 @@ impl SparseWriter {
     }
 }
 
+fn decoder<'a>(input: impl Read + 'a, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match c {
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
+    })
+}
+
+/// The first `n` bytes of `path` as they unpack (all of them, if fewer): what a compressed
+/// file holds, told by its content before anything is written to disk.
+pub fn head(path: &Path, c: Compression, n: usize) -> Result<Vec<u8>> {
+    let io_err = |source: io::Error| Error::Io {
+        path: path.into(),
+        source,
+    };
+    let input = File::open(path).map_err(io_err)?;
+    let mut r = decoder(io::BufReader::new(input), c).map_err(io_err)?;
+    let mut buf = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
 /// Decompress `path` (in format `c`) into a new unnamed temporary file and return it.
 pub fn unpack(path: &Path, c: Compression) -> Result<File> {
     let dir = unpack_dir();
@@ -105,11 +136,7 @@ pub fn unpack(path: &Path, c: Compression) -> Result<File> {
     })?;
     let input = File::open(path).map_err(io_err)?;
     let input = io::BufReader::with_capacity(1 << 20, input);
-    let mut reader: Box<dyn Read> = match c {
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input).map_err(io_err)?),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
-    };
+    let mut reader = decoder(input, c).map_err(io_err)?;
     let mut w = SparseWriter {
         f: tmp,
         pending_hole: 0,

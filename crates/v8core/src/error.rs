@@ -113,7 +113,7 @@ pub enum Error {
         why: String,
     },
     /// Text that is not an address.
-    #[error("{text:?} is not an address (use 0x... as findjsinstances prints it)")]
+    #[error("{text:?} is not an address (use 0x... as findjsinstances prints it, or @ID for a heap snapshot's node)")]
     BadAddress {
         /// The text given.
         text: String,
@@ -147,6 +147,40 @@ pub enum Error {
         name: String,
         /// Its tagged address.
         addr: u64,
+    },
+    /// A heap snapshot file that cannot be read as one.
+    #[error("{path}: at byte {offset}: {what}")]
+    SnapshotFormat {
+        /// The file.
+        path: PathBuf,
+        /// Where reading stopped.
+        offset: u64,
+        /// What was wrong.
+        what: String,
+    },
+    /// A heap snapshot file that cannot be opened or mapped.
+    #[error("cannot read {path}: {message}")]
+    SnapshotIo {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// No node of a heap snapshot has the id asked for.
+    #[error("@{id}: no node of the snapshot has this id (findjsinstances prints them)")]
+    NoNode {
+        /// The id given.
+        id: u64,
+    },
+    /// A question only a core can answer was asked of a heap snapshot.
+    #[error("{command} needs a core file: {path} is a heap snapshot, which holds no {what}")]
+    NeedsCore {
+        /// The command.
+        command: &'static str,
+        /// The snapshot.
+        path: PathBuf,
+        /// What a snapshot lacks for it.
+        what: &'static str,
     },
     /// An output file could not be written.
     #[error("cannot write {path}: {message}")]

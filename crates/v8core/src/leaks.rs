@@ -196,7 +196,7 @@ pub struct Leaks {
 const NONE: u32 = u32::MAX;
 
 /// The dominator tree as children lists, with external bytes added up per subtree.
-struct Tree<'a> {
+pub(crate) struct Tree<'a> {
     d: &'a Dominators,
     /// `first[v]..first[v+1]` are v's children in `kids`; index `n` is the virtual root.
     first: Vec<u32>,
@@ -207,8 +207,8 @@ struct Tree<'a> {
 
 impl<'a> Tree<'a> {
     /// `own_ext`: the objects that own external bytes, with how many.
-    fn build(h: &Heap, d: &'a Dominators, own_ext: &[(u32, u64)]) -> Tree<'a> {
-        let n = h.index.len();
+    /// The tree of `n` objects' dominators.
+    pub(crate) fn build(n: usize, d: &'a Dominators, own_ext: &[(u32, u64)]) -> Tree<'a> {
         let parent = |i: usize| -> usize {
             match d.idom(i) {
                 Some(p) => p,
@@ -261,18 +261,18 @@ impl<'a> Tree<'a> {
         }
     }
 
-    fn children(&self, v: usize) -> &[u32] {
+    pub(crate) fn children(&self, v: usize) -> &[u32] {
         let (a, b) = (self.first[v] as usize, self.first[v + 1] as usize);
         &self.kids[a..b]
     }
 
     /// External bytes retained by `v`.
-    fn ext(&self, v: usize) -> u64 {
+    pub(crate) fn ext(&self, v: usize) -> u64 {
         self.ext.get(v).copied().unwrap_or(0)
     }
 
     /// Heap and external bytes retained by `v`.
-    fn size(&self, v: usize) -> u64 {
+    pub(crate) fn size(&self, v: usize) -> u64 {
         self.d.retained(v) + self.ext(v)
     }
 }
@@ -289,13 +289,12 @@ fn own_external(h: &Heap) -> Vec<(u32, u64)> {
 
 /// Where the memory fans out: see the module docs. `limit` is the threshold in bytes.
 /// Returns the accumulation points, each with the chain that starts there, if any.
-fn accumulation_points(
+pub(crate) fn accumulation_points(
     t: &Tree,
-    h: &Heap,
-    edges: &Edges,
+    names: &dyn TreeNames,
+    n: usize,
     limit: u64,
 ) -> Vec<(usize, Option<Chain>)> {
-    let n = h.index.len();
     let mut out = Vec::new();
     let mut todo = vec![n];
     while let Some(x) = todo.pop() {
@@ -312,7 +311,7 @@ fn accumulation_points(
         }
         if x != n && big.len() == 1 && t.size(big[0]) * 10 >= size * 8 {
             // One child holds most: follow it, unless a chain of similar objects starts here.
-            if let Some(chain) = find_chain(t, h, edges, x) {
+            if let Some(chain) = find_chain(t, names, x) {
                 out.push((chain.head, Some(chain)));
                 continue;
             }
@@ -333,19 +332,19 @@ fn accumulation_points(
 /// A chain of objects each holding the next (a linked list, closures whose contexts hold the
 /// previous closure's object).
 #[derive(Debug, Clone)]
-struct Chain {
+pub(crate) struct Chain {
     /// The first object of the chain with the counted name.
-    head: usize,
+    pub head: usize,
     /// Objects with that name along the chain.
-    links: u64,
+    pub links: u64,
     /// The names of one link, starting with the counted one.
-    pattern: Vec<String>,
+    pub pattern: Vec<String>,
     /// The edges of one link, from one counted object to the next.
-    link_edges: Vec<String>,
+    pub link_edges: Vec<String>,
 }
 
 /// The child of `v` that retains the most.
-fn largest_child(t: &Tree, v: usize) -> Option<usize> {
+pub(crate) fn largest_child(t: &Tree, v: usize) -> Option<usize> {
     t.children(v)
         .iter()
         .max_by_key(|&&c| t.size(c as usize))
@@ -354,7 +353,7 @@ fn largest_child(t: &Tree, v: usize) -> Option<usize> {
 
 /// If the dominator tree below `x` repeats a pattern of up to four names at least 10 times
 /// (each step the child retaining the most, holding most of the rest), the chain.
-fn find_chain(t: &Tree, h: &Heap, edges: &Edges, x: usize) -> Option<Chain> {
+fn find_chain(t: &Tree, names: &dyn TreeNames, x: usize) -> Option<Chain> {
     let mut nodes: Vec<usize> = Vec::new();
     let mut v = x;
     for _ in 0..256 {
@@ -365,7 +364,8 @@ fn find_chain(t: &Tree, h: &Heap, edges: &Edges, x: usize) -> Option<Chain> {
         }
         v = c;
     }
-    let names: Vec<String> = nodes.iter().map(|&v| display_name(h, v)).collect();
+    let namer = names;
+    let names: Vec<String> = nodes.iter().map(|&v| namer.name(v)).collect();
     let p = (1..=4usize).find(|&p| {
         names.len() >= 10 * p
             && (p..names.len())
@@ -380,7 +380,7 @@ fn find_chain(t: &Tree, h: &Heap, edges: &Edges, x: usize) -> Option<Chain> {
     let counted = names[start].clone();
     let pattern: Vec<String> = (0..p).map(|k| names[start + k].clone()).collect();
     let edges_of_link: Vec<String> = (0..p)
-        .map(|k| edge_name_between(edges, nodes[start + k], nodes[start + k + 1]))
+        .map(|k| namer.edge_between(nodes[start + k], nodes[start + k + 1]))
         .collect();
     // Walk the whole chain (past the 256 looked at), counting its objects of the counted name;
     // it ends where a name outside the pattern comes.
@@ -388,7 +388,7 @@ fn find_chain(t: &Tree, h: &Heap, edges: &Edges, x: usize) -> Option<Chain> {
     let mut links = 0u64;
     let mut v = head;
     for _ in 0..100_000_000u64 {
-        let name = display_name(h, v);
+        let name = namer.name(v);
         if !pattern.contains(&name) {
             break;
         }
@@ -404,6 +404,29 @@ fn find_chain(t: &Tree, h: &Heap, edges: &Edges, x: usize) -> Option<Chain> {
         pattern,
         link_edges: edges_of_link,
     })
+}
+
+/// How the tree's objects and edges are called, for the accumulation points and chains: the
+/// heap's objects (a core) or a snapshot's nodes.
+pub(crate) trait TreeNames {
+    /// How object `v` is called (`display_name`).
+    fn name(&self, v: usize) -> String;
+    /// The name of the (first) edge from `holder` to `target`, `...` when there is none.
+    fn edge_between(&self, holder: usize, target: usize) -> String;
+}
+
+struct HeapNames<'a> {
+    h: &'a Heap,
+    edges: &'a Edges<'a>,
+}
+
+impl TreeNames for HeapNames<'_> {
+    fn name(&self, v: usize) -> String {
+        display_name(self.h, v)
+    }
+    fn edge_between(&self, holder: usize, target: usize) -> String {
+        edge_name_between(self.edges, holder, target)
+    }
 }
 
 /// The name of the (first) edge from `holder` to `target`, as `retainers` shows it; `...`
@@ -653,7 +676,7 @@ fn closures_over(h: &Heap, g: &Graph, ctx: usize, max: usize) -> Vec<u64> {
 /// The leak suspects of a heap (see the module docs).
 pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
     let own = own_external(h);
-    let t = Tree::build(h, d, &own);
+    let t = Tree::build(h.index.len(), d, &own);
     let n = h.index.len();
     let roots: Vec<usize> = t.children(n).iter().map(|&c| c as usize).collect();
     let heap_bytes: u64 = roots.iter().map(|&r| d.retained(r)).sum();
@@ -672,11 +695,12 @@ pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
         total,
         light: false,
     };
-    let mut suspects: Vec<Suspect> = accumulation_points(&t, h, &edges, limit)
-        .into_iter()
-        .filter(|(x, _)| t.size(*x) >= limit)
-        .map(|(x, chain)| ctx.describe(x, chain))
-        .collect();
+    let mut suspects: Vec<Suspect> =
+        accumulation_points(&t, &HeapNames { h, edges: &edges }, n, limit)
+            .into_iter()
+            .filter(|(x, _)| t.size(*x) >= limit)
+            .map(|(x, chain)| ctx.describe(x, chain))
+            .collect();
     let (duplicate_string_bytes, mut duplicate_strings) = duplicate_strings(h);
     // A suspect's repeated text is counted over the whole heap (copies held elsewhere too).
     for s in &mut suspects {
@@ -1215,7 +1239,7 @@ pub struct HolderRow {
 /// retains at least `min_bytes`, the largest `max` of them, named as `leaks` names them.
 pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) -> Holders {
     let own = own_external(h);
-    let t = Tree::build(h, d, &own);
+    let t = Tree::build(h.index.len(), d, &own);
     let n = h.index.len();
     let roots: Vec<usize> = t.children(n).iter().map(|&c| c as usize).collect();
     let heap_bytes: u64 = roots.iter().map(|&r| d.retained(r)).sum();
@@ -1230,7 +1254,7 @@ pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) 
         total: (heap_bytes + external_bytes).max(1),
         light: true,
     };
-    let mut points = accumulation_points(&t, h, &edges, min_bytes.max(1));
+    let mut points = accumulation_points(&t, &HeapNames { h, edges: &edges }, n, min_bytes.max(1));
     points.retain(|(x, _)| t.size(*x) >= min_bytes);
     points.sort_by_key(|(x, _)| std::cmp::Reverse(t.size(*x)));
     points.truncate(max);

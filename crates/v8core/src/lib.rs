@@ -40,7 +40,9 @@ pub mod crash;
 pub mod error;
 pub mod graph;
 pub mod heap;
+pub mod heapsnap;
 pub mod info;
+pub mod input;
 pub mod inspect;
 pub mod leaks;
 pub mod memory;
@@ -52,6 +54,7 @@ pub mod session;
 
 pub use error::{Error, Result};
 pub use heap::loaded::Heap;
+pub use heapsnap::SnapshotSession;
 pub use meta::tables::V8Version;
 pub use process::{OpenOptions, Process};
 pub use session::Session;

@@ -51,6 +51,11 @@ pub enum RootKind {
         /// Register name.
         reg: String,
     },
+    /// One of V8's root groups in a heap snapshot (`(Global handles)`, `(Stack roots)`...).
+    Snapshot {
+        /// The group's name.
+        group: String,
+    },
 }
 
 impl<'h> Edges<'h> {
@@ -234,5 +239,6 @@ pub fn root_words(k: &RootKind) -> String {
         RootKind::Register { thread, reg } => {
             format!("root: register {reg} of thread {}", thread + 1)
         }
+        RootKind::Snapshot { group } => format!("root: {group}"),
     }
 }

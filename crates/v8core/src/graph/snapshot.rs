@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use std::io::{self, Write};
 
 /// Node types, in the order of `snapshot.meta.node_types[0]`.
-const NODE_TYPES: [&str; 15] = [
+pub(crate) const NODE_TYPES: [&str; 15] = [
     "hidden",
     "array",
     "string",
@@ -39,20 +39,20 @@ const NODE_TYPES: [&str; 15] = [
     "bigint",
     "object shape",
 ];
-const T_HIDDEN: u8 = 0;
-const T_ARRAY: u8 = 1;
-const T_STRING: u8 = 2;
-const T_OBJECT: u8 = 3;
-const T_CODE: u8 = 4;
-const T_CLOSURE: u8 = 5;
-const T_REGEXP: u8 = 6;
-const T_NUMBER: u8 = 7;
-const T_SYNTHETIC: u8 = 9;
-const T_CONS: u8 = 10;
-const T_SLICED: u8 = 11;
-const T_SYMBOL: u8 = 12;
-const T_BIGINT: u8 = 13;
-const T_SHAPE: u8 = 14;
+pub(crate) const T_HIDDEN: u8 = 0;
+pub(crate) const T_ARRAY: u8 = 1;
+pub(crate) const T_STRING: u8 = 2;
+pub(crate) const T_OBJECT: u8 = 3;
+pub(crate) const T_CODE: u8 = 4;
+pub(crate) const T_CLOSURE: u8 = 5;
+pub(crate) const T_REGEXP: u8 = 6;
+pub(crate) const T_NUMBER: u8 = 7;
+pub(crate) const T_SYNTHETIC: u8 = 9;
+pub(crate) const T_CONS: u8 = 10;
+pub(crate) const T_SLICED: u8 = 11;
+pub(crate) const T_SYMBOL: u8 = 12;
+pub(crate) const T_BIGINT: u8 = 13;
+pub(crate) const T_SHAPE: u8 = 14;
 
 /// The snapshot node type of object `i` (an index into [`NODE_TYPES`]).
 pub(crate) fn node_type(h: &Heap, i: usize) -> u8 {

@@ -12,6 +12,7 @@ mod inspect;
 mod leaks;
 mod memory;
 mod refs;
+mod snapshot;
 
 pub use inspect::value_text;
 
