@@ -276,3 +276,79 @@ fn a_real_express_and_ws_app_leaking_listeners_is_named() {
         assert_code_at(&s, "listener", "express_ws", "(update) =>", &what);
     }
 }
+
+/// `leaks` on the heap snapshot node wrote just before the core: the same planted leak, named
+/// by the same variable, with the count the scenario recorded; no alarm on bounded structures.
+#[test]
+fn heap_snapshots_of_the_same_processes_name_the_same_leaks() {
+    // (scenario, kind, stats key of the count, how the program names the holder,
+    //  role and needle of the accumulating function)
+    let cases: [(&str, &str, &str, &str, Option<(&str, &str)>); 7] = [
+        (
+            "listener_leak",
+            "event_listeners",
+            "listeners",
+            "realtimeService._events['data-update']",
+            Some(("listener", "(msg) =>")),
+        ),
+        ("map_cache", "map_entries", "entries", "responseCache", None),
+        (
+            "intervals",
+            "timers",
+            "intervals",
+            "timerListMap[30000]",
+            None,
+        ),
+        ("closure_chain", "chain", "things", "theThing", None),
+        (
+            "duplicate_strings",
+            "array_elements",
+            "requests",
+            "requestLog",
+            None,
+        ),
+        (
+            "buffer_registry",
+            "map_entries",
+            "uploads",
+            "uploadRegistry",
+            None,
+        ),
+        (
+            "express_ws",
+            "event_listeners",
+            "listeners",
+            "realtimeService._events['data-update']",
+            None,
+        ),
+    ];
+    for major in MAJORS {
+        for (scenario, kind, key, reached, code) in cases {
+            let what = format!("{scenario} node{major} (snapshot)");
+            let f = fixture(scenario, major);
+            let a = json(&v8dump(&[
+                "leaks",
+                f.snapshot().to_str().unwrap(),
+                "--json",
+            ]));
+            let s = first(&a, &what);
+            assert_eq!(s["kind"], kind, "{what}: {s}");
+            assert_eq!(s["children"].as_u64(), Some(count(&f, key)), "{what}: {s}");
+            assert_eq!(s["reached_as"], reached, "{what}");
+            if let Some((role, needle)) = code {
+                assert_code_at(&s, role, scenario, needle, &what);
+            }
+        }
+        let f = fixture("bounded", major);
+        let a = json(&v8dump(&[
+            "leaks",
+            f.snapshot().to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(
+            a["suspects"].as_array().map(Vec::len),
+            Some(0),
+            "bounded node{major}: {a}"
+        );
+    }
+}

@@ -312,7 +312,17 @@ impl<'h> Exporter<'h> {
             });
             match r.elements(obj, usize::MAX >> 1) {
                 Some(Elements::Tagged { values, .. }) => {
-                    for (k, v) in values.into_iter().enumerate() {
+                    // As V8's snapshot: up to an array's length, holes left out.
+                    let hole = r.the_hole();
+                    let len = if kind == Kind::JSArray {
+                        r.js_array_length(obj).map_or(values.len(), |l| l as usize)
+                    } else {
+                        values.len()
+                    };
+                    for (k, v) in values.into_iter().enumerate().take(len) {
+                        if Some(v) == hole {
+                            continue;
+                        }
                         if let Some(n) = node(v) {
                             out.push((E_ELEMENT, Name::Index(k as u64), n));
                         }

@@ -75,6 +75,7 @@ impl SnapshotSession {
                     && t.size(*x) >= limit
             })
             .map(|(x, chain)| self.describe(&t, x, chain, total))
+            .filter(|s| !node_state(s))
             .collect();
         suspects.sort_by(|a, b| b.retained.cmp(&a.retained));
         suspects.truncate(opts.top);
@@ -296,6 +297,41 @@ impl SnapshotSession {
                 count,
                 scope_funcs(&em),
             )
+        } else if let Some(timers) = self.timers(&kids, x, &holder_name) {
+            let (count, intervals, callbacks) = timers;
+            for f in callbacks {
+                add_code(&mut code, "timer callback", f);
+            }
+            let what = if intervals * 2 >= count {
+                "intervals"
+            } else {
+                "timers"
+            };
+            // A TimersList is keyed by its period in `timerListMap`.
+            let every = (holder_name == "TimersList")
+                .then(|| {
+                    name.expr
+                        .rsplit_once('[')
+                        .and_then(|(_, k)| k.strip_suffix(']'))
+                })
+                .flatten()
+                .filter(|k| k.chars().all(|c| c.is_ascii_digit()))
+                .map(|k| format!(" of {k} ms"))
+                .unwrap_or_default();
+            let cb = code
+                .iter()
+                .find(|c| c.role == "timer callback")
+                .map(|c| format!(", callback {}", c.function.at_text()))
+                .unwrap_or_default();
+            (
+                SuspectKind::Timers,
+                format!(
+                    "{count} active {what}{every} (never cleared{cb}) in {holder_name} `{}`{retain_words}: {size_words}",
+                    name.expr
+                ),
+                count,
+                scope_funcs(&name),
+            )
         } else if kids.is_empty() {
             (
                 SuspectKind::LargeObject,
@@ -317,6 +353,7 @@ impl SnapshotSession {
                 .count() as u64;
             let count = match &*holder_name {
                 "Array" => elements.len() as u64,
+                "Map" | "Set" => self.collection_size(holder).unwrap_or(values),
                 _ if values > 0 => values,
                 _ => kids.len() as u64,
             };
@@ -372,6 +409,83 @@ impl SnapshotSession {
             code,
             duplicate: None,
         }
+    }
+
+    /// Entries of a Map or Set from its table's edges (the snapshot has no Smis, so the
+    /// element count itself is not there): a Map's entries hold a key and a value, a Set's
+    /// a key; strings and other objects are counted apart, and a collection's entries are
+    /// the larger group (keys of one kind, values of another), or half of a Map's edges when
+    /// keys and values are all strings or all objects.
+    fn collection_size(&self, holder: usize) -> Option<u64> {
+        let g = self.graph();
+        let table = self.child_internal(holder, "table")?;
+        let (mut strings, mut others) = (0u64, 0u64);
+        for e in g.edges(table) {
+            let t = g.to(e);
+            if g.ety[e] != E_INTERNAL || g.ty[t] == ex::T_HIDDEN {
+                continue;
+            }
+            if g.is_string(t) {
+                strings += 1;
+            } else {
+                others += 1;
+            }
+        }
+        let map = g.name(holder) == "Map";
+        Some(match (strings, others) {
+            (0, n) | (n, 0) if map => n / 2,
+            (0, n) | (n, 0) => n,
+            (a, b) => a.max(b),
+        })
+    }
+
+    fn child_internal(&self, v: usize, name: &str) -> Option<usize> {
+        let g = self.graph();
+        g.edges(v)
+            .find(|&e| g.ety[e] == E_INTERNAL && g.edge_name(e) == name)
+            .map(|e| g.to(e))
+    }
+
+    /// Timeout objects among the children (or `x` itself): how many, how many repeat (their
+    /// `_repeat` is not `null`; a Smi period has no node), and their callbacks.
+    fn timers(
+        &self,
+        kids: &[usize],
+        x: usize,
+        holder_name: &str,
+    ) -> Option<(u64, u64, Vec<usize>)> {
+        if matches!(holder_name, "Array" | "Map" | "Set") {
+            return None;
+        }
+        let g = self.graph();
+        let prop = |v: usize, name: &str| {
+            g.edges(v)
+                .find(|&e| g.ety[e] == E_PROPERTY && g.edge_name(e) == name)
+                .map(|e| g.to(e))
+        };
+        let timeouts: Vec<usize> = kids
+            .iter()
+            .copied()
+            .chain(std::iter::once(x))
+            .filter(|&c| g.ty[c] == ex::T_OBJECT && g.name(c) == "Timeout")
+            .collect();
+        if timeouts.is_empty() {
+            return None;
+        }
+        let mut intervals = 0;
+        let mut callbacks = Vec::new();
+        for &t in &timeouts {
+            let null =
+                prop(t, "_repeat").is_some_and(|r| self.oddball_text(r).as_deref() == Some("null"));
+            if !null {
+                intervals += 1;
+            }
+            if let Some(cb) = prop(t, "_onTimeout").filter(|&f| g.ty[f] == ex::T_CLOSURE) {
+                callbacks.push(cb);
+            }
+        }
+        let count = (timeouts.len() - usize::from(timeouts.contains(&x))).max(1) as u64;
+        Some((count, intervals, callbacks))
     }
 
     /// What `x`'s dominator subtree holds: objects by name, largest first.
@@ -442,4 +556,17 @@ fn join(parts: Vec<String>) -> String {
         }
     }
     expr
+}
+
+/// Whether a suspect is Node's own state (its module registry, its caches): every function
+/// in its story, the code that closes over it and the code among its children, is Node's
+/// own (`node:` scripts). A snapshot has no Smis and no external memory, so such tables weigh
+/// more in it than in a core of the same process.
+fn node_state(s: &Suspect) -> bool {
+    let mut fns = s
+        .scope_closures
+        .iter()
+        .chain(s.code.iter().map(|c| &c.function))
+        .peekable();
+    fns.peek().is_some() && fns.all(|f| f.is_node_internal())
 }

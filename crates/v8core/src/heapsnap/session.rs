@@ -28,6 +28,7 @@ pub struct SnapshotSession {
     file_bytes: u64,
     g: SnapGraph,
     dominators: OnceLock<Dominators>,
+    globals: OnceLock<Vec<usize>>,
     progress: Option<ProgressFn>,
 }
 
@@ -89,6 +90,7 @@ impl SnapshotSession {
             file_bytes,
             g,
             dominators: OnceLock::new(),
+            globals: OnceLock::new(),
             progress,
         })
     }
@@ -143,6 +145,10 @@ impl SnapshotSession {
     /// How node v is called in answers, as a core names the same object.
     pub fn display_name(&self, v: usize) -> String {
         let g = &self.g;
+        if g.ty[v] == ex::T_OBJECT && g.name(v).starts_with("global") && self.globals().contains(&v)
+        {
+            return "global".into();
+        }
         match g.ty[v] {
             ex::T_OBJECT
             | ex::T_SYNTHETIC
@@ -490,6 +496,10 @@ impl SnapshotSession {
 
     /// `true`, `false`, `undefined`, `null` or `hole` for V8's oddballs (`system / Oddball`
     /// nodes, named by their `to_string` edge).
+    pub(crate) fn oddball_text(&self, v: usize) -> Option<String> {
+        self.oddball(v)
+    }
+
     fn oddball(&self, v: usize) -> Option<String> {
         let g = &self.g;
         if g.ty[v] != ex::T_HIDDEN || g.name(v) != "system / Oddball" {
@@ -789,13 +799,30 @@ impl SnapshotSession {
         ))
     }
 
-    /// The global objects: the targets of the root's shortcut edges (DevTools' user roots).
+    /// The global objects: the targets of the root's shortcut edges (DevTools' user roots),
+    /// and where such a target is a native context (V8 14.6), its `global_object`.
     pub(crate) fn globals(&self) -> Vec<usize> {
-        let g = &self.g;
-        g.edges(0)
-            .filter(|&e| g.ety[e] == E_SHORTCUT)
-            .map(|e| g.to(e))
-            .collect()
+        self.globals
+            .get_or_init(|| {
+                let g = &self.g;
+                let mut out: Vec<usize> = g
+                    .edges(0)
+                    .filter(|&e| g.ety[e] == E_SHORTCUT)
+                    .map(|e| g.to(e))
+                    .collect();
+                let contexts: Vec<usize> = out
+                    .iter()
+                    .copied()
+                    .filter(|&c| g.name(c) == "system / NativeContext")
+                    .collect();
+                for c in contexts {
+                    if let Some(go) = self.child(c, "global_object") {
+                        out.push(go);
+                    }
+                }
+                out
+            })
+            .clone()
     }
 
     fn root_kind(&self, root: usize) -> RootKind {
