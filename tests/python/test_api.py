@@ -121,3 +121,22 @@ def test_analyze_gives_one_record_per_core_even_broken(tmp_path):
     cut.write_bytes((d / "core").read_bytes()[:4096 * 16])
     bad = v8dump.analyze(str(cut))
     assert bad["status"] == "failed" and "truncated" in bad["error"]
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_heap_snapshots_answer_as_the_cli(major):
+    d, _, stats = fixture("listener_leak", major)
+    snap = v8dump.open_snapshot(str(d / "heap.heapsnapshot"))
+    census = snap.histogram()
+    ours = {r["name"]: (r["count"], r["size"]) for r in census["rows"]}
+    # The snapshot's own census, read here from its arrays: every name exactly.
+    counts = snapshot_counts(d / "heap.heapsnapshot")
+    assert {k: (c[0], c[1]) for k, c in counts.items()} == ours
+    assert census == cli_json("findjsobjects", str(d / "heap.heapsnapshot"), "--json")
+    sessions = snap.instances("UserSession")["instances"]
+    assert len(sessions) == stats["extra"]["UserSession"]
+    path = snap.retainers(sessions[0]["address"])["paths"][0]
+    assert path["chain"].endswith("._events RealtimeService <- .realtimeService global")
+    suspect = snap.leaks()["suspects"][0]
+    assert suspect["kind"] == "event_listeners" and suspect["children"] == stats["extra"]["listeners"]
+    assert snap.leaks(text=True) == cli_text("leaks", str(d / "heap.heapsnapshot"))

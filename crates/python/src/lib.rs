@@ -369,6 +369,179 @@ impl Core {
     }
 }
 
+/// A heap snapshot (`.heapsnapshot`, plain or compressed) opened for questions: the same
+/// answers as a `Core`'s, objects named `"@ID"` by their node id.
+#[pyclass(module = "v8dump._v8dump", name = "Snapshot", frozen)]
+struct Snapshot {
+    s: v8core::SnapshotSession,
+}
+
+/// A node id as `"@123"`, `"123"` or an int.
+fn node_id(a: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if let Ok(v) = a.extract::<u64>() {
+        return Ok(v);
+    }
+    let t: String = a.extract()?;
+    match v8core::input::parse_target(&t).map_err(err)? {
+        v8core::input::Target::Node(id) => Ok(id),
+        v8core::input::Target::Address(_) => Err(err(format!(
+            "{t}: a heap snapshot names its objects @ID, as instances() lists them"
+        ))),
+    }
+}
+
+#[pymethods]
+impl Snapshot {
+    /// What the snapshot holds (`info`).
+    #[pyo3(signature = (text=false))]
+    fn info<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.info());
+        answer(py, &a, text)
+    }
+
+    /// Objects per constructor (`findjsobjects`).
+    #[pyo3(signature = (detailed=false, retained=false, top=None, all_types=false, text=false))]
+    fn histogram<'py>(
+        &self,
+        py: Python<'py>,
+        detailed: bool,
+        retained: bool,
+        top: Option<usize>,
+        all_types: bool,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let q = ObjectsQuery {
+            all: false,
+            by_properties: detailed,
+            retained,
+            top,
+            all_types,
+        };
+        let a = py.detach(|| self.s.objects(&q));
+        answer(py, &a, text)
+    }
+
+    /// Objects of one constructor (`findjsinstances`).
+    #[pyo3(signature = (name, limit=None, skip=0, text=false))]
+    fn instances<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        limit: Option<usize>,
+        skip: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let limit = limit.unwrap_or(usize::MAX);
+        let a = py
+            .detach(|| self.s.instances(name, false, limit, skip))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// A node as a value tree (`inspect @ID`).
+    #[pyo3(signature = (id, depth=1, entries=100, string_length=1000, text=false))]
+    fn inspect<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+        depth: usize,
+        entries: usize,
+        string_length: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = node_id(id)?;
+        let limits = Limits {
+            depth,
+            entries,
+            string: string_length,
+        };
+        let a = py.detach(|| self.s.inspect(id, limits)).map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// Every edge to a node (`findrefs @ID`).
+    #[pyo3(signature = (id, limit=None, text=false))]
+    fn findrefs<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+        limit: Option<usize>,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = node_id(id)?;
+        let a = py
+            .detach(|| self.s.refs(id, limit.unwrap_or(usize::MAX)))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// Shortest retainer paths from a root to the node (`retainers @ID`).
+    #[pyo3(signature = (id, paths=1, depth=64, text=false))]
+    fn retainers<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+        paths: usize,
+        depth: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = node_id(id)?;
+        let a = py
+            .detach(|| self.s.retainers(id, paths, depth))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// The nodes retaining the most memory (`top`), by DevTools' dominators.
+    #[pyo3(signature = (limit=20, text=false))]
+    fn top<'py>(&self, py: Python<'py>, limit: usize, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.top(limit));
+        answer(py, &a, text)
+    }
+
+    /// Leak suspects (`leaks`).
+    #[pyo3(signature = (top=5, threshold=0.10, min_size=None, text=false))]
+    fn leaks<'py>(
+        &self,
+        py: Python<'py>,
+        top: usize,
+        threshold: f64,
+        min_size: Option<&Bound<'py, PyAny>>,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut opts = v8core::leaks::LeakOptions {
+            threshold,
+            top,
+            ..Default::default()
+        };
+        if let Some(m) = min_size {
+            opts.min_bytes = size_arg(m)?;
+        }
+        let a = py.detach(|| self.s.leaks(&opts));
+        answer(py, &a, text)
+    }
+
+    /// The report (`report`), without a crash section.
+    #[pyo3(signature = (text=false))]
+    fn report<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.report());
+        answer(py, &a, text)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<v8dump.Snapshot {}>", self.s.path().display())
+    }
+}
+
+/// Open a heap snapshot (`.heapsnapshot`, plain or gzip/zstd/lz4 compressed).
+#[pyfunction]
+fn open_snapshot(py: Python<'_>, path: PathBuf) -> PyResult<Snapshot> {
+    let s = py
+        .detach(|| v8core::SnapshotSession::open(&path))
+        .map_err(err)?;
+    Ok(Snapshot { s })
+}
+
 /// Open a core dump (and the node executable it came from; default: the path recorded in the
 /// core), and load its heap.
 #[pyfunction]
@@ -510,7 +683,9 @@ fn _v8dump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(open_live, m)?)?;
+    m.add_function(wrap_pyfunction!(open_snapshot, m)?)?;
     m.add_class::<Core>()?;
+    m.add_class::<Snapshot>()?;
     m.add("V8DumpError", m.py().get_type::<V8DumpError>())?;
     Ok(())
 }

@@ -13,6 +13,6 @@ command prints with `--json`, or, with `text=True`, the text it prints. Errors r
 `V8DumpError` with the library's message.
 """
 
-from ._v8dump import Core, V8DumpError, analyze, diff, open, open_live
+from ._v8dump import Core, Snapshot, V8DumpError, analyze, diff, open, open_live, open_snapshot
 
-__all__ = ["Core", "V8DumpError", "analyze", "diff", "open", "open_live"]
+__all__ = ["Core", "Snapshot", "V8DumpError", "analyze", "diff", "open", "open_live", "open_snapshot"]
