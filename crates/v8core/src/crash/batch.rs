@@ -158,13 +158,19 @@ fn fill(h: &Heap, rec: &mut CoreRecord) {
         .take(8)
         .collect();
     // Lines move between builds of a program and node's own frames between node versions;
-    // the application's function names and the leaking class do not.
+    // the application's function names and the leaking class do not. Builtins (no script:
+    // `Array.push`) are not the application's: whether an allocation fails inside one or in
+    // its caller is chance.
     let functions: Vec<String> = r
         .stack
         .iter()
         .flat_map(|b| b.frames.iter())
         .filter_map(|f| f.js.as_ref())
-        .filter(|js| !js.script.as_deref().unwrap_or("").starts_with("node:"))
+        .filter(|js| {
+            js.script
+                .as_deref()
+                .is_some_and(|s| !s.starts_with("node:"))
+        })
         .take(2)
         .map(|js| js.name.clone())
         .collect();
