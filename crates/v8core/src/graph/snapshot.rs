@@ -11,7 +11,9 @@
 //! named as V8's own snapshot names them ([`crate::objects::naming`]), so per-constructor counts and
 //! self sizes are those of `findjsobjects`. Edges: named properties (from descriptors,
 //! property arrays and dictionaries), elements, closure variables, and every other pointer
-//! field as an internal edge; weakly tagged pointers as weak edges.
+//! field as an internal edge; weakly tagged pointers as weak edges. Each ArrayBuffer's backing
+//! store (memory outside the heap) is a native node `system / JSArrayBufferData` of its byte
+//! length, held by the buffer's `backing_store` edge, as in V8's own snapshots.
 
 use crate::heap::index::Progress;
 use crate::heap::loaded::Heap;
@@ -221,7 +223,15 @@ struct Exporter<'h> {
     /// Root objects, children of `(GC roots)`.
     roots: Vec<u32>,
     globals: Vec<u32>,
+    /// ArrayBuffer backing stores (each once, with its owner's object index and its bytes), as
+    /// native nodes after the objects, as V8's own snapshot gives them.
+    stores: Vec<(u32, u64)>,
+    /// Node number of each owner's store.
+    store_node: rustc_hash::FxHashMap<u32, u32>,
 }
+
+/// The node type of memory outside the V8 heap.
+const T_NATIVE: u8 = 8;
 
 impl<'h> Exporter<'h> {
     fn new(h: &'h Heap) -> Exporter<'h> {
@@ -241,6 +251,17 @@ impl<'h> Exporter<'h> {
             .copied()
             .filter(|&i| h.index.kind(&h.p, i as usize) == Kind::JSGlobalObject)
             .collect();
+        let stores: Vec<(u32, u64)> = crate::memory::external_owners(h, None)
+            .into_iter()
+            .filter(|o| o.reachable && o.store != 0)
+            .map(|o| (o.object as u32, o.bytes))
+            .collect();
+        let first_store = objects.len() as u32 + 2;
+        let store_node = stores
+            .iter()
+            .enumerate()
+            .map(|(k, &(o, _))| (o, first_store + k as u32))
+            .collect();
         Exporter {
             h,
             r: h.reader(),
@@ -248,6 +269,8 @@ impl<'h> Exporter<'h> {
             objects,
             roots,
             globals,
+            stores,
+            store_node,
         }
     }
 
@@ -396,6 +419,9 @@ impl<'h> Exporter<'h> {
             };
             out.push((ty, name, n));
         });
+        if let Some(&n) = self.store_node.get(&(i as u32)) {
+            out.push((E_INTERNAL, Name::Static("backing_store"), n));
+        }
     }
 }
 
@@ -487,7 +513,7 @@ pub fn write_heapsnapshot(
         }
         progress("snapshot: nodes", done, 2 * total);
     }
-    let node_count = ex.objects.len() as u64 + 2;
+    let node_count = ex.objects.len() as u64 + 2 + ex.stores.len() as u64;
     let q = |s: &[&str]| {
         s.iter()
             .map(|x| format!("\"{x}\""))
@@ -528,6 +554,11 @@ pub fn write_heapsnapshot(
             h.index.sizes[i as usize],
             counts[k]
         )?;
+    }
+    let store_name = strings.id("system / JSArrayBufferData");
+    for (k, &(_, bytes)) in ex.stores.iter().enumerate() {
+        let id = 5 + 2 * (ex.objects.len() + k) as u64;
+        write!(w, ",\n{T_NATIVE},{store_name},{id},{bytes},0,0,0")?;
     }
     drop((types, names, counts));
     w.write_all(b"],\n\"edges\":[")?;
