@@ -101,3 +101,58 @@ fn batch_reads_compressed_and_broken_cores_and_groups_one_leak() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("5 already in the output"));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 5);
 }
+
+/// A directory of heap snapshots (one compressed), found by content: one record each, the
+/// snapshots of one leak on two Node versions grouped, another leak apart.
+#[test]
+fn batch_over_heap_snapshots_groups_them_by_leak() {
+    let tmp = TempDir::new("batch-snapshots");
+    let arch = tmp.join("snaps");
+    std::fs::create_dir_all(&arch).unwrap();
+    let (leak22, leak26, cache24) = (
+        fixture("listener_leak", 22),
+        fixture("listener_leak", 26),
+        fixture("map_cache", 24),
+    );
+    std::fs::copy(leak22.snapshot(), arch.join("leak22.heapsnapshot")).unwrap();
+    std::fs::copy(cache24.snapshot(), arch.join("cache24.heapsnapshot")).unwrap();
+    let gz = std::fs::File::create(arch.join("leak26.heapsnapshot.gz")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    std::io::copy(
+        &mut std::fs::File::open(leak26.snapshot()).unwrap(),
+        &mut enc,
+    )
+    .unwrap();
+    enc.finish().unwrap().flush().unwrap();
+    let o = v8dump(&["batch", arch.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let by = |suffix: &str| {
+        lines
+            .iter()
+            .find(|l| l["core"].as_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no record for {suffix}"))
+            .clone()
+    };
+    for l in &lines {
+        assert_eq!(l["status"], "ok", "{l}");
+    }
+    assert_eq!(by("leak26.heapsnapshot.gz")["compression"], "gzip");
+    let sig = |s: &str| by(s)["signature"].as_str().unwrap().to_string();
+    assert_eq!(sig("leak22.heapsnapshot"), sig("leak26.heapsnapshot.gz"));
+    assert!(
+        sig("leak22.heapsnapshot").ends_with("realtimeService._events['data-update']"),
+        "{}",
+        sig("leak22.heapsnapshot")
+    );
+    assert!(sig("cache24.heapsnapshot").ends_with("responseCache"));
+    assert!(by("leak22.heapsnapshot")["top_retainer"]
+        .as_str()
+        .unwrap()
+        .ends_with(".realtimeService global (a global object)"));
+}

@@ -101,6 +101,11 @@ pub fn analyze(path: &Path, opts: &OpenOptions) -> CoreRecord {
         key: file_key(path),
         ..Default::default()
     };
+    if crate::heapsnap::is_snapshot_file(path).unwrap_or(false) {
+        analyze_snapshot(path, &mut rec);
+        rec.seconds = t.elapsed().as_secs_f64();
+        return rec;
+    }
     let opened = Process::open(path, opts);
     match opened {
         Err(e) => {
@@ -182,15 +187,78 @@ fn fill(h: &Heap, rec: &mut CoreRecord) {
     );
 }
 
+/// A heap snapshot's record: no crash, so no cause and no stack; the largest constructors,
+/// the retainer path of one instance of the largest, and a signature of the largest
+/// constructor and the first leak suspect's name in the program.
+fn analyze_snapshot(path: &Path, rec: &mut CoreRecord) {
+    let s = match crate::heapsnap::SnapshotSession::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            rec.status = RecordStatus::Failed;
+            rec.error = Some(e.to_string());
+            return;
+        }
+    };
+    rec.status = RecordStatus::Ok;
+    rec.compression = elfcore::unpack::detect_file(path)
+        .ok()
+        .flatten()
+        .map(|c| c.name().to_string());
+    rec.cause_summary = Some("a heap snapshot: no crash is recorded in it".into());
+    let objects = s.objects(&crate::session::ObjectsQuery {
+        top: Some(5),
+        ..Default::default()
+    });
+    rec.heap_object_bytes = Some(s.info().body.self_bytes);
+    rec.top = objects
+        .body
+        .rows
+        .iter()
+        .map(|r| TopName {
+            name: r.name.clone(),
+            count: r.count,
+            size: r.size,
+        })
+        .collect();
+    if let Some(top) = rec.top.first() {
+        // An instance from the middle, as for cores.
+        let page = s
+            .instances(&top.name, false, 1, top.count as usize / 2)
+            .ok();
+        let id = page
+            .and_then(|p| p.body.instances.first().map(|i| i.address.clone()))
+            .and_then(|a| a.trim_start_matches('@').parse::<u64>().ok());
+        rec.top_retainer = id.and_then(|id| s.retainers(id, 1, 64).ok()).and_then(|r| {
+            r.body
+                .paths
+                .first()
+                .map(|p| format!("{} ({})", p.chain, p.root_words))
+        });
+    }
+    let leaks = s.leaks(&crate::leaks::LeakOptions::default()).body;
+    rec.signature = format!(
+        "snapshot | {} | {}",
+        rec.top.first().map(|t| t.name.as_str()).unwrap_or("-"),
+        leaks
+            .suspects
+            .first()
+            .map(|x| x.reached_as.as_str())
+            .unwrap_or("-")
+    );
+}
+
 /// Whether `p` looks like a core: an ELF core header, or a compressed file (whose inside is
-/// checked when it is opened).
+/// checked when it is opened), or a heap snapshot.
 pub fn looks_like_core(p: &Path) -> bool {
-    let mut head = [0u8; 18];
+    let mut head = [0u8; 64];
     let n = std::fs::File::open(p)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .unwrap_or(0);
     if n >= 18 && head[..4] == *b"\x7fELF" {
         return u16::from_le_bytes([head[16], head[17]]) == 4; // ET_CORE
+    }
+    if crate::heapsnap::looks_like_snapshot(&head[..n]) {
+        return true;
     }
     elfcore::unpack::Compression::detect(&head[..n]).is_some()
 }
