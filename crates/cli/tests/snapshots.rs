@@ -306,7 +306,8 @@ fn damaged_snapshots_and_core_only_questions_get_clear_errors() {
     }
     // A number that is not one, inside the nodes array.
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let at = text.find("\"nodes\":[").unwrap() + 20;
+    let from = text.find("\"nodes\":[").unwrap() + 20;
+    let at = from + text[from..].find(|c: char| c.is_ascii_digit()).unwrap();
     let mut bad = bytes.clone();
     bad[at] = b'x';
     let p = tmp.join("garbage.heapsnapshot");

@@ -40,6 +40,22 @@ impl Bytes {
     pub(crate) fn get(&self) -> &[u8] {
         &self.map
     }
+
+    /// Let go of the resident pages of `offset..offset+len` (whole pages inside it): parsed
+    /// number arrays are not read again, so their pages need not count in the resident set.
+    fn release(&self, offset: usize, len: usize) {
+        const PAGE: usize = 4096;
+        let (a, b) = (offset.div_ceil(PAGE) * PAGE, (offset + len) / PAGE * PAGE);
+        if a >= b || b > self.map.len() {
+            return;
+        }
+        // SAFETY: a read-only private file mapping this process never writes: MADV_DONTNEED
+        // drops only page table entries, and a later read sees the file's same bytes.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, a, b - a)
+        };
+    }
 }
 
 /// Whether `head` (a file's first bytes, after any decompression) looks like a heap snapshot:
@@ -199,6 +215,8 @@ struct Cursor<'a> {
     b: &'a [u8],
     at: usize,
     path: &'a Path,
+    /// Where parsed bytes are let go of.
+    bytes: &'a Bytes,
 }
 
 impl<'a> Cursor<'a> {
@@ -320,6 +338,285 @@ fn format_error(path: &Path, offset: u64, what: impl Into<String>) -> Error {
 /// Text of a chunk of an integer array is parsed in pieces of about this many bytes.
 const CHUNK: usize = 8 << 20;
 
+/// One column of a number array, as kept: narrow where the field allows.
+enum Col {
+    U8(Vec<u8>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    Skip,
+}
+
+/// A piece's share of one column.
+enum ColMut<'a> {
+    U8(&'a mut [u8]),
+    U32(&'a mut [u32]),
+    U64(&'a mut [u64]),
+    Skip,
+}
+
+impl Col {
+    fn new(r: Role, n: usize) -> Col {
+        match r {
+            Role::Type => Col::U8(vec![0; n]),
+            Role::Name | Role::Count | Role::To => Col::U32(vec![0; n]),
+            Role::Id | Role::Size => Col::U64(vec![0; n]),
+            Role::Other => Col::Skip,
+        }
+    }
+}
+
+/// Split every column at element `at`: (the first part, the rest).
+fn split_cols<'a>(cols: Vec<ColMut<'a>>, at: usize) -> (Vec<ColMut<'a>>, Vec<ColMut<'a>>) {
+    cols.into_iter()
+        .map(|c| match c {
+            ColMut::U8(s) => {
+                let (a, b) = s.split_at_mut(at);
+                (ColMut::U8(a), ColMut::U8(b))
+            }
+            ColMut::U32(s) => {
+                let (a, b) = s.split_at_mut(at);
+                (ColMut::U32(a), ColMut::U32(b))
+            }
+            ColMut::U64(s) => {
+                let (a, b) = s.split_at_mut(at);
+                (ColMut::U64(a), ColMut::U64(b))
+            }
+            ColMut::Skip => (ColMut::Skip, ColMut::Skip),
+        })
+        .unzip()
+}
+
+/// Parse the number array at `c.at` (its `[`) of `roles.len()` fields per element straight
+/// into columns, in parallel: commas are counted per 8 MiB chunk, chunks are moved to element
+/// boundaries, and each piece fills its own disjoint part of every column. `to_div` divides
+/// `to_node` values (the node field count), which must be its multiples.
+fn columns(
+    c: &mut Cursor,
+    roles: &[Role],
+    to_div: u64,
+    what: &str,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<Vec<Col>> {
+    c.expect(b'[')?;
+    let start = c.at;
+    let path = c.path;
+    let end = start
+        + memchr::memchr(b']', &c.b[start..]).ok_or_else(|| {
+            format_error(
+                path,
+                c.b.len() as u64,
+                "the file ends inside a number array",
+            )
+        })?;
+    let text = &c.b[start..end];
+    let k = roles.len();
+    let total_bytes = c.b.len() as u64;
+    let chunks: Vec<(usize, usize)> = (0..text.len())
+        .step_by(CHUNK)
+        .map(|a| (a, (a + CHUNK).min(text.len())))
+        .collect();
+    let commas: Vec<usize> = chunks
+        .par_iter()
+        .map(|&(a, b)| memchr::memchr_iter(b',', &text[a..b]).count())
+        .collect();
+    let total_commas: usize = commas.iter().sum();
+    let empty = text.iter().all(|b| b.is_ascii_whitespace());
+    let numbers = if empty { 0 } else { total_commas + 1 };
+    if numbers % k != 0 {
+        return Err(format_error(
+            path,
+            end as u64,
+            format!(
+                "the {} array holds {numbers} numbers, not a multiple of its {k} fields",
+                what.trim_start_matches("reading ")
+            ),
+        ));
+    }
+    let n = numbers / k;
+    // Piece boundaries: just after the comma that ends an element, at or after each chunk's
+    // start; each piece's first element.
+    let mut cuts: Vec<(usize, usize)> = vec![(0, 0)];
+    let mut seen = 0usize;
+    for (i, &(a, _)) in chunks.iter().enumerate().skip(1) {
+        seen += commas[i - 1];
+        // Commas before byte `a`: `seen`. The next element boundary is after comma number
+        // `want` (0-based), the first with want + 1 a multiple of k.
+        let want = (seen + 1).div_ceil(k) * k - 1;
+        let mut idx = seen;
+        let mut pos = None;
+        for p in memchr::memchr_iter(b',', &text[a..]) {
+            if idx == want {
+                pos = Some(a + p + 1);
+                break;
+            }
+            idx += 1;
+        }
+        match pos {
+            Some(p) if p > cuts.last().map_or(0, |x| x.0) => cuts.push((p, (want + 1) / k)),
+            _ => {}
+        }
+    }
+    cuts.push((text.len(), n));
+    cuts.dedup_by_key(|x| x.0);
+    let mut cols: Vec<Col> = roles.iter().map(|&r| Col::new(r, n)).collect();
+    {
+        let mut rest: Vec<ColMut> = cols
+            .iter_mut()
+            .map(|c| match c {
+                Col::U8(v) => ColMut::U8(v),
+                Col::U32(v) => ColMut::U32(v),
+                Col::U64(v) => ColMut::U64(v),
+                Col::Skip => ColMut::Skip,
+            })
+            .collect();
+        let mut jobs = Vec::with_capacity(cuts.len());
+        for w in cuts.windows(2) {
+            let ((a, e0), (b, e1)) = (w[0], w[1]);
+            let (mine, tail) = split_cols(rest, e1 - e0);
+            rest = tail;
+            jobs.push((a, b, e1 - e0, mine));
+        }
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let last = text.len();
+        jobs.into_par_iter()
+            .try_for_each(|(a, b, elems, mut mine)| {
+                fill(&text[a..b], b == last, roles, to_div, elems, &mut mine)
+                    .map_err(|(off, why)| format_error(path, (start + a + off) as u64, why))?;
+                c.bytes.release(start + a, b - a);
+                let d = done.fetch_add((b - a) as u64, std::sync::atomic::Ordering::Relaxed);
+                progress(what, start as u64 + d, total_bytes);
+                Ok::<(), Error>(())
+            })?;
+    }
+    c.at = end + 1;
+    Ok(cols)
+}
+
+/// The columns one piece fills, by role: (field index, the piece's part of the column).
+#[derive(Default)]
+struct Targets<'a, 'b> {
+    ty: Option<(usize, &'b mut [u8])>,
+    name: Option<(usize, &'b mut [u32])>,
+    count: Option<(usize, &'b mut [u32])>,
+    to: Option<(usize, &'b mut [u32])>,
+    id: Option<(usize, &'b mut [u64])>,
+    size: Option<(usize, &'b mut [u64])>,
+    _l: std::marker::PhantomData<&'a ()>,
+}
+
+/// Parse one piece (`elems` whole elements; every piece but the last ends after a comma)
+/// into its columns. On error: (offset in the piece, why).
+fn fill(
+    t: &[u8],
+    last: bool,
+    roles: &[Role],
+    to_div: u64,
+    elems: usize,
+    cols: &mut [ColMut],
+) -> std::result::Result<(), (usize, String)> {
+    let k = roles.len();
+    let mut tg = Targets::default();
+    for (f, (r, c)) in roles.iter().zip(cols.iter_mut()).enumerate() {
+        match (r, c) {
+            (Role::Type, ColMut::U8(s)) => tg.ty = Some((f, &mut s[..])),
+            (Role::Name, ColMut::U32(s)) => tg.name = Some((f, &mut s[..])),
+            (Role::Count, ColMut::U32(s)) => tg.count = Some((f, &mut s[..])),
+            (Role::To, ColMut::U32(s)) => tg.to = Some((f, &mut s[..])),
+            (Role::Id, ColMut::U64(s)) => tg.id = Some((f, &mut s[..])),
+            (Role::Size, ColMut::U64(s)) => tg.size = Some((f, &mut s[..])),
+            _ => {}
+        }
+    }
+    let bad = |i: usize| (i, "not an unsigned integer in a number array".to_string());
+    let wide = |i: usize, v: u64| (i, format!("{v} does not fit its field"));
+    let mut vals = vec![0u64; k];
+    let (mut field, mut elem) = (0usize, 0usize);
+    let n = t.len();
+    let mut i = 0usize;
+    let ws = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    loop {
+        while i < n && ws(t[i]) {
+            i += 1;
+        }
+        if i == n {
+            // Only whitespace after the last comma of a piece, or an empty array.
+            if last && (elem > 0 || field > 0) {
+                return Err(bad(i));
+            }
+            break;
+        }
+        let s = i;
+        let mut v = 0u64;
+        while i < n {
+            let d = t[i].wrapping_sub(b'0');
+            if d >= 10 {
+                break;
+            }
+            v = v * 10 + d as u64;
+            i += 1;
+        }
+        if i == s || i - s > 19 {
+            return Err(bad(s));
+        }
+        vals[field] = v;
+        field += 1;
+        if field == k {
+            if elem >= elems {
+                return Err((s, "more numbers than the array's element count".into()));
+            }
+            if let Some((f, c)) = &mut tg.ty {
+                c[elem] = u8::try_from(vals[*f]).map_err(|_| wide(s, vals[*f]))?;
+            }
+            if let Some((f, c)) = &mut tg.name {
+                c[elem] = u32::try_from(vals[*f]).map_err(|_| wide(s, vals[*f]))?;
+            }
+            if let Some((f, c)) = &mut tg.count {
+                c[elem] = u32::try_from(vals[*f]).map_err(|_| wide(s, vals[*f]))?;
+            }
+            if let Some((f, c)) = &mut tg.to {
+                let v = vals[*f];
+                if v % to_div != 0 {
+                    return Err((
+                        s,
+                        format!(
+                            "an edge's to_node {v} is not a multiple of the {to_div} node fields"
+                        ),
+                    ));
+                }
+                c[elem] = u32::try_from(v / to_div).map_err(|_| wide(s, v))?;
+            }
+            if let Some((f, c)) = &mut tg.id {
+                c[elem] = vals[*f];
+            }
+            if let Some((f, c)) = &mut tg.size {
+                c[elem] = vals[*f];
+            }
+            field = 0;
+            elem += 1;
+        }
+        while i < n && ws(t[i]) {
+            i += 1;
+        }
+        if i == n {
+            if !last {
+                return Err(bad(i));
+            }
+            break;
+        }
+        if t[i] != b',' {
+            return Err(bad(i));
+        }
+        i += 1;
+    }
+    if field != 0 || elem != elems {
+        return Err((
+            n,
+            format!("a piece holds {elem} elements where {elems} were expected"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parse the integer array starting at `c.at` (at its `[`): its numbers are handed to
 /// `on_piece` in order, a piece at a time. Returns how many numbers there were.
 fn int_array(c: &mut Cursor, on_piece: &mut dyn FnMut(&[u64], u64) -> Result<()>) -> Result<u64> {
@@ -376,46 +673,42 @@ fn int_array(c: &mut Cursor, on_piece: &mut dyn FnMut(&[u64], u64) -> Result<()>
 /// The integers of one piece of an array's text (`1,2,3` with whitespace anywhere). Every
 /// piece but the last ends just after a comma. On error: the offset in the piece.
 fn parse_ints(t: &[u8], first: bool, last: bool) -> std::result::Result<Vec<u64>, usize> {
-    let mut out = Vec::with_capacity(t.len() / 3);
-    let n = t.len();
-    let mut i = 0;
-    let skip_ws = |i: &mut usize| {
-        while *i < n && t[*i].is_ascii_whitespace() {
-            *i += 1;
-        }
-    };
-    skip_ws(&mut i);
-    if i == n {
-        // Only an empty array is all whitespace.
-        return if first && last { Ok(out) } else { Err(i) };
-    }
-    loop {
-        skip_ws(&mut i);
-        let s = i;
-        let mut v: u64 = 0;
-        while i < n && t[i].is_ascii_digit() {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add((t[i] - b'0') as u64))
-                .ok_or(s)?;
-            i += 1;
-        }
-        if i == s {
-            return Err(s);
-        }
-        out.push(v);
-        skip_ws(&mut i);
-        if i == n {
-            return if last { Ok(out) } else { Err(i) };
-        }
-        if t[i] != b',' {
+    let mut out = Vec::with_capacity(t.len() / 4);
+    // 0: before a number; 1: in one; 2: after one (whitespace).
+    let mut state = 0u8;
+    let (mut v, mut digits) = (0u64, 0u32);
+    for (i, &c) in t.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            if state == 2 || digits == 19 {
+                return Err(i);
+            }
+            v = v * 10 + d as u64;
+            digits += 1;
+            state = 1;
+        } else if c == b',' {
+            if state == 0 {
+                return Err(i);
+            }
+            out.push(v);
+            (v, digits, state) = (0, 0, 0);
+        } else if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            if state == 1 {
+                state = 2;
+            }
+        } else {
             return Err(i);
         }
-        i += 1;
-        if i == n {
-            // A piece ends after a comma; the array does not.
-            return if last { Err(i - 1) } else { Ok(out) };
+    }
+    match state {
+        // Whitespace only: an empty array, or a piece that ends after its comma.
+        0 if out.is_empty() => (first && last || !last).then_some(out).ok_or(t.len()),
+        0 => (!last).then_some(out).ok_or(t.len()),
+        _ if last => {
+            out.push(v);
+            Ok(out)
         }
+        _ => Err(t.len()),
     }
 }
 
@@ -457,13 +750,16 @@ pub(crate) fn parse(path: &Path, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> 
             "not a V8 heap snapshot (a JSON object whose first member is \"snapshot\")",
         ));
     }
-    let mut c = Cursor { b, at: 0, path };
+    let mut c = Cursor {
+        b,
+        at: 0,
+        path,
+        bytes: &bytes,
+    };
     c.expect(b'{')?;
     let mut header: Option<SnapshotHeader> = None;
     let (mut nodes, mut edges) = (None::<NodeCols>, None::<EdgeCols>);
     let (mut strings, mut locations) = (None, Vec::new());
-    let too_big =
-        |at: u64, what: &str| format_error(path, at, format!("{what} does not fit 32 bits"));
     loop {
         let key_at = c.at as u64;
         let key = c.string()?;
@@ -503,46 +799,17 @@ pub(crate) fn parse(path: &Path, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> 
             b"nodes" => {
                 let h = need_header()?;
                 let roles = roles(&h.meta.node_fields, false);
-                let cap = h.node_count.unwrap_or(0).min(1 << 31) as usize;
-                let mut n = NodeCols {
-                    ty: Vec::with_capacity(cap),
-                    name: Vec::with_capacity(cap),
-                    id: Vec::with_capacity(cap),
-                    size: Vec::with_capacity(cap),
-                    edge_count: Vec::with_capacity(cap),
-                };
-                let mut k = 0usize;
-                let total = b.len() as u64;
-                let count = int_array(&mut c, &mut |vals, at| {
-                    progress("reading nodes", at, total);
-                    for &v in vals {
-                        match roles[k] {
-                            Role::Type => {
-                                n.ty.push(u8::try_from(v).map_err(|_| too_big(at, "a node type"))?)
-                            }
-                            Role::Name => n
-                                .name
-                                .push(u32::try_from(v).map_err(|_| too_big(at, "a node name"))?),
-                            Role::Id => n.id.push(v),
-                            Role::Size => n.size.push(v),
-                            Role::Count => n
-                                .edge_count
-                                .push(u32::try_from(v).map_err(|_| too_big(at, "an edge count"))?),
-                            _ => {}
-                        }
-                        k = if k + 1 == roles.len() { 0 } else { k + 1 };
+                let mut cols = columns(&mut c, &roles, 1, "reading nodes", progress)?;
+                let mut n = NodeCols::default();
+                for (r, col) in roles.iter().zip(cols.drain(..)) {
+                    match (r, col) {
+                        (Role::Type, Col::U8(v)) => n.ty = v,
+                        (Role::Name, Col::U32(v)) => n.name = v,
+                        (Role::Id, Col::U64(v)) => n.id = v,
+                        (Role::Size, Col::U64(v)) => n.size = v,
+                        (Role::Count, Col::U32(v)) => n.edge_count = v,
+                        _ => {}
                     }
-                    Ok(())
-                })?;
-                if count % roles.len() as u64 != 0 {
-                    return Err(format_error(
-                        path,
-                        c.at as u64,
-                        format!(
-                            "nodes holds {count} numbers, not a multiple of its {} fields",
-                            roles.len()
-                        ),
-                    ));
                 }
                 nodes = Some(n);
             }
@@ -550,49 +817,15 @@ pub(crate) fn parse(path: &Path, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> 
                 let h = need_header()?;
                 let roles = roles(&h.meta.edge_fields, true);
                 let nf = h.meta.node_fields.len() as u64;
-                let cap = h.edge_count.unwrap_or(0).min(1 << 32) as usize;
-                let mut e = EdgeCols {
-                    ty: Vec::with_capacity(cap),
-                    name: Vec::with_capacity(cap),
-                    to: Vec::with_capacity(cap),
-                };
-                let mut k = 0usize;
-                let total = b.len() as u64;
-                let count = int_array(&mut c, &mut |vals, at| {
-                    progress("reading edges", at, total);
-                    for &v in vals {
-                        match roles[k] {
-                            Role::Type => {
-                                e.ty.push(u8::try_from(v).map_err(|_| too_big(at, "an edge type"))?)
-                            }
-                            Role::Name => e
-                                .name
-                                .push(u32::try_from(v).map_err(|_| too_big(at, "an edge name"))?),
-                            Role::To => {
-                                if v % nf != 0 {
-                                    return Err(format_error(path, at, format!(
-                                        "an edge's to_node {v} is not a multiple of the {nf} node fields")));
-                                }
-                                e.to.push(
-                                    u32::try_from(v / nf)
-                                        .map_err(|_| too_big(at, "a node index"))?,
-                                )
-                            }
-                            _ => {}
-                        }
-                        k = if k + 1 == roles.len() { 0 } else { k + 1 };
+                let mut cols = columns(&mut c, &roles, nf, "reading edges", progress)?;
+                let mut e = EdgeCols::default();
+                for (r, col) in roles.iter().zip(cols.drain(..)) {
+                    match (r, col) {
+                        (Role::Type, Col::U8(v)) => e.ty = v,
+                        (Role::Name, Col::U32(v)) => e.name = v,
+                        (Role::To, Col::U32(v)) => e.to = v,
+                        _ => {}
                     }
-                    Ok(())
-                })?;
-                if count % roles.len() as u64 != 0 {
-                    return Err(format_error(
-                        path,
-                        c.at as u64,
-                        format!(
-                            "edges holds {count} numbers, not a multiple of its {} fields",
-                            roles.len()
-                        ),
-                    ));
                 }
                 edges = Some(e);
             }
@@ -629,8 +862,23 @@ pub(crate) fn parse(path: &Path, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> 
     let nodes = nodes.ok_or_else(|| missing("nodes array"))?;
     let edges = edges.ok_or_else(|| missing("edges array"))?;
     let strings: Vec<StrSpan> = strings.ok_or_else(|| missing("strings array"))?;
-    // The arrays must agree with one another.
+    // The arrays must agree with one another and with the header.
     let n = nodes.ty.len() as u64;
+    for (what, said, has) in [
+        ("nodes", header.node_count, n),
+        ("edges", header.edge_count, edges.ty.len() as u64),
+    ] {
+        if said.is_some_and(|x| x != has) {
+            return Err(format_error(
+                path,
+                end,
+                format!(
+                    "snapshot.meta says {} {what}, the {what} array holds {has}",
+                    said.unwrap_or(0)
+                ),
+            ));
+        }
+    }
     let want_edges: u64 = nodes.edge_count.iter().map(|&c| c as u64).sum();
     if want_edges != edges.ty.len() as u64 {
         return Err(format_error(
@@ -749,7 +997,9 @@ mod tests {
         assert_eq!(parse_ints(b"", true, true), Ok(vec![]));
         assert_eq!(parse_ints(b"1,-2", true, true), Err(2));
         assert_eq!(parse_ints(b"1,,2", true, true), Err(2));
-        assert_eq!(parse_ints(b"99999999999999999999999", true, true), Err(0));
+        assert_eq!(parse_ints(b"99999999999999999999999", true, true), Err(19));
+        assert_eq!(parse_ints(b"1 2", true, true), Err(2));
+        assert_eq!(parse_ints(b"1,2,", true, true), Err(4));
     }
 
     #[test]
