@@ -189,6 +189,22 @@ fn diff_of_two_snapshots_puts_the_planted_growth_first() {
             config.is_none(),
             "node{major}: ConfigEntry did not change: {d}"
         );
+        // By holder: the global request log grew by the planted requests.
+        let d = json(&v8dump(&[
+            "diff",
+            path_str(&sa),
+            path_str(&sb),
+            "--by",
+            "holder",
+            "--json",
+        ]));
+        let h = &d["holders"][0];
+        assert_eq!(h["holder"], "requestLog", "node{major}: {d}");
+        assert_eq!(
+            h["children_delta"].as_i64(),
+            Some(planted),
+            "node{major}: {h}"
+        );
         // A core against a snapshot, with the same names on both sides: diff_small's core
         // holds 1000 LeakedRequest objects (see fixtures/scenarios/_growing_leak.js).
         let core = fixture("diff_small", major).core;

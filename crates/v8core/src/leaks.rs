@@ -1256,6 +1256,25 @@ pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) 
     };
     let mut points = accumulation_points(&t, &HeapNames { h, edges: &edges }, n, min_bytes.max(1));
     points.retain(|(x, _)| t.size(*x) >= min_bytes);
+    let rows = holder_rows(&t, d, points, max, &|x, chain| ctx.describe(x, chain));
+    Holders {
+        heap_bytes,
+        external_bytes,
+        rows,
+    }
+}
+
+/// The holders among accumulation `points` (each retaining at least the size compared), the
+/// largest `max`, each with its own share: what it retains less what the holders inside it
+/// retain, so that growth is credited to the innermost holder that has it. Holders the
+/// program names alike are one row. `describe` names a point as `leaks` does.
+pub(crate) fn holder_rows(
+    t: &Tree,
+    d: &Dominators,
+    mut points: Vec<(usize, Option<Chain>)>,
+    max: usize,
+    describe: &dyn Fn(usize, Option<Chain>) -> Suspect,
+) -> Vec<HolderRow> {
     points.sort_by_key(|(x, _)| std::cmp::Reverse(t.size(*x)));
     points.truncate(max);
     // Each holder's own share: what it retains less what the holders inside it retain, so
@@ -1280,7 +1299,7 @@ pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) 
     }
     let mut rows: Vec<HolderRow> = Vec::new();
     for (k, (x, chain)) in points.into_iter().enumerate() {
-        let mut s = ctx.describe(x, chain);
+        let mut s = describe(x, chain);
         s.retained = s.retained.saturating_sub(nested[k].0);
         s.retained_external = s.retained_external.saturating_sub(nested[k].1);
         match rows
@@ -1303,11 +1322,7 @@ pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) 
             }),
         }
     }
-    Holders {
-        heap_bytes,
-        external_bytes,
-        rows,
-    }
+    rows
 }
 
 /// [`holders`]' answer.

@@ -9,8 +9,8 @@ use super::session::SnapshotSession;
 use crate::answer::Answer;
 use crate::graph::snapshot as ex;
 use crate::leaks::{
-    accumulation_points, largest_child, Chain, CodeRef, LeakOptions, Leaks, NameCount, Suspect,
-    SuspectKind, Tree, TreeNames,
+    accumulation_points, holder_rows, largest_child, Chain, CodeRef, Holders, LeakOptions, Leaks,
+    NameCount, Suspect, SuspectKind, Tree, TreeNames,
 };
 use crate::objects::position::FunctionLocation;
 use crate::render::bytes;
@@ -110,9 +110,42 @@ impl SnapshotSession {
         )
     }
 
-    /// One side of `diff`. Holders of memory are compared on cores only.
-    pub fn diff_side_with(&self, _holders: bool) -> DiffSide {
-        self.diff_side()
+    /// One side of `diff`; with the holders of memory when `holders` (`diff --by holder`,
+    /// growth limits).
+    pub fn diff_side_with(&self, holders: bool) -> DiffSide {
+        let mut side = self.diff_side();
+        side.holders = holders.then(|| self.holders(crate::session::HOLDER_MIN_BYTES, 200));
+        side
+    }
+
+    /// The holders of memory: every accumulation point retaining at least `min_bytes`, the
+    /// largest `max`, named as `leaks` names them (see [`crate::leaks::holders`]).
+    pub fn holders(&self, min_bytes: u64, max: usize) -> Holders {
+        let g = self.graph();
+        let d = self.dominators();
+        let n = g.len();
+        let t = Tree::build(n, d, &[]);
+        let heap_bytes = d.retained(0);
+        let globals = self.globals();
+        let points: Vec<(usize, Option<Chain>)> =
+            accumulation_points(&t, &SnapNames(self), n, min_bytes.max(1))
+                .into_iter()
+                .filter(|(x, _)| {
+                    *x != 0
+                        && g.ty[*x] != ex::T_SYNTHETIC
+                        && !globals.contains(x)
+                        && t.size(*x) >= min_bytes
+                })
+                .collect();
+        let total = heap_bytes.max(1);
+        let rows = holder_rows(&t, d, points, max, &|x, chain| {
+            self.describe(&t, x, chain, total)
+        });
+        Holders {
+            heap_bytes,
+            external_bytes: 0,
+            rows,
+        }
     }
 
     /// The JavaScript object owning an engine store (an Array's elements, a Map's table, an
