@@ -75,7 +75,9 @@ pub(crate) fn node_type(h: &Heap, i: usize) -> u8 {
         Kind::BigInt => T_BIGINT,
         Kind::Map => T_SHAPE,
         Kind::FixedArray | Kind::FixedDoubleArray | Kind::PropertyArray => T_ARRAY,
-        Kind::Context | Kind::NativeContext => T_OBJECT,
+        Kind::Context => T_OBJECT,
+        // V8's snapshots type the native context `hidden` (`system / NativeContext`).
+        Kind::NativeContext => T_HIDDEN,
         Kind::Other if type_name().contains("CODE") => T_CODE,
         _ => T_HIDDEN,
     }
@@ -138,11 +140,7 @@ pub fn type_rows(h: &Heap, scope: crate::objects::census::Scope) -> Vec<CensusRo
         .enumerate()
         .filter(|(_, c)| c.0 > 0)
         .map(|(t, &(count, size, dead))| CensusRow {
-            // The one unnamed object type is the native context.
-            name: match t as u8 {
-                T_OBJECT => "system / NativeContext".to_string(),
-                t => summary_group(t).to_string(),
-            },
+            name: summary_group(t as u8).to_string(),
             count,
             size,
             unreachable: all.then_some(dead),
@@ -304,7 +302,7 @@ impl<'h> Exporter<'h> {
             T_SYMBOL => "symbol".into(),
             T_BIGINT => "bigint".into(),
             T_SHAPE => system("Map"),
-            T_OBJECT => system("NativeContext"),
+            _ if h.index.kind(&h.p, i) == Kind::NativeContext => system("NativeContext"),
             _ => system(&type_name()),
         };
         (ty, name)
