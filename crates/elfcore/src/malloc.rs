@@ -84,20 +84,36 @@ impl Malloc {
             if !s.writable() || s.present < 4096 || dump.mapped_file_at(s.vaddr).is_some() {
                 continue;
             }
-            let (start, end) = (s.vaddr.0, s.vaddr.0 + s.present.min(s.memsz));
+            let (mut start, end) = (s.vaddr.0, s.vaddr.0 + s.present.min(s.memsz));
             let mem = dump.memory();
-            let found = if start % HEAP_MAX == 0 {
-                arena_heap(mem, start, end).or_else(|| main_heap(mem, start, end))
-            } else {
-                main_heap(mem, start, end)
-            };
-            match found {
-                Some(Walk::Heap(h, free)) => {
-                    out.heaps.push(h);
-                    out.free_ranges.extend(free);
+            // One segment can hold several mappings (the kernel merges neighbouring anonymous
+            // ones): main-arena regions that end in fenceposts before the segment does, with
+            // chunks malloc mapped for single large allocations between them. Each step moves
+            // on by at least a page.
+            while start < end {
+                if let Some(size) = mmapped_chunk(mem, start, end) {
+                    start += size;
+                    continue;
                 }
-                Some(Walk::Rejected) => out.rejected += 1,
-                None => {}
+                let found = if start % HEAP_MAX == 0 {
+                    arena_heap(mem, start, end).or_else(|| main_heap(mem, start, end))
+                } else {
+                    main_heap(mem, start, end)
+                };
+                match found {
+                    Some(Walk::Heap(h, free)) => {
+                        let next = h.end.div_ceil(4096) * 4096;
+                        out.heaps.push(h);
+                        out.free_ranges.extend(free);
+                        if next > start {
+                            start = next;
+                            continue;
+                        }
+                    }
+                    Some(Walk::Rejected) => out.rejected += 1,
+                    None => {}
+                }
+                break;
             }
         }
         out.free_ranges.sort_unstable();
@@ -129,6 +145,23 @@ impl Malloc {
 enum Walk {
     Heap(MallocHeap, Vec<(u64, u64)>),
     Rejected,
+}
+
+/// The size of the chunk malloc mapped for one large allocation at page `a`, if one is there:
+/// `{prev_size (its alignment padding, under a page), size | IS_MMAPPED}`, whole pages,
+/// inside `..end`.
+fn mmapped_chunk(mem: &dyn Memory, a: u64, end: u64) -> Option<u64> {
+    let prev = u64_at(mem, a)?;
+    let size = u64_at(mem, a + 8)?;
+    let bytes = size & !7;
+    (a % 4096 == 0
+        && prev < 4096
+        && size & 2 != 0
+        && size & 4 == 0
+        && bytes >= 4096
+        && bytes % 4096 == 0
+        && a.checked_add(bytes)? <= end)
+        .then_some(bytes)
 }
 
 fn u64_at(mem: &dyn Memory, a: u64) -> Option<u64> {
@@ -202,6 +235,20 @@ fn walk(dump: &dyn Memory, kind: HeapKind, start: u64, first: u64, end: u64) -> 
         // new heap, but its second fencepost is a bare header of size 0 (PREV_INUSE set) in
         // the last 16 to 31 bytes: glibc rounds the old top down by MINSIZE first. Seen on
         // Node 18 cores with zlib streams filling several 64 MiB heaps of one arena.
+        // A main-arena region that glibc could not extend (brk, or an mmapped stand-in for
+        // it, blocked by the next mapping) ends in two fenceposts and the arena goes on in a
+        // new region; the core may merge the next mapping into the same segment, so the
+        // region ends there whatever follows. (No chunk is smaller than 32 bytes: a 16-byte
+        // header is only ever a fencepost.)
+        if size == FENCEPOST
+            && kind == HeapKind::Main
+            && u64_at(dump, p + FENCEPOST + 8) == Some(FENCEPOST | 1)
+        {
+            // The region's mapping goes on to the page's end (glibc rounds the old top down to
+            // 16 bytes before it places the fenceposts).
+            h.end = ((p + 2 * FENCEPOST).div_ceil(4096) * 4096).min(end);
+            return Some(Walk::Heap(h, free));
+        }
         if size == FENCEPOST {
             if let Some(n) = end
                 .checked_sub(p)
@@ -308,6 +355,24 @@ mod tests {
         bytes[fence + 24..fence + 32].copy_from_slice(&0x21u64.to_le_bytes());
         let img = ByteImage::new().with(Address(base), bytes);
         assert!(walk(&img, HeapKind::Main, base, base, base + total).is_none());
+    }
+
+    #[test]
+    fn a_main_region_closed_by_fenceposts_mid_segment_ends_there() {
+        // A main-arena region (chunks, fenceposts) and, in the same segment, whatever the
+        // kernel merged after it: the heap ends at its fenceposts.
+        let base = 0x10_0000;
+        let (mut bytes, _) = image(&[(0x290, true), (0x40, true)], 0x20);
+        let fence = 0x2d0usize;
+        bytes[fence + 8..fence + 16].copy_from_slice(&0x11u64.to_le_bytes());
+        bytes[fence + 24..fence + 32].copy_from_slice(&0x11u64.to_le_bytes());
+        bytes.resize(0x3000, 0x5a);
+        let img = ByteImage::new().with(Address(base), bytes);
+        let Some(Walk::Heap(h, _)) = walk(&img, HeapKind::Main, base, base, base + 0x3000) else {
+            panic!("the walk must check out");
+        };
+        assert_eq!(h.end, base + 0x1000);
+        assert_eq!((h.chunks_in_use, h.in_use), (2, 0x2d0));
     }
 
     #[test]
