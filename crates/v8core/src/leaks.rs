@@ -480,6 +480,11 @@ fn group(h: &Heap, items: impl Iterator<Item = (usize, u64)>, top: usize) -> Vec
         e.0 += 1;
         e.1 += b;
     }
+    top_name_counts(by, top)
+}
+
+/// Per-name (count, bytes) as rows, the most bytes first (then count, then name), cut to `top`.
+pub(crate) fn top_name_counts(by: FxHashMap<String, (u64, u64)>, top: usize) -> Vec<NameCount> {
     let mut v: Vec<NameCount> = by
         .into_iter()
         .map(|(name, (count, bytes))| NameCount { name, count, bytes })
@@ -492,6 +497,20 @@ fn group(h: &Heap, items: impl Iterator<Item = (usize, u64)>, top: usize) -> Vec
     });
     v.truncate(top);
     v
+}
+
+/// `, which retain 2000 Buffer, 2000 ArrayBuffer, ...` (the first three), or nothing.
+pub(crate) fn retain_words(retains: &[NameCount]) -> String {
+    let top: Vec<String> = retains
+        .iter()
+        .take(3)
+        .map(|n| format!("{} {}", n.count, n.name))
+        .collect();
+    if top.is_empty() {
+        String::new()
+    } else {
+        format!(", which retain {}", top.join(", "))
+    }
 }
 
 /// What `x`'s dominator subtree holds: JS objects (snapshot "object" type) by name, largest
@@ -558,7 +577,7 @@ enum BaseKind {
     Root,
 }
 
-fn property_text(p: &str) -> String {
+pub(crate) fn property_text(p: &str) -> String {
     let ident = !p.is_empty()
         && !p.starts_with(|c: char| c.is_ascii_digit())
         && p.chars()
@@ -907,18 +926,7 @@ impl Ctx<'_> {
                 functions += 1;
             }
         }
-        let retain_words = {
-            let top: Vec<String> = retains
-                .iter()
-                .take(3)
-                .map(|n| format!("{} {}", n.count, n.name))
-                .collect();
-            if top.is_empty() {
-                String::new()
-            } else {
-                format!(", which retain {}", top.join(", "))
-            }
-        };
+        let retain_words = retain_words(&retains);
         let is_events =
             steps.get(1).is_some_and(|s| s.edge.name == "._events") && hk == Kind::JSArray;
         // The emitter's name when this is the listener array of one event.

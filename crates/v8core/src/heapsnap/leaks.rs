@@ -9,8 +9,8 @@ use super::session::SnapshotSession;
 use crate::answer::Answer;
 use crate::graph::snapshot as ex;
 use crate::leaks::{
-    accumulation_points, holder_rows, largest_child, Chain, CodeRef, Holders, LeakOptions, Leaks,
-    NameCount, Suspect, SuspectKind, Tree, TreeNames,
+    accumulation_points, holder_rows, largest_child, property_text, retain_words, top_name_counts,
+    Chain, CodeRef, Holders, LeakOptions, Leaks, NameCount, Suspect, SuspectKind, Tree, TreeNames,
 };
 use crate::objects::position::FunctionLocation;
 use crate::render::bytes;
@@ -37,18 +37,6 @@ struct ProgramName {
     /// The closure variable's context, when the expression starts at one.
     scope: Option<usize>,
     global: bool,
-}
-
-fn property_text(p: &str) -> String {
-    let ident = !p.is_empty()
-        && !p.starts_with(|c: char| c.is_ascii_digit())
-        && p.chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
-    if ident {
-        format!(".{p}")
-    } else {
-        format!("['{}']", p.replace('\'', "\\'"))
-    }
 }
 
 impl SnapshotSession {
@@ -235,18 +223,7 @@ impl SnapshotSession {
         let share = retained as f64 / total as f64;
         let size_words = format!("{}, {:.0}% of the memory", bytes(retained), share * 100.0);
         let retains = self.retained_names(t, x, 6);
-        let retain_words = {
-            let top: Vec<String> = retains
-                .iter()
-                .take(3)
-                .map(|n| format!("{} {}", n.count, n.name))
-                .collect();
-            if top.is_empty() {
-                String::new()
-            } else {
-                format!(", which retain {}", top.join(", "))
-            }
-        };
+        let retain_words = retain_words(&retains);
         let child_names = match &chain {
             Some(c) => vec![NameCount {
                 name: self.display_name(x),
@@ -546,7 +523,7 @@ impl SnapshotSession {
             e.0 += c;
             e.1 += b;
         }
-        sorted(merged, top)
+        top_name_counts(merged, top)
     }
 }
 
@@ -561,22 +538,7 @@ fn group(
         e.0 += 1;
         e.1 += b;
     }
-    sorted(by, top)
-}
-
-fn sorted(by: FxHashMap<String, (u64, u64)>, top: usize) -> Vec<NameCount> {
-    let mut v: Vec<NameCount> = by
-        .into_iter()
-        .map(|(name, (count, bytes))| NameCount { name, count, bytes })
-        .collect();
-    v.sort_by(|a, b| {
-        b.bytes
-            .cmp(&a.bytes)
-            .then(b.count.cmp(&a.count))
-            .then(a.name.cmp(&b.name))
-    });
-    v.truncate(top);
-    v
+    top_name_counts(by, top)
 }
 
 fn join(parts: Vec<String>) -> String {
