@@ -6,7 +6,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use v8core::Session;
+use v8core::input::Input;
+use v8core::{Session, SnapshotSession};
 
 fn timings() -> bool {
     std::env::var_os("V8DUMP_TIMINGS").is_some_and(|v| v != "0")
@@ -17,34 +18,30 @@ fn timings() -> bool {
 pub fn session(args: &CoreArgs) -> Result<Session, v8core::Error> {
     let t = Instant::now();
     let s = Session::open(&args.core, &args.options())?;
-    if timings() {
-        eprintln!(
-            "{:<22} {:>8.3} s  {}",
-            "opening",
-            t.elapsed().as_secs_f64(),
-            rss()
-        );
-    }
+    opened(t);
     let r = Reporter::new();
     Ok(s.with_progress(Arc::new(move |what, done, total| r.call(what, done, total))))
 }
 
 /// Open the core or heap snapshot `args.core` names (told apart by content), with the same
 /// progress bar and timings as [`session`].
-pub fn input(args: &CoreArgs) -> Result<v8core::input::Input, v8core::Error> {
+pub fn input(args: &CoreArgs) -> Result<Input, v8core::Error> {
     if !v8core::heapsnap::is_snapshot_file(&args.core)? {
-        return session(args).map(v8core::input::Input::Core);
+        return session(args).map(Input::Core);
     }
     let t = Instant::now();
-    let r = Arc::new(Reporter::new());
-    let r2 = r.clone();
-    let s = v8core::input::Input::open(
+    // Reading the file is the long step here: the bar is drawn while it is opened.
+    let r = Reporter::new();
+    let s = SnapshotSession::open_with(
         &args.core,
-        &args.options(),
-        Some(Arc::new(move |what, done, total| {
-            r2.call(what, done, total)
-        })),
+        Some(Arc::new(move |what, done, total| r.call(what, done, total))),
     )?;
+    opened(t);
+    Ok(Input::Snapshot(s))
+}
+
+/// With V8DUMP_TIMINGS=1: how long opening took, and the memory used.
+fn opened(t: Instant) {
     if timings() {
         eprintln!(
             "{:<22} {:>8.3} s  {}",
@@ -53,8 +50,6 @@ pub fn input(args: &CoreArgs) -> Result<v8core::input::Input, v8core::Error> {
             rss()
         );
     }
-    drop(r);
-    Ok(s)
 }
 
 /// Draws the bar and keeps the stage timings.

@@ -154,7 +154,7 @@ fn mmapped_chunk(mem: &dyn Memory, a: u64, end: u64) -> Option<u64> {
     let prev = u64_at(mem, a)?;
     let size = u64_at(mem, a + 8)?;
     let bytes = size & !7;
-    (a % 4096 == 0
+    (a.is_multiple_of(4096)
         && prev < 4096
         && size & 2 != 0
         && size & 4 == 0

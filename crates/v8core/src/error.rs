@@ -192,6 +192,22 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// No object is named `name`: the error, with up to five of the `known` names that contain
+    /// it (case-insensitively) as suggestions.
+    pub fn no_instances(name: &str, known: impl IntoIterator<Item = String>) -> Error {
+        let want = name.to_lowercase();
+        Error::NoInstances {
+            name: name.to_string(),
+            similar: known
+                .into_iter()
+                .filter(|n| n.to_lowercase().contains(&want))
+                .take(5)
+                .collect(),
+        }
+    }
+}
+
 fn similar_hint(similar: &[String]) -> String {
     if similar.is_empty() {
         String::new()

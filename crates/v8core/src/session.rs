@@ -322,18 +322,8 @@ impl Session {
         let h = self.heap();
         let found = h.instances(name, scope(all));
         if found.is_empty() {
-            let want = name.to_lowercase();
-            let similar = h
-                .census(Scope::All, false)
-                .into_iter()
-                .filter(|r| r.name.to_lowercase().contains(&want))
-                .take(5)
-                .map(|r| r.name)
-                .collect();
-            return Err(Error::NoInstances {
-                name: name.to_string(),
-                similar,
-            });
+            let known = h.census(Scope::All, false).into_iter().map(|r| r.name);
+            return Err(Error::no_instances(name, known));
         }
         let instances = found
             .iter()

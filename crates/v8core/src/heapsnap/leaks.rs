@@ -65,7 +65,7 @@ impl SnapshotSession {
             .map(|(x, chain)| self.describe(&t, x, chain, total))
             .filter(|s| !node_state(s))
             .collect();
-        suspects.sort_by(|a, b| b.retained.cmp(&a.retained));
+        suspects.sort_by_key(|s| std::cmp::Reverse(s.retained));
         suspects.truncate(opts.top);
         let pct = (opts.threshold * 100.0).round();
         let floor = if opts.min_bytes > 0 {

@@ -442,15 +442,9 @@ fn columns(
         // Commas before byte `a`: `seen`. The next element boundary is after comma number
         // `want` (0-based), the first with want + 1 a multiple of k.
         let want = (seen + 1).div_ceil(k) * k - 1;
-        let mut idx = seen;
-        let mut pos = None;
-        for p in memchr::memchr_iter(b',', &text[a..]) {
-            if idx == want {
-                pos = Some(a + p + 1);
-                break;
-            }
-            idx += 1;
-        }
+        let pos = memchr::memchr_iter(b',', &text[a..])
+            .nth(want - seen)
+            .map(|p| a + p + 1);
         match pos {
             Some(p) if p > cuts.last().map_or(0, |x| x.0) => cuts.push((p, (want + 1) / k)),
             _ => {}
@@ -575,7 +569,7 @@ fn fill(
             }
             if let Some((f, c)) = &mut tg.to {
                 let v = vals[*f];
-                if v % to_div != 0 {
+                if !v.is_multiple_of(to_div) {
                     return Err((
                         s,
                         format!(
@@ -702,7 +696,7 @@ fn parse_ints(t: &[u8], first: bool, last: bool) -> std::result::Result<Vec<u64>
     }
     match state {
         // Whitespace only: an empty array, or a piece that ends after its comma.
-        0 if out.is_empty() => (first && last || !last).then_some(out).ok_or(t.len()),
+        0 if out.is_empty() => (first || !last).then_some(out).ok_or(t.len()),
         0 => (!last).then_some(out).ok_or(t.len()),
         _ if last => {
             out.push(v);

@@ -272,7 +272,9 @@ impl SnapshotSession {
     /// The census by name (several string indexes can hold one text).
     fn census_rows(&self, by_properties: bool) -> Vec<CensusRow> {
         let g = &self.g;
-        let mut rows: FxHashMap<(String, Option<Vec<String>>), (u64, u64)> = FxHashMap::default();
+        // (name, own property names with -d): (count, self size).
+        type GroupKey = (String, Option<Vec<String>>);
+        let mut rows: FxHashMap<GroupKey, (u64, u64)> = FxHashMap::default();
         if by_properties {
             for v in 0..g.len() {
                 if !self.counted(v) {
@@ -426,18 +428,8 @@ impl SnapshotSession {
             .filter(|&v| self.counted(v) && g.name(v) == name)
             .collect();
         if found.is_empty() {
-            let want = name.to_lowercase();
-            let similar = self
-                .census_rows(false)
-                .into_iter()
-                .filter(|r| r.name.to_lowercase().contains(&want))
-                .take(5)
-                .map(|r| r.name)
-                .collect();
-            return Err(Error::NoInstances {
-                name: name.to_string(),
-                similar,
-            });
+            let known = self.census_rows(false).into_iter().map(|r| r.name);
+            return Err(Error::no_instances(name, known));
         }
         let instances = found
             .iter()
@@ -600,7 +592,7 @@ impl SnapshotSession {
             return out;
         }
         if depth > limits.depth || seen.contains(&v) {
-            out.truncated = g.edges(v).len() > 0;
+            out.truncated = !g.edges(v).is_empty();
             if seen.contains(&v) {
                 out.notes
                     .push("cycle: this object is already shown above".into());
