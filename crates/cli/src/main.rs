@@ -279,6 +279,32 @@ enum Command {
         #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
     },
+    /// Retained memory as a flame graph: each object's stack is its chain of dominators from
+    /// the roots, frames named as DevTools names objects (functions as `name (script:line)`),
+    /// siblings of one name merged, so what holds the memory is the widest tower. Formats:
+    /// `svg` (a flame graph to open in a browser), `folded` (flamegraph.pl, inferno,
+    /// speedscope), `pprof` (gzipped profile.proto, bytes as the value: `go tool pprof`,
+    /// Pyroscope, speedscope), `json` (the tree).
+    Flamegraph {
+        #[command(flatten)]
+        core: CoreArgs,
+        /// Write to FILE (`-`: standard output).
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: PathBuf,
+        /// The format; by default from the file's name (`.svg`, `.pb.gz`, `.json`, else
+        /// folded).
+        #[arg(long, value_enum)]
+        format: Option<FlameFormatArg>,
+        /// Fold frames retaining less than this share of the memory, in percent.
+        #[arg(long, default_value_t = 0.001, value_name = "PERCENT")]
+        min_share: f64,
+        /// Fold frames deeper than N into one.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        max_depth: usize,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Leak suspects: what retains the most memory (heap and the external memory its objects
     /// keep), followed down to where it fans out, described by what holds it, its children,
     /// what they retain and the code behind it; then duplicate strings.
@@ -539,6 +565,36 @@ fn run(cli: &Cli) -> Res {
             Ok(())
         }
         Command::Top { core, json, limit } => emit(&progress::input(core)?.top(*limit), *json),
+        Command::Flamegraph {
+            core,
+            output,
+            format,
+            min_share,
+            max_depth,
+            json,
+        } => {
+            use v8core::flame::{FlameFormat, TreeOptions};
+            let format = match format {
+                Some(FlameFormatArg::Svg) => FlameFormat::Svg,
+                Some(FlameFormatArg::Folded) => FlameFormat::Folded,
+                Some(FlameFormatArg::Pprof) => FlameFormat::Pprof,
+                Some(FlameFormatArg::Json) => FlameFormat::Json,
+                None => FlameFormat::from_path(output),
+            };
+            let input = progress::input(core)?;
+            let opts = TreeOptions {
+                max_depth: *max_depth,
+                min_share: min_share / 100.0,
+                ..TreeOptions::default()
+            };
+            let tree = input.retained_tree(&opts);
+            let title = format!("Retained memory of {}", core.core.display());
+            let written = v8core::flame::write(&tree.body, format, output, &title)?;
+            if output.as_os_str() == "-" {
+                return Ok(());
+            }
+            emit(&tree.with_body(written), *json)
+        }
         Command::Leaks {
             core,
             json,
@@ -602,6 +658,15 @@ fn run(cli: &Cli) -> Res {
             budget: memory_budget.map(|m| m << 20),
         }),
     }
+}
+
+/// `flamegraph --format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum FlameFormatArg {
+    Svg,
+    Folded,
+    Pprof,
+    Json,
 }
 
 /// Tools for maintainers of v8dump.

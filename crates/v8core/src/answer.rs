@@ -30,6 +30,19 @@ pub struct Answer<T> {
     pub body: T,
 }
 
+impl<T> Answer<T> {
+    /// The same envelope (command, marks) around another body: what was made from this
+    /// answer (a file written from it).
+    pub fn with_body<U>(&self, body: U) -> Answer<U> {
+        Answer {
+            schema_version: self.schema_version,
+            command: self.command,
+            partial: self.partial.clone(),
+            body,
+        }
+    }
+}
+
 /// Why an answer may be incomplete or uncertain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Partial {

@@ -182,6 +182,14 @@ pub enum Error {
         /// What a snapshot lacks for it.
         what: &'static str,
     },
+    /// An answer could not be encoded in the format asked for (a flame graph, a profile).
+    #[error("cannot draw {what}: {why}")]
+    Render {
+        /// What was being made.
+        what: &'static str,
+        /// Why it failed.
+        why: String,
+    },
     /// An output file could not be written.
     #[error("cannot write {path}: {message}")]
     Output {

@@ -140,6 +140,17 @@ impl Input {
         }
     }
 
+    /// `flamegraph`: retained memory as a tree of frames.
+    pub fn retained_tree(
+        &self,
+        opts: &crate::flame::TreeOptions,
+    ) -> Answer<crate::flame::RetainedTree> {
+        match self {
+            Input::Core(s) => s.retained_tree(opts),
+            Input::Snapshot(s) => s.retained_tree(opts),
+        }
+    }
+
     /// `leaks`.
     pub fn leaks(&self, opts: &crate::leaks::LeakOptions) -> Answer<crate::leaks::Leaks> {
         match self {

@@ -38,6 +38,7 @@ pub mod answer;
 pub mod calibrate;
 pub mod crash;
 pub mod error;
+pub mod flame;
 pub mod graph;
 pub mod heap;
 pub mod heapsnap;

@@ -804,6 +804,25 @@ impl Session {
         self.answer("leaks", l)
     }
 
+    /// `flamegraph`: retained memory as a tree of frames, the dominator tree with siblings of
+    /// one name merged (see [`crate::flame`]).
+    /// ```
+    /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;
+    /// # use v8core::{OpenOptions, Session};
+    /// let s = Session::open(&core, &OpenOptions::default())?;
+    /// let t = s.retained_tree(&Default::default()).body;
+    /// assert_eq!(t.root.name, "(roots)");
+    /// assert_eq!(t.root.bytes, t.total_bytes);
+    /// # Ok::<(), v8core::Error>(())
+    /// ```
+    pub fn retained_tree(
+        &self,
+        opts: &crate::flame::TreeOptions,
+    ) -> Answer<crate::flame::RetainedTree> {
+        let src = crate::flame::HeapFlame::new(self.heap(), self.dominators());
+        self.answer("flamegraph", crate::flame::retained_tree(&src, opts))
+    }
+
     /// `nodeinfo`: the Node.js process (versions, argv, environment, cwd).
     /// ```
     /// # let core = v8dump_testkit::fixture("listener_leak", 20).core;

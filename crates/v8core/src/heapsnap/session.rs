@@ -1010,6 +1010,71 @@ pub struct SnapshotReport {
     pub leaks: crate::leaks::Leaks,
 }
 
+/// A snapshot's graph as a [`crate::flame::FlameSource`].
+struct SnapFlame<'a>(&'a SnapshotSession);
+
+impl crate::flame::FlameSource for SnapFlame<'_> {
+    fn len(&self) -> usize {
+        self.0.g.len()
+    }
+    fn dominators(&self) -> &Dominators {
+        self.0.dominators()
+    }
+    fn is_root(&self, v: usize) -> bool {
+        v == 0
+    }
+    fn self_size(&self, v: usize) -> u64 {
+        self.0.g.self_size(v)
+    }
+    fn key(&self, v: usize) -> u64 {
+        let g = &self.0.g;
+        let ty = g.ty[v] as u64 + 1;
+        match g.ty[v] {
+            // Closures by name and place (the script id, line and column).
+            ex::T_CLOSURE => {
+                let (s, l, c) = g.location(v).unwrap_or((0, 0, 0));
+                let mut h = rustc_hash::FxHasher::default();
+                std::hash::Hash::hash(&(g.name_id(v), s, l, c), &mut h);
+                (1 << 56) | (std::hash::Hasher::finish(&h) & ((1 << 56) - 1))
+            }
+            ex::T_OBJECT
+            | ex::T_SYNTHETIC
+            | ex::T_HIDDEN
+            | ex::T_CODE
+            | ex::T_SHAPE
+            | ex::T_ARRAY => (2 << 56) | (ty << 32) | g.name_id(v) as u64,
+            // Strings, numbers and the rest by their group.
+            _ => (3 << 56) | ty,
+        }
+    }
+    fn label(&self, v: usize) -> String {
+        let s = self.0;
+        if s.g.ty[v] == ex::T_CLOSURE {
+            let name = s.g.name(v);
+            let name = if name.is_empty() { "(anonymous)".into() } else { name };
+            return match s.function_place(v) {
+                Some(p) => format!("{name} ({p})"),
+                None => name.into_owned(),
+            };
+        }
+        s.display_name(v)
+    }
+    fn address(&self, v: usize) -> String {
+        format!("@{}", self.0.g.id(v))
+    }
+}
+
+impl SnapshotSession {
+    /// `flamegraph`: retained memory as a tree of frames (see [`crate::flame`]), over
+    /// DevTools' dominator tree.
+    pub fn retained_tree(
+        &self,
+        opts: &crate::flame::TreeOptions,
+    ) -> Answer<crate::flame::RetainedTree> {
+        self.answer("flamegraph", crate::flame::retained_tree(&SnapFlame(self), opts))
+    }
+}
+
 impl SnapshotSession {
     /// `report`: the heap's summary, largest constructors, largest retainers and leak
     /// suspects.

@@ -6,6 +6,7 @@ use crate::answer::{Answer, Partial};
 
 mod crash;
 mod find;
+mod flame;
 mod handles;
 mod info;
 mod inspect;
