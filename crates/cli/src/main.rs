@@ -374,6 +374,11 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Write the report as one self-contained HTML page to FILE (opens from disk, loads
+        /// nothing): the leak suspects, a treemap of retained memory, the constructors, the
+        /// memory and the stack.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Tools for maintainers (`debug instance-types NODE`: the enum a new V8 version's table
     /// embeds).
@@ -637,9 +642,10 @@ fn run(cli: &Cli) -> Res {
                 .node_info(*show_secrets),
             *json,
         ),
-        Command::Report { core, json } => match progress::input(core)? {
-            Input::Core(s) => emit(&s.report(), *json),
-            Input::Snapshot(s) => emit(&s.report(), *json),
+        Command::Report { core, json, html } => match (progress::input(core)?, html) {
+            (input, Some(page)) => emit(&input.report_html(&core.core, page)?, *json),
+            (Input::Core(s), None) => emit(&s.report(), *json),
+            (Input::Snapshot(s), None) => emit(&s.report(), *json),
         },
         Command::Debug(d) => debug(d),
         Command::Batch {

@@ -347,34 +347,42 @@ pub fn compare_with_snapshot(
 /// The memlab heap snapshot parser (npm `@memlab/core`), installed once into the fixture cache
 /// with npm (no browser download, no install scripts). Returns its `node_modules` directory.
 pub fn memlab() -> PathBuf {
-    static DONE: Mutex<bool> = Mutex::new(false);
+    npm_package("memlab", "@memlab/core@2.0.5", "@memlab/core")
+}
+
+/// Playwright's browser driver (npm `playwright-core`, which downloads no browser), installed
+/// once into the fixture cache; the page tests drive Debian's `/usr/bin/chromium` with it.
+/// Returns its `node_modules` directory.
+pub fn playwright() -> PathBuf {
+    npm_package("playwright", "playwright-core@1.65.1", "playwright-core")
+}
+
+/// Install the npm package `spec` once into `fixtures/cache/<dir>` (no install scripts) and
+/// return that `node_modules`; `name` is the package's directory in it.
+fn npm_package(dir: &str, spec: &str, name: &str) -> PathBuf {
+    static DONE: Mutex<()> = Mutex::new(());
     let _guard = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = cache_dir().join("memlab");
+    let dir = cache_dir().join(dir);
     let modules = dir.join("node_modules");
-    if modules.join("@memlab/core/package.json").is_file() {
+    if modules.join(name).join("package.json").is_file() {
         return modules;
     }
-    std::fs::create_dir_all(&dir).expect("create memlab dir");
+    std::fs::create_dir_all(&dir).expect("create npm package dir");
     std::fs::write(
         dir.join("package.json"),
-        "{\"name\": \"v8dump-memlab\", \"private\": true}\n",
+        "{\"name\": \"v8dump-test-tools\", \"private\": true}\n",
     )
     .expect("write package.json");
     let out = Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--ignore-scripts",
-            "@memlab/core@2.0.5",
-        ])
+        .args(["install", "--no-audit", "--no-fund", "--ignore-scripts", spec])
         .env("PUPPETEER_SKIP_DOWNLOAD", "1")
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .current_dir(&dir)
         .output()
-        .expect("run npm (needed to install the memlab snapshot parser)");
+        .unwrap_or_else(|e| panic!("run npm (needed to install {spec}): {e}"));
     assert!(
         out.status.success(),
-        "npm install @memlab/core failed:\n{}",
+        "npm install {spec} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     modules

@@ -653,6 +653,87 @@ pub fn pprof(t: &RetainedTree, comment: &str) -> crate::Result<Vec<u8>> {
     })
 }
 
+/// A frame of [`FlatTree`]: a [`Frame`] without its children, with its place in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlatFrame {
+    /// Its index in `frames`.
+    pub id: usize,
+    /// Its parent's index (`null` for the roots' frame).
+    pub parent: Option<usize>,
+    /// Its depth: 0 for the roots' frame.
+    pub depth: usize,
+    /// See [`Frame::name`].
+    pub name: String,
+    /// See [`Frame::example`].
+    pub example: Option<String>,
+    /// See [`Frame::bytes`].
+    pub bytes: u64,
+    /// See [`Frame::objects`].
+    pub objects: u64,
+    /// See [`Frame::self_bytes`].
+    pub self_bytes: u64,
+    /// See [`Frame::self_objects`].
+    pub self_objects: u64,
+    /// See [`Frame::folded_bytes`].
+    pub folded_bytes: u64,
+    /// See [`Frame::folded_frames`].
+    pub folded_frames: u64,
+}
+
+/// `flamegraph --format json`: the tree's figures and its frames in depth-first order, each
+/// after its parent, children largest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlatTree {
+    /// See [`RetainedTree::total_bytes`].
+    pub total_bytes: u64,
+    /// See [`RetainedTree::external_bytes`].
+    pub external_bytes: u64,
+    /// See [`RetainedTree::objects`].
+    pub objects: u64,
+    /// See [`RetainedTree::frames`].
+    pub frames_before_folding: u64,
+    /// See [`RetainedTree::min_bytes`].
+    pub min_bytes: u64,
+    /// See [`RetainedTree::max_depth`].
+    pub max_depth: usize,
+    /// The frames.
+    pub frames: Vec<FlatFrame>,
+}
+
+/// `t` as a [`FlatTree`].
+pub fn flat(t: &RetainedTree) -> FlatTree {
+    let mut frames = Vec::new();
+    let mut todo: Vec<(&Frame, Option<usize>, usize)> = vec![(&t.root, None, 0)];
+    while let Some((f, parent, depth)) = todo.pop() {
+        let id = frames.len();
+        frames.push(FlatFrame {
+            id,
+            parent,
+            depth,
+            name: f.name.clone(),
+            example: f.example.clone(),
+            bytes: f.bytes,
+            objects: f.objects,
+            self_bytes: f.self_bytes,
+            self_objects: f.self_objects,
+            folded_bytes: f.folded_bytes,
+            folded_frames: f.folded_frames,
+        });
+        for c in f.children.iter().rev() {
+            todo.push((c, Some(id), depth + 1));
+        }
+    }
+    FlatTree {
+        total_bytes: t.total_bytes,
+        external_bytes: t.external_bytes,
+        objects: t.objects,
+        frames_before_folding: t.frames,
+        min_bytes: t.min_bytes,
+        max_depth: t.max_depth,
+        frames,
+    }
+}
+
 /// The encodings of a [`RetainedTree`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -663,7 +744,8 @@ pub enum FlameFormat {
     Folded,
     /// A gzipped pprof profile, for `go tool pprof`, pprof's web UI, Pyroscope, speedscope.
     Pprof,
-    /// The tree as JSON (the answer's `--json` shape).
+    /// The tree as JSON, its frames as a flat list in depth-first order, each naming its
+    /// parent ([`FlatTree`]): no reader needs to nest 64 levels deep.
     Json,
 }
 
@@ -740,7 +822,7 @@ pub fn encode(t: &RetainedTree, format: FlameFormat, title: &str) -> crate::Resu
         FlameFormat::Folded => folded(t).into_bytes(),
         FlameFormat::Pprof => pprof(t, title)?,
         FlameFormat::Json => {
-            let mut v = serde_json::to_vec_pretty(t).map_err(|e| crate::Error::Render {
+            let mut v = serde_json::to_vec(&flat(t)).map_err(|e| crate::Error::Render {
                 what: "the tree as JSON",
                 why: e.to_string(),
             })?;

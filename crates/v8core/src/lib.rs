@@ -49,6 +49,7 @@ pub mod leaks;
 pub mod memory;
 pub mod meta;
 pub mod objects;
+pub mod page;
 pub mod process;
 pub mod render;
 pub mod session;

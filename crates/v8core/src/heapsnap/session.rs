@@ -1057,6 +1057,13 @@ impl crate::flame::FlameSource for SnapFlame<'_> {
                 None => name.into_owned(),
             };
         }
+        // Code is named by its function; shown in its DevTools group so that it does not read
+        // as an object of that constructor.
+        if s.g.ty[v] == ex::T_CODE {
+            let name = s.g.name(v);
+            let group = ex::summary_group(ex::T_CODE);
+            return if name.is_empty() { group.to_string() } else { format!("{group} {name}") };
+        }
         s.display_name(v)
     }
     fn address(&self, v: usize) -> String {

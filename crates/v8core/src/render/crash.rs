@@ -62,7 +62,7 @@ fn short(sym: &str) -> String {
     }
 }
 
-fn backtrace_text(bt: &Backtrace, title: &str, out: &mut String) {
+pub(crate) fn backtrace_text(bt: &Backtrace, title: &str, out: &mut String) {
     out.push_str(title);
     out.push('\n');
     let mut t = Table::new(&["#", "PC", "Kind", "Frame"], &[0]);

@@ -4,7 +4,7 @@
 
 use crate::answer::{Answer, Partial};
 
-mod crash;
+pub(crate) mod crash;
 mod find;
 mod flame;
 mod handles;
