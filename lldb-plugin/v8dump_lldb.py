@@ -10,7 +10,7 @@ Load it in an lldb session on a Node.js core (the core and executable come from 
 
 It registers the `v8` command family (findjsobjects, findjsinstances, inspect/print, source,
 findrefs, retainers, top, leaks, memory, bt, handles (getactivehandles, getactiverequests), nodeinfo,
-report, heapsnapshot; llnode's names and main
+report, flamegraph, heapsnapshot; llnode's names and main
 flags; addresses may be lldb expressions such as `$rdi`) and the
 top-level `findjsobjects` / `findjsinstances` aliases llnode has. The work is done by the
 `v8dump` Python module (pip install the v8dump wheel, or put it on PYTHONPATH); the core is
@@ -266,8 +266,24 @@ def _nodeinfo(core, argv):
 
 
 def _report(core, argv):
-    _Parser(prog="v8 report", description="One screen: why it died, what filled the heap.").parse_args(argv)
+    p = _Parser(prog="v8 report", description="One screen: why it died, what filled the heap.")
+    p.add_argument("--html", metavar="FILE", help="write the report as one self-contained HTML page")
+    a = p.parse_args(argv)
+    if a.html:
+        return core.report_html(a.html, text=True)
     return core.report(text=True)
+
+
+def _flamegraph(core, argv):
+    p = _Parser(prog="v8 flamegraph", description="Retained memory as a flame graph.")
+    p.add_argument("-o", "--output", metavar="FILE", help="write svg, folded, pprof or json to FILE")
+    p.add_argument("--format", choices=["svg", "folded", "pprof", "json"])
+    p.add_argument("--min-share", type=float, default=0.001, metavar="PERCENT")
+    p.add_argument("--max-depth", type=int, default=64, metavar="N")
+    a = p.parse_args(argv)
+    if not a.output:
+        return core.retained_tree(min_share=a.min_share, max_depth=a.max_depth, text=True)
+    return core.flamegraph(a.output, format=a.format, min_share=a.min_share, max_depth=a.max_depth, text=True)
 
 
 def _handles(core, argv):
@@ -299,7 +315,8 @@ COMMANDS = {
     "leaks": (_leaks, "Leak suspects: holder, count, code. [--top N] [--threshold PCT] [--min-size SIZE]"),
     "bt": (_bt, "Native and JS frames of the crashing thread. [count] [--all-threads] [--args]"),
     "nodeinfo": (_nodeinfo, "The Node.js process: versions, argv, execArgv, environment. [--show-secrets]"),
-    "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack."),
+    "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack. [--html FILE]"),
+    "flamegraph": (_flamegraph, "Retained memory as a flame graph: -o FILE (.svg, .pb.gz, .json, folded)."),
     "memory": (_memory, "Where all the memory went: rss, heap spaces, external memory by holder, malloc, mappings."),
     "handles": (_handles, "libuv handles and requests (with their JS objects, callbacks) and timers."),
     "getactivehandles": (_handles, "llnode's name for v8 handles."),

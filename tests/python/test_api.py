@@ -88,6 +88,16 @@ def test_every_answer_is_the_clis_json_and_text(major, tmp_path):
         assert call() == cli_json(*argv, "--json"), argv
         assert call(text=True) == cli_text(*argv), argv
     assert core.heapsnapshot(snap) == cli_json("heapsnapshot", c, "-o", snap, "--json")
+    assert core.retained_tree() == cli_json("flamegraph", c, "--json")
+    assert core.retained_tree(min_share=1, text=True) == cli_text("flamegraph", c, "--min-share", "1")
+    for fmt, name in [("svg", "t.svg"), ("pprof", "t.pb.gz"), ("folded", "t.txt"), ("json", "t.json")]:
+        out = str(tmp_path / name)
+        ours = core.flamegraph(out, format=fmt)
+        mine = open(out, "rb").read()
+        assert ours == cli_json("flamegraph", c, "-o", out, "--format", fmt, "--json"), fmt
+        assert open(out, "rb").read() == mine, fmt
+    page = str(tmp_path / "report.html")
+    assert core.report_html(page) == cli_json("report", c, "--html", page, "--json")
 
 
 def test_errors_are_python_exceptions(tmp_path):
@@ -124,7 +134,7 @@ def test_analyze_gives_one_record_per_core_even_broken(tmp_path):
 
 
 @pytest.mark.parametrize("major", MAJORS)
-def test_heap_snapshots_answer_as_the_cli(major):
+def test_heap_snapshots_answer_as_the_cli(major, tmp_path):
     d, _, stats = fixture("listener_leak", major)
     snap = v8dump.open_snapshot(str(d / "heap.heapsnapshot"))
     census = snap.histogram()
@@ -140,3 +150,8 @@ def test_heap_snapshots_answer_as_the_cli(major):
     suspect = snap.leaks()["suspects"][0]
     assert suspect["kind"] == "event_listeners" and suspect["children"] == stats["extra"]["listeners"]
     assert snap.leaks(text=True) == cli_text("leaks", str(d / "heap.heapsnapshot"))
+    assert snap.retained_tree(text=True) == cli_text("flamegraph", str(d / "heap.heapsnapshot"))
+    page = str(tmp_path / "report.html")
+    assert snap.report_html(page) == cli_json("report", str(d / "heap.heapsnapshot"), "--html", page, "--json")
+    out = str(tmp_path / "t.svg")
+    assert snap.flamegraph(out) == cli_json("flamegraph", str(d / "heap.heapsnapshot"), "-o", out, "--json")

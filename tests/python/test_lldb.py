@@ -68,7 +68,7 @@ def test_v8_commands_in_lldb(major):
 
 
 @pytest.mark.parametrize("major", [20, 24])
-def test_lldb_prints_exactly_the_clis_text(major):
+def test_lldb_prints_exactly_the_clis_text(major, tmp_path):
     """One renderer: every `v8` command's output in lldb is the `v8dump` command's text."""
     d, run, _ = fixture("listener_leak", major)
     core = str(d / "core")
@@ -89,6 +89,9 @@ def test_lldb_prints_exactly_the_clis_text(major):
         ("v8 handles", ["handles", core]),
         ("v8 memory", ["memory", core]),
         ("v8 getactivehandles", ["handles", core]),
+        ("v8 flamegraph --min-share 2", ["flamegraph", core, "--min-share", "2"]),
+        ("v8 flamegraph -o %s" % (tmp_path / "t.pb.gz"), ["flamegraph", core, "-o", str(tmp_path / "t.pb.gz")]),
+        ("v8 report --html %s" % (tmp_path / "r.html"), ["report", core, "--html", str(tmp_path / "r.html")]),
     ]
     out = lldb(run["node_realpath"], core, *[c for c, _ in pairs])
     for command, argv in pairs:

@@ -288,9 +288,10 @@ enum Command {
     Flamegraph {
         #[command(flatten)]
         core: CoreArgs,
-        /// Write to FILE (`-`: standard output).
+        /// Write to FILE (`-`: standard output); without it, print the frames down to 3% of
+        /// the memory (with --json, the whole tree, nested).
         #[arg(short = 'o', long, value_name = "FILE")]
-        output: PathBuf,
+        output: Option<PathBuf>,
         /// The format; by default from the file's name (`.svg`, `.pb.gz`, `.json`, else
         /// folded).
         #[arg(long, value_enum)]
@@ -579,26 +580,26 @@ fn run(cli: &Cli) -> Res {
             json,
         } => {
             use v8core::flame::{FlameFormat, TreeOptions};
-            let format = match format {
-                Some(FlameFormatArg::Svg) => FlameFormat::Svg,
-                Some(FlameFormatArg::Folded) => FlameFormat::Folded,
-                Some(FlameFormatArg::Pprof) => FlameFormat::Pprof,
-                Some(FlameFormatArg::Json) => FlameFormat::Json,
-                None => FlameFormat::from_path(output),
-            };
-            let input = progress::input(core)?;
+            let format = format.map(|f| match f {
+                FlameFormatArg::Svg => FlameFormat::Svg,
+                FlameFormatArg::Folded => FlameFormat::Folded,
+                FlameFormatArg::Pprof => FlameFormat::Pprof,
+                FlameFormatArg::Json => FlameFormat::Json,
+            });
             let opts = TreeOptions {
                 max_depth: *max_depth,
                 min_share: min_share / 100.0,
                 ..TreeOptions::default()
             };
-            let tree = input.retained_tree(&opts);
-            let title = format!("Retained memory of {}", core.core.display());
-            let written = v8core::flame::write(&tree.body, format, output, &title)?;
+            let input = progress::input(core)?;
+            let Some(output) = output else {
+                return emit(&input.retained_tree(&opts), *json);
+            };
+            let written = input.flamegraph(output, format, &opts)?;
             if output.as_os_str() == "-" {
                 return Ok(());
             }
-            emit(&tree.with_body(written), *json)
+            emit(&written, *json)
         }
         Command::Leaks {
             core,

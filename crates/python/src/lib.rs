@@ -77,6 +77,29 @@ fn options(
     })
 }
 
+/// `flamegraph(format=...)`: a format's name as Python passes it.
+fn flame_format(f: Option<&str>) -> PyResult<Option<v8core::flame::FlameFormat>> {
+    use v8core::flame::FlameFormat;
+    f.map(|f| match f {
+        "svg" => Ok(FlameFormat::Svg),
+        "folded" => Ok(FlameFormat::Folded),
+        "pprof" => Ok(FlameFormat::Pprof),
+        "json" => Ok(FlameFormat::Json),
+        other => Err(err(format!(
+            "{other:?} is not a flame graph format: svg, folded, pprof or json"
+        ))),
+    })
+    .transpose()
+}
+
+fn tree_options(min_share: f64, max_depth: usize) -> v8core::flame::TreeOptions {
+    v8core::flame::TreeOptions {
+        min_share: min_share / 100.0,
+        max_depth,
+        ..Default::default()
+    }
+}
+
 /// An opened core.
 #[pyclass(module = "v8dump._v8dump", name = "Core", frozen)]
 struct Core {
@@ -318,6 +341,56 @@ impl Core {
         answer(py, &a, text)
     }
 
+    /// Retained memory as a flame graph written to `path` (`flamegraph -o`): `format` is
+    /// "svg", "folded", "pprof" or "json" (default: from the file's name); frames below
+    /// `min_share` percent of the memory are folded.
+    #[pyo3(signature = (path, format=None, min_share=0.001, max_depth=64, text=false))]
+    fn flamegraph<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        format: Option<&str>,
+        min_share: f64,
+        max_depth: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let format = flame_format(format)?;
+        let opts = tree_options(min_share, max_depth);
+        let a = py
+            .detach(|| self.s.flamegraph(&path, format, &opts))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// The retained-memory tree itself (the answer `flamegraph` draws), nested frames.
+    #[pyo3(signature = (min_share=0.001, max_depth=64, text=false))]
+    fn retained_tree<'py>(
+        &self,
+        py: Python<'py>,
+        min_share: f64,
+        max_depth: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = tree_options(min_share, max_depth);
+        let a = py.detach(|| self.s.retained_tree(&opts));
+        answer(py, &a, text)
+    }
+
+    /// The report as one self-contained HTML page written to `path` (`report --html`).
+    #[pyo3(signature = (path, text=false))]
+    fn report_html<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let source = |s: &Session| PathBuf::from(s.process().dump().name());
+        let a = py
+            .detach(|| self.s.report_html(&source(&self.s), &path))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
     /// The one-screen report (`report`).
     #[pyo3(signature = (text=false))]
     fn report<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
@@ -518,6 +591,56 @@ impl Snapshot {
             opts.min_bytes = size_arg(m)?;
         }
         let a = py.detach(|| self.s.leaks(&opts));
+        answer(py, &a, text)
+    }
+
+    /// Retained memory as a flame graph written to `path` (`flamegraph -o`): `format` is
+    /// "svg", "folded", "pprof" or "json" (default: from the file's name); frames below
+    /// `min_share` percent of the memory are folded.
+    #[pyo3(signature = (path, format=None, min_share=0.001, max_depth=64, text=false))]
+    fn flamegraph<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        format: Option<&str>,
+        min_share: f64,
+        max_depth: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let format = flame_format(format)?;
+        let opts = tree_options(min_share, max_depth);
+        let a = py
+            .detach(|| self.s.flamegraph(&path, format, &opts))
+            .map_err(err)?;
+        answer(py, &a, text)
+    }
+
+    /// The retained-memory tree itself (the answer `flamegraph` draws), nested frames.
+    #[pyo3(signature = (min_share=0.001, max_depth=64, text=false))]
+    fn retained_tree<'py>(
+        &self,
+        py: Python<'py>,
+        min_share: f64,
+        max_depth: usize,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = tree_options(min_share, max_depth);
+        let a = py.detach(|| self.s.retained_tree(&opts));
+        answer(py, &a, text)
+    }
+
+    /// The report as one self-contained HTML page written to `path` (`report --html`).
+    #[pyo3(signature = (path, text=false))]
+    fn report_html<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let source = |s: &v8core::SnapshotSession| s.path().to_path_buf();
+        let a = py
+            .detach(|| self.s.report_html(&source(&self.s), &path))
+            .map_err(err)?;
         answer(py, &a, text)
     }
 

@@ -12,6 +12,7 @@
 //! counted, so the answer stays small whatever the heap. [`folded`], [`svg`] and [`pprof`]
 //! encode it for flame-graph tools; the HTML report draws it as a treemap.
 
+use crate::answer::Answer;
 use crate::graph::describe::display_name;
 use crate::graph::dominators::Dominators;
 use crate::heap::loaded::Heap;
@@ -452,6 +453,9 @@ pub fn svg(t: &RetainedTree, title: &str) -> crate::Result<Vec<u8>> {
         t.objects
     ));
     opts.count_name = "bytes".into();
+    // Colours from the names, so the same tree draws the same picture.
+    opts.hash = true;
+    opts.deterministic = true;
     opts.name_type = "Retained by:".into();
     opts.colors = inferno::flamegraph::Palette::Basic(inferno::flamegraph::color::BasicPalette::Mem);
     let mut out = Vec::new();
@@ -858,6 +862,61 @@ pub fn write(
         frames: t.frames,
         widest: widest(t),
     })
+}
+
+/// `flamegraph -o FILE`: write `tree` (an answer about `source`) as `format` to `path`, or
+/// as the path's name says when `format` is `None`.
+fn write_answer(
+    tree: Answer<RetainedTree>,
+    source: &str,
+    path: &std::path::Path,
+    format: Option<FlameFormat>,
+) -> crate::Result<Answer<FlameWritten>> {
+    let format = format.unwrap_or_else(|| FlameFormat::from_path(path));
+    let written = write(&tree.body, format, path, &format!("Retained memory of {source}"))?;
+    Ok(tree.with_body(written))
+}
+
+impl crate::Session {
+    /// `flamegraph -o FILE`: the retained-memory tree written as `format` (by default as the
+    /// file's name says).
+    pub fn flamegraph(
+        &self,
+        path: &std::path::Path,
+        format: Option<FlameFormat>,
+        opts: &TreeOptions,
+    ) -> crate::Result<Answer<FlameWritten>> {
+        let name = self.process().dump().name();
+        write_answer(self.retained_tree(opts), &name, path, format)
+    }
+}
+
+impl crate::SnapshotSession {
+    /// `flamegraph -o FILE` of a heap snapshot.
+    pub fn flamegraph(
+        &self,
+        path: &std::path::Path,
+        format: Option<FlameFormat>,
+        opts: &TreeOptions,
+    ) -> crate::Result<Answer<FlameWritten>> {
+        let name = self.path().display().to_string();
+        write_answer(self.retained_tree(opts), &name, path, format)
+    }
+}
+
+impl crate::input::Input {
+    /// `flamegraph -o FILE`.
+    pub fn flamegraph(
+        &self,
+        path: &std::path::Path,
+        format: Option<FlameFormat>,
+        opts: &TreeOptions,
+    ) -> crate::Result<Answer<FlameWritten>> {
+        match self {
+            crate::input::Input::Core(s) => s.flamegraph(path, format, opts),
+            crate::input::Input::Snapshot(s) => s.flamegraph(path, format, opts),
+        }
+    }
 }
 
 #[cfg(test)]

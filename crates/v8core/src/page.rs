@@ -160,133 +160,171 @@ pub fn html(data: &PageData) -> String {
     TEMPLATE.replacen(DATA_MARK, &script_safe(&json), 1)
 }
 
-impl Input {
-    /// Everything `report --html` shows, from `source`.
-    pub fn page_data(&self, source: &Path) -> PageData {
-        let tree = self.retained_tree(&TreeOptions {
-            max_depth: 32,
-            min_share: 0.0002,
-            max_frames: PAGE_FRAMES,
-        });
-        let ctors = self.objects(&crate::session::ObjectsQuery {
-            retained: true,
-            top: Some(PAGE_CONSTRUCTORS),
-            ..Default::default()
-        });
-        let widest = crate::flame::widest(&tree.body);
-        let generator = format!("v8dump {}", env!("CARGO_PKG_VERSION"));
-        let base = |kind, partial: Option<Partial>, headline: String, report_text, report| PageData {
-            title: format!("v8dump report: {}", source.display()),
-            source: source.display().to_string(),
-            kind,
-            generator: generator.clone(),
-            partial,
-            headline,
-            verdict: String::new(),
-            suspects: Vec::new(),
-            tree: tree.body.clone(),
-            widest: widest.clone(),
-            constructors: ctors.body.rows.clone(),
-            constructors_total: ctors.body.total.names,
-            facts: Vec::new(),
-            memory_text: None,
-            regions: Vec::new(),
-            stack_text: None,
-            report_text,
-            report,
-        };
-        match self {
-            Input::Core(s) => {
-                let r = s.report();
-                let b = &r.body;
-                let mut d = base(
-                    "core",
-                    r.partial.clone(),
-                    b.cause.summary.clone(),
-                    r.text(),
-                    serde_json::to_value(&r).unwrap_or_default(),
-                );
-                if let Some(l) = &b.leaks {
-                    d.suspects = suspect_views(l);
-                    d.verdict = l.verdict.clone();
-                }
-                let n = &b.node;
-                d.facts = vec![
-                    ("node".into(), n.version.clone().unwrap_or_else(|| "?".into())),
-                    ("pid".into(), n.pid.map(|p| p.to_string()).unwrap_or_default()),
-                    ("command".into(), n.argv.join(" ")),
-                    ("cause".into(), b.cause.summary.clone()),
-                ];
-                if let Some(reason) = &b.cause.oom_reason {
-                    d.facts.push(("V8's reason".into(), reason.clone()));
-                }
-                if let Some(m) = &b.memory {
-                    d.facts.push(("rss".into(), bytes(m.usage.rss)));
-                    d.facts.push(("heap used".into(), bytes(m.usage.heap_used)));
-                    d.facts.push(("external".into(), bytes(m.usage.external)));
-                    d.memory_text = Some(r.with_body(m.clone()).text());
-                    d.regions = m
-                        .regions
-                        .iter()
-                        .map(|x| (x.region.to_string(), x.resident))
-                        .collect();
-                }
-                if let Some(st) = &b.stack {
-                    let mut t = String::new();
-                    crate::render::crash::backtrace_text(st, "The crashing thread:", &mut t);
-                    d.stack_text = Some(t);
-                }
-                d
-            }
-            Input::Snapshot(s) => {
-                let r = s.report();
-                let b = &r.body;
-                let mut d = base(
-                    "snapshot",
-                    r.partial.clone(),
-                    b.no_crash.clone(),
-                    r.text(),
-                    serde_json::to_value(&r).unwrap_or_default(),
-                );
-                d.suspects = suspect_views(&b.leaks);
-                d.verdict = b.leaks.verdict.clone();
-                d.facts = vec![
-                    ("snapshot".into(), bytes(b.summary.file_bytes)),
-                    ("nodes".into(), b.summary.nodes.to_string()),
-                    ("edges".into(), b.summary.edges.to_string()),
-                    ("self size".into(), bytes(b.summary.self_bytes)),
-                ];
-                d
-            }
-        }
+/// The treemap's tree and the constructor table: what cores and snapshots share.
+fn page_base(
+    source: &Path,
+    kind: &'static str,
+    tree: Answer<RetainedTree>,
+    ctors: Answer<crate::answer::Objects>,
+) -> PageData {
+    let widest = crate::flame::widest(&tree.body);
+    PageData {
+        title: format!("v8dump report: {}", source.display()),
+        source: source.display().to_string(),
+        kind,
+        generator: format!("v8dump {}", env!("CARGO_PKG_VERSION")),
+        partial: None,
+        headline: String::new(),
+        verdict: String::new(),
+        suspects: Vec::new(),
+        tree: tree.body,
+        widest,
+        constructors: ctors.body.rows,
+        constructors_total: ctors.body.total.names,
+        facts: Vec::new(),
+        memory_text: None,
+        regions: Vec::new(),
+        stack_text: None,
+        report_text: String::new(),
+        report: serde_json::Value::Null,
     }
+}
 
-    /// `report --html FILE`: write the page to `path`.
-    pub fn report_html(&self, source: &Path, path: &Path) -> crate::Result<Answer<PageWritten>> {
-        let data = self.page_data(source);
-        let page = html(&data);
-        std::fs::write(path, page.as_bytes()).map_err(|e| crate::Error::Output {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let headline = data
-            .suspects
-            .first()
-            .map(|s| s.sentence.clone())
-            .unwrap_or_else(|| data.verdict.clone());
-        let written = PageWritten {
+/// The treemap's cut of the tree.
+const PAGE_TREE: TreeOptions = TreeOptions {
+    max_depth: 32,
+    min_share: 0.0002,
+    max_frames: PAGE_FRAMES,
+};
+
+/// The constructor table's question.
+fn page_ctors() -> crate::session::ObjectsQuery {
+    crate::session::ObjectsQuery {
+        retained: true,
+        top: Some(PAGE_CONSTRUCTORS),
+        ..Default::default()
+    }
+}
+
+/// Write `data` as the page at `path`.
+fn write_page(data: PageData, path: &Path) -> crate::Result<Answer<PageWritten>> {
+    let page = html(&data);
+    std::fs::write(path, page.as_bytes()).map_err(|e| crate::Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let headline = data
+        .suspects
+        .first()
+        .map(|s| s.sentence.clone())
+        .unwrap_or_else(|| data.verdict.clone());
+    Ok(Answer {
+        schema_version: crate::answer::SCHEMA_VERSION,
+        command: "report",
+        partial: data.partial.clone(),
+        body: PageWritten {
             path: path.display().to_string(),
             file_bytes: page.len() as u64,
             suspects: data.suspects.len(),
             headline,
             frames: data.tree.frames_shown,
-        };
-        Ok(Answer {
-            schema_version: crate::answer::SCHEMA_VERSION,
-            command: "report",
-            partial: data.partial.clone(),
-            body: written,
-        })
+        },
+    })
+}
+
+impl crate::Session {
+    /// Everything `report --html` shows of this core; `source` names it on the page.
+    pub fn page_data(&self, source: &Path) -> PageData {
+        let mut d = page_base(
+            source,
+            "core",
+            self.retained_tree(&PAGE_TREE),
+            self.objects(&page_ctors()),
+        );
+        let r = self.report();
+        let b = &r.body;
+        d.partial = r.partial.clone();
+        d.headline = b.cause.summary.clone();
+        d.report_text = r.text();
+        d.report = serde_json::to_value(&r).unwrap_or_default();
+        if let Some(l) = &b.leaks {
+            d.suspects = suspect_views(l);
+            d.verdict = l.verdict.clone();
+        }
+        let n = &b.node;
+        d.facts = vec![
+            ("node".into(), n.version.clone().unwrap_or_else(|| "?".into())),
+            ("pid".into(), n.pid.map(|p| p.to_string()).unwrap_or_default()),
+            ("command".into(), n.argv.join(" ")),
+            ("cause".into(), b.cause.summary.clone()),
+        ];
+        if let Some(reason) = &b.cause.oom_reason {
+            d.facts.push(("V8's reason".into(), reason.clone()));
+        }
+        if let Some(m) = &b.memory {
+            d.facts.push(("rss".into(), bytes(m.usage.rss)));
+            d.facts.push(("heap used".into(), bytes(m.usage.heap_used)));
+            d.facts.push(("external".into(), bytes(m.usage.external)));
+            d.memory_text = Some(r.with_body(m.clone()).text());
+            d.regions = m
+                .regions
+                .iter()
+                .map(|x| (x.region.to_string(), x.resident))
+                .collect();
+        }
+        if let Some(st) = &b.stack {
+            let mut t = String::new();
+            crate::render::crash::backtrace_text(st, "The crashing thread:", &mut t);
+            d.stack_text = Some(t);
+        }
+        d
+    }
+
+    /// `report --html FILE`: write the page of this core (named `source` on it) to `path`.
+    pub fn report_html(&self, source: &Path, path: &Path) -> crate::Result<Answer<PageWritten>> {
+        write_page(self.page_data(source), path)
+    }
+}
+
+impl crate::SnapshotSession {
+    /// Everything `report --html` shows of this snapshot.
+    pub fn page_data(&self, source: &Path) -> PageData {
+        let mut d = page_base(
+            source,
+            "snapshot",
+            self.retained_tree(&PAGE_TREE),
+            self.objects(&page_ctors()),
+        );
+        let r = self.report();
+        let b = &r.body;
+        d.partial = r.partial.clone();
+        d.headline = b.no_crash.clone();
+        d.report_text = r.text();
+        d.report = serde_json::to_value(&r).unwrap_or_default();
+        d.suspects = suspect_views(&b.leaks);
+        d.verdict = b.leaks.verdict.clone();
+        d.facts = vec![
+            ("snapshot".into(), bytes(b.summary.file_bytes)),
+            ("nodes".into(), b.summary.nodes.to_string()),
+            ("edges".into(), b.summary.edges.to_string()),
+            ("self size".into(), bytes(b.summary.self_bytes)),
+        ];
+        d
+    }
+
+    /// `report --html FILE`: write the page of this snapshot to `path`.
+    pub fn report_html(&self, source: &Path, path: &Path) -> crate::Result<Answer<PageWritten>> {
+        write_page(self.page_data(source), path)
+    }
+}
+
+impl Input {
+    /// `report --html FILE`: write the page to `path`; `source` names the input on it.
+    pub fn report_html(&self, source: &Path, path: &Path) -> crate::Result<Answer<PageWritten>> {
+        match self {
+            Input::Core(s) => s.report_html(source, path),
+            Input::Snapshot(s) => s.report_html(source, path),
+        }
     }
 }
 
