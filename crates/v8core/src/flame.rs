@@ -307,7 +307,7 @@ fn make_frame(
         _ if i == 0 => "(roots)".to_string(),
         KEY_DEEPER => "(deeper frames)".to_string(),
         KEY_EXTERNAL => "(external memory)".to_string(),
-        _ => clean(&src.label(node.rep as usize)),
+        _ => short(clean(&src.label(node.rep as usize))),
     };
     let example = (node.rep != UNSET && node.key != KEY_DEEPER)
         .then(|| src.address(node.rep as usize));
@@ -417,6 +417,18 @@ impl FlameSource for HeapFlame<'_> {
     }
 }
 
+/// Frame names are cut to this many characters (a program may name a class anything).
+const MAX_NAME: usize = 160;
+
+fn short(s: String) -> String {
+    if s.chars().count() <= MAX_NAME {
+        return s;
+    }
+    let mut t: String = s.chars().take(MAX_NAME - 1).collect();
+    t.push('\u{2026}');
+    t
+}
+
 /// The tree in the folded-stacks format of flamegraph.pl, inferno and speedscope: one line
 /// per frame that holds bytes of its own (or folded ones), `root;frame;...;frame bytes`.
 /// `;` inside a name is written as `,`.
@@ -455,6 +467,8 @@ pub fn svg(t: &RetainedTree, title: &str) -> crate::Result<Vec<u8>> {
     opts.count_name = "bytes".into();
     // Colours from the names, so the same tree draws the same picture.
     opts.hash = true;
+    // Roots at the top, as the dominator tree reads from them down (an icicle graph).
+    opts.direction = inferno::flamegraph::Direction::Inverted;
     opts.deterministic = true;
     opts.name_type = "Retained by:".into();
     opts.colors = inferno::flamegraph::Palette::Basic(inferno::flamegraph::color::BasicPalette::Mem);
