@@ -45,9 +45,9 @@ impl Default for TreeOptions {
     }
 }
 
-/// One frame: the objects (of one name) at one place in the dominator tree.
+/// What a frame is: its name and sizes.
 #[derive(Debug, Clone, Serialize)]
-pub struct Frame {
+pub struct FrameFigures {
     /// How the frame reads: a constructor name, `system / Context`, `name (script:line:col)`.
     pub name: String,
     /// One of its objects (`0x...` tagged address, or `@ID` in a heap snapshot).
@@ -64,8 +64,23 @@ pub struct Frame {
     pub folded_bytes: u64,
     /// How many frames those are.
     pub folded_frames: u64,
+}
+
+/// One frame: the objects (of one name) at one place in the dominator tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    /// Its name and sizes (in JSON, the frame's own fields).
+    #[serde(flatten)]
+    pub figures: FrameFigures,
     /// The frames below, largest first.
     pub children: Vec<Frame>,
+}
+
+impl std::ops::Deref for Frame {
+    type Target = FrameFigures;
+    fn deref(&self) -> &FrameFigures {
+        &self.figures
+    }
 }
 
 /// `flamegraph`: retained memory as a tree of frames (see the module documentation).
@@ -312,14 +327,16 @@ fn make_frame(
     let example = (node.rep != UNSET && node.key != KEY_DEEPER)
         .then(|| src.address(node.rep as usize));
     Frame {
-        name,
-        example,
-        bytes: node.bytes,
-        objects: node.objects,
-        self_bytes: node.self_bytes,
-        self_objects: node.self_objects,
-        folded_bytes: folded[s].0,
-        folded_frames: folded[s].1,
+        figures: FrameFigures {
+            name,
+            example,
+            bytes: node.bytes,
+            objects: node.objects,
+            self_bytes: node.self_bytes,
+            self_objects: node.self_objects,
+            folded_bytes: folded[s].0,
+            folded_frames: folded[s].1,
+        },
         children,
     }
 }
@@ -671,7 +688,7 @@ pub fn pprof(t: &RetainedTree, comment: &str) -> crate::Result<Vec<u8>> {
     })
 }
 
-/// A frame of [`FlatTree`]: a [`Frame`] without its children, with its place in the list.
+/// A frame of [`FlatTree`]: a [`Frame`]'s figures, with its place in the list.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlatFrame {
     /// Its index in `frames`.
@@ -680,22 +697,9 @@ pub struct FlatFrame {
     pub parent: Option<usize>,
     /// Its depth: 0 for the roots' frame.
     pub depth: usize,
-    /// See [`Frame::name`].
-    pub name: String,
-    /// See [`Frame::example`].
-    pub example: Option<String>,
-    /// See [`Frame::bytes`].
-    pub bytes: u64,
-    /// See [`Frame::objects`].
-    pub objects: u64,
-    /// See [`Frame::self_bytes`].
-    pub self_bytes: u64,
-    /// See [`Frame::self_objects`].
-    pub self_objects: u64,
-    /// See [`Frame::folded_bytes`].
-    pub folded_bytes: u64,
-    /// See [`Frame::folded_frames`].
-    pub folded_frames: u64,
+    /// Its name and sizes (in JSON, the frame's own fields).
+    #[serde(flatten)]
+    pub figures: FrameFigures,
 }
 
 /// `flamegraph --format json`: the tree's figures and its frames in depth-first order, each
@@ -728,14 +732,7 @@ pub fn flat(t: &RetainedTree) -> FlatTree {
             id,
             parent,
             depth,
-            name: f.name.clone(),
-            example: f.example.clone(),
-            bytes: f.bytes,
-            objects: f.objects,
-            self_bytes: f.self_bytes,
-            self_objects: f.self_objects,
-            folded_bytes: f.folded_bytes,
-            folded_frames: f.folded_frames,
+            figures: f.figures.clone(),
         });
         for c in f.children.iter().rev() {
             todo.push((c, Some(id), depth + 1));
@@ -954,14 +951,16 @@ mod tests {
     fn frame(name: &str, self_bytes: u64, children: Vec<Frame>) -> Frame {
         let bytes = self_bytes + children.iter().map(|c| c.bytes).sum::<u64>();
         Frame {
-            name: name.into(),
-            example: None,
-            bytes,
-            objects: 1,
-            self_bytes,
-            self_objects: 1,
-            folded_bytes: 0,
-            folded_frames: 0,
+            figures: FrameFigures {
+                name: name.into(),
+                example: None,
+                bytes,
+                objects: 1,
+                self_bytes,
+                self_objects: 1,
+                folded_bytes: 0,
+                folded_frames: 0,
+            },
             children,
         }
     }
