@@ -339,3 +339,85 @@ fn a_pointer_into_the_cut_part_of_a_truncated_core_says_so() {
     );
     assert_eq!(v["partial"]["reasons"][0]["kind"], "truncated_core", "{v}");
 }
+
+fn run(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_v8dump"))
+        .args(args)
+        .output()
+        .expect("run v8dump")
+}
+
+/// Every command on a damaged pairing either answers with the mark `mark` (text) and the
+/// caveat `kind` (JSON), or fails with one line that says `why` (never blaming something else).
+fn assert_marked_or_explained(args: &[&std::ffi::OsStr], mark: &str, kind: &str, why: &str) {
+    let tmp = TempDir::new("marked");
+    let snap = tmp.join("x.heapsnapshot");
+    let commands: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec!["findjsobjects".as_ref()],
+        vec!["top".as_ref()],
+        vec!["report".as_ref()],
+        vec!["bt".as_ref()],
+        vec!["nodeinfo".as_ref()],
+        vec!["leaks".as_ref()],
+        vec!["heapsnapshot".as_ref(), "-o".as_ref(), snap.as_os_str()],
+    ];
+    for c in commands {
+        let mut argv: Vec<&std::ffi::OsStr> = vec![c[0]];
+        argv.extend(args);
+        argv.extend(&c[1..]);
+        let o = run(&argv);
+        let what = format!("{argv:?}");
+        assert_ne!(o.status.code(), Some(101), "{what}: panic {}", stderr(&o));
+        if o.status.success() {
+            assert!(stdout(&o).contains(mark), "{what}: no {mark}:\n{}", stdout(&o));
+            argv.push("--json".as_ref());
+            let o = run(&argv);
+            let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+            let kinds: Vec<&str> = j["partial"]["reasons"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|x| x["kind"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(kinds.contains(&kind), "{what}: {}", j["partial"]);
+        } else {
+            let e = stderr(&o);
+            assert!(e.contains(why), "{what}: the error does not say {why:?}: {e}");
+            assert!(!e.contains("coredump_filter"), "{what}: blames coredump_filter: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_forced_wrong_executable_marks_every_answer_or_says_why_it_cannot() {
+    for (core, node) in [(18, 20), (20, 22), (26, 24)] {
+        let c = fixture("basic", core).core;
+        let n = fixture("basic", node).node;
+        assert_marked_or_explained(
+            &[c.as_os_str(), "-e".as_ref(), n.as_os_str(), "--force".as_ref()],
+            "warning: the executable is not the one that produced the core (--force)",
+            "executable_mismatch",
+            "build-ID mismatch (--force)",
+        );
+    }
+}
+
+#[test]
+fn a_truncated_core_marks_every_answer_or_says_its_heap_is_cut_off() {
+    let f = fixture("listener_leak", 22);
+    let tmp = TempDir::new("cuts");
+    let bytes = std::fs::read(&f.core).unwrap();
+    for tenth in [1, 5, 9] {
+        let cut = tmp.join(&format!("core.{tenth}"));
+        std::fs::write(&cut, &bytes[..bytes.len() * tenth / 10]).unwrap();
+        assert_marked_or_explained(
+            &[
+                cut.as_os_str(),
+                "-e".as_ref(),
+                f.node.as_os_str(),
+                "--allow-truncated".as_ref(),
+            ],
+            "warning: the core is truncated",
+            "truncated_core",
+            "truncated",
+        );
+    }
+}

@@ -99,10 +99,14 @@ pub enum Error {
         detail: String,
     },
     /// No V8 heap page was found in the core.
-    #[error("no V8 heap pages found in {core}: the process had not started V8, or the core lacks its anonymous memory (check /proc/PID/coredump_filter)")]
+    #[error("no V8 heap pages found in {core}: {why}")]
     NoHeap {
         /// The core file.
         core: PathBuf,
+        /// The likeliest reason, from what else is known of the core: an executable forced
+        /// despite a build-ID mismatch, a truncated core, or a process that had not started V8
+        /// (or whose anonymous memory was left out).
+        why: String,
     },
     /// An object that is not what it must be.
     #[error("{addr} is not a valid V8 object: {why}")]

@@ -351,7 +351,10 @@ impl Process {
                     detail: "no V8 page header of that table's layout is in the core (the page layout changed between the versions)".into(),
                 });
             }
-            return Err(Error::NoHeap { core: core_path });
+            return Err(Error::NoHeap {
+                core: core_path,
+                why: no_heap_reason(&*dump, &exe_check, v8),
+            });
         }
         let mut calibrated = Vec::new();
         if !table_choice.verified() {
@@ -842,4 +845,27 @@ fn read_node_version(mem: &dyn Memory, exe: &ElfImage) -> Option<String> {
     s.chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         .then_some(s)
+}
+
+/// Why a core has no V8 heap page, from what else is known of it (for [`Error::NoHeap`]).
+fn no_heap_reason(dump: &dyn Dump, exe: &ExeCheck, v8: V8Version) -> String {
+    if exe.status == ExeMatch::MismatchForced {
+        return format!(
+            "the executable was used despite a build-ID mismatch (--force), and its V8 {v8} \
+             does not lay out pages as the process that wrote the core did: give the node \
+             binary that produced it"
+        );
+    }
+    if let Some(t) = dump.truncation() {
+        return format!(
+            "the core is truncated ({} of {} bytes present, {} segments cut short): the heap's \
+             pages are in the missing part",
+            t.file_size,
+            t.expected_size,
+            t.segments.len()
+        );
+    }
+    "the process had not started V8, or the core lacks its anonymous memory (check \
+     /proc/PID/coredump_filter)"
+        .into()
 }
