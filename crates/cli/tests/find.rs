@@ -145,3 +145,54 @@ fn all_types_rows_add_up_to_the_heap_and_group_strings_as_devtools_does() {
         }
     }
 }
+
+/// One rule for what a person types, in `inspect`, `retainers` and `findrefs`: an exact Smi
+/// (low half zero) is a number, an address inside an object is that object, and any other
+/// even word (a libc return address from `bt`) is neither: never a number read from its high
+/// half.
+#[test]
+fn inspect_reads_addresses_by_the_same_rule_as_retainers() {
+    for major in [20, 26] {
+        let f = fixture("listener_leak", major);
+        let core = f.core.to_str().unwrap();
+        let what = format!("node{major}");
+        // A return address into libc, as `bt` shows it, is not a Smi.
+        let bt = json(&v8dump(&["bt", core, "--json"]));
+        let pc = bt["threads"][0]["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|fr| fr["native"]["module"].as_str().is_some_and(|m| m.starts_with("libc")))
+            .and_then(|fr| fr["pc"].as_u64())
+            .expect("a libc frame");
+        assert_ne!(pc & 0xffff_ffff, 0);
+        let pc = format!("{pc:#x}");
+        let v = json(&v8dump(&["inspect", core, &pc, "--json"]));
+        assert_eq!(v["kind"], "unreadable", "{what}: {v}");
+        assert!(
+            v["notes"][0].as_str().unwrap().contains("is not a Smi"),
+            "{what}: {v}"
+        );
+        // 1 as V8 writes it on x64.
+        let one = json(&v8dump(&["inspect", core, "0x100000000", "--json"]));
+        assert_eq!(one["kind"], "number", "{what}: {one}");
+        assert_eq!(one["text"], "1", "{what}: {one}");
+        // Inside a UserSession: that UserSession, for inspect as for retainers.
+        let i = json(&v8dump(&[
+            "findjsinstances",
+            core,
+            "UserSession",
+            "--json",
+            "--limit",
+            "1",
+        ]));
+        let start = i["instances"][0]["address"].as_str().unwrap().to_string();
+        let tagged = u64::from_str_radix(start.trim_start_matches("0x"), 16).unwrap();
+        let inside = format!("{:#x}", tagged - 1 + 16);
+        let v = json(&v8dump(&["inspect", core, &inside, "--json"]));
+        assert_eq!(v["address"].as_str(), Some(start.as_str()), "{what}: {v}");
+        assert_eq!(v["constructor"], "UserSession", "{what}: {v}");
+        let r = json(&v8dump(&["retainers", core, &inside, "--json"]));
+        assert_eq!(r["target"].as_str(), Some(start.as_str()), "{what}: {r}");
+    }
+}

@@ -194,7 +194,7 @@ pub struct Entry {
 }
 
 impl Value {
-    fn new(kind: ValueKind) -> Value {
+    pub(crate) fn new(kind: ValueKind) -> Value {
         Value {
             address: None,
             kind,

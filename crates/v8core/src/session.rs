@@ -363,8 +363,54 @@ impl Session {
     /// ```
     pub fn inspect(&self, addr: u64, limits: Limits) -> Answer<Inspection> {
         let h = self.heap();
-        let value = Inspector::new(h, limits).value(h.index.as_value(addr));
+        let value = match self.value_word(addr) {
+            Ok((word, note)) => {
+                let mut v = Inspector::new(h, limits).value(word);
+                v.notes.extend(note);
+                v
+            }
+            Err(why) => {
+                let mut v = crate::inspect::Value::new(crate::inspect::ValueKind::Unreadable);
+                v.address = Some(hex(addr));
+                v.notes.push(why);
+                v
+            }
+        };
         self.answer("inspect", Inspection { value })
+    }
+
+    /// The word `inspect` reads for what a person typed, by the rule `retainers` and
+    /// `findrefs` use too: an object's start (tagged or not) is that object; a Smi is a Smi
+    /// only as V8 writes one (its low half zero); any other address inside an object is that
+    /// object, said in a note; other odd words are read as tagged pointers; other even words
+    /// are neither.
+    fn value_word(&self, addr: u64) -> std::result::Result<(u64, Option<String>), String> {
+        let h = self.heap();
+        let layout = &self.process.layout;
+        if let Some(i) = h.index.find(addr & !1) {
+            return Ok((h.index.tagged(i), None));
+        }
+        if layout.is_exact_smi(addr) {
+            return Ok((addr, None));
+        }
+        if let Some(i) = h.index.locate(addr) {
+            let start = h.index.tagged(i) - 1;
+            let note = format!(
+                "{} is inside this object, {} bytes from its start ({})",
+                hex(addr),
+                addr.wrapping_sub(start),
+                hex(start)
+            );
+            return Ok((h.index.tagged(i), Some(note)));
+        }
+        if addr & 1 == 1 {
+            return Ok((addr, None));
+        }
+        Err(format!(
+            "{} is not a Smi (its low 32 bits are not zero) and no heap object holds it: {}",
+            hex(addr),
+            h.reader().why_not_an_object(addr | 1)
+        ))
     }
 
     /// `memory`: the process's whole address space accounted for: the V8 heap per space,
