@@ -421,3 +421,43 @@ fn a_truncated_core_marks_every_answer_or_says_its_heap_is_cut_off() {
         );
     }
 }
+
+/// A compressed file is checked as it streams: what does not start as a core is refused from
+/// its first bytes, before anything is unpacked (here: before the unpack directory, which does
+/// not exist, is touched), and a core that unpacks past the size its own headers give stops
+/// there.
+#[test]
+fn compressed_input_is_checked_before_and_while_it_unpacks() {
+    let tmp = TempDir::new("bomb");
+    // 256 MiB of zeros in a few KiB of zstd.
+    let bomb = tmp.join("zeros.zst");
+    {
+        let mut z = zstd::stream::write::Encoder::new(std::fs::File::create(&bomb).unwrap(), 3)
+            .unwrap();
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            std::io::Write::write_all(&mut z, &block).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let o = Command::new(env!("CARGO_BIN_EXE_v8dump"))
+        .args(["info".as_ref(), bomb.as_os_str()])
+        .env("V8DUMP_UNPACK_DIR", tmp.join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, &["zeros.zst", "not an ELF file"]);
+
+    // A real core with 8 MiB more behind it, in one zstd stream.
+    let f = fixture("basic", 20);
+    let padded = tmp.join("padded.zst");
+    {
+        let mut z = zstd::stream::write::Encoder::new(std::fs::File::create(&padded).unwrap(), 1)
+            .unwrap();
+        std::io::Write::write_all(&mut z, &std::fs::read(&f.core).unwrap()).unwrap();
+        std::io::Write::write_all(&mut z, &vec![0x5a; 8 << 20]).unwrap();
+        z.finish().unwrap();
+    }
+    let o = v8dump(&[&"info", &padded, &"-e", &f.node]);
+    assert_one_line_error(&o, &["padded.zst", "more than the", "its own headers give"]);
+}

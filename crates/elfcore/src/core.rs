@@ -339,6 +339,32 @@ pub(crate) fn iter_notes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], u32, &
     })
 }
 
+/// How much of a compressed core is unpacked to check it before the rest: enough for the ELF
+/// header and the program headers of a core of about a thousand segments.
+const HEAD_BYTES: usize = 256 << 10;
+
+/// The size a core's file has, from its program headers in `head` (the end of the segment that
+/// ends last, or of the headers), if they are all in `head`.
+fn size_from_headers(head: &[u8]) -> Option<u64> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(head.get(o..o + 2)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(head.get(o..o + 8)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(32)?).ok()?;
+    let entsize = u16_at(54)? as usize;
+    let count = u16_at(56)? as usize;
+    // PN_XNUM (more than 65534 segments: the count is elsewhere) or a strange entry size:
+    // no bound from here.
+    if entsize != 56 || count == 0xffff {
+        return None;
+    }
+    let mut end = (phoff + count * entsize) as u64;
+    for k in 0..count {
+        let ph = phoff + k * entsize;
+        let (off, filesz) = (u64_at(ph + 8)?, u64_at(ph + 32)?);
+        end = end.max(off.checked_add(filesz)?);
+    }
+    Some(end)
+}
+
 fn cstr(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
@@ -354,7 +380,22 @@ impl CoreFile {
         let path = path.as_ref();
         let compression = crate::unpack::detect_file(path)?;
         let file = match compression {
-            Some(c) => crate::unpack::unpack(path, c)?,
+            Some(c) => {
+                // What it unpacks to must start as a core, and cannot be longer than its own
+                // headers say: checked on the first bytes, before anything is written.
+                let head = crate::unpack::head(path, c, HEAD_BYTES)?;
+                let hdr = parse_header(path, &head)?;
+                let ty = hdr.e_type(object::LittleEndian);
+                if ty != elf::ET_CORE {
+                    return Err(Error::NotACore {
+                        path: path.into(),
+                        kind: elf_type_name(ty),
+                    });
+                }
+                // A MiB of slack: a stray trailer is not worth refusing a core for.
+                let limit = size_from_headers(&head).map(|n| n.saturating_add(1 << 20));
+                crate::unpack::unpack(path, c, limit)?
+            }
             None => File::open(path).map_err(|source| Error::Io {
                 path: path.into(),
                 source,

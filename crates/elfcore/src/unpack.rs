@@ -122,8 +122,10 @@ pub fn head(path: &Path, c: Compression, n: usize) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Decompress `path` (in format `c`) into a new unnamed temporary file and return it.
-pub fn unpack(path: &Path, c: Compression) -> Result<File> {
+/// Decompress `path` (in format `c`) into a new unnamed temporary file and return it; more
+/// than `limit` bytes (the size the content's own headers give) is an error, found as soon
+/// as the stream passes it.
+pub fn unpack(path: &Path, c: Compression, limit: Option<u64>) -> Result<File> {
     let dir = unpack_dir();
     let io_err = |source: io::Error| Error::Io {
         path: path.into(),
@@ -165,6 +167,17 @@ pub fn unpack(path: &Path, c: Compression) -> Result<File> {
         }
         if got == 0 {
             break;
+        }
+        if let Some(limit) = limit.filter(|&l| total + got as u64 > l) {
+            return Err(Error::Unpack {
+                path: path.into(),
+                dir,
+                message: format!(
+                    "it unpacks to more than the {limit} bytes its own headers give: the {} \
+                     data is damaged, or holds more than one core",
+                    c.name()
+                ),
+            });
         }
         w.write_block(&buf[..got]).map_err(|e| {
             let message = if e.raw_os_error() == Some(libc::ENOSPC) {

@@ -28,7 +28,7 @@ impl Bytes {
             message: e.to_string(),
         };
         let file = match elfcore::unpack::detect_file(path)? {
-            Some(c) => elfcore::unpack::unpack(path, c)?,
+            Some(c) => elfcore::unpack::unpack(path, c, None)?,
             None => std::fs::File::open(path).map_err(io)?,
         };
         // SAFETY: the mapping is read-only and private; a snapshot file changed underneath
