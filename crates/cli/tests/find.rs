@@ -196,3 +196,57 @@ fn inspect_reads_addresses_by_the_same_rule_as_retainers() {
         assert_eq!(r["target"].as_str(), Some(start.as_str()), "{what}: {r}");
     }
 }
+
+/// Names a program chooses (`fixtures/scenarios/hostile_names.js`: a constructor named by a
+/// `Symbol.toStringTag` holding terminal control sequences, a property key that would clear
+/// the screen, a string with a bell) reach no terminal raw: no command's text holds a control
+/// byte but the line break, and the name is shown escaped.
+#[test]
+fn no_byte_from_the_core_controls_the_terminal() {
+    for major in MAJORS {
+        let f = fixture("hostile_names", major);
+        let core = f.core.to_str().unwrap();
+        let name = f.stats["extra"]["className"].as_str().unwrap().to_string();
+        assert!(name.contains('\u{1b}'));
+        let i = json(&v8dump(&["findjsinstances", core, &name, "--json", "--limit", "1"]));
+        let hostile = i["instances"][0]["address"].as_str().unwrap().to_string();
+        let i = json(&v8dump(&["findjsinstances", core, "Evil", "--json", "--limit", "1"]));
+        let evil = i["instances"][0]["address"].as_str().unwrap().to_string();
+        let tmp = v8dump_testkit::TempDir::new(&format!("hostile{major}"));
+        let page = tmp.join("r.html");
+        let flame = tmp.join("f.folded");
+        let runs: Vec<Vec<&str>> = vec![
+            vec!["findjsobjects", core],
+            vec!["findjsobjects", core, "-d"],
+            vec!["findjsinstances", core, &name],
+            vec!["inspect", core, &hostile],
+            vec!["inspect", core, &evil],
+            vec!["retainers", core, &evil],
+            vec!["findrefs", core, &hostile],
+            vec!["findrefs", core, "-n", "key\u{1b}[2J"],
+            vec!["findrefs", core, "-s", "clear"],
+            vec!["top", core],
+            vec!["leaks", core],
+            vec!["report", core],
+            vec!["flamegraph", core],
+            vec!["report", core, "--html", page.to_str().unwrap()],
+            vec!["flamegraph", core, "-o", flame.to_str().unwrap()],
+        ];
+        let mut seen_escaped = false;
+        for argv in runs {
+            let o = v8dump(&argv);
+            assert!(o.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&o.stderr));
+            let out = String::from_utf8_lossy(&o.stdout);
+            let bad: Vec<char> = out
+                .chars()
+                .filter(|&c| c != '\n' && (c < ' ' || ('\u{7f}'..'\u{a0}').contains(&c)))
+                .collect();
+            assert!(bad.is_empty(), "node{major} {argv:?}: control characters {bad:?} in\n{out}");
+            seen_escaped |= out.contains("Evil\\u{1b}]0;pwned\\u{7}\\u{1b}[31mRed");
+        }
+        assert!(seen_escaped, "node{major}: the hostile name is never shown");
+        // The folded stacks hold the name escaped too (they are read by people's tools).
+        let folded = std::fs::read_to_string(&flame).unwrap();
+        assert!(!folded.contains('\u{1b}') && !folded.contains('\u{7}'), "node{major}");
+    }
+}

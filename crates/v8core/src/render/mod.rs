@@ -31,8 +31,18 @@ impl<T: Render> Answer<T> {
             out.push_str(&partial_banner(p));
         }
         self.body.render(&mut out);
-        out
+        terminal_safe(out)
     }
+}
+
+/// The whole text checked once more before it leaves: every control character but the line
+/// break escaped as [`clean`] escapes it. Renderers clean what they read from the dump; this
+/// keeps one they missed from reaching a terminal.
+fn terminal_safe(text: String) -> String {
+    if !text.chars().any(|c| c != '\n' && is_control(c)) {
+        return text;
+    }
+    text.split('\n').map(clean).collect::<Vec<_>>().join("\n")
 }
 
 /// The banner a partial answer starts with: one `warning:` line per reason, then a blank line.
@@ -210,6 +220,15 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_control_character_but_the_line_break_leaves_a_text() {
+        assert_eq!(terminal_safe("a\nb\n".into()), "a\nb\n");
+        assert_eq!(
+            terminal_safe("x\x1b]0;t\x07\n\x1b[2Jy\r\n".into()),
+            "x\\u{1b}]0;t\\u{7}\n\\u{1b}[2Jy\\u{d}\n"
+        );
+    }
 
     #[test]
     fn sizes_parse_in_binary_and_decimal_units() {
