@@ -161,8 +161,17 @@ pub trait Memory {
         if let Some(s) = self.slice(addr, len) {
             return Ok(s.to_vec());
         }
-        let mut v = vec![0u8; len];
-        self.read_at(addr, &mut v)?;
+        // Lengths often come from the dump itself: memory grows as the reads succeed, a MiB at
+        // a time, so a damaged length fails at the first unreadable byte instead of asking for
+        // gigabytes first.
+        const CHUNK: usize = 1 << 20;
+        let mut v = Vec::with_capacity(len.min(CHUNK));
+        while v.len() < len {
+            let at = v.len();
+            let n = (len - at).min(CHUNK);
+            v.resize(at + n, 0);
+            self.read_at(Address(addr.0.wrapping_add(at as u64)), &mut v[at..])?;
+        }
         Ok(v)
     }
     /// Read a NUL-terminated string of at most `max` bytes (lossy UTF-8). Stops early, without

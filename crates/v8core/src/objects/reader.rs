@@ -967,8 +967,11 @@ impl<'p> Reader<'p> {
         }
         let capacity = self.array_length(store)?;
         let n = (capacity as usize).min(limit);
+        // The capacity is read from the heap: memory is reserved as the reads succeed, not
+        // for what a damaged length claims.
+        let reserve = n.min(1 << 12);
         if kind == 4 || kind == 5 {
-            let mut values = Vec::with_capacity(n);
+            let mut values = Vec::with_capacity(reserve);
             for i in 0..n as u64 {
                 let w = self.slot(store, 16 + 8 * i)?;
                 values.push((w != DOUBLE_HOLE).then(|| f64::from_bits(w)));
@@ -979,7 +982,7 @@ impl<'p> Reader<'p> {
                 capacity,
             });
         }
-        let mut values = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(reserve);
         for i in 0..n as u64 {
             values.push(self.array_get(store, i)?);
         }
