@@ -376,6 +376,9 @@ impl<'h> Inspector<'h> {
                     x.notes
                         .push("part of the characters are not in the dump".into());
                 }
+                if let Some(d) = s.damage {
+                    x.notes.push(format!("damaged: {d}"));
+                }
             }
             None => x.notes.push("unreadable string".into()),
         }
@@ -1003,10 +1006,23 @@ impl<'h> Inspector<'h> {
             x.notes.push("unreadable collection table".into());
             return;
         };
-        x.length = Some(elements.max(0) as u64);
         let per = if kind == Kind::JSMap { 3 } else { 2 };
         let first = 3 + buckets.max(0) as u64;
-        let used = (elements + deleted).max(0) as u64;
+        let mut used = (elements + deleted).max(0) as u64;
+        // V8 sizes the table for two entries per bucket; what it claims must fit in it.
+        let capacity = 2 * buckets.max(0) as u64;
+        let room = r
+            .array_length(table)
+            .map_or(0, |n| n.saturating_sub(first) / per);
+        if elements < 0 || deleted < 0 || used > capacity || used > room {
+            x.notes.push(format!(
+                "damaged: its table claims {elements} entries and {deleted} deleted ones, \
+                 but has room for {}",
+                capacity.min(room)
+            ));
+            used = used.min(capacity).min(room);
+        }
+        x.length = Some((elements.max(0) as u64).min(used));
         for e in 0..used {
             if x.entries.len() >= self.limits.entries || depth >= self.limits.depth {
                 x.truncated = true;

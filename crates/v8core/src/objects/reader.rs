@@ -38,6 +38,11 @@ pub struct JsString {
     pub truncated: bool,
     /// Whether a part could not be read (external data not in the dump...).
     pub incomplete: bool,
+    /// What is impossible about it, when something is: a length beyond V8's limit, a cons
+    /// string whose halves do not add up or that contains itself. Its text is then what could
+    /// be read, not the string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
     /// Representation of the outermost string.
     pub repr: StringRepr,
     /// One-byte (Latin-1) encoding.
@@ -343,6 +348,12 @@ impl<'p> Reader<'p> {
         }
         let length = self.u32_at(s, self.p.layout.string_length as u64)? as u64;
         let repr = repr_of(t);
+        let mut damage = None;
+        if length > MAX_STRING_LENGTH {
+            damage = Some(format!(
+                "its length {length} is beyond V8's limit for a string ({MAX_STRING_LENGTH})"
+            ));
+        }
         let mut out: Vec<u16> = Vec::with_capacity(cap.min(length as usize).min(1 << 20));
         let mut incomplete = false;
         // Work list of (string, from, to) windows, processed depth-first left to right.
@@ -354,7 +365,12 @@ impl<'p> Reader<'p> {
             }
             steps += 1;
             if steps > MAX_STEPS {
-                incomplete = true;
+                damage.get_or_insert_with(|| {
+                    format!("it is made of more than {MAX_STEPS} pieces, or leads back to itself")
+                });
+                break;
+            }
+            if damage.is_some() {
                 break;
             }
             let Some(ct) = self.itype(cur).filter(|&t| t < 128) else {
@@ -400,9 +416,25 @@ impl<'p> Reader<'p> {
                         incomplete = true;
                         break;
                     };
-                    let alen = self
-                        .u32_at(a, self.p.layout.string_length as u64)
-                        .unwrap_or(0) as u64;
+                    let len_of =
+                        |x: u64| self.u32_at(x, self.p.layout.string_length as u64).map(u64::from);
+                    // Halves that cannot be read are a gap in the dump, not damage.
+                    let (la, lb, whole) = (len_of(a), len_of(b), len_of(cur));
+                    let alen = la.unwrap_or(0);
+                    let adds_up = match (la, lb, whole) {
+                        (Some(x), Some(y), Some(w)) => x + y == w,
+                        _ => true,
+                    };
+                    if a == cur || b == cur || !adds_up {
+                        damage = Some(format!(
+                            "a cons string at {cur:#x} whose halves ({alen} + {} characters) \
+                             are not its length {}{}",
+                            lb.unwrap_or(0),
+                            whole.unwrap_or(0),
+                            if a == cur || b == cur { ", one of them itself" } else { "" }
+                        ));
+                        break;
+                    }
                     if to > alen {
                         work.push((b, from.saturating_sub(alen), to - alen));
                     }
@@ -435,6 +467,7 @@ impl<'p> Reader<'p> {
             length,
             truncated: (out.len() as u64) < length,
             incomplete,
+            damage,
             repr,
             one_byte: t & 8 != 0,
         })
@@ -993,6 +1026,9 @@ impl<'p> Reader<'p> {
         })
     }
 }
+
+/// `v8::String::kMaxLength` on 64-bit builds ((1 << 29) - 24), the same in every supported V8.
+const MAX_STRING_LENGTH: u64 = (1 << 29) - 24;
 
 fn repr_of(t: u16) -> StringRepr {
     match t & 7 {

@@ -1,0 +1,147 @@
+//! Damaged heaps: real fixture cores with words overwritten in a copy (at addresses v8dump
+//! finds, in bytes the test reads and writes through the core's own program headers). What
+//! the damage makes impossible must be said, and nothing read from the damage may size an
+//! allocation or a loop.
+
+mod common;
+use common::{json, v8dump};
+
+use serde_json::Value;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use v8dump_testkit::{core_word, fixture, patched_core, TempDir};
+
+fn addr_of(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// Run v8dump under a 6 GiB address-space limit: an answer (exit 0) or a one-line error
+/// (exit 1), never an abort or a panic.
+fn run_limited(argv: &[&str], node: &std::path::Path) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_v8dump"));
+    c.args(argv).arg("-e").arg(node);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 6 << 30,
+                rlim_max: 6 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{argv:?}: {:?}: {err}",
+        o.status
+    );
+    assert!(!err.contains("memory allocation"), "{argv:?}: {err}");
+    o
+}
+
+/// A length read from a damaged heap is not trusted with memory: the listeners' elements store
+/// of the listener leak, its length overwritten with 2^31-1, is exported, inspected and
+/// counted under the limit (the claimed length would need 16 GiB).
+#[test]
+fn a_huge_length_in_a_damaged_heap_allocates_nothing_for_it() {
+    let f = fixture("listener_leak", 24);
+    let core = f.core.to_str().unwrap();
+    let top = json(&v8dump(&["top", core, "--json", "--limit", "20"]));
+    let rows = top["rows"].as_array().unwrap();
+    let store = rows
+        .iter()
+        .find(|r| r["name"] == "(object elements)")
+        .expect("the listeners' store among the largest");
+    let array = rows.iter().find(|r| r["name"] == "Array").expect("the listeners array");
+    // FixedArray: map, then the length as a Smi.
+    let length_field = addr_of(&store["address"]) - 1 + 8;
+    let old = core_word(&f.core, length_field);
+    assert_eq!(old & 0xffff_ffff, 0, "the length is a Smi");
+    assert!(old >> 32 >= f.stats["extra"]["listeners"].as_u64().unwrap());
+    let tmp = TempDir::new("huge-length");
+    let damaged = patched_core(&f.core, &tmp.0, &[(length_field, 0x7fff_ffff << 32, 8)]);
+    let snap = tmp.join("out.heapsnapshot");
+    let array_addr = array["address"].as_str().unwrap();
+    let d = damaged.to_str().unwrap();
+    for argv in [
+        vec!["heapsnapshot", d, "-o", snap.to_str().unwrap()],
+        vec!["inspect", d, array_addr],
+        vec!["findjsobjects", d],
+        vec!["top", d],
+        vec!["leaks", d],
+        vec!["retainers", d, array_addr],
+    ] {
+        run_limited(&argv, &f.node);
+    }
+}
+
+/// Impossible values are said, not shown as values: a flat string whose length is 2^31-1, a
+/// cons string whose second half is itself, a Map whose table claims 2^31-1 entries
+/// (`fixtures/scenarios/damage_targets.js`), on the oldest and newest supported V8.
+#[test]
+fn impossible_strings_and_maps_are_marked_damaged() {
+    for major in [18, 26] {
+        let f = fixture("damage_targets", major);
+        let what = format!("node{major}");
+        let core = f.core.to_str().unwrap();
+        let i = json(&v8dump(&["findjsinstances", core, "DamageTargets", "--json"]));
+        let holder = i["instances"][0]["address"].as_str().unwrap().to_string();
+        let v = json(&v8dump(&["inspect", core, &holder, "--json"]));
+        let entry = |k: &str| -> Value {
+            v["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["key"] == k)
+                .unwrap_or_else(|| panic!("{what}: no {k} in {v}"))["value"]
+                .clone()
+        };
+        let (cons, flat, map) = (entry("cons"), entry("flat"), entry("map"));
+        // The undamaged values first, against what the scenario recorded.
+        assert_eq!(cons["text"], f.stats["extra"]["cons"], "{what}");
+        assert_eq!(flat["text"], f.stats["extra"]["flat"], "{what}");
+        let m = json(&v8dump(&["inspect", core, map["address"].as_str().unwrap(), "--json"]));
+        assert_eq!(m["length"], f.stats["extra"]["map_size"], "{what}: {m}");
+        assert!(m.get("notes").is_none(), "{what}: {m}");
+        let (cons_at, flat_at, map_at) =
+            (addr_of(&cons["address"]), addr_of(&flat["address"]), addr_of(&map["address"]));
+        // String: map, hash (4 bytes), length (4 bytes); ConsString: first, second after.
+        // JSMap: map, properties, elements, table; the table's first slot (after map and
+        // length) is its entry count, a Smi.
+        let table = core_word(&f.core, map_at - 1 + 24);
+        assert_eq!(table & 1, 1, "{what}: the table is a pointer");
+        let tmp = TempDir::new(&format!("impossible{major}"));
+        let damaged = patched_core(
+            &f.core,
+            &tmp.0,
+            &[
+                (flat_at - 1 + 12, 0x7fff_ffff, 4),
+                (cons_at - 1 + 24, cons_at, 8),
+                (table - 1 + 16, 0x7fff_ffff << 32, 8),
+            ],
+        );
+        let d = damaged.to_str().unwrap();
+        let note = |addr: u64| -> String {
+            let o = run_limited(&["inspect", d, &format!("{addr:#x}"), "--json"], &f.node);
+            let j: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+            j["notes"]
+                .as_array()
+                .map(|n| n.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default()
+        };
+        let n = note(flat_at);
+        assert!(n.contains("damaged") && n.contains("2147483647"), "{what}: flat: {n:?}");
+        let n = note(cons_at);
+        assert!(n.contains("damaged") && n.contains("itself"), "{what}: cons: {n:?}");
+        let n = note(map_at);
+        assert!(n.contains("damaged") && n.contains("2147483647"), "{what}: map: {n:?}");
+        let o = run_limited(&["inspect", d, &format!("{map_at:#x}"), "--json"], &f.node);
+        let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(j["length"].as_u64().unwrap() < 1 << 20, "{what}: {j}");
+    }
+}
