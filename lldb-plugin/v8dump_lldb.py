@@ -299,8 +299,9 @@ def _memory(core, argv):
 def _heapsnapshot(core, argv):
     p = _Parser(prog="v8 heapsnapshot", description="Write a DevTools .heapsnapshot.")
     p.add_argument("file")
+    p.add_argument("--redact", action="store_true", help="replace string contents by lengths and hashes")
     a = p.parse_args(argv)
-    return core.heapsnapshot(a.file, text=True)
+    return core.heapsnapshot(a.file, redact=a.redact, text=True)
 
 
 COMMANDS = {

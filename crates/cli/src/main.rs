@@ -333,6 +333,10 @@ enum Command {
         /// Output file.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
+        /// Replace every string's and regular expression's text by its length and a hash (so
+        /// copies stay visible): a snapshot to share where the heap's data may not go.
+        #[arg(long)]
+        redact: bool,
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
@@ -615,10 +619,16 @@ fn run(cli: &Cli) -> Res {
             };
             emit(&progress::input(core)?.leaks(&opts), *json)
         }
-        Command::Heapsnapshot { core, output, json } => emit(
-            &progress::input(core)?
-                .core("heapsnapshot")?
-                .heapsnapshot(output)?,
+        Command::Heapsnapshot {
+            core,
+            output,
+            redact,
+            json,
+        } => emit(
+            &progress::input(core)?.core("heapsnapshot")?.heapsnapshot(
+                output,
+                v8core::graph::snapshot::ExportOptions { redact: *redact },
+            )?,
             *json,
         ),
         Command::Bt {

@@ -71,3 +71,54 @@ fn exported_snapshot_parses_in_memlab_and_matches_v8s_counts() {
         bad.join("\n")
     );
 }
+
+/// `heapsnapshot --redact`: the same graph, every string's and regular expression's text
+/// replaced by its length and a hash, so copies still match and nothing of the program's data
+/// is left in the file; constructor names and the census are kept.
+#[test]
+fn a_redacted_snapshot_keeps_the_graph_and_lengths_and_loses_the_text() {
+    let f = fixture("listener_leak", 22);
+    let tmp = TempDir::new("redact");
+    let plain = tmp.join("plain.heapsnapshot");
+    let red = tmp.join("red.heapsnapshot");
+    let core = f.core.to_str().unwrap();
+    for (out, extra) in [(&plain, None), (&red, Some("--redact"))] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_v8dump"));
+        c.args(["heapsnapshot", core, "-o"]).arg(out);
+        c.args(extra);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    // The census by constructor is the same.
+    assert_eq!(snapshot_counts(&plain), snapshot_counts(&red));
+    let (a, b) = (v8dump_testkit::snapshot_nodes(&plain), v8dump_testkit::snapshot_nodes(&red));
+    assert_eq!(a.len(), b.len());
+    let mut by_text: HashMap<&str, &str> = HashMap::new();
+    let mut strings = 0;
+    for ((ta, na), (tb, nb)) in a.iter().zip(&b) {
+        assert_eq!(ta, tb);
+        if matches!(ta.as_str(), "string" | "concatenated string" | "sliced string" | "regexp") {
+            strings += 1;
+            let len = nb
+                .strip_prefix("<redacted: ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("{ta} {na:?} written as {nb:?}"));
+            if na.encode_utf16().count() < 1024 {
+                assert_eq!(len, na.encode_utf16().count(), "{na:?} -> {nb:?}");
+                // The same text gets the same name, so copies stay visible.
+                assert_eq!(*by_text.entry(na.as_str()).or_insert(nb.as_str()), nb.as_str());
+            }
+        } else {
+            assert_eq!(na, nb, "{ta} names are kept");
+        }
+    }
+    assert!(strings > 1000, "{strings} strings");
+    // The scenario's data ('user-' + id, the sockets' addresses) is in the plain file only.
+    let text = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    let p = text(&plain);
+    assert!(p.contains("\"user-1999\"") && p.contains("\"10.0.7.207\""));
+    let r = text(&red);
+    assert!(!r.contains("user-1999") && !r.contains("10.0.7.207"), "data left in the file");
+    assert!(r.contains("\"UserSession\""));
+}

@@ -413,15 +413,18 @@ impl Core {
         answer(py, &a, text)
     }
 
-    /// Write the reachable heap as a DevTools `.heapsnapshot` (`heapsnapshot -o`).
-    #[pyo3(signature = (path, text=false))]
+    /// Write the reachable heap as a DevTools `.heapsnapshot` (`heapsnapshot -o`); `redact`
+    /// replaces string contents by their lengths and hashes (`--redact`).
+    #[pyo3(signature = (path, redact=false, text=false))]
     fn heapsnapshot<'py>(
         &self,
         py: Python<'py>,
         path: PathBuf,
+        redact: bool,
         text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let a = py.detach(|| self.s.heapsnapshot(&path)).map_err(err)?;
+        let opts = v8core::graph::snapshot::ExportOptions { redact };
+        let a = py.detach(|| self.s.heapsnapshot(&path, opts)).map_err(err)?;
         answer(py, &a, text)
     }
 

@@ -200,6 +200,15 @@ impl SnapshotFile {
     }
 }
 
+/// Every node of a `.heapsnapshot` as (type, name), in the file's order.
+pub fn snapshot_nodes(path: &Path) -> Vec<(String, String)> {
+    let snap = SnapshotFile::read(path);
+    let (ti, ni) = (snap.col("type"), snap.col("name"));
+    snap.nodes()
+        .map(|n| (snap.type_of(n, ti).to_string(), snap.string(&n[ni]).to_string()))
+        .collect()
+}
+
 /// Nodes per node type (`string`, `concatenated string`, `array`...) in a `.heapsnapshot`.
 pub fn snapshot_type_counts(path: &Path) -> std::collections::BTreeMap<String, u64> {
     let snap = SnapshotFile::read(path);

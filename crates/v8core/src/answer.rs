@@ -484,6 +484,8 @@ pub struct SnapshotWritten {
     pub edges: u64,
     /// Distinct strings.
     pub strings: u64,
+    /// Whether string contents were replaced by their lengths and hashes (`--redact`).
+    pub redacted: bool,
 }
 
 /// `bt`: thread stacks.

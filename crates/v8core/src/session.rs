@@ -768,7 +768,11 @@ impl Session {
     }
 
     /// `heapsnapshot -o FILE`: write the reachable heap as a DevTools `.heapsnapshot`.
-    pub fn heapsnapshot(&self, path: &Path) -> Result<Answer<SnapshotWritten>> {
+    pub fn heapsnapshot(
+        &self,
+        path: &Path,
+        opts: crate::graph::snapshot::ExportOptions,
+    ) -> Result<Answer<SnapshotWritten>> {
         let h = self.heap();
         let io = |e: std::io::Error| Error::Output {
             path: path.into(),
@@ -776,7 +780,8 @@ impl Session {
         };
         let file = std::fs::File::create(path).map_err(io)?;
         let st =
-            crate::graph::snapshot::write_heapsnapshot(h, file, &*self.progress).map_err(io)?;
+            crate::graph::snapshot::write_heapsnapshot(h, file, &*self.progress, opts)
+                .map_err(io)?;
         Ok(self.answer(
             "heapsnapshot",
             SnapshotWritten {
@@ -784,6 +789,7 @@ impl Session {
                 nodes: st.nodes,
                 edges: st.edges,
                 strings: st.strings,
+                redacted: opts.redact,
             },
         ))
     }

@@ -210,10 +210,32 @@ impl Local {
 /// The snapshot's own string table: the same interner as a chunk's.
 type Strings = Local;
 
+/// How `heapsnapshot` writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// Replace the text of every string and regular expression by its length and a hash of
+    /// its first 1024 characters (`<redacted: 12 characters, #1f2e3d4c>`), so that copies stay
+    /// visible and the snapshot can be shared where the heap's data may not. Constructor,
+    /// function and property names are kept.
+    pub redact: bool,
+}
+
+/// The name a redacted string's node gets.
+fn redacted(text: &str, length: u64) -> String {
+    let mut h = rustc_hash::FxHasher::default();
+    std::hash::Hash::hash(text, &mut h);
+    std::hash::Hash::hash(&length, &mut h);
+    format!(
+        "<redacted: {length} characters, #{:08x}>",
+        std::hash::Hasher::finish(&h) as u32
+    )
+}
+
 /// Writes one heap as a `.heapsnapshot`.
 struct Exporter<'h> {
     h: &'h Heap,
     r: Reader<'h>,
+    redact: bool,
     /// Node number of each object index (`NO_NODE` for unreachable objects).
     node_of: Vec<u32>,
     /// Object index of each node after the two synthetic ones.
@@ -232,7 +254,7 @@ struct Exporter<'h> {
 const T_NATIVE: u8 = 8;
 
 impl<'h> Exporter<'h> {
-    fn new(h: &'h Heap) -> Exporter<'h> {
+    fn new(h: &'h Heap, opts: ExportOptions) -> Exporter<'h> {
         let n = h.index.len();
         let mut node_of = vec![NO_NODE; n];
         let mut objects = Vec::with_capacity(h.marking.reachable as usize);
@@ -263,6 +285,7 @@ impl<'h> Exporter<'h> {
         Exporter {
             h,
             r: h.reader(),
+            redact: opts.redact,
             node_of,
             objects,
             roots,
@@ -290,14 +313,22 @@ impl<'h> Exporter<'h> {
         let ty = node_type(h, i);
         let name = match ty {
             T_CLOSURE => r.function_name(obj),
-            T_REGEXP => r
-                .slot(obj, h.p.fields.regexp_source)
-                .and_then(|s| r.string_text(s))
-                .unwrap_or_default(),
-            T_STRING | T_CONS | T_SLICED => r
-                .string(obj, STRING_NAME_CAP)
-                .map(|s| s.text)
-                .unwrap_or_default(),
+            T_REGEXP => {
+                let source = r
+                    .slot(obj, h.p.fields.regexp_source)
+                    .and_then(|s| r.string_text(s))
+                    .unwrap_or_default();
+                if self.redact {
+                    redacted(&source, source.encode_utf16().count() as u64)
+                } else {
+                    source
+                }
+            }
+            T_STRING | T_CONS | T_SLICED => match r.string(obj, STRING_NAME_CAP) {
+                Some(s) if self.redact => redacted(&s.text, s.length),
+                Some(s) => s.text,
+                None => String::new(),
+            },
             T_NUMBER => "heap number".into(),
             T_SYMBOL => "symbol".into(),
             T_BIGINT => "bigint".into(),
@@ -470,9 +501,10 @@ pub fn write_heapsnapshot(
     h: &Heap,
     w: impl Write,
     progress: Progress,
+    opts: ExportOptions,
 ) -> io::Result<SnapshotStats> {
     let mut w = io::BufWriter::with_capacity(1 << 20, w);
-    let ex = Exporter::new(h);
+    let ex = Exporter::new(h, opts);
     let mut strings = Strings::default();
     strings.id("");
     let total = ex.objects.len() as u64;

@@ -205,8 +205,16 @@ impl Render for Diff {
 impl Render for SnapshotWritten {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{}: {} nodes, {} edges, {} strings\n",
-            self.path, self.nodes, self.edges, self.strings
+            "{}: {} nodes, {} edges, {} strings{}\n",
+            self.path,
+            self.nodes,
+            self.edges,
+            self.strings,
+            if self.redacted {
+                " (string contents redacted: lengths and hashes kept)"
+            } else {
+                ""
+            }
         ));
     }
 }
