@@ -435,28 +435,37 @@ pub fn snapshot_string_count(path: &Path, text: &str) -> u64 {
         .count() as u64
 }
 
+/// The little-endian `n`-byte number at `o` of `b`.
+fn le(b: &[u8], o: usize, n: usize) -> u64 {
+    let mut v = [0u8; 8];
+    v[..n].copy_from_slice(&b[o..o + n]);
+    u64::from_le_bytes(v)
+}
+
+/// Where in the core file `bytes` the `width` bytes at address `addr` are, from its PT_LOAD
+/// program headers. Panics if they are not in the core's data.
+fn file_offset(bytes: &[u8], addr: u64, width: usize) -> usize {
+    let (phoff, phnum) = (le(bytes, 32, 8) as usize, le(bytes, 56, 2) as usize);
+    let off = (0..phnum)
+        .map(|k| phoff + k * 56)
+        .filter(|&ph| le(bytes, ph, 4) == 1)
+        .find_map(|ph| {
+            let (fo, va, fsz) = (le(bytes, ph + 8, 8), le(bytes, ph + 16, 8), le(bytes, ph + 32, 8));
+            (va <= addr && addr + width as u64 <= va + fsz).then(|| (fo + addr - va) as usize)
+        })
+        .unwrap_or_else(|| panic!("{addr:#x} is not in the core's data"));
+    assert!(off + width <= bytes.len(), "{addr:#x} is past the core's end");
+    off
+}
+
 /// A copy of the core at `core` in `dir` with the little-endian words `patches` (address,
 /// value, width in bytes: 4 or 8) written over the bytes the core holds for those addresses,
 /// found through its program headers (read here, not by v8dump). Panics if an address is not
 /// in the core's data.
 pub fn patched_core(core: &Path, dir: &Path, patches: &[(u64, u64, usize)]) -> PathBuf {
     let mut bytes = std::fs::read(core).expect("read the core");
-    let le = |b: &[u8], o: usize, n: usize| -> u64 {
-        let mut v = [0u8; 8];
-        v[..n].copy_from_slice(&b[o..o + n]);
-        u64::from_le_bytes(v)
-    };
-    let (phoff, phnum) = (le(&bytes, 32, 8) as usize, le(&bytes, 56, 2) as usize);
     for &(addr, value, width) in patches {
-        let off = (0..phnum)
-            .map(|k| phoff + k * 56)
-            .filter(|&ph| le(&bytes, ph, 4) == 1) // PT_LOAD
-            .find_map(|ph| {
-                let (fo, va, fsz) = (le(&bytes, ph + 8, 8), le(&bytes, ph + 16, 8), le(&bytes, ph + 32, 8));
-                (va <= addr && addr + width as u64 <= va + fsz).then(|| (fo + addr - va) as usize)
-            })
-            .unwrap_or_else(|| panic!("{addr:#x} is not in the core's data"));
-        assert!(off + width <= bytes.len(), "{addr:#x} is past the core's end");
+        let off = file_offset(&bytes, addr, width);
         bytes[off..off + width].copy_from_slice(&value.to_le_bytes()[..width]);
     }
     let out = dir.join("patched.core");
@@ -467,18 +476,5 @@ pub fn patched_core(core: &Path, dir: &Path, patches: &[(u64, u64, usize)]) -> P
 /// The little-endian 8-byte word the core holds at `addr` (read through its program headers).
 pub fn core_word(core: &Path, addr: u64) -> u64 {
     let bytes = std::fs::read(core).expect("read the core");
-    let le = |o: usize, n: usize| -> u64 {
-        let mut v = [0u8; 8];
-        v[..n].copy_from_slice(&bytes[o..o + n]);
-        u64::from_le_bytes(v)
-    };
-    let (phoff, phnum) = (le(32, 8) as usize, le(56, 2) as usize);
-    (0..phnum)
-        .map(|k| phoff + k * 56)
-        .filter(|&ph| le(ph, 4) == 1)
-        .find_map(|ph| {
-            let (fo, va, fsz) = (le(ph + 8, 8), le(ph + 16, 8), le(ph + 32, 8));
-            (va <= addr && addr + 8 <= va + fsz).then(|| le((fo + addr - va) as usize, 8))
-        })
-        .unwrap_or_else(|| panic!("{addr:#x} is not in the core's data"))
+    le(&bytes, file_offset(&bytes, addr, 8), 8)
 }
