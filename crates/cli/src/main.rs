@@ -425,6 +425,9 @@ fn emit<T: Serialize + v8core::render::Render>(a: &Answer<T>, json: bool) -> Res
         a.text()
     };
     std::io::stdout().write_all(out.as_bytes())?;
+    if a.partial.as_ref().is_some_and(|p| p.unusable()) {
+        return Err(Box::new(Failure::Unusable));
+    }
     Ok(())
 }
 
@@ -710,18 +713,27 @@ fn debug(d: &Debug) -> Res {
 
 /// Exit status of `diff` when a growth limit was exceeded (1 is an error, 2 bad usage).
 const EXIT_LIMIT_EXCEEDED: u8 = 3;
+/// Exit status when an answer was printed but no object could be read from the heap.
+const EXIT_UNUSABLE: u8 = 4;
 
 /// An outcome that is not an error but must change the exit status.
 #[derive(Debug)]
 enum Failure {
     /// `diff --max-growth...`: the later core grew past a limit (already printed).
     LimitExceeded,
+    /// The answer was printed, but it rests on a heap in which nothing could be read.
+    Unusable,
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::LimitExceeded => write!(f, "a growth limit was exceeded"),
+            Failure::Unusable => write!(
+                f,
+                "the answer above is empty because no object could be read from the heap \
+                 (see its first warning)"
+            ),
         }
     }
 }
@@ -759,6 +771,10 @@ fn main() -> ExitCode {
         Err(e) if matches!(e.downcast_ref::<Failure>(), Some(Failure::LimitExceeded)) => {
             eprintln!("v8dump: {e}");
             ExitCode::from(EXIT_LIMIT_EXCEEDED)
+        }
+        Err(e) if matches!(e.downcast_ref::<Failure>(), Some(Failure::Unusable)) => {
+            eprintln!("v8dump: {e}");
+            ExitCode::from(EXIT_UNUSABLE)
         }
         Err(e) => {
             eprintln!("v8dump: error: {}", v8core::render::clean(&e.to_string()));

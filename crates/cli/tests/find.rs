@@ -162,7 +162,11 @@ fn inspect_reads_addresses_by_the_same_rule_as_retainers() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|fr| fr["native"]["module"].as_str().is_some_and(|m| m.starts_with("libc")))
+            .find(|fr| {
+                fr["native"]["module"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("libc"))
+            })
             .and_then(|fr| fr["pc"].as_u64())
             .expect("a libc frame");
         assert_ne!(pc & 0xffff_ffff, 0);
@@ -208,9 +212,23 @@ fn no_byte_from_the_core_controls_the_terminal() {
         let core = f.core.to_str().unwrap();
         let name = f.stats["extra"]["className"].as_str().unwrap().to_string();
         assert!(name.contains('\u{1b}'));
-        let i = json(&v8dump(&["findjsinstances", core, &name, "--json", "--limit", "1"]));
+        let i = json(&v8dump(&[
+            "findjsinstances",
+            core,
+            &name,
+            "--json",
+            "--limit",
+            "1",
+        ]));
         let hostile = i["instances"][0]["address"].as_str().unwrap().to_string();
-        let i = json(&v8dump(&["findjsinstances", core, "Evil", "--json", "--limit", "1"]));
+        let i = json(&v8dump(&[
+            "findjsinstances",
+            core,
+            "Evil",
+            "--json",
+            "--limit",
+            "1",
+        ]));
         let evil = i["instances"][0]["address"].as_str().unwrap().to_string();
         let tmp = v8dump_testkit::TempDir::new(&format!("hostile{major}"));
         let page = tmp.join("r.html");
@@ -235,18 +253,28 @@ fn no_byte_from_the_core_controls_the_terminal() {
         let mut seen_escaped = false;
         for argv in runs {
             let o = v8dump(&argv);
-            assert!(o.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{argv:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             let out = String::from_utf8_lossy(&o.stdout);
             let bad: Vec<char> = out
                 .chars()
                 .filter(|&c| c != '\n' && (c < ' ' || ('\u{7f}'..'\u{a0}').contains(&c)))
                 .collect();
-            assert!(bad.is_empty(), "node{major} {argv:?}: control characters {bad:?} in\n{out}");
+            assert!(
+                bad.is_empty(),
+                "node{major} {argv:?}: control characters {bad:?} in\n{out}"
+            );
             seen_escaped |= out.contains("Evil\\u{1b}]0;pwned\\u{7}\\u{1b}[31mRed");
         }
         assert!(seen_escaped, "node{major}: the hostile name is never shown");
         // The folded stacks hold the name escaped too (they are read by people's tools).
         let folded = std::fs::read_to_string(&flame).unwrap();
-        assert!(!folded.contains('\u{1b}') && !folded.contains('\u{7}'), "node{major}");
+        assert!(
+            !folded.contains('\u{1b}') && !folded.contains('\u{7}'),
+            "node{major}"
+        );
     }
 }

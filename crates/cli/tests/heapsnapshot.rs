@@ -91,13 +91,19 @@ fn a_redacted_snapshot_keeps_the_graph_and_lengths_and_loses_the_text() {
     }
     // The census by constructor is the same.
     assert_eq!(snapshot_counts(&plain), snapshot_counts(&red));
-    let (a, b) = (v8dump_testkit::snapshot_nodes(&plain), v8dump_testkit::snapshot_nodes(&red));
+    let (a, b) = (
+        v8dump_testkit::snapshot_nodes(&plain),
+        v8dump_testkit::snapshot_nodes(&red),
+    );
     assert_eq!(a.len(), b.len());
     let mut by_text: HashMap<&str, &str> = HashMap::new();
     let mut strings = 0;
     for ((ta, na), (tb, nb)) in a.iter().zip(&b) {
         assert_eq!(ta, tb);
-        if matches!(ta.as_str(), "string" | "concatenated string" | "sliced string" | "regexp") {
+        if matches!(
+            ta.as_str(),
+            "string" | "concatenated string" | "sliced string" | "regexp"
+        ) {
             strings += 1;
             let len = nb
                 .strip_prefix("<redacted: ")
@@ -107,7 +113,10 @@ fn a_redacted_snapshot_keeps_the_graph_and_lengths_and_loses_the_text() {
             if na.encode_utf16().count() < 1024 {
                 assert_eq!(len, na.encode_utf16().count(), "{na:?} -> {nb:?}");
                 // The same text gets the same name, so copies stay visible.
-                assert_eq!(*by_text.entry(na.as_str()).or_insert(nb.as_str()), nb.as_str());
+                assert_eq!(
+                    *by_text.entry(na.as_str()).or_insert(nb.as_str()),
+                    nb.as_str()
+                );
             }
         } else {
             assert_eq!(na, nb, "{ta} names are kept");
@@ -119,6 +128,9 @@ fn a_redacted_snapshot_keeps_the_graph_and_lengths_and_loses_the_text() {
     let p = text(&plain);
     assert!(p.contains("\"user-1999\"") && p.contains("\"10.0.7.207\""));
     let r = text(&red);
-    assert!(!r.contains("user-1999") && !r.contains("10.0.7.207"), "data left in the file");
+    assert!(
+        !r.contains("user-1999") && !r.contains("10.0.7.207"),
+        "data left in the file"
+    );
     assert!(r.contains("\"UserSession\""));
 }

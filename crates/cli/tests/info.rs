@@ -4,6 +4,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use v8dump_testkit::{fixture, TempDir, MAJORS};
 
+mod common;
+use common::assert_marked_or_explained;
+
 fn v8dump(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_v8dump"));
     for a in args {
@@ -340,59 +343,20 @@ fn a_pointer_into_the_cut_part_of_a_truncated_core_says_so() {
     assert_eq!(v["partial"]["reasons"][0]["kind"], "truncated_core", "{v}");
 }
 
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_v8dump"))
-        .args(args)
-        .output()
-        .expect("run v8dump")
-}
-
-/// Every command on a damaged pairing either answers with the mark `mark` (text) and the
-/// caveat `kind` (JSON), or fails with one line that says `why` (never blaming something else).
-fn assert_marked_or_explained(args: &[&std::ffi::OsStr], mark: &str, kind: &str, why: &str) {
-    let tmp = TempDir::new("marked");
-    let snap = tmp.join("x.heapsnapshot");
-    let commands: Vec<Vec<&std::ffi::OsStr>> = vec![
-        vec!["findjsobjects".as_ref()],
-        vec!["top".as_ref()],
-        vec!["report".as_ref()],
-        vec!["bt".as_ref()],
-        vec!["nodeinfo".as_ref()],
-        vec!["leaks".as_ref()],
-        vec!["heapsnapshot".as_ref(), "-o".as_ref(), snap.as_os_str()],
-    ];
-    for c in commands {
-        let mut argv: Vec<&std::ffi::OsStr> = vec![c[0]];
-        argv.extend(args);
-        argv.extend(&c[1..]);
-        let o = run(&argv);
-        let what = format!("{argv:?}");
-        assert_ne!(o.status.code(), Some(101), "{what}: panic {}", stderr(&o));
-        if o.status.success() {
-            assert!(stdout(&o).contains(mark), "{what}: no {mark}:\n{}", stdout(&o));
-            argv.push("--json".as_ref());
-            let o = run(&argv);
-            let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-            let kinds: Vec<&str> = j["partial"]["reasons"]
-                .as_array()
-                .map(|r| r.iter().filter_map(|x| x["kind"].as_str()).collect())
-                .unwrap_or_default();
-            assert!(kinds.contains(&kind), "{what}: {}", j["partial"]);
-        } else {
-            let e = stderr(&o);
-            assert!(e.contains(why), "{what}: the error does not say {why:?}: {e}");
-            assert!(!e.contains("coredump_filter"), "{what}: blames coredump_filter: {e}");
-        }
-    }
-}
-
 #[test]
 fn a_forced_wrong_executable_marks_every_answer_or_says_why_it_cannot() {
     for (core, node) in [(18, 20), (20, 22), (26, 24)] {
         let c = fixture("basic", core).core;
         let n = fixture("basic", node).node;
         assert_marked_or_explained(
-            &[c.as_os_str(), "-e".as_ref(), n.as_os_str(), "--force".as_ref()],
+            &[
+                c.as_os_str(),
+                "-e".as_ref(),
+                n.as_os_str(),
+                "--force".as_ref(),
+            ],
+            None,
+            &[],
             "warning: the executable is not the one that produced the core (--force)",
             "executable_mismatch",
             "build-ID mismatch (--force)",
@@ -415,6 +379,8 @@ fn a_truncated_core_marks_every_answer_or_says_its_heap_is_cut_off() {
                 f.node.as_os_str(),
                 "--allow-truncated".as_ref(),
             ],
+            None,
+            &[],
             "warning: the core is truncated",
             "truncated_core",
             "truncated",
@@ -432,8 +398,8 @@ fn compressed_input_is_checked_before_and_while_it_unpacks() {
     // 256 MiB of zeros in a few KiB of zstd.
     let bomb = tmp.join("zeros.zst");
     {
-        let mut z = zstd::stream::write::Encoder::new(std::fs::File::create(&bomb).unwrap(), 3)
-            .unwrap();
+        let mut z =
+            zstd::stream::write::Encoder::new(std::fs::File::create(&bomb).unwrap(), 3).unwrap();
         let block = vec![0u8; 1 << 20];
         for _ in 0..256 {
             std::io::Write::write_all(&mut z, &block).unwrap();
@@ -452,8 +418,8 @@ fn compressed_input_is_checked_before_and_while_it_unpacks() {
     let f = fixture("basic", 20);
     let padded = tmp.join("padded.zst");
     {
-        let mut z = zstd::stream::write::Encoder::new(std::fs::File::create(&padded).unwrap(), 1)
-            .unwrap();
+        let mut z =
+            zstd::stream::write::Encoder::new(std::fs::File::create(&padded).unwrap(), 1).unwrap();
         std::io::Write::write_all(&mut z, &std::fs::read(&f.core).unwrap()).unwrap();
         std::io::Write::write_all(&mut z, &vec![0x5a; 8 << 20]).unwrap();
         z.finish().unwrap();

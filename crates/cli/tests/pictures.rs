@@ -57,10 +57,7 @@ fn browse(page: &Path, shot: &Path, click: &str) -> Value {
 fn assert_listener_page(page: &Path, f: &Fixture, what: &str) {
     let size = std::fs::metadata(page).expect("the page").len();
     assert!(size < 10 << 20, "{what}: the page is {size} bytes");
-    let shot = out_dir().join(format!(
-        "{}.png",
-        what.replace([' ', '/'], "-")
-    ));
+    let shot = out_dir().join(format!("{}.png", what.replace([' ', '/'], "-")));
     let r = browse(page, &shot, "RealtimeService");
     // Nothing leaves the page: the only request is the file itself.
     let page_url = format!("file://{}", page.display());
@@ -96,11 +93,9 @@ fn assert_listener_page(page: &Path, f: &Fixture, what: &str) {
     assert!(drawn >= 20, "{what}: {drawn} treemap rectangles drawn");
     assert_eq!(r["rects"], r["drawn"], "{what}: empty rectangles");
     assert!(
-        r["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l.as_str().is_some_and(|l| l.starts_with("RealtimeService "))),
+        r["labels"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .is_some_and(|l| l.starts_with("RealtimeService "))),
         "{what}: labels {}",
         r["labels"]
     );
@@ -112,11 +107,17 @@ fn assert_listener_page(page: &Path, f: &Fixture, what: &str) {
     );
     let tower = r["tower"].as_str().unwrap_or_default();
     assert!(
-        tower.contains("RealtimeService") && tower.contains(&place) && tower.contains("UserSession"),
+        tower.contains("RealtimeService")
+            && tower.contains(&place)
+            && tower.contains("UserSession"),
         "{what}: {tower}"
     );
     // Sorted by count, the first row has at least as many objects as the sessions planted.
-    let first_count: u64 = r["firstCtor"][1].as_str().unwrap_or("0").parse().unwrap_or(0);
+    let first_count: u64 = r["firstCtor"][1]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
     assert!(
         first_count >= count(f, "UserSession"),
         "{what}: sorted by count, the first row is {}",
@@ -145,7 +146,10 @@ fn the_html_report_names_the_listener_leak_in_a_real_browser() {
         let r = browse(&page, &tmp.join("again.png"), "");
         // The JS stack is the core's: the scenario's harness called process.abort().
         assert!(
-            r["stack"].as_str().unwrap_or("").contains("writeStatsAndAbort"),
+            r["stack"]
+                .as_str()
+                .unwrap_or("")
+                .contains("writeStatsAndAbort"),
             "{what}: stack {}",
             r["stack"]
         );
@@ -240,7 +244,13 @@ fn the_flame_graph_shows_the_listeners_as_the_widest_tower() {
 
         // SVG: the widest tower runs through the emitter, its listeners and their sessions.
         let svg = tmp.join("retained.svg");
-        let w = json(&v8dump(&["flamegraph", core, "-o", svg.to_str().unwrap(), "--json"]));
+        let w = json(&v8dump(&[
+            "flamegraph",
+            core,
+            "-o",
+            svg.to_str().unwrap(),
+            "--json",
+        ]));
         assert_eq!(w["format"], "svg", "{what}");
         let tower: Vec<&str> = w["widest"]
             .as_array()
@@ -255,19 +265,40 @@ fn the_flame_graph_shows_the_listeners_as_the_widest_tower() {
             .position(|t| t.ends_with(&format!("({place})")))
             .unwrap_or_else(|| panic!("{what}: no listener at {place} in {tower:?}"));
         let session = at("UserSession").unwrap_or_else(|| panic!("{what}: {tower:?}"));
-        assert!(emitter < listener && listener < session, "{what}: {tower:?}");
+        assert!(
+            emitter < listener && listener < session,
+            "{what}: {tower:?}"
+        );
         let drawn = std::fs::read_to_string(&svg).expect("the SVG");
-        assert!(drawn.starts_with("<?xml") && drawn.contains("<svg"), "{what}");
-        assert!(drawn.contains("<title>RealtimeService ("), "{what}: no emitter frame drawn");
+        assert!(
+            drawn.starts_with("<?xml") && drawn.contains("<svg"),
+            "{what}"
+        );
+        assert!(
+            drawn.contains("<title>RealtimeService ("),
+            "{what}: no emitter frame drawn"
+        );
         let _ = std::fs::copy(&svg, out_dir().join(format!("flamegraph-node{major}.svg")));
 
         // Folded stacks add up to the tree's bytes.
         let folded = tmp.join("retained.folded");
-        let w = json(&v8dump(&["flamegraph", core, "-o", folded.to_str().unwrap(), "--json"]));
+        let w = json(&v8dump(&[
+            "flamegraph",
+            core,
+            "-o",
+            folded.to_str().unwrap(),
+            "--json",
+        ]));
         let lines = std::fs::read_to_string(&folded).expect("the folded file");
         let sum: u64 = lines
             .lines()
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().expect("a count"))
+            .map(|l| {
+                l.rsplit(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<u64>()
+                    .expect("a count")
+            })
             .sum();
         assert_eq!(Some(sum), w["total_bytes"].as_u64(), "{what}");
         assert!(lines.lines().all(|l| l.starts_with("(roots)")), "{what}");
@@ -290,12 +321,19 @@ fn the_flame_graph_shows_the_listeners_as_the_widest_tower() {
         }
         // By cumulative objects, the emitter's entry holds what each planted session brought:
         // the session, its socket, Buffer and ArrayBuffer, the listener and its context.
-        let top = pprof(&["-top", "-cum", "-sample_index=objects", "-nodecount=40"], &prof);
+        let top = pprof(
+            &["-top", "-cum", "-sample_index=objects", "-nodecount=40"],
+            &prof,
+        );
         let row = top
             .lines()
             .find(|l| l.trim_end().ends_with(" RealtimeService"))
             .unwrap_or_else(|| panic!("{what}: no RealtimeService in {top}"));
-        let cum: u64 = row.split_whitespace().nth(3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let cum: u64 = row
+            .split_whitespace()
+            .nth(3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         assert!(cum >= 6 * count(&f, "UserSession"), "{what}: {row}");
     }
 }

@@ -424,7 +424,9 @@ impl Core {
         text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = v8core::graph::snapshot::ExportOptions { redact };
-        let a = py.detach(|| self.s.heapsnapshot(&path, opts)).map_err(err)?;
+        let a = py
+            .detach(|| self.s.heapsnapshot(&path, opts))
+            .map_err(err)?;
         answer(py, &a, text)
     }
 

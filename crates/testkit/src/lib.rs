@@ -205,7 +205,12 @@ pub fn snapshot_nodes(path: &Path) -> Vec<(String, String)> {
     let snap = SnapshotFile::read(path);
     let (ti, ni) = (snap.col("type"), snap.col("name"));
     snap.nodes()
-        .map(|n| (snap.type_of(n, ti).to_string(), snap.string(&n[ni]).to_string()))
+        .map(|n| {
+            (
+                snap.type_of(n, ti).to_string(),
+                snap.string(&n[ni]).to_string(),
+            )
+        })
         .collect()
 }
 
@@ -383,7 +388,13 @@ fn npm_package(dir: &str, spec: &str, name: &str) -> PathBuf {
     )
     .expect("write package.json");
     let out = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--ignore-scripts", spec])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            spec,
+        ])
         .env("PUPPETEER_SKIP_DOWNLOAD", "1")
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .current_dir(&dir)
@@ -450,11 +461,18 @@ fn file_offset(bytes: &[u8], addr: u64, width: usize) -> usize {
         .map(|k| phoff + k * 56)
         .filter(|&ph| le(bytes, ph, 4) == 1)
         .find_map(|ph| {
-            let (fo, va, fsz) = (le(bytes, ph + 8, 8), le(bytes, ph + 16, 8), le(bytes, ph + 32, 8));
+            let (fo, va, fsz) = (
+                le(bytes, ph + 8, 8),
+                le(bytes, ph + 16, 8),
+                le(bytes, ph + 32, 8),
+            );
             (va <= addr && addr + width as u64 <= va + fsz).then(|| (fo + addr - va) as usize)
         })
         .unwrap_or_else(|| panic!("{addr:#x} is not in the core's data"));
-    assert!(off + width <= bytes.len(), "{addr:#x} is past the core's end");
+    assert!(
+        off + width <= bytes.len(),
+        "{addr:#x} is past the core's end"
+    );
     off
 }
 

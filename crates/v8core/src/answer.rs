@@ -63,8 +63,17 @@ pub struct Caveat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaveatKind {
+    /// Heap pages were found but no object could be parsed in them: the answer is empty
+    /// because the heap could not be read. The CLI exits with status 4 after printing it.
+    NoObjects,
     /// The core file is shorter than its headers say; memory past the cut is missing.
     TruncatedCore,
+    /// Heap pages, or parts of pages, are not in the core (the message says how much of
+    /// which space): counts may be low.
+    MissingHeap,
+    /// Stretches of heap pages could not be parsed as objects: damage, or a layout that does
+    /// not fit. Counts may be low.
+    DamagedHeap,
     /// The executable's build ID differs from the core's (`--force`).
     ExecutableMismatch,
     /// No table is verified for this V8 version; a neighbouring version's table was used
@@ -72,6 +81,21 @@ pub enum CaveatKind {
     UnverifiedTable,
     /// A sanity check of the layout against the core failed.
     FailedCheck,
+}
+
+impl CaveatKind {
+    /// Whether an answer with this caveat cannot be used at all (it is still given, so the
+    /// reason is seen, but a script must not take it for a result).
+    pub fn unusable(self) -> bool {
+        matches!(self, CaveatKind::NoObjects)
+    }
+}
+
+impl Partial {
+    /// Whether any reason makes the answer unusable ([`CaveatKind::unusable`]).
+    pub fn unusable(&self) -> bool {
+        self.reasons.iter().any(|c| c.kind.unusable())
+    }
 }
 
 /// An object as answers name it: its address (tagged, as V8 stores pointers to it) and how a

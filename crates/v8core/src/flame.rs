@@ -324,8 +324,8 @@ fn make_frame(
         KEY_EXTERNAL => "(external memory)".to_string(),
         _ => short(clean(&src.label(node.rep as usize))),
     };
-    let example = (node.rep != UNSET && node.key != KEY_DEEPER)
-        .then(|| src.address(node.rep as usize));
+    let example =
+        (node.rep != UNSET && node.key != KEY_DEEPER).then(|| src.address(node.rep as usize));
     Frame {
         figures: FrameFigures {
             name,
@@ -488,7 +488,8 @@ pub fn svg(t: &RetainedTree, title: &str) -> crate::Result<Vec<u8>> {
     opts.direction = inferno::flamegraph::Direction::Inverted;
     opts.deterministic = true;
     opts.name_type = "Retained by:".into();
-    opts.colors = inferno::flamegraph::Palette::Basic(inferno::flamegraph::color::BasicPalette::Mem);
+    opts.colors =
+        inferno::flamegraph::Palette::Basic(inferno::flamegraph::color::BasicPalette::Mem);
     let mut out = Vec::new();
     inferno::flamegraph::from_lines(&mut opts, text.lines(), &mut out).map_err(|e| {
         crate::Error::Render {
@@ -680,12 +681,12 @@ pub fn pprof(t: &RetainedTree, comment: &str) -> crate::Result<Vec<u8>> {
     };
     let raw = profile.encode_to_vec();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &raw).and_then(|_| gz.finish()).map_err(|e| {
-        crate::Error::Render {
+    std::io::Write::write_all(&mut gz, &raw)
+        .and_then(|_| gz.finish())
+        .map_err(|e| crate::Error::Render {
             what: "the pprof profile",
             why: e.to_string(),
-        }
-    })
+        })
 }
 
 /// A frame of [`FlatTree`]: a [`Frame`]'s figures, with its place in the list.
@@ -819,11 +820,11 @@ pub fn widest(t: &RetainedTree) -> Vec<(String, u64)> {
     }
     let mut out = vec![(t.root.name.clone(), t.root.bytes)];
     let mut f = &t.root;
-    while let Some(c) = f.children.iter().max_by(|a, b| {
-        column(a)
-            .cmp(&column(b))
-            .then_with(|| b.name.cmp(&a.name))
-    }) {
+    while let Some(c) = f
+        .children
+        .iter()
+        .max_by(|a, b| column(a).cmp(&column(b)).then_with(|| b.name.cmp(&a.name)))
+    {
         out.push((c.name.clone(), c.bytes));
         f = c;
     }
@@ -884,7 +885,12 @@ fn write_answer(
     format: Option<FlameFormat>,
 ) -> crate::Result<Answer<FlameWritten>> {
     let format = format.unwrap_or_else(|| FlameFormat::from_path(path));
-    let written = write(&tree.body, format, path, &format!("Retained memory of {source}"))?;
+    let written = write(
+        &tree.body,
+        format,
+        path,
+        &format!("Retained memory of {source}"),
+    )?;
     Ok(tree.with_body(written))
 }
 
@@ -970,7 +976,10 @@ mod tests {
         let root = frame(
             "(roots)",
             0,
-            vec![frame("a;b", 10, vec![frame("c", 5, vec![])]), frame("d", 7, vec![])],
+            vec![
+                frame("a;b", 10, vec![frame("c", 5, vec![])]),
+                frame("d", 7, vec![]),
+            ],
         );
         let t = RetainedTree {
             total_bytes: root.bytes,

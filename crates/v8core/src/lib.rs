@@ -36,6 +36,7 @@
 
 pub mod answer;
 pub mod calibrate;
+pub mod completeness;
 pub mod crash;
 pub mod error;
 pub mod flame;

@@ -119,7 +119,11 @@ fn suspect_views(l: &crate::leaks::Leaks) -> Vec<SuspectView> {
             title: format!(
                 "#{} {}: {} {} of {}, {} ({:.0}% of the memory)",
                 i + 1,
-                if s.reached_as.is_empty() { &s.holder_name } else { &s.reached_as },
+                if s.reached_as.is_empty() {
+                    &s.holder_name
+                } else {
+                    &s.reached_as
+                },
                 s.children,
                 s.kind.children_word(),
                 s.holder_name,
@@ -137,7 +141,11 @@ fn suspect_views(l: &crate::leaks::Leaks) -> Vec<SuspectView> {
                 .code
                 .iter()
                 .map(|c| format!("{}: {} \u{d7} {}", c.role, c.function.text(), c.count))
-                .chain(s.scope_closures.iter().map(|f| format!("closes over it: {}", f.text())))
+                .chain(
+                    s.scope_closures
+                        .iter()
+                        .map(|f| format!("closes over it: {}", f.text())),
+                )
                 .collect(),
             retains: s
                 .retains
@@ -151,7 +159,9 @@ fn suspect_views(l: &crate::leaks::Leaks) -> Vec<SuspectView> {
 /// Escape JSON for a `<script type="application/json">` element: no `</script>` or `<!--`
 /// can appear in it.
 fn script_safe(json: &str) -> String {
-    json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// Fill the template with `data`.
@@ -253,8 +263,14 @@ impl crate::Session {
         }
         let n = &b.node;
         d.facts = vec![
-            ("node".into(), n.version.clone().unwrap_or_else(|| "?".into())),
-            ("pid".into(), n.pid.map(|p| p.to_string()).unwrap_or_default()),
+            (
+                "node".into(),
+                n.version.clone().unwrap_or_else(|| "?".into()),
+            ),
+            (
+                "pid".into(),
+                n.pid.map(|p| p.to_string()).unwrap_or_default(),
+            ),
             ("command".into(), n.argv.join(" ")),
             ("cause".into(), b.cause.summary.clone()),
         ];

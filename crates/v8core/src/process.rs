@@ -505,10 +505,16 @@ impl Process {
             name: "page lists",
             ok: unwalkable == 0,
             detail: if unwalkable == 0 {
+                let cut = self.pages.cut_lists.len();
                 format!(
-                    "every space's page list walks ({} pages listed, {} pooled left out)",
+                    "every space's page list walks ({} pages listed, {} pooled left out{})",
                     self.pages.pages.len(),
-                    self.pages.unlisted_pages.len()
+                    self.pages.unlisted_pages.len(),
+                    if cut > 0 {
+                        format!("; {cut} run into memory missing from the core")
+                    } else {
+                        String::new()
+                    }
                 )
             } else {
                 format!("{unwalkable} spaces' page lists do not walk")

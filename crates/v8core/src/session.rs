@@ -175,6 +175,14 @@ impl Session {
                 ),
             });
         }
+        let mut heap = crate::completeness::heap_caveats(p, self.heap.get());
+        if heap
+            .first()
+            .is_some_and(|c| c.kind == CaveatKind::NoObjects)
+        {
+            reasons.insert(0, heap.remove(0));
+        }
+        reasons.extend(heap);
         if p.exe_check.status == ExeMatch::MismatchForced {
             reasons.push(Caveat {
                 kind: CaveatKind::ExecutableMismatch,
@@ -779,9 +787,8 @@ impl Session {
             message: e.to_string(),
         };
         let file = std::fs::File::create(path).map_err(io)?;
-        let st =
-            crate::graph::snapshot::write_heapsnapshot(h, file, &*self.progress, opts)
-                .map_err(io)?;
+        let st = crate::graph::snapshot::write_heapsnapshot(h, file, &*self.progress, opts)
+            .map_err(io)?;
         Ok(self.answer(
             "heapsnapshot",
             SnapshotWritten {

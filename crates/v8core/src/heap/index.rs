@@ -3,7 +3,7 @@
 //! Liveness is in [`crate::heap::marking`].
 
 use crate::heap::pages::Page;
-use crate::heap::walk::{Gap, WalkTotals, Walker};
+use crate::heap::walk::{Gap, GapKind, WalkTotals, Walker};
 use crate::meta::kinds::{Body, Kind};
 use crate::process::Process;
 use elfcore::Address;
@@ -18,6 +18,15 @@ pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
 /// A progress callback that says nothing.
 pub fn no_progress(_: &str, _: u64, _: u64) {}
+
+/// Where a stray reference points ([`HeapIndex::stray`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stray {
+    /// Into the gap with this index in [`HeapIndex::gaps`].
+    Unparsed(usize),
+    /// Into a walked page, but not at an object start nor into an unparsed stretch.
+    Elsewhere,
+}
 
 /// One page's share of the index.
 #[derive(Debug, Clone)]
@@ -161,6 +170,7 @@ impl HeapIndex {
                 }
             }
         }
+        idx.gaps.sort_by_key(|g| g.start);
         idx.addrs.shrink_to_fit();
         idx.sizes.shrink_to_fit();
         idx.types.shrink_to_fit();
@@ -254,6 +264,32 @@ impl HeapIndex {
             return None;
         }
         self.find_in(w & !3)
+    }
+
+    /// Where a tagged word that is not an object start points, when it points into a walked
+    /// page: into a stretch the walk could not parse, or elsewhere (inside an object, into
+    /// free space). A consistent heap has neither in its live objects' slots.
+    pub(crate) fn stray(&self, p: &Process, w: u64) -> Option<Stray> {
+        if w & 1 == 0 {
+            return None;
+        }
+        let a = w & !3;
+        let base = a >> self.page_log2 << self.page_log2;
+        let ri = *self.by_base.get(&base)? as usize;
+        let page = p.pages.pages.get(self.ranges.get(ri)?.page)?;
+        // The page header holds no objects: a word pointing there is a raw value that looks
+        // tagged (seen in trusted-space objects on Node 24), not a reference.
+        if a < page.area_start.0 || a >= page.area_end.0 || self.find_in(a).is_some() {
+            return None;
+        }
+        let gi = self.gaps.partition_point(|g| g.start.0 <= a).checked_sub(1);
+        if let Some(gi) = gi {
+            let g = &self.gaps[gi];
+            if a < g.start.0 + g.len && matches!(g.why, GapKind::NotAnObject { .. }) {
+                return Some(Stray::Unparsed(gi));
+            }
+        }
+        Some(Stray::Elsewhere)
     }
 
     /// The index of the object containing `addr`.

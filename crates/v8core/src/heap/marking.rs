@@ -8,7 +8,7 @@
 //! knowledge of handle blocks and matches V8's own snapshot on the fixture cores (see
 //! `tests/census.rs`).
 
-use crate::heap::index::{HeapIndex, Progress};
+use crate::heap::index::{HeapIndex, Progress, Stray};
 use crate::process::Process;
 use elfcore::Address;
 use rustc_hash::FxHashMap;
@@ -35,6 +35,46 @@ pub struct Marking {
     elements: Vec<AtomicU64>,
     /// Objects that are a reachable JS object's properties store.
     properties: Vec<AtomicU64>,
+    /// References from reachable objects that point into a heap page but at no object.
+    pub strays: Strays,
+}
+
+/// References from reachable objects that point into a walked heap page but at no object: a
+/// consistent heap has none, so each is damage (or a layout that does not fit).
+#[derive(Debug, Default)]
+pub struct Strays {
+    /// Into stretches the walk could not parse (the object there has a damaged header).
+    pub into_unparsed: AtomicU64,
+    /// Elsewhere: inside an object, or into free space.
+    pub elsewhere: AtomicU64,
+    /// The gaps (indices into `HeapIndex::gaps`) pointed into.
+    pub gaps: Mutex<std::collections::BTreeSet<usize>>,
+    /// The first holder seen with a stray reference, and the word.
+    pub example: Mutex<Option<(u64, u64)>>,
+}
+
+impl Strays {
+    fn note(&self, s: Stray, holder: u64, w: u64) {
+        match s {
+            Stray::Unparsed(g) => {
+                self.into_unparsed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut v) = self.gaps.lock() {
+                    v.insert(g);
+                }
+            }
+            Stray::Elsewhere => {
+                self.elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Ok(mut e) = self.example.lock() {
+            e.get_or_insert((holder, w));
+        }
+    }
+
+    /// Stray references in all.
+    pub fn total(&self) -> u64 {
+        self.into_unparsed.load(Ordering::Relaxed) + self.elsewhere.load(Ordering::Relaxed)
+    }
 }
 
 /// Where a root pointer was found.
@@ -196,6 +236,7 @@ impl HeapIndex {
             properties: (0..self.len().div_ceil(64))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
+            strays: Strays::default(),
         };
         let mut heap_ranges: Vec<(u64, u64)> = p
             .pages
@@ -393,6 +434,18 @@ impl HeapIndex {
                         }
                         if m.set(t) {
                             local.push((t as u32, tr as u32));
+                        }
+                    } else if let Some(s) = self.stray(p, w) {
+                        // Dead young objects stay intact until the next scavenge, and the
+                        // conservative roots reach some of them: what they point to may be
+                        // gone. Only references held by older objects count.
+                        let young = self
+                            .ranges
+                            .get(ri)
+                            .and_then(|r| p.pages.pages.get(r.page))
+                            .is_some_and(|pg| pg.space == "new_space");
+                        if !young {
+                            m.strays.note(s, self.addrs[i], w);
                         }
                     }
                 });

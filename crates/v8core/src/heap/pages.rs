@@ -11,7 +11,7 @@
 use crate::meta::tables::{MetadataLoc, PageLayout, VersionTable};
 use elfcore::{Address, Dump, Memory};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// One V8 heap page (MemoryChunk).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,8 +57,26 @@ pub struct PageScan {
     pub unlisted_pages: Vec<Page>,
     /// Spaces (owner addresses) whose page list could not be walked; their pages are all kept.
     pub unwalkable_lists: Vec<Address>,
+    /// Spaces (owner addresses) whose page list runs into memory missing from the dump; their
+    /// pages are all kept.
+    pub cut_lists: Vec<Address>,
+    /// Pages that a space's page list names but whose memory is not in the dump (a truncated
+    /// core, or one written without some mappings), by space.
+    pub missing: Vec<MissingPages>,
     /// Page-aligned addresses examined.
     pub candidates: u64,
+}
+
+/// Pages of one space that its page list names but the dump does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingPages {
+    /// Space name.
+    pub space: String,
+    /// Pages the list names whose memory is not in the dump.
+    pub pages: u64,
+    /// The list could not be followed past a missing page (its link is in the missing
+    /// memory): more pages may be missing than `pages` says.
+    pub at_least: bool,
 }
 
 /// Per-space totals.
@@ -198,33 +216,57 @@ pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
     // later. What is in the heap is what each space's page list holds.
     let mut listed: HashSet<Address> = HashSet::new();
     let mut unwalkable = Vec::new();
-    let owners: BTreeSet<Address> = mine
-        .iter()
-        .filter(|p| p.owner.0 != 0)
-        .map(|p| p.owner)
-        .collect();
-    for owner in owners {
-        let limit = mine.len() + 1;
-        let mut seen = 0usize;
-        let mut md = space.read_addr(owner.wrapping_add(l.space_list_front));
-        let mut ok = false;
-        while let Ok(m) = md {
-            if m.0 == 0 {
-                ok = seen > 0;
-                break;
-            }
-            if seen >= limit || !listed.insert(m) {
-                break; // a cycle or a list longer than the pages found: not a list we understand
-            }
-            seen += 1;
-            md = space.read_addr(m.wrapping_add(l.list_next));
-        }
-        if !ok {
+    let mut missing = Vec::new();
+    let mut cut_lists = Vec::new();
+    let found: HashSet<Address> = mine.iter().map(|p| p.base).collect();
+    let mut owners: BTreeMap<Address, i32> = BTreeMap::new();
+    for p in mine.iter().filter(|p| p.owner.0 != 0) {
+        owners.insert(p.owner, p.space_id.unwrap_or(-1));
+    }
+    let walk = ListWalk {
+        mem: space,
+        dump,
+        l,
+        align,
+        found: &found,
+        limit: mine.len() + 1,
+    };
+    for (&owner, &id) in &owners {
+        let r = walk.walk(owner, &mut listed);
+        if r.cut {
+            cut_lists.push(owner);
+        } else if !r.ok {
             unwalkable.push(owner);
         }
+        if r.missing > 0 {
+            missing.push(MissingPages {
+                space: space_name(table.spaces, id),
+                pages: r.missing,
+                at_least: r.cut,
+            });
+        }
     }
+    // A space none of whose pages is in the dump has no page naming its owner: find the
+    // owners in the Heap's table of spaces, located by the owners the found pages name.
+    for (id, owner) in space_table(space, heap, &owners) {
+        if owners.contains_key(&owner) || id as usize >= table.spaces.len() {
+            continue;
+        }
+        let r = walk.walk(owner, &mut HashSet::new());
+        if r.missing > 0 && r.first_is_page {
+            missing.push(MissingPages {
+                space: space_name(table.spaces, id),
+                pages: r.missing,
+                at_least: r.cut,
+            });
+        }
+    }
+    missing.sort_by(|a: &MissingPages, b| a.space.cmp(&b.space));
     let (pages, unlisted): (Vec<Page>, Vec<Page>) = mine.into_iter().partition(|p| {
-        p.owner.0 == 0 || listed.contains(&p.metadata) || unwalkable.contains(&p.owner)
+        p.owner.0 == 0
+            || listed.contains(&p.metadata)
+            || unwalkable.contains(&p.owner)
+            || cut_lists.contains(&p.owner)
     });
     PageScan {
         pages,
@@ -232,6 +274,151 @@ pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
         other_heap_pages: other,
         unlisted_pages: unlisted,
         unwalkable_lists: unwalkable,
+        cut_lists,
+        missing,
         candidates,
+    }
+}
+
+fn space_name(spaces: &[&str], id: i32) -> String {
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| spaces.get(i))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| format!("unknown_space({id})"))
+}
+
+/// What following one space's page list found.
+struct ListResult {
+    /// The list ended with a null link.
+    ok: bool,
+    /// Pages it names whose memory is not in the dump.
+    missing: u64,
+    /// It stopped at a link inside missing memory.
+    cut: bool,
+    /// Its first element is shaped like a page (aligned): a list, not an unrelated word.
+    first_is_page: bool,
+}
+
+struct ListWalk<'a> {
+    mem: &'a dyn Memory,
+    dump: &'a dyn Dump,
+    l: &'a PageLayout,
+    align: u64,
+    found: &'a HashSet<Address>,
+    /// At most this many links are followed (more than the pages found: not a list).
+    limit: usize,
+}
+
+impl ListWalk<'_> {
+    fn present(&self, a: Address) -> bool {
+        !self.dump.data_ranges(a, 64).is_empty()
+    }
+
+    /// The page base of list element `m` (a page, or its metadata from V8 13), if readable.
+    fn base_of(&self, m: Address) -> Option<Address> {
+        match self.l.metadata {
+            MetadataLoc::InPage | MetadataLoc::InPageSelfPointer(_) => Some(m),
+            MetadataLoc::Pointer(_) => {
+                let area = self.mem.read_u64(m.wrapping_add(self.l.area_start)).ok()?;
+                Some(Address(area & !(self.align - 1)))
+            }
+        }
+    }
+
+    fn walk(&self, owner: Address, listed: &mut HashSet<Address>) -> ListResult {
+        let mut r = ListResult {
+            ok: false,
+            missing: 0,
+            cut: false,
+            first_is_page: false,
+        };
+        let mut seen = 0usize;
+        let mut md = self
+            .mem
+            .read_addr(owner.wrapping_add(self.l.space_list_front));
+        while let Ok(m) = md {
+            if m.0 == 0 {
+                r.ok = seen > 0;
+                break;
+            }
+            if seen >= self.limit + (1 << 16) || !listed.insert(m) {
+                break; // a cycle or a list longer than the pages found: not a list we understand
+            }
+            let base = self.base_of(m);
+            if seen == 0 {
+                r.first_is_page = base.is_some_and(|b| b.0 != 0 && b.0 % self.align == 0);
+                if !r.first_is_page {
+                    break;
+                }
+            }
+            seen += 1;
+            match base {
+                Some(b) if self.found.contains(&b) => {}
+                Some(b) if !self.present(b) => r.missing += 1,
+                // Metadata in missing memory (V8 13+): its page is not known to be there.
+                None if !self.present(m) => {
+                    r.missing += 1;
+                    r.cut = true;
+                    break;
+                }
+                _ => {}
+            }
+            md = self.mem.read_addr(m.wrapping_add(self.l.list_next));
+            if md.is_err() && !self.present(m.wrapping_add(self.l.list_next)) {
+                r.cut = true;
+            }
+        }
+        r
+    }
+}
+
+/// The Heap's `space_[]` table (id -> space owner), found as the run of words in the Heap
+/// object at which the owners the found pages name sit at their space ids. Needs two of them
+/// to agree.
+fn space_table(
+    mem: &dyn Memory,
+    heap: Address,
+    owners: &BTreeMap<Address, i32>,
+) -> Vec<(i32, Address)> {
+    const HEAP_WORDS: u64 = 4096;
+    let by_id: BTreeMap<i32, Address> = owners.iter().map(|(a, id)| (*id, *a)).collect();
+    let max_id = by_id.keys().copied().max().unwrap_or(0).clamp(0, 32) as u64;
+    let Some(words) = mem
+        .read_vec(heap, ((HEAP_WORDS + max_id + 1) * 8) as usize)
+        .ok()
+    else {
+        return Vec::new();
+    };
+    let word = |k: u64| -> u64 {
+        let o = (k * 8) as usize;
+        words
+            .get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .unwrap_or(0)
+    };
+    let mut best: Option<(u64, usize)> = None;
+    let mut tie = false;
+    for k in 0..HEAP_WORDS {
+        let hits = by_id
+            .iter()
+            .filter(|(id, a)| **id >= 0 && word(k + **id as u64) == a.0)
+            .count();
+        match best {
+            Some((_, h)) if hits == h && hits >= 2 => tie = true,
+            Some((_, h)) if hits <= h => {}
+            _ if hits >= 2 => {
+                best = Some((k, hits));
+                tie = false;
+            }
+            _ => {}
+        }
+    }
+    match best {
+        Some((k, _)) if !tie => (0..=32u64)
+            .map(|id| (id as i32, Address(word(k + id))))
+            .filter(|(_, a)| a.0 != 0 && a.0 % 8 == 0)
+            .collect(),
+        _ => Vec::new(),
     }
 }

@@ -1051,7 +1051,11 @@ impl crate::flame::FlameSource for SnapFlame<'_> {
         let s = self.0;
         if s.g.ty[v] == ex::T_CLOSURE {
             let name = s.g.name(v);
-            let name = if name.is_empty() { "(anonymous)".into() } else { name };
+            let name = if name.is_empty() {
+                "(anonymous)".into()
+            } else {
+                name
+            };
             return match s.function_place(v) {
                 Some(p) => format!("{name} ({p})"),
                 None => name.into_owned(),
@@ -1062,7 +1066,11 @@ impl crate::flame::FlameSource for SnapFlame<'_> {
         if s.g.ty[v] == ex::T_CODE {
             let name = s.g.name(v);
             let group = ex::summary_group(ex::T_CODE);
-            return if name.is_empty() { group.to_string() } else { format!("{group} {name}") };
+            return if name.is_empty() {
+                group.to_string()
+            } else {
+                format!("{group} {name}")
+            };
         }
         s.display_name(v)
     }
@@ -1078,7 +1086,10 @@ impl SnapshotSession {
         &self,
         opts: &crate::flame::TreeOptions,
     ) -> Answer<crate::flame::RetainedTree> {
-        self.answer("flamegraph", crate::flame::retained_tree(&SnapFlame(self), opts))
+        self.answer(
+            "flamegraph",
+            crate::flame::retained_tree(&SnapFlame(self), opts),
+        )
     }
 }
 

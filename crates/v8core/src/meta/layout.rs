@@ -304,7 +304,9 @@ impl Layout {
     /// zero (on 64-bit builds without pointer compression the low 32 bits). What a person gives
     /// as a value is read with this rule: an even address with its low half set is no Smi.
     pub fn is_exact_smi(&self, word: u64) -> bool {
-        let below = 1u64.checked_shl(self.smi_value_shift).map_or(u64::MAX, |b| b - 1);
+        let below = 1u64
+            .checked_shl(self.smi_value_shift)
+            .map_or(u64::MAX, |b| b - 1);
         self.is_smi(word) && word & below == 0
     }
     /// A Smi's value.

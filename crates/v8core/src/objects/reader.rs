@@ -416,8 +416,10 @@ impl<'p> Reader<'p> {
                         incomplete = true;
                         break;
                     };
-                    let len_of =
-                        |x: u64| self.u32_at(x, self.p.layout.string_length as u64).map(u64::from);
+                    let len_of = |x: u64| {
+                        self.u32_at(x, self.p.layout.string_length as u64)
+                            .map(u64::from)
+                    };
                     // Halves that cannot be read are a gap in the dump, not damage.
                     let (la, lb, whole) = (len_of(a), len_of(b), len_of(cur));
                     let alen = la.unwrap_or(0);
@@ -431,7 +433,11 @@ impl<'p> Reader<'p> {
                              are not its length {}{}",
                             lb.unwrap_or(0),
                             whole.unwrap_or(0),
-                            if a == cur || b == cur { ", one of them itself" } else { "" }
+                            if a == cur || b == cur {
+                                ", one of them itself"
+                            } else {
+                                ""
+                            }
                         ));
                         break;
                     }

@@ -1,7 +1,7 @@
 //! Text of the flame-graph answers.
 
 use super::{bytes, Render};
-use crate::flame::{Frame, FlameWritten, RetainedTree};
+use crate::flame::{FlameWritten, Frame, RetainedTree};
 
 impl Render for FlameWritten {
     fn render(&self, out: &mut String) {
@@ -16,7 +16,12 @@ impl Render for FlameWritten {
         ));
         out.push_str("widest tower:\n");
         for (i, (name, b)) in self.widest.iter().enumerate() {
-            out.push_str(&format!("{:>10}  {}{}\n", bytes(*b), "  ".repeat(i.min(40)), name));
+            out.push_str(&format!(
+                "{:>10}  {}{}\n",
+                bytes(*b),
+                "  ".repeat(i.min(40)),
+                name
+            ));
         }
     }
 }
