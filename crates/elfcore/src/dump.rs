@@ -380,3 +380,168 @@ impl Memory for ProcMemory {
         c.get(off..off.checked_add(len)?)
     }
 }
+
+/// A dump with some of its bytes replaced: every read sees `patch` where it lies and the inner
+/// dump elsewhere. The patch can be changed between questions ([`Overlay::set_patch`]); fuzz
+/// targets damage a real core's heap this way without copying the core.
+pub struct Overlay {
+    inner: Arc<dyn Dump>,
+    mem: OverlayMemory,
+}
+
+struct OverlayMemory {
+    inner: Arc<dyn Dump>,
+    /// (start address, bytes).
+    patch: std::sync::RwLock<(u64, Vec<u8>)>,
+}
+
+impl Overlay {
+    /// `inner` with nothing replaced yet.
+    pub fn new(inner: Arc<dyn Dump>) -> Overlay {
+        Overlay {
+            mem: OverlayMemory {
+                inner: inner.clone(),
+                patch: std::sync::RwLock::new((0, Vec::new())),
+            },
+            inner,
+        }
+    }
+
+    /// Replace the bytes at `addr..addr+bytes.len()` (and undo the previous patch).
+    pub fn set_patch(&self, addr: Address, bytes: Vec<u8>) {
+        if let Ok(mut p) = self.mem.patch.write() {
+            *p = (addr.0, bytes);
+        }
+    }
+}
+
+impl Memory for OverlayMemory {
+    fn read_at(&self, addr: Address, buf: &mut [u8]) -> Result<(), MemError> {
+        let p = self.patch.read().map_err(|_| MemError::Unmapped { addr })?;
+        let (lo, bytes) = (&p.0, &p.1);
+        let hi = lo + bytes.len() as u64;
+        let end = addr.0.saturating_add(buf.len() as u64);
+        if bytes.is_empty() || end <= *lo || addr.0 >= hi {
+            return self.inner.memory().read_at(addr, buf);
+        }
+        // The parts before and after the patch come from the inner dump.
+        if addr.0 < *lo {
+            let n = (lo - addr.0) as usize;
+            self.inner.memory().read_at(addr, &mut buf[..n])?;
+        }
+        if end > hi {
+            let n = (end - hi) as usize;
+            let at = buf.len() - n;
+            self.inner.memory().read_at(Address(hi), &mut buf[at..])?;
+        }
+        let from = addr.0.max(*lo);
+        let to = end.min(hi);
+        let dst = (from - addr.0) as usize;
+        let src = (from - lo) as usize;
+        let n = (to - from) as usize;
+        buf[dst..dst + n].copy_from_slice(&bytes[src..src + n]);
+        Ok(())
+    }
+
+    fn slice(&self, addr: Address, len: usize) -> Option<&[u8]> {
+        let p = self.patch.read().ok()?;
+        let hi = p.0 + p.1.len() as u64;
+        if !p.1.is_empty() && addr.0 < hi && addr.0.saturating_add(len as u64) > p.0 {
+            return None; // patched bytes are copied by read_at
+        }
+        drop(p);
+        self.inner.memory().slice(addr, len)
+    }
+}
+
+impl Dump for Overlay {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn core_file(&self) -> Option<&CoreFile> {
+        self.inner.core_file()
+    }
+    fn memory(&self) -> &(dyn Memory + Send + Sync) {
+        &self.mem
+    }
+    fn segments(&self) -> &[Segment] {
+        self.inner.segments()
+    }
+    fn threads(&self) -> &[ThreadInfo] {
+        self.inner.threads()
+    }
+    fn mapped_files(&self) -> &[MappedFile] {
+        self.inner.mapped_files()
+    }
+    fn auxv(&self) -> &[(u64, u64)] {
+        self.inner.auxv()
+    }
+    fn siginfo(&self) -> Option<SigInfo> {
+        self.inner.siginfo()
+    }
+    fn process(&self) -> Option<&ProcessInfo> {
+        self.inner.process()
+    }
+    fn truncation(&self) -> Option<&Truncation> {
+        self.inner.truncation()
+    }
+    fn compression(&self) -> Option<Compression> {
+        self.inner.compression()
+    }
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn data_ranges(&self, addr: Address, len: u64) -> Vec<(Address, u64)> {
+        self.inner.data_ranges(addr, len)
+    }
+    // Releases are not passed on: the patch is what is read, and it stays.
+}
+
+#[cfg(test)]
+mod overlay_tests {
+    use super::*;
+    use crate::memory::ByteImage;
+
+    struct Image(ByteImage);
+    impl Dump for Image {
+        fn name(&self) -> String {
+            "image".into()
+        }
+        fn memory(&self) -> &(dyn Memory + Send + Sync) {
+            &self.0
+        }
+        fn segments(&self) -> &[Segment] {
+            &[]
+        }
+        fn threads(&self) -> &[ThreadInfo] {
+            &[]
+        }
+        fn mapped_files(&self) -> &[MappedFile] {
+            &[]
+        }
+        fn auxv(&self) -> &[(u64, u64)] {
+            &[]
+        }
+        fn process(&self) -> Option<&ProcessInfo> {
+            None
+        }
+    }
+
+    #[test]
+    fn reads_see_the_patch_where_it_lies_and_the_dump_elsewhere() {
+        let img = ByteImage::new().with(Address(0x1000), (0u8..32).collect());
+        let o = Overlay::new(Arc::new(Image(img)));
+        o.set_patch(Address(0x1008), vec![0xaa; 4]);
+        let mut buf = [0u8; 16];
+        o.memory().read_at(Address(0x1004), &mut buf).unwrap();
+        assert_eq!(
+            buf,
+            [4, 5, 6, 7, 0xaa, 0xaa, 0xaa, 0xaa, 12, 13, 14, 15, 16, 17, 18, 19]
+        );
+        assert!(o.memory().slice(Address(0x1000), 16).is_none());
+        assert_eq!(o.memory().read_u8(Address(0x1010)).unwrap(), 16);
+        o.set_patch(Address(0), Vec::new());
+        o.memory().read_at(Address(0x1008), &mut buf[..4]).unwrap();
+        assert_eq!(&buf[..4], &[8, 9, 10, 11]);
+    }
+}

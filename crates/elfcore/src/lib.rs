@@ -25,7 +25,7 @@ pub mod space;
 pub mod unpack;
 
 pub use crate::core::{CoreFile, MappedFile, Segment, ThreadInfo};
-pub use crate::dump::{CoreDump, Dump, LiveProcess};
+pub use crate::dump::{CoreDump, Dump, LiveProcess, Overlay};
 pub use crate::elfimage::{ElfImage, Symbol, UnwindRow};
 pub use crate::error::{Error, Result};
 pub use crate::memory::{Address, ByteImage, MemError, Memory};
