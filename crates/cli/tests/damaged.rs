@@ -109,7 +109,7 @@ fn impossible_strings_and_maps_are_marked_damaged() {
                 .unwrap_or_else(|| panic!("{what}: no {k} in {v}"))["value"]
                 .clone()
         };
-        let (cons, flat, map) = (entry("cons"), entry("flat"), entry("map"));
+        let (cons, flat, map, weak) = (entry("cons"), entry("flat"), entry("map"), entry("weak"));
         // The undamaged values first, against what the scenario recorded.
         assert_eq!(cons["text"], f.stats["extra"]["cons"], "{what}");
         assert_eq!(flat["text"], f.stats["extra"]["flat"], "{what}");
@@ -131,6 +131,18 @@ fn impossible_strings_and_maps_are_marked_damaged() {
         // length) is its entry count, a Smi.
         let table = core_word(&f.core, map_at - 1 + 24);
         assert_eq!(table & 1, 1, "{what}: the table is a pointer");
+        // The WeakMap (JSWeakCollection: the same fields) and its EphemeronHashTable, whose
+        // length (a FixedArray's) the fuzzer found sizing a loop of 2^31 reads.
+        let weak_at = addr_of(&weak["address"]);
+        let w = json(&v8dump(&[
+            "inspect",
+            core,
+            weak["address"].as_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(w["length"], f.stats["extra"]["weak_size"], "{what}: {w}");
+        let weak_table = core_word(&f.core, weak_at - 1 + 24);
+        assert_eq!(weak_table & 1, 1, "{what}: the weak table is a pointer");
         let tmp = TempDir::new(&format!("impossible{major}"));
         let damaged = patched_core(
             &f.core,
@@ -139,6 +151,7 @@ fn impossible_strings_and_maps_are_marked_damaged() {
                 (flat_at - 1 + 12, 0x7fff_ffff, 4),
                 (cons_at - 1 + 24, cons_at, 8),
                 (table - 1 + 16, 0x7fff_ffff << 32, 8),
+                (weak_table - 1 + 8, 0x7fff_ffff << 32, 8),
             ],
         );
         let d = damaged.to_str().unwrap();
@@ -164,6 +177,17 @@ fn impossible_strings_and_maps_are_marked_damaged() {
         assert!(
             n.contains("damaged") && n.contains("itself"),
             "{what}: cons: {n:?}"
+        );
+        let started = std::time::Instant::now();
+        let n = note(weak_at);
+        assert!(
+            n.contains("damaged") && n.contains("2147483647"),
+            "{what}: weak: {n:?}"
+        );
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "{what}: {:?}",
+            started.elapsed()
         );
         let n = note(map_at);
         assert!(

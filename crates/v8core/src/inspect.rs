@@ -961,6 +961,15 @@ impl<'h> Inspector<'h> {
             let Some(len) = r.array_length(table) else {
                 return;
             };
+            let claimed = r
+                .smi_at(table, r.p.layout.fixed_array_length as u64)
+                .unwrap_or(0);
+            if claimed > len as i64 {
+                x.notes.push(format!(
+                    "damaged: its table claims {claimed} slots, more than fit in its page \
+                     ({len}); only those are read"
+                ));
+            }
             let per = if kind == Kind::JSWeakMap { 2 } else { 1 };
             let mut i = 3;
             let mut n = 0;

@@ -8,6 +8,10 @@ use crate::meta::layout::Tagged;
 use crate::process::Process;
 use elfcore::{Address, MemError, Memory};
 
+/// V8's `FixedArray::kMaxLength` on 64-bit builds without pointer compression (Node's): its
+/// 1 GiB `kMaxSize` less the 16-byte header, in 8-byte slots.
+const MAX_FIXED_ARRAY_LENGTH: u64 = 128 * 1024 * 1024 - 2;
+
 /// Upper bound on the steps of any chain walk (cons trees, back pointers, prototype chains).
 pub const MAX_STEPS: usize = 100_000;
 
@@ -327,10 +331,19 @@ impl<'p> Reader<'p> {
     }
 
     /// Length of a FixedArray-like object (Smi at the length field).
+    ///
+    /// A length read from a damaged heap is not believed past the room the array has: the
+    /// rest of its heap page (or chunk), and never past V8's `FixedArray::kMaxLength`.
     pub fn array_length(&self, arr: u64) -> Option<u64> {
-        self.smi_at(arr, self.p.layout.fixed_array_length as u64)
-            .filter(|&n| n >= 0)
-            .map(|n| n as u64)
+        let n = self
+            .smi_at(arr, self.p.layout.fixed_array_length as u64)
+            .filter(|&n| n >= 0)? as u64;
+        let start = (arr & !1).wrapping_add(self.p.fields.fixed_array_data);
+        let room = match self.p.pages.page_of(elfcore::Address(arr)) {
+            Some(pg) => pg.area_end.0.saturating_sub(start) / 8,
+            None => MAX_FIXED_ARRAY_LENGTH,
+        };
+        Some(n.min(room).min(MAX_FIXED_ARRAY_LENGTH))
     }
 
     /// Slot `i` of a FixedArray-like object.
