@@ -7,6 +7,23 @@ cd "$(dirname "$0")/.."
 
 cargo test --release --workspace
 
+# Damaged input: the mutation harness over the fixture cores (a short run; bench/robustness.sh
+# makes the long one) and each fuzz target for 60 s, two at a time. The seed changes daily and
+# is printed, so a failure can be replayed.
+cargo build --release -q -p v8dump -p v8dump-fuzz
+seed=$(date -u +%Y%j)
+python3 fixtures/tools/mutate.py --runs 120 --seed "$seed"
+fuzz() {
+    ./target/release/v8dump-fuzz "$1" --seconds 60 --seed "$seed" --out target/fuzz &
+    local a=$!
+    ./target/release/v8dump-fuzz "$2" --seconds 60 --seed "$seed" --out target/fuzz &
+    local b=$!
+    wait "$a"
+    wait "$b"
+}
+fuzz elf space
+fuzz heap snapshot
+
 # The CLI the Python tests compare with, and the extension module as an abi3 wheel.
 cargo build --release -q -p v8dump
 python3 -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" 2>&1 | grep -v "as the 'root' user" || true

@@ -208,6 +208,16 @@ fn search_exe_dirs(dirs: &[PathBuf], matches: &dyn Fn(&Path) -> bool) -> Option<
 impl Process {
     /// Open `core_path` as options say. See the module docs for the steps.
     pub fn open(core_path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Process> {
+        Process::open_wrapped(core_path, opts, |d| d)
+    }
+
+    /// [`Process::open`], reading the core's memory through what `wrap` makes of it: the fuzz
+    /// targets put a layer of damaged bytes over a real core's heap this way.
+    pub fn open_wrapped(
+        core_path: impl AsRef<Path>,
+        opts: &OpenOptions,
+        wrap: impl FnOnce(Arc<dyn Dump>) -> Arc<dyn Dump>,
+    ) -> Result<Process> {
         let core_path = core_path.as_ref();
         let core = Arc::new(CoreFile::open(core_path)?);
         if !opts.allow_truncated {
@@ -279,7 +289,7 @@ impl Process {
             lookup.substitutes.insert(r.clone(), exe_path.clone());
         }
         let space = AddressSpace::new(core.clone(), &lookup);
-        Process::from_dump(Arc::new(CoreDump::new(space)), exe, exe_check, opts)
+        Process::from_dump(wrap(Arc::new(CoreDump::new(space))), exe, exe_check, opts)
     }
 
     /// Open a stopped live process (its memory read from `/proc/PID/mem`): `exe` when given,

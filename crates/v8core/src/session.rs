@@ -119,8 +119,13 @@ impl Session {
 
     /// A session over an opened process.
     pub fn from_process(p: Process) -> Session {
+        Session::from_shared(Arc::new(p))
+    }
+
+    /// A session over a process other sessions may share (each loads its own heap).
+    pub fn from_shared(p: Arc<Process>) -> Session {
         Session {
-            process: Arc::new(p),
+            process: p,
             heap: OnceLock::new(),
             graph: OnceLock::new(),
             dominators: OnceLock::new(),
