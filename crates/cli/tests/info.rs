@@ -427,3 +427,61 @@ fn compressed_input_is_checked_before_and_while_it_unpacks() {
     let o = v8dump(&[&"info", &padded, &"-e", &f.node]);
     assert_one_line_error(&o, &["padded.zst", "more than the", "its own headers give"]);
 }
+
+/// An unpacked compressed core holds the process's secrets: it is an unnamed file (O_TMPFILE)
+/// in the unpack directory, so nothing of it can be found there while v8dump reads it, after
+/// it is done, or after it is interrupted with Ctrl-C (SIGINT); and only its owner could open
+/// it through /proc.
+#[test]
+fn an_unpacked_core_never_has_a_name_even_when_interrupted() {
+    let f = fixture("listener_leak", 24);
+    let tmp = TempDir::new("unpack-private");
+    let packed = tmp.join("core.zst");
+    {
+        let mut z =
+            zstd::stream::write::Encoder::new(std::fs::File::create(&packed).unwrap(), 1).unwrap();
+        std::io::copy(&mut std::fs::File::open(&f.core).unwrap(), &mut z).unwrap();
+        z.finish().unwrap();
+    }
+    let dir = tmp.join("unpack");
+    std::fs::create_dir(&dir).unwrap();
+    let listing = || std::fs::read_dir(&dir).unwrap().count();
+    for interrupt in [false, true] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_v8dump"))
+            .args(["top".as_ref(), packed.as_os_str(), "-e".as_ref(), f.node.as_os_str()])
+            .env("V8DUMP_UNPACK_DIR", &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut saw_unpacked = false;
+        for _ in 0..200 {
+            assert_eq!(listing(), 0, "a name appeared in the unpack directory");
+            // The unpacked file, open in v8dump, seen through /proc: owner-only.
+            if let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", child.id())) {
+                for fd in fds.flatten() {
+                    let target = std::fs::read_link(fd.path()).unwrap_or_default();
+                    if target.starts_with(&dir) {
+                        use std::os::unix::fs::PermissionsExt;
+                        let mode = std::fs::metadata(fd.path()).map(|m| m.permissions().mode());
+                        if let Ok(mode) = mode {
+                            assert_eq!(mode & 0o077, 0, "{target:?} mode {mode:o}");
+                            saw_unpacked = true;
+                        }
+                    }
+                }
+            }
+            if saw_unpacked && interrupt {
+                unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let status = child.wait().unwrap();
+        assert!(saw_unpacked, "the unpacked file was never seen open (status {status:?})");
+        assert_eq!(listing(), 0, "something was left in the unpack directory");
+    }
+}

@@ -2,7 +2,8 @@
 //! must be mmapped, so a compressed one is decompressed once into an unnamed temporary file
 //! (`O_TMPFILE`: it disappears with the process, whatever happens) in `$V8DUMP_UNPACK_DIR` or
 //! the system's temporary directory. Runs of zeros are written as holes, so the temporary file
-//! takes about the space of the core's data, not of its address-space reservations.
+//! takes about the space of the core's data, not of its address-space reservations. It is
+//! readable by its owner only.
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -136,6 +137,17 @@ pub fn unpack(path: &Path, c: Compression, limit: Option<u64>) -> Result<File> {
         dir: dir.clone(),
         message: format!("cannot create a temporary file there: {source}"),
     })?;
+    // The unpacked core holds the process's memory, secrets included: owner-only, before a
+    // byte is written (O_TMPFILE files are made with the umask's mode, often 0644).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|source| Error::Unpack {
+                path: path.into(),
+                dir: dir.clone(),
+                message: format!("cannot make the temporary file owner-only: {source}"),
+            })?;
+    }
     let input = File::open(path).map_err(io_err)?;
     let input = io::BufReader::with_capacity(1 << 20, input);
     let mut reader = decoder(input, c).map_err(io_err)?;
