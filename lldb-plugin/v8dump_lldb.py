@@ -268,10 +268,12 @@ def _nodeinfo(core, argv):
 def _report(core, argv):
     p = _Parser(prog="v8 report", description="One screen: why it died, what filled the heap.")
     p.add_argument("--html", metavar="FILE", help="write the report as one self-contained HTML page")
+    p.add_argument("--redact", action="store_true",
+                   help="strings as lengths and hashes, environment and arguments masked")
     a = p.parse_args(argv)
     if a.html:
         return core.report_html(a.html, text=True)
-    return core.report(text=True)
+    return core.report(text=True, redact=a.redact)
 
 
 def _flamegraph(core, argv):
@@ -316,7 +318,7 @@ COMMANDS = {
     "leaks": (_leaks, "Leak suspects: holder, count, code. [--top N] [--threshold PCT] [--min-size SIZE]"),
     "bt": (_bt, "Native and JS frames of the crashing thread. [count] [--all-threads] [--args]"),
     "nodeinfo": (_nodeinfo, "The Node.js process: versions, argv, execArgv, environment. [--show-secrets]"),
-    "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack. [--html FILE]"),
+    "report": (_report, "One screen: crash cause, largest constructors and what holds them, JS stack. [--html FILE] [--redact]"),
     "flamegraph": (_flamegraph, "Retained memory as a flame graph: -o FILE (.svg, .pb.gz, .json, folded)."),
     "memory": (_memory, "Where all the memory went: rss, heap spaces, external memory by holder, malloc, mappings."),
     "handles": (_handles, "libuv handles and requests (with their JS objects, callbacks) and timers."),

@@ -79,6 +79,7 @@ def test_every_answer_is_the_clis_json_and_text(major, tmp_path):
         (lambda **k: core.bt(all_threads=True, args=True, **k), ["bt", c, "--all-threads", "--args"]),
         (lambda **k: core.nodeinfo(**k), ["nodeinfo", c]),
         (lambda **k: core.report(**k), ["report", c]),
+        (lambda **k: core.report(redact=True, **k), ["report", c, "--redact"]),
         (lambda **k: core.handles(**k), ["handles", c]),
         (lambda **k: core.memory(**k), ["memory", c]),
         (lambda **k: core.source(fn, context=1, **k), ["source", c, fn, "-C", "1"]),

@@ -86,6 +86,7 @@ def test_lldb_prints_exactly_the_clis_text(major, tmp_path):
         ("v8 bt", ["bt", core]),
         ("v8 nodeinfo", ["nodeinfo", core]),
         ("v8 report", ["report", core]),
+        ("v8 report --redact", ["report", core, "--redact"]),
         ("v8 handles", ["handles", core]),
         ("v8 memory", ["memory", core]),
         ("v8 getactivehandles", ["handles", core]),

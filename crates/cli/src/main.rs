@@ -384,6 +384,10 @@ enum Command {
         /// memory and the stack.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Replace the program's strings by their lengths and hashes (copies stay alike), and
+        /// mask the environment and the command line's arguments: a report to share.
+        #[arg(long, conflicts_with = "html")]
+        redact: bool,
     },
     /// Tools for maintainers (`debug instance-types NODE`: the enum a new V8 version's table
     /// embeds).
@@ -656,10 +660,15 @@ fn run(cli: &Cli) -> Res {
                 .node_info(*show_secrets),
             *json,
         ),
-        Command::Report { core, json, html } => match (progress::input(core)?, html) {
+        Command::Report {
+            core,
+            json,
+            html,
+            redact,
+        } => match (progress::input(core)?, html) {
             (input, Some(page)) => emit(&input.report_html(&core.core, page)?, *json),
-            (Input::Core(s), None) => emit(&s.report(), *json),
-            (Input::Snapshot(s), None) => emit(&s.report(), *json),
+            (Input::Core(s), None) => emit(&s.report_with(*redact), *json),
+            (Input::Snapshot(s), None) => emit(&s.report_with(*redact), *json),
         },
         Command::Debug(d) => debug(d),
         Command::Batch {

@@ -134,3 +134,82 @@ fn a_redacted_snapshot_keeps_the_graph_and_lengths_and_loses_the_text() {
     );
     assert!(r.contains("\"UserSession\""));
 }
+
+/// `report --redact`: the same report, with the program's strings (the scenario's 40,000
+/// copies of one user agent) shown as their length and hash, and the environment masked; the
+/// plain report on the same core holds both, so the test can fail.
+#[test]
+fn a_redacted_report_keeps_the_findings_and_loses_the_data() {
+    for major in [18, 26] {
+        let f = fixture("duplicate_strings", major);
+        let core = f.core.to_str().unwrap();
+        let run = |extra: &[&str]| -> (String, serde_json::Value) {
+            let mut argv = vec!["report", core];
+            argv.extend(extra);
+            let text = Command::new(env!("CARGO_BIN_EXE_v8dump"))
+                .args(&argv)
+                .output()
+                .unwrap();
+            assert!(
+                text.status.success(),
+                "{}",
+                String::from_utf8_lossy(&text.stderr)
+            );
+            argv.push("--json");
+            let j = Command::new(env!("CARGO_BIN_EXE_v8dump"))
+                .args(&argv)
+                .output()
+                .unwrap();
+            (
+                String::from_utf8_lossy(&text.stdout).into_owned(),
+                serde_json::from_slice(&j.stdout).expect("JSON"),
+            )
+        };
+        let full = f.stats["extra"]["text"].as_str().unwrap();
+        // Answers keep the first 80 characters of a duplicate.
+        let agent = &full[..80];
+        let out_dir = f.run["env_extra"]["V8DUMP_OUT"].as_str().unwrap();
+        let (plain_text, plain) = run(&[]);
+        let (red_text, red) = run(&["--redact"]);
+        let (p, r) = (plain.to_string(), red.to_string());
+        assert!(p.contains(agent), "node{major}: plain lacks the data");
+        assert!(!r.contains(agent), "node{major}: data left: {r}");
+        // The environment: every value masked (the working directory, a path, is kept).
+        let env = |j: &serde_json::Value| -> Vec<(String, String)> {
+            serde_json::from_value(j["node"]["env"].clone()).unwrap()
+        };
+        let value = |e: &[(String, String)]| {
+            e.iter()
+                .find(|(k, _)| k == "V8DUMP_OUT")
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(value(&env(&plain)).as_deref(), Some(out_dir), "node{major}");
+        let (pe, re) = (env(&plain), env(&red));
+        assert_eq!(pe.len(), re.len());
+        assert!(
+            re.iter().all(|(_, v)| v.starts_with("<redacted: ")),
+            "node{major}: {re:?}"
+        );
+        assert!(!red_text.contains(agent), "node{major}: {red_text}");
+        assert!(red_text.starts_with("REDACTED"), "node{major}: {red_text}");
+        assert_eq!(red["redacted"], true);
+        assert_eq!(plain["redacted"], false);
+        // The findings are the same: the duplicate's count, its length, the suspects.
+        let dup = |j: &serde_json::Value| j["leaks"]["duplicate_strings"][0].clone();
+        assert_eq!(dup(&plain)["text"], agent, "node{major}");
+        assert_eq!(dup(&plain)["length"], full.len(), "node{major}");
+        assert_eq!(dup(&plain)["count"], dup(&red)["count"]);
+        let want = format!("<redacted: {} characters, #", full.encode_utf16().count());
+        assert!(
+            dup(&red)["text"].as_str().unwrap().starts_with(&want),
+            "{}",
+            dup(&red)
+        );
+        assert_eq!(
+            plain["leaks"]["suspects"].as_array().map(Vec::len),
+            red["leaks"]["suspects"].as_array().map(Vec::len)
+        );
+        assert_eq!(plain["top_by_size"], red["top_by_size"]);
+        assert!(plain_text.len() > 1000);
+    }
+}

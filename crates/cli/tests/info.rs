@@ -448,7 +448,12 @@ fn an_unpacked_core_never_has_a_name_even_when_interrupted() {
     let listing = || std::fs::read_dir(&dir).unwrap().count();
     for interrupt in [false, true] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_v8dump"))
-            .args(["top".as_ref(), packed.as_os_str(), "-e".as_ref(), f.node.as_os_str()])
+            .args([
+                "top".as_ref(),
+                packed.as_os_str(),
+                "-e".as_ref(),
+                f.node.as_os_str(),
+            ])
             .env("V8DUMP_UNPACK_DIR", &dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -481,7 +486,10 @@ fn an_unpacked_core_never_has_a_name_even_when_interrupted() {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let status = child.wait().unwrap();
-        assert!(saw_unpacked, "the unpacked file was never seen open (status {status:?})");
+        assert!(
+            saw_unpacked,
+            "the unpacked file was never seen open (status {status:?})"
+        );
         assert_eq!(listing(), 0, "something was left in the unpack directory");
     }
 }

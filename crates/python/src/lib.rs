@@ -391,10 +391,16 @@ impl Core {
         answer(py, &a, text)
     }
 
-    /// The one-screen report (`report`).
-    #[pyo3(signature = (text=false))]
-    fn report<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
-        let a = py.detach(|| self.s.report());
+    /// The one-screen report (`report`); `redact` replaces the program's strings by their
+    /// lengths and hashes and masks the environment and arguments (`report --redact`).
+    #[pyo3(signature = (text=false, redact=false))]
+    fn report<'py>(
+        &self,
+        py: Python<'py>,
+        text: bool,
+        redact: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.report_with(redact));
         answer(py, &a, text)
     }
 
@@ -649,10 +655,15 @@ impl Snapshot {
         answer(py, &a, text)
     }
 
-    /// The report (`report`), without a crash section.
-    #[pyo3(signature = (text=false))]
-    fn report<'py>(&self, py: Python<'py>, text: bool) -> PyResult<Bound<'py, PyAny>> {
-        let a = py.detach(|| self.s.report());
+    /// The report (`report`), without a crash section; `redact` as `Core.report`'s.
+    #[pyo3(signature = (text=false, redact=false))]
+    fn report<'py>(
+        &self,
+        py: Python<'py>,
+        text: bool,
+        redact: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = py.detach(|| self.s.report_with(redact));
         answer(py, &a, text)
     }
 

@@ -164,6 +164,8 @@ pub struct Suspect {
 pub struct DuplicateString {
     /// The text (its first 80 characters).
     pub text: String,
+    /// Its length in UTF-16 code units, as `String.prototype.length` counts.
+    pub length: u64,
     /// Copies.
     pub count: u64,
     /// Bytes of one copy.
@@ -1195,14 +1197,15 @@ fn dup_rows(h: &Heap, groups: FxHashMap<(u64, u32, u32), (u64, usize)>) -> Vec<D
     let mut dups: Vec<DuplicateString> = groups
         .into_iter()
         .filter(|(_, (c, _))| *c > 1)
-        .map(|((_, _, size), (count, i))| DuplicateString {
-            text: r
-                .string(h.index.tagged(i), 80)
-                .map(|s| s.text)
-                .unwrap_or_default(),
-            count,
-            size: size as u64,
-            wasted: (count - 1) * size as u64,
+        .map(|((_, _, size), (count, i))| {
+            let s = r.string(h.index.tagged(i), 80);
+            DuplicateString {
+                length: s.as_ref().map_or(0, |s| s.length),
+                text: s.map(|s| s.text).unwrap_or_default(),
+                count,
+                size: size as u64,
+                wasted: (count - 1) * size as u64,
+            }
         })
         .collect();
     dups.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.text.cmp(&b.text)));

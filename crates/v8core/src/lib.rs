@@ -52,6 +52,7 @@ pub mod meta;
 pub mod objects;
 pub mod page;
 pub mod process;
+pub mod redact;
 pub mod render;
 pub mod session;
 

@@ -911,6 +911,20 @@ impl Session {
     /// # Ok::<(), v8core::Error>(())
     /// ```
     pub fn report(&self) -> Answer<Report> {
+        self.report_with(false)
+    }
+
+    /// [`Session::report`], with the program's strings, environment and arguments replaced
+    /// by lengths and hashes when `redact` ([`crate::redact`]).
+    pub fn report_with(&self, redact: bool) -> Answer<Report> {
+        let mut a = self.report_plain();
+        if redact {
+            crate::redact::Redact::redact(&mut a.body);
+        }
+        a
+    }
+
+    fn report_plain(&self) -> Answer<Report> {
         let mut r = report(self.heap(), self.graph(), 10, 3);
         r.pending = Some(crate::crash::handles::handles(self.heap()));
         r.memory = Some(crate::memory::memory(

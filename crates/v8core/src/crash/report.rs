@@ -119,6 +119,9 @@ pub struct Report {
     /// Where the process's memory is (as `memory` answers), when it was looked at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<crate::memory::MemoryReport>,
+    /// Whether the program's strings, environment and arguments were replaced by lengths and
+    /// hashes (`report --redact`, [`crate::redact`]).
+    pub redacted: bool,
 }
 
 /// Build the report; `top` rows per list, retainer paths for the first `paths` constructors.
@@ -186,6 +189,7 @@ pub fn report(h: &Heap, g: &Graph, top: usize, paths: usize) -> Report {
         leaks: None,
         pending: None,
         memory: None,
+        redacted: false,
     }
 }
 

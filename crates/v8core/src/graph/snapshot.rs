@@ -222,13 +222,7 @@ pub struct ExportOptions {
 
 /// The name a redacted string's node gets.
 fn redacted(text: &str, length: u64) -> String {
-    let mut h = rustc_hash::FxHasher::default();
-    std::hash::Hash::hash(text, &mut h);
-    std::hash::Hash::hash(&length, &mut h);
-    format!(
-        "<redacted: {length} characters, #{:08x}>",
-        std::hash::Hasher::finish(&h) as u32
-    )
+    crate::redact::string(text, length)
 }
 
 /// Writes one heap as a `.heapsnapshot`.

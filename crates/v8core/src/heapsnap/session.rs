@@ -1008,6 +1008,8 @@ pub struct SnapshotReport {
     pub top_retainers: Vec<TopRow>,
     /// The leak suspects.
     pub leaks: crate::leaks::Leaks,
+    /// Whether strings were replaced by lengths and hashes (`report --redact`).
+    pub redacted: bool,
 }
 
 /// A snapshot's graph as a [`crate::flame::FlameSource`].
@@ -1097,6 +1099,19 @@ impl SnapshotSession {
     /// `report`: the heap's summary, largest constructors, largest retainers and leak
     /// suspects.
     pub fn report(&self) -> Answer<SnapshotReport> {
+        self.report_with(false)
+    }
+
+    /// [`SnapshotSession::report`], its strings replaced by lengths and hashes when `redact`.
+    pub fn report_with(&self, redact: bool) -> Answer<SnapshotReport> {
+        let mut a = self.report_plain();
+        if redact {
+            crate::redact::Redact::redact(&mut a.body);
+        }
+        a
+    }
+
+    fn report_plain(&self) -> Answer<SnapshotReport> {
         let rows = self.census_rows(false);
         let mut by_count = rows.clone();
         by_count.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
@@ -1114,6 +1129,7 @@ impl SnapshotSession {
                 top_by_count: by_count,
                 top_retainers: self.top(10).body.rows,
                 leaks: self.leaks(&crate::leaks::LeakOptions::default()).body,
+                redacted: false,
             },
         )
     }

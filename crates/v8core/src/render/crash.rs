@@ -200,10 +200,18 @@ fn ranked(rows: &[TopName]) -> String {
     t.render()
 }
 
+/// The first line of a redacted report.
+pub(crate) const REDACTED_LINE: &str =
+    "REDACTED  the program's strings are shown as their lengths and hashes; the environment \
+     and the arguments are masked\n\n";
+
 impl Render for Report {
     fn render(&self, out: &mut String) {
         let r = self;
         let c = &r.cause;
+        if r.redacted {
+            out.push_str(REDACTED_LINE);
+        }
         if let Some(d) = r.memory.as_ref().and_then(|m| m.dominant.as_ref()) {
             out.push_str(&format!("MEMORY    {}\n\n", clean(d)));
         }

@@ -25,6 +25,9 @@ impl Render for SnapshotSummary {
 
 impl Render for SnapshotReport {
     fn render(&self, out: &mut String) {
+        if self.redacted {
+            out.push_str(super::crash::REDACTED_LINE);
+        }
         out.push_str(&format!(
             "HEAP SNAPSHOT REPORT: {}\n  {} nodes, {} in objects\n  No crash section: {}.\n\n",
             clean(&self.summary.path),
