@@ -4,8 +4,8 @@
 //! Every Node.js major ships one V8 minor for its whole life, and each minor moves a few
 //! offsets (the page list link, the Isolate's fields, the roots table) and renumbers the
 //! instance types. A core of a V8 minor v8dump has no table for is read with the nearest older
-//! table (or the one `--layout` names), after four things are taken from the binary and the
-//! core rather than from that table:
+//! table (or the one `--layout` names), after these are taken from the binary and the core
+//! rather than from that table:
 //!
 //! * the instance-type enum, decoded from the binary's own printing function
 //!   ([`crate::meta::enum_decode`]);
@@ -15,7 +15,9 @@
 //!   map that is its own map;
 //! * the page list link, as the offset in the page metadata that chains exactly the pages found
 //!   from each space's list head;
-//! * the code kinds, from the metadata's `CodeKindBaseline` (Maglev and Turbofan follow it).
+//! * the code kinds, from the metadata's `CodeKindBaseline` (Maglev and Turbofan follow it);
+//! * the size of a hole whose map gives none (V8 14.6: a header and a payload that is never
+//!   mapped), as the distance from a hole root to the first byte after it the core holds.
 //!
 //! Then the sanity checks of [`crate::process`] run; if one fails the core is refused with the
 //! check's name, and if all pass every answer carries an "unverified table" mark.
@@ -248,6 +250,44 @@ impl<'a> RootsProbe<'a> {
         Ok(())
     }
 
+    /// The size of a hole whose map gives no fixed size (V8 14.6: a header, then a payload
+    /// V8 reserves but never maps, so the core has no bytes for it), measured on every hole
+    /// root in the table at `base`: from the hole to the first byte after it that is in the
+    /// dump, where an object with a map starts. `None` where the holes have a fixed size in
+    /// their map, or where the holes measured disagree, or none can be measured.
+    pub fn hole_size(&self, base: u64) -> Option<u64> {
+        let hole_type = self.types[1]?;
+        let holes: Vec<u64> = (0..ROOTS_PROBED)
+            .map_while(|i| self.word(base + 8 * i))
+            .filter(|&w| self.type_of(w) == Some(hole_type))
+            .collect();
+        let map = self.map(*holes.first()?)?;
+        let words = self
+            .mem
+            .read_u8(Tagged(map).field(self.layout.map_instance_size_in_words as u64))
+            .ok()?;
+        if words != 0 {
+            return None;
+        }
+        let measure = |hole: u64| -> Option<u64> {
+            let start = hole - 1;
+            let after = start + self.layout.tagged_size;
+            if self.mem.read_u8(Address(after)).is_ok() {
+                return None;
+            }
+            let next = (1..=MAX_HOLE / PROBE_STEP)
+                .map(|k| (after & !(PROBE_STEP - 1)) + k * PROBE_STEP)
+                .find(|&a| self.mem.read_u8(Address(a)).is_ok())?;
+            (self.type_of(next + 1).is_some() && next.is_multiple_of(self.layout.tagged_size))
+                .then_some(next - start)
+        };
+        // The holes the measure can tell must agree (some of the slots read past the roots
+        // hold holes at the end of a mapping, which it cannot).
+        let mut sizes = holes.iter().filter_map(|&h| measure(h));
+        let first = sizes.next()?;
+        sizes.all(|s| s == first).then_some(first)
+    }
+
     /// Root indices found by what the first 128 roots at `base` are.
     fn infer(&self, base: u64) -> Option<RootIndices> {
         let root = |i: u64| self.word(base + 8 * i).unwrap_or(0);
@@ -282,6 +322,15 @@ impl<'a> RootsProbe<'a> {
         self.fit(base, &idx).ok().map(|_| idx)
     }
 }
+
+/// How many root slots the hole measurement reads (V8 14.6 has about 900 roots; a read that
+/// fails ends the scan first).
+const ROOTS_PROBED: u64 = 1024;
+/// The granule in which the dump is probed for the end of a hole's unmapped payload (the
+/// smallest page size).
+const PROBE_STEP: u64 = 4096;
+/// The largest hole size believed (V8 14.6's is 64 KiB and a word).
+const MAX_HOLE: u64 = 1 << 20;
 
 /// Measure what a table of another version cannot be trusted with (see the module docs),
 /// updating `table` and returning what was measured. `pages` is the scan with the starting
@@ -379,6 +428,14 @@ pub fn calibrate(
         if next != l.list_next && covered(l.list_next).is_none_or(|c| c < n) {
             table.page.list_next = next;
             out.push(measured("page.list_next", next as i64));
+        }
+    }
+    // The hole's size: where the hole's map says "variable size" and the table gives none
+    // (V8 14.6 made each hole a header and a large payload that is never mapped).
+    if table.sizes.hole.is_none() {
+        if let Some(size) = probe.hole_size(isolate + table.isolate_roots_offset) {
+            table.sizes.hole = Some(size);
+            out.push(measured("sizes.hole", size as i64));
         }
     }
     // Code kinds: the metadata names BASELINE; MAGLEV and TURBOFAN_JS follow it.

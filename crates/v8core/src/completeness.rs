@@ -129,7 +129,10 @@ pub fn heap_caveats(p: &Process, heap: Option<&Heap>) -> Vec<Caveat> {
     }
     let (into_unparsed, elsewhere, example) = strays;
     if into_unparsed + elsewhere > 0 {
-        let why = if p.dump().truncation().is_some() {
+        let why = if !p.table_choice.verified() {
+            "the table of another V8 version (see above) does not lay out every object as this \
+             V8 does, or the heap is damaged"
+        } else if p.dump().truncation().is_some() {
             "the heap is damaged, or what its objects need (their maps) is in the part of the \
              core that is missing"
         } else {

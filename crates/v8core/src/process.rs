@@ -337,19 +337,24 @@ impl Process {
         let (mut table, table_choice) =
             choose_table(v8, opts.layout, &opts.hide_tables, &exe_path)?;
         let layout = Layout::resolve(&metadata, &table, v8, &exe_path)?;
-        let types = if table_choice.verified() {
-            InstanceTypes::load(&table, &metadata)
+        // Another version's enum would be wrong: every minor renumbers the types.
+        let decoded = if table_choice.verified() {
+            None
         } else {
-            // Another version's enum would be wrong: every minor renumbers the types.
-            let decoded =
+            Some(
                 decode_instance_types(&exe).map_err(|e| Error::UnverifiedTableFailed {
                     version: v8.to_string(),
                     table: table.name(),
                     check: "instance types",
                     detail: format!("the enum cannot be decoded from the binary: {e}"),
-                })?;
-            InstanceTypes::from_names(decoded.into_iter().collect(), &table, &metadata)
+                })?,
+            )
         };
+        let types_for = |table: &VersionTable| match &decoded {
+            None => InstanceTypes::load(table, &metadata),
+            Some(d) => InstanceTypes::from_names(d.iter().cloned().collect(), table, &metadata),
+        };
+        let mut types = types_for(&table);
         let node = read_node_version(space, &exe);
         let mut pages = find_pages(&*dump, &table);
         if pages.pages.is_empty() {
@@ -370,6 +375,8 @@ impl Process {
         if !table_choice.verified() {
             calibrated = calibrate(&mut table, &*dump, &exe, &metadata, &pages, &layout, &types);
             pages = find_pages(&*dump, &table);
+            // The size rules come from the table's sizes, which calibration may have measured.
+            types = types_for(&table);
         }
         let fields = Fields::resolve(&metadata, &table, v8, &exe_path)?;
         let exe = Arc::new(exe);

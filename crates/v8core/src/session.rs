@@ -180,14 +180,6 @@ impl Session {
                 ),
             });
         }
-        let mut heap = crate::completeness::heap_caveats(p, self.heap.get());
-        if heap
-            .first()
-            .is_some_and(|c| c.kind == CaveatKind::NoObjects)
-        {
-            reasons.insert(0, heap.remove(0));
-        }
-        reasons.extend(heap);
         if p.exe_check.status == ExeMatch::MismatchForced {
             reasons.push(Caveat {
                 kind: CaveatKind::ExecutableMismatch,
@@ -223,6 +215,17 @@ impl Session {
                 message: format!("sanity check '{}' failed: {}", c.name, c.detail),
             });
         }
+        // The causes above (a cut core, another executable, a table of another version) come
+        // before what they do to the heap (missing pages, unparsable memory), except an
+        // answer with no objects at all, which is said first.
+        let mut heap = crate::completeness::heap_caveats(p, self.heap.get());
+        if heap
+            .first()
+            .is_some_and(|c| c.kind == CaveatKind::NoObjects)
+        {
+            reasons.insert(0, heap.remove(0));
+        }
+        reasons.extend(heap);
         (!reasons.is_empty()).then_some(Partial { reasons })
     }
 
