@@ -43,3 +43,50 @@ fn findjsobjects_equals_the_heap_snapshot_for_every_name_with_ten_or_more_object
         bad.join("\n")
     );
 }
+
+/// Markings at once on a shared pool (a batch's workers, or Python threads, each loading a
+/// heap): each must finish with the same census as one alone. A marking used to wait for all
+/// the workers it spawned to start, which never happens when the pool's threads are all
+/// marking other heaps: it hung.
+#[test]
+fn heaps_loaded_at_once_on_a_shared_pool_finish_with_the_same_census() {
+    let f = fixture("exact_objects", 24);
+    let census = |h: &Heap| {
+        let mut v: Vec<(String, u64, u64)> = h
+            .census(Scope::Reachable, false)
+            .into_iter()
+            .map(|r| (r.name, r.count, r.size))
+            .collect();
+        v.sort();
+        v
+    };
+    let alone = census(&Heap::load(
+        Process::open(&f.core, &OpenOptions::default()).unwrap(),
+        &no_progress,
+    ));
+    let pool = std::sync::Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..4 {
+        let (pool, tx, core) = (pool.clone(), tx.clone(), f.core.clone());
+        std::thread::spawn(move || {
+            let h = pool.install(|| {
+                Heap::load(
+                    Process::open(&core, &OpenOptions::default()).unwrap(),
+                    &no_progress,
+                )
+            });
+            let _ = tx.send(census(&h));
+        });
+    }
+    for k in 0..4 {
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .unwrap_or_else(|_| panic!("marking {k} of 4 did not finish in 300 s (deadlock)"));
+        assert_eq!(got, alone, "marking {k}");
+    }
+}

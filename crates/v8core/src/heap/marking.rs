@@ -208,7 +208,12 @@ fn for_each_dumped(
 /// Work shared by the marking threads: chunks of (object, page range) pairs still to visit.
 struct MarkShare {
     pool: Mutex<Vec<Vec<(u32, u32)>>>,
-    /// Threads waiting for work; the marking ends when all are and the pool is empty.
+    /// Workers that have started. The pool may run fewer at once than were spawned (it is
+    /// shared: another marking, a batch worker or a caller's thread may hold its threads), so
+    /// the end is decided among those that started; one that starts later finds no work.
+    active: AtomicUsize,
+    /// Workers waiting for work (or done); the marking ends when every started one is and the
+    /// pool is empty.
     idle: AtomicUsize,
     /// Set by a waiting thread: a busy one should hand over half of its stack.
     hungry: AtomicBool,
@@ -331,6 +336,7 @@ impl HeapIndex {
         let threads = rayon::current_num_threads().max(1);
         let share = MarkShare {
             pool: Mutex::new(vec![stack]),
+            active: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
             hungry: AtomicBool::new(false),
         };
@@ -339,7 +345,7 @@ impl HeapIndex {
         let budget = RELEASE_BYTES / threads as u64;
         rayon::scope(|sc| {
             for _ in 0..threads {
-                sc.spawn(|_| self.mark_worker(p, &m, &share, threads, &popped, budget, progress));
+                sc.spawn(|_| self.mark_worker(p, &m, &share, &popped, budget, progress));
             }
         });
         let popped = popped.load(Ordering::Relaxed);
@@ -355,7 +361,6 @@ impl HeapIndex {
         p: &Process,
         m: &Marking,
         share: &MarkShare,
-        threads: usize,
         popped: &AtomicU64,
         budget: u64,
         progress: Progress,
@@ -368,9 +373,14 @@ impl HeapIndex {
         const SEEN: usize = 64;
         let mut seen = [0u64; SEEN];
         let (mut count, mut touched, mut last_page) = (0u64, 0u64, 0u64);
+        {
+            let _pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
+            share.active.fetch_add(1, Ordering::SeqCst);
+        }
         loop {
-            // Out of work: take a chunk from the pool, or wait until there is one or everyone
-            // is done.
+            // Out of work: take a chunk from the pool, or wait until there is one or every
+            // started worker is done. (Waiting for all `threads` spawned would never end when
+            // the pool runs only some of them: two markings at once on two threads.)
             let mut waiting = false;
             loop {
                 let mut pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
@@ -385,7 +395,7 @@ impl HeapIndex {
                     waiting = true;
                     share.idle.fetch_add(1, Ordering::SeqCst);
                 }
-                if share.idle.load(Ordering::SeqCst) == threads {
+                if share.idle.load(Ordering::SeqCst) == share.active.load(Ordering::SeqCst) {
                     popped.fetch_add(count, Ordering::Relaxed);
                     return;
                 }
