@@ -29,6 +29,10 @@ cargo build --release -q -p v8dump
 python3 -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" 2>&1 | grep -v "as the 'root' user" || true
 rm -rf target/wheels
 maturin build --release -q -m crates/python/Cargo.toml -o target/wheels
+V8DUMP_WHEEL=$(ls "$PWD"/target/wheels/v8dump-*.whl)
+export V8DUMP_WHEEL
 rm -rf target/pydeps
-python3 -m pip install -q --disable-pip-version-check --no-deps --target target/pydeps target/wheels/v8dump-*.whl 2>&1 | grep -v "as the 'root' user" || true
+python3 -m pip install -q --disable-pip-version-check --no-deps --target target/pydeps "$V8DUMP_WHEEL" 2>&1 | grep -v "as the 'root' user" || true
+# tests/python/test_install.py installs the wheel (and the package directory) into fresh venvs
+# and runs the `v8dump` command, `v8dump lldb-init` and lldb-19 as a user would.
 PYTHONPATH="$PWD/target/pydeps" python3 -m pytest -q tests/python

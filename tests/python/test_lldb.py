@@ -13,13 +13,16 @@ import v8dump
 from conftest import MAJORS, ROOT, cli_text, fixture, mismatches, snapshot_counts
 
 LLDB = shutil.which("lldb-19") or shutil.which("lldb")
-PLUGIN = ROOT / "lldb-plugin" / "v8dump_lldb.py"
+# The plugin as users load it: by module name, from the installed package.
+PLUGIN = "v8dump.lldb"
+# The path an older ~/.lldbinit names.
+OLD_PLUGIN_PATH = ROOT / "lldb-plugin" / "v8dump_lldb.py"
 
 
-def lldb(node, core, *commands):
+def lldb(node, core, *commands, plugin=PLUGIN):
     if not LLDB:
         pytest.fail("lldb-19 is not installed (apt-get install lldb-19 python3-lldb-19)")
-    argv = [LLDB, "--batch", "-o", "command script import %s" % PLUGIN]
+    argv = [LLDB, "--batch", "-x", "-o", "command script import %s" % plugin]
     for c in commands:
         argv += ["-o", c]
     argv += [node, "-c", core]
@@ -65,6 +68,17 @@ def test_v8_commands_in_lldb(major):
     assert "._events RealtimeService <- .%s global" % stats["extra"]["global"] in ret
     bt = section(out, "v8 bt")
     assert "node::Start" in bt and "EntryFrame" in bt
+
+
+def test_the_old_plugin_path_loads_the_same_commands():
+    """An ~/.lldbinit line written before the plugin moved into the package still works."""
+    d, run, _ = fixture("exact_listener_leak", 20)
+    core = str(d / "core")
+    old = lldb(run["node_realpath"], core, "v8 findjsobjects", "findjsobjects", plugin=OLD_PLUGIN_PATH)
+    new = lldb(run["node_realpath"], core, "v8 findjsobjects")
+    assert "UserSession" in section(new, "v8 findjsobjects")
+    assert section(old, "v8 findjsobjects") == section(new, "v8 findjsobjects")
+    assert section(old, "findjsobjects") == section(new, "v8 findjsobjects")
 
 
 @pytest.mark.parametrize("major", [20, 24])

@@ -1,15 +1,13 @@
-//! `v8dump`: the command-line front end. Each command parses its arguments, asks the library's
-//! `Session` one question, and prints the answer: its text (`v8core::render`) for people, its
-//! JSON (`--json`) for machines. No analysis and no formatting of values here.
+//! The commands: each parses its arguments, asks the library's `Session` one question, and
+//! prints the answer: its text (`v8core::render`) for people, its JSON (`--json`) for
+//! machines. No analysis and no formatting of values here.
 
-mod batch;
-mod progress;
-
-use clap::{Args, Parser, Subcommand};
+use crate::{batch, progress, setup};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde::Serialize;
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use v8core::answer::Answer;
 use v8core::input::Input;
 use v8core::inspect::Limits;
@@ -55,7 +53,7 @@ fn minor_version(s: &str) -> Result<(u32, u32), String> {
 }
 
 impl CoreArgs {
-    fn options(&self) -> v8core::OpenOptions {
+    pub(crate) fn options(&self) -> v8core::OpenOptions {
         v8core::OpenOptions {
             executable: self.executable.clone(),
             force: self.force,
@@ -417,6 +415,37 @@ enum Command {
         #[arg(long, value_name = "MIB")]
         memory_budget: Option<u64>,
     },
+    /// Print a shell completion script: `source <(v8dump completions bash)`, or write it where
+    /// the shell loads completions from (bash-completion's
+    /// ~/.local/share/bash-completion/completions/v8dump, zsh's $fpath/_v8dump, fish's
+    /// ~/.config/fish/completions/v8dump.fish).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `v8dump man | man -l -`), or with --out-dir write one page
+    /// per command there (v8dump.1, v8dump-info.1, ...) for a man1 directory.
+    Man {
+        /// Write v8dump.1 and a page per command into DIR.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Make lldb load v8dump's `v8` commands at start: add `command script import v8dump.lldb`
+    /// to ~/.lldbinit (once), and, when the Python lldb embeds cannot import the v8dump package
+    /// (a venv, a --user install for another Python), the package's directory to lldb's
+    /// sys.path. Run it as the `v8dump` the Python package installed, which knows where it is.
+    LldbInit {
+        /// The lldb to set up (default: lldb-19, else lldb, on PATH).
+        #[arg(long, value_name = "LLDB")]
+        lldb: Option<PathBuf>,
+        /// The init file to write (default: ~/.lldbinit).
+        #[arg(long, value_name = "FILE")]
+        lldbinit: Option<PathBuf>,
+        /// The directory that holds the v8dump package (default: where the Python package that
+        /// runs this command is, from V8DUMP_PYTHON_PATH).
+        #[arg(long, value_name = "DIR")]
+        python_path: Option<PathBuf>,
+    },
 }
 
 type Res = Result<(), Box<dyn std::error::Error>>;
@@ -686,6 +715,32 @@ fn run(cli: &Cli) -> Res {
             exe_dirs: exe_dirs.clone(),
             budget: memory_budget.map(|m| m << 20),
         }),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "v8dump",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man { out_dir } => {
+            // `help` is clap's own command, not a page (`--help` is on every page).
+            let cmd = Cli::command().disable_help_subcommand(true);
+            match out_dir {
+                None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?,
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)?;
+                    clap_mangen::generate_to(cmd, dir)?;
+                }
+            }
+            Ok(())
+        }
+        Command::LldbInit {
+            lldb,
+            lldbinit,
+            python_path,
+        } => setup::lldb_init(lldb.as_deref(), lldbinit.as_deref(), python_path.as_deref()),
     }
 }
 
@@ -767,27 +822,41 @@ enum DiffBy {
     Holder,
 }
 
-fn main() -> ExitCode {
-    // Output piped into `head` and closed early: end quietly, as other command-line tools do,
-    // rather than fail on the broken pipe.
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-    let cli = Cli::parse();
+/// The command line's definition (for completions and manual pages).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Run the command line `args` (the program name first) as the `v8dump` binary does: print the
+/// answer, or the error on stderr, and return the exit status (0; 1 an error; 2 bad usage; 3 a
+/// growth limit exceeded; 4 an answer with no objects). The Python package's `v8dump` command
+/// calls this.
+pub fn run_from<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" with status 0, printed on stdout.
+            let _ = e.print();
+            return e.exit_code().clamp(0, 255) as u8;
+        }
+    };
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) if matches!(e.downcast_ref::<Failure>(), Some(Failure::LimitExceeded)) => {
             eprintln!("v8dump: {e}");
-            ExitCode::from(EXIT_LIMIT_EXCEEDED)
+            EXIT_LIMIT_EXCEEDED
         }
         Err(e) if matches!(e.downcast_ref::<Failure>(), Some(Failure::Unusable)) => {
             eprintln!("v8dump: {e}");
-            ExitCode::from(EXIT_UNUSABLE)
+            EXIT_UNUSABLE
         }
         Err(e) => {
             eprintln!("v8dump: error: {}", v8core::render::clean(&e.to_string()));
-            ExitCode::FAILURE
+            1
         }
     }
 }

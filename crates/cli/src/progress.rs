@@ -1,7 +1,7 @@
 //! Opening a session with a progress bar on the terminal (nothing when stderr is not a
 //! terminal), and stage timings for benchmarks (`V8DUMP_TIMINGS=1`).
 
-use crate::CoreArgs;
+use crate::app::CoreArgs;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};

@@ -816,6 +816,14 @@ fn analyze<'py>(
     py.import("json")?.call_method1("loads", (s,))
 }
 
+/// Run the `v8dump` command line `args` (the program name first) in this process, exactly as
+/// the binary does (it prints to stdout and stderr); returns the exit status. The package's
+/// `v8dump` console command (`v8dump._cli`) calls it.
+#[pyfunction]
+fn cli_main(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
+    py.detach(|| v8dump_cli::run_from(args))
+}
+
 #[pymodule]
 fn _v8dump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
@@ -823,6 +831,7 @@ fn _v8dump(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(open_live, m)?)?;
     m.add_function(wrap_pyfunction!(open_snapshot, m)?)?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_class::<Core>()?;
     m.add_class::<Snapshot>()?;
     m.add("V8DumpError", m.py().get_type::<V8DumpError>())?;

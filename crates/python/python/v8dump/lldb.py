@@ -3,7 +3,7 @@
 Load it in an lldb session on a Node.js core (the core and executable come from the target):
 
     lldb-19 /usr/bin/node -c core
-    (lldb) command script import /path/to/v8dump/lldb-plugin/v8dump_lldb.py
+    (lldb) command script import v8dump.lldb
     (lldb) v8 findjsobjects
     (lldb) v8 findjsinstances UserSession
     (lldb) v8 retainers 0x1b1766c2e29
@@ -13,8 +13,9 @@ findrefs, retainers, top, leaks, memory, bt, handles (getactivehandles, getactiv
 report, flamegraph, heapsnapshot; llnode's names and main
 flags; addresses may be lldb expressions such as `$rdi`) and the
 top-level `findjsobjects` / `findjsinstances` aliases llnode has. The work is done by the
-`v8dump` Python module (pip install the v8dump wheel, or put it on PYTHONPATH); the core is
-loaded once per session and kept.
+`v8dump` package this module is part of (`v8dump lldb-init` puts the import line in
+~/.lldbinit, and the package on the path of the Python lldb embeds when it is not already
+there); the core is loaded once per session and kept.
 
 On a live process target (attached or launched, and stopped), the module reads the process
 itself: its memory from /proc/PID/mem, its mappings and auxiliary vector from /proc, the
@@ -29,7 +30,7 @@ import lldb
 
 try:
     import v8dump
-except ImportError as e:  # pragma: no cover - reported inside lldb
+except ImportError as e:  # pragma: no cover - reported inside lldb (the old shim's path)
     v8dump = None
     _IMPORT_ERROR = str(e)
 else:
@@ -55,8 +56,9 @@ class _Parser(argparse.ArgumentParser):
 def _core(debugger):
     if v8dump is None:
         raise _Usage(
-            "the v8dump Python module is not importable in lldb's Python (%s): pip install the "
-            "v8dump wheel for %s, or set PYTHONPATH" % (_IMPORT_ERROR, _python_version())
+            "the v8dump Python module is not importable in lldb's Python (%s): run `v8dump "
+            "lldb-init` from the Python environment v8dump is installed in (lldb runs %s)"
+            % (_IMPORT_ERROR, _python_version())
         )
     target = debugger.GetSelectedTarget()
     if not target or not target.IsValid():
@@ -360,6 +362,9 @@ for _name in COMMANDS:
 def __lldb_init_module(debugger, internal_dict):
     interp = debugger.GetCommandInterpreter()
     res = lldb.SBCommandReturnObject()
+    # The commands name their handlers by this module's full name; bind it in lldb's script
+    # namespace (loaded by the old shim's path, it would not be).
+    interp.HandleCommand("script import %s" % __name__, res)
     interp.HandleCommand('command container add -h "v8dump: Node.js core dump analysis" v8', res)
     for name, (_, help_text) in COMMANDS.items():
         debugger.HandleCommand(
