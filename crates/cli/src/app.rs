@@ -2,7 +2,7 @@
 //! prints the answer: its text (`v8core::render`) for people, its JSON (`--json`) for
 //! machines. No analysis and no formatting of values here.
 
-use crate::{batch, progress, setup};
+use crate::{batch, mcp, progress, setup};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde::Serialize;
 use std::ffi::OsString;
@@ -430,6 +430,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Serve the analysis to an agent over the Model Context Protocol on stdin and stdout:
+    /// findjsobjects, findjsinstances, inspect, retainers, top, leaks, memory, report and bt as
+    /// tools that take a core path and return the command's JSON (compact, long lists cut to
+    /// the cap). Sessions stay open between calls. For an MCP client's config:
+    /// {"command": "v8dump", "args": ["mcp"]}.
+    Mcp {
+        /// The most bytes of JSON one answer may have.
+        #[arg(long, default_value_t = mcp::DEFAULT_MAX_BYTES, value_name = "BYTES")]
+        max_bytes: usize,
+    },
     /// Make lldb load v8dump's `v8` commands at start: add `command script import v8dump.lldb`
     /// to ~/.lldbinit (once), and, when the Python lldb embeds cannot import the v8dump package
     /// (a venv, a --user install for another Python), the package's directory to lldb's
@@ -736,6 +746,7 @@ fn run(cli: &Cli) -> Res {
             }
             Ok(())
         }
+        Command::Mcp { max_bytes } => mcp::serve(*max_bytes),
         Command::LldbInit {
             lldb,
             lldbinit,

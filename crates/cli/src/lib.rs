@@ -4,6 +4,7 @@
 
 mod app;
 mod batch;
+mod mcp;
 mod progress;
 mod setup;
 
