@@ -773,6 +773,12 @@ enum Debug {
         /// The node executable.
         node: PathBuf,
     },
+    /// Write the JSON Schema of every --json answer (and of batch's lines) into DIR as
+    /// <command>.json: the files docs/schema/ holds.
+    JsonSchemas {
+        /// The directory to write (created if missing).
+        dir: PathBuf,
+    },
 }
 
 fn debug(d: &Debug) -> Res {
@@ -781,6 +787,13 @@ fn debug(d: &Debug) -> Res {
             let exe = elfcore::ElfImage::open(node)?;
             let text = v8core::meta::enum_decode::describe(&exe)?;
             std::io::stdout().write_all(text.as_bytes())?;
+            Ok(())
+        }
+        Debug::JsonSchemas { dir } => {
+            std::fs::create_dir_all(dir)?;
+            for (name, text) in v8core::schema::schema_files() {
+                std::fs::write(dir.join(name), text)?;
+            }
             Ok(())
         }
     }

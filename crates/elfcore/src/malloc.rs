@@ -36,7 +36,7 @@ const FENCEPOST: u64 = 16;
 const MAX_CHUNKS: u64 = 1 << 31;
 
 /// Which kind of malloc heap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HeapKind {
     /// The main arena's brk heap.
@@ -46,7 +46,7 @@ pub enum HeapKind {
 }
 
 /// One malloc heap whose chunks were walked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MallocHeap {
     /// Its kind.
     pub kind: HeapKind,
@@ -65,7 +65,7 @@ pub struct MallocHeap {
 }
 
 /// The malloc heaps found in a process image and their free chunks.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Malloc {
     /// The heaps whose walk checked out, by address.
     pub heaps: Vec<MallocHeap>,

@@ -29,7 +29,7 @@ struct Module {
 }
 
 /// What a native address is.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct NativeSymbol {
     /// File name of the module (`node`, `libc.so.6`).
     pub module: String,

@@ -17,7 +17,7 @@ use serde::Serialize;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One answer with its envelope: `{"schema_version", "command", "partial", ...body}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Answer<T> {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -44,14 +44,14 @@ impl<T> Answer<T> {
 }
 
 /// Why an answer may be incomplete or uncertain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Partial {
     /// Each reason, most serious first.
     pub reasons: Vec<Caveat>,
 }
 
 /// One reason an answer is marked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Caveat {
     /// What kind of problem.
     pub kind: CaveatKind,
@@ -60,7 +60,7 @@ pub struct Caveat {
 }
 
 /// The kinds of [`Caveat`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaveatKind {
     /// Heap pages were found but no object could be parsed in them: the answer is empty
@@ -100,7 +100,7 @@ impl Partial {
 
 /// An object as answers name it: its address (tagged, as V8 stores pointers to it) and how a
 /// JavaScript developer calls it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ObjectRef {
     /// Tagged address, `0x...`.
     pub address: String,
@@ -109,7 +109,7 @@ pub struct ObjectRef {
 }
 
 /// Which objects a census counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CountScope {
     /// Objects reachable from the roots (what V8's own snapshot holds).
@@ -119,7 +119,7 @@ pub enum CountScope {
 }
 
 /// `findjsobjects`: objects per constructor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Objects {
     /// What was counted.
     pub scope: CountScope,
@@ -137,7 +137,7 @@ pub struct Objects {
 }
 
 /// Totals of a census.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ObjectTotals {
     /// Objects counted.
     pub objects: u64,
@@ -148,7 +148,7 @@ pub struct ObjectTotals {
 }
 
 /// How many objects the heap holds and how many are alive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HeapCounts {
     /// Objects found on the heap pages.
     pub objects: u64,
@@ -159,7 +159,7 @@ pub struct HeapCounts {
 }
 
 /// One object in a listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct InstanceRow {
     /// Tagged address.
     pub address: String,
@@ -172,7 +172,7 @@ pub struct InstanceRow {
 }
 
 /// `findjsinstances NAME`: the objects of one constructor, paged.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Instances {
     /// The constructor name.
     pub name: String,
@@ -185,7 +185,7 @@ pub struct Instances {
 }
 
 /// `source ADDR`: a function's source text, read from its script in the core.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FunctionSource {
     /// The function (tagged).
     pub function: String,
@@ -207,7 +207,7 @@ pub struct FunctionSource {
 }
 
 /// A line and column in a script (1-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SourcePoint {
     /// Line.
     pub line: u64,
@@ -216,7 +216,7 @@ pub struct SourcePoint {
 }
 
 /// One numbered line of a script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SourceLine {
     /// 1-based line number.
     pub line: u64,
@@ -227,7 +227,7 @@ pub struct SourceLine {
 }
 
 /// `inspect ADDR`: one value as a tree.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Inspection {
     /// The value.
     #[serde(flatten)]
@@ -235,7 +235,7 @@ pub struct Inspection {
 }
 
 /// One reference to an object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Ref {
     /// The object holding the reference (tagged), as a JavaScript developer sees it (the owner of
     /// a property store or elements store, not the store).
@@ -253,7 +253,7 @@ pub struct Ref {
 }
 
 /// `findrefs ADDR`: who references an object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Refs {
     /// The object (tagged).
     pub target: String,
@@ -266,7 +266,7 @@ pub struct Refs {
 }
 
 /// One object with a property of the name asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PropertyHolder {
     /// The object (tagged).
     pub holder: String,
@@ -277,7 +277,7 @@ pub struct PropertyHolder {
 }
 
 /// `findrefs -n NAME`: objects with an own property `NAME`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PropertyHolders {
     /// The property name.
     pub property: String,
@@ -288,7 +288,7 @@ pub struct PropertyHolders {
 }
 
 /// A reference to a string equal to the text asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StringRef {
     /// The string object (tagged).
     pub string: String,
@@ -298,7 +298,7 @@ pub struct StringRef {
 }
 
 /// `findrefs -s TEXT`: who references strings equal to `TEXT`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StringRefs {
     /// The text.
     pub text: String,
@@ -311,7 +311,7 @@ pub struct StringRefs {
 }
 
 /// One step of a retainer path: `target` is held by `holder` under `edge`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PathStep {
     /// The object held (tagged).
     pub target: String,
@@ -328,7 +328,7 @@ pub struct PathStep {
 }
 
 /// One retainer path, from the object out to a root.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PathOut {
     /// The object at the root end (tagged).
     pub root: String,
@@ -345,7 +345,7 @@ pub struct PathOut {
 }
 
 /// `retainers ADDR`: what keeps an object alive.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Retainers {
     /// The object (tagged).
     pub target: String,
@@ -358,7 +358,7 @@ pub struct Retainers {
 }
 
 /// One object among those retaining the most.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TopRow {
     /// Tagged address.
     pub address: String,
@@ -373,7 +373,7 @@ pub struct TopRow {
 }
 
 /// `top`: the objects with the largest retained sizes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Top {
     /// Largest first.
     pub rows: Vec<TopRow>,
@@ -384,7 +384,7 @@ pub struct Top {
 }
 
 /// One constructor's change between two dumps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DiffRow {
     /// Constructor name.
     pub name: String,
@@ -403,7 +403,7 @@ pub struct DiffRow {
 }
 
 /// `diff A B`: per-constructor change, largest growth first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Diff {
     /// The first dump.
     pub a: String,
@@ -433,7 +433,7 @@ pub struct Diff {
 }
 
 /// One holder's change between two dumps, matched by how the program names it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HolderDiffRow {
     /// How the program names it (`realtimeService._events['data-update']`).
     pub holder: String,
@@ -459,7 +459,7 @@ pub struct HolderDiffRow {
 }
 
 /// Reachable memory of both sides.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MemoryDelta {
     /// Heap bytes in A.
     pub heap_a: u64,
@@ -474,7 +474,7 @@ pub struct MemoryDelta {
 }
 
 /// Growth limits and how the second dump fared against them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Gate {
     /// Each limit checked.
     pub checks: Vec<LimitCheck>,
@@ -485,7 +485,7 @@ pub struct Gate {
 }
 
 /// One growth limit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LimitCheck {
     /// What is limited: `memory` (heap and external), `holder <name>`, `constructor <name>`.
     pub what: String,
@@ -498,7 +498,7 @@ pub struct LimitCheck {
 }
 
 /// `heapsnapshot -o FILE`: what was written.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SnapshotWritten {
     /// The file.
     pub path: String,
@@ -513,7 +513,7 @@ pub struct SnapshotWritten {
 }
 
 /// `bt`: thread stacks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Backtraces {
     /// The signal that ended the process, if recorded.
     pub signal: Option<i32>,

@@ -32,7 +32,7 @@ use elfcore::{Address, Dump, ElfImage, Memory};
 use serde::Serialize;
 
 /// How the version table was chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TableChoice {
     /// The table of this very V8 minor version, verified on real cores.

@@ -46,7 +46,7 @@ impl Default for TreeOptions {
 }
 
 /// What a frame is: its name and sizes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FrameFigures {
     /// How the frame reads: a constructor name, `system / Context`, `name (script:line:col)`.
     pub name: String,
@@ -67,7 +67,7 @@ pub struct FrameFigures {
 }
 
 /// One frame: the objects (of one name) at one place in the dominator tree.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Frame {
     /// Its name and sizes (in JSON, the frame's own fields).
     #[serde(flatten)]
@@ -84,7 +84,7 @@ impl std::ops::Deref for Frame {
 }
 
 /// `flamegraph`: retained memory as a tree of frames (see the module documentation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RetainedTree {
     /// Bytes in the tree: the reachable heap and the external memory its objects own.
     pub total_bytes: u64,
@@ -690,7 +690,7 @@ pub fn pprof(t: &RetainedTree, comment: &str) -> crate::Result<Vec<u8>> {
 }
 
 /// A frame of [`FlatTree`]: a [`Frame`]'s figures, with its place in the list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FlatFrame {
     /// Its index in `frames`.
     pub id: usize,
@@ -705,7 +705,7 @@ pub struct FlatFrame {
 
 /// `flamegraph --format json`: the tree's figures and its frames in depth-first order, each
 /// after its parent, children largest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FlatTree {
     /// See [`RetainedTree::total_bytes`].
     pub total_bytes: u64,
@@ -751,7 +751,7 @@ pub fn flat(t: &RetainedTree) -> FlatTree {
 }
 
 /// The encodings of a [`RetainedTree`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlameFormat {
     /// An SVG flame graph (inferno), to open in a browser.
@@ -782,7 +782,7 @@ impl FlameFormat {
 }
 
 /// `flamegraph -o FILE`: what was written.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FlameWritten {
     /// The file (`-` for standard output).
     pub path: String,

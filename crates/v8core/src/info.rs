@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Summary of a core.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// The core file.
     pub core: CoreSummary,
@@ -36,7 +36,7 @@ pub struct Summary {
 }
 
 /// The core file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CoreSummary {
     /// Path.
     pub path: String,
@@ -55,7 +55,7 @@ pub struct CoreSummary {
 }
 
 /// One thread.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ThreadSummary {
     /// Kernel thread id.
     pub tid: u32,
@@ -66,7 +66,7 @@ pub struct ThreadSummary {
 }
 
 /// The fatal signal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Crash {
     /// Signal number.
     pub signal: Option<i32>,
@@ -83,7 +83,7 @@ pub struct Crash {
 }
 
 /// Metadata counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MetadataSummary {
     /// `v8dbg_` constants.
     pub constants: usize,
@@ -97,7 +97,7 @@ pub struct MetadataSummary {
 }
 
 /// The heap.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HeapSummary {
     /// The `Heap*` of the main isolate.
     pub heap: Address,

@@ -32,7 +32,7 @@ impl Default for Limits {
 
 /// What a rendered value is (its JSON spelling is the snake_case name).
 #[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueKind {
     Object,
@@ -105,7 +105,7 @@ impl ValueKind {
 }
 
 /// Which part of an object an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// An own property.
@@ -134,7 +134,7 @@ impl Section {
 }
 
 /// A rendered value.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Value {
     /// Tagged address, for heap objects.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,7 +173,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// One entry of an object.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Entry {
     /// Which part of the object.
     pub section: Section,

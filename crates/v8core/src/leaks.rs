@@ -55,7 +55,7 @@ impl Default for LeakOptions {
 }
 
 /// The shape of a suspect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SuspectKind {
     /// The listeners of one event of an EventEmitter.
@@ -100,7 +100,7 @@ impl SuspectKind {
 }
 
 /// A function in a suspect's story.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CodeRef {
     /// What the function does here (`listener`, `timer callback`, `closure`).
     pub role: String,
@@ -111,7 +111,7 @@ pub struct CodeRef {
 }
 
 /// Objects of one name among a suspect's children or in what it retains.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct NameCount {
     /// The name (constructor, `name @ file:line` for functions).
     pub name: String,
@@ -122,7 +122,7 @@ pub struct NameCount {
 }
 
 /// One leak suspect.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Suspect {
     /// Its shape.
     pub kind: SuspectKind,
@@ -160,7 +160,7 @@ pub struct Suspect {
 }
 
 /// A string repeated many times.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DuplicateString {
     /// The text (its first 80 characters).
     pub text: String,
@@ -175,7 +175,7 @@ pub struct DuplicateString {
 }
 
 /// `leaks`: the suspects, and the duplicate strings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Leaks {
     /// Bytes of the reachable V8 heap (the dominator tree's).
     pub heap_bytes: u64,
@@ -1230,7 +1230,7 @@ fn duplicate_strings(h: &Heap) -> (u64, Vec<DuplicateString>) {
 }
 
 /// One holder of memory in one dump, for matching holders across dumps (`diff --by holder`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HolderRow {
     /// How the program names it (`realtimeService._events['data-update']`).
     pub holder: String,
@@ -1337,7 +1337,7 @@ pub(crate) fn holder_rows(
 }
 
 /// [`holders`]' answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Holders {
     /// Bytes of the reachable V8 heap.
     pub heap_bytes: u64,

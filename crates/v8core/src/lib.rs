@@ -54,6 +54,7 @@ pub mod page;
 pub mod process;
 pub mod redact;
 pub mod render;
+pub mod schema;
 pub mod session;
 
 pub use error::{Error, Result};

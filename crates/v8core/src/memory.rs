@@ -54,7 +54,7 @@ const GROUPS: usize = 12;
 const NAMED_OWNERS: usize = 20_000;
 
 /// The answer of `memory`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MemoryReport {
     /// What dominates, in one sentence, when it is not the V8 heap (`rss 343 MiB, of which 300
     /// MiB are ArrayBuffer backing stores: ...`).
@@ -78,7 +78,7 @@ pub struct MemoryReport {
 }
 
 /// Totals as `process.memoryUsage()` names them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MemoryUsage {
     /// Resident set size: the resident bytes of every region (file pages estimated).
     pub rss: u64,
@@ -101,7 +101,7 @@ pub struct MemoryUsage {
 }
 
 /// One space of the V8 heap.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SpaceMemory {
     /// V8's space name (`old_space`, ...).
     pub space: String,
@@ -116,7 +116,7 @@ pub struct SpaceMemory {
 }
 
 /// Memory outside the V8 heap owned by JS objects.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ExternalMemory {
     /// Distinct ArrayBuffer backing stores.
     pub array_buffers: u64,
@@ -140,7 +140,7 @@ pub struct ExternalMemory {
 }
 
 /// External memory grouped by what holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ExternalHolder {
     /// What owns the bytes (`Buffer`, `ArrayBuffer`, `Uint8Array`, `(external string)`).
     pub owner: String,
@@ -158,7 +158,7 @@ pub struct ExternalHolder {
 }
 
 /// glibc malloc's memory.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, schemars::JsonSchema)]
 pub struct NativeMemory {
     /// Heaps walked (the brk heap and thread arenas' heaps).
     pub heaps: u64,
@@ -183,7 +183,7 @@ pub struct NativeMemory {
 }
 
 /// One kind of mapping.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RegionUse {
     /// What it is: `V8 heap`, `V8 heap: JIT code` (code space pages), `malloc heaps`,
     /// `malloc mmapped chunks`, `thread stacks`, `executable`, `libraries`, `other anonymous`,
@@ -200,7 +200,7 @@ pub struct RegionUse {
 }
 
 /// The heap's limits.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, schemars::JsonSchema)]
 pub struct HeapLimits {
     /// The old generation's limit (`--max-old-space-size`), from the Heap.
     pub max_old_generation: Option<u64>,

@@ -25,7 +25,7 @@ const PAGE_FRAMES: usize = 4000;
 const PAGE_CONSTRUCTORS: usize = 2000;
 
 /// A leak suspect as the page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SuspectView {
     /// `#1 EventEmitter listeners: 1.5 MiB (21%)`.
     pub title: String,
@@ -42,7 +42,7 @@ pub struct SuspectView {
 }
 
 /// Everything the page shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PageData {
     /// The page's title.
     pub title: String,
@@ -83,7 +83,7 @@ pub struct PageData {
 }
 
 /// `report --html FILE`: what was written.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PageWritten {
     /// The file.
     pub path: String,

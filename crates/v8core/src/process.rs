@@ -52,7 +52,7 @@ pub struct OpenOptions {
 }
 
 /// The outcome of matching the executable to the core.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExeMatch {
     /// Build IDs equal.
@@ -64,7 +64,7 @@ pub enum ExeMatch {
 }
 
 /// Which executable is used and how it was checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ExeCheck {
     /// The executable's path as the process had it (from NT_FILE), if the core lists it.
     pub recorded_path: Option<String>,
@@ -84,7 +84,7 @@ pub struct ExeCheck {
 }
 
 /// One sanity check and its outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Check {
     /// Name.
     pub name: &'static str,
@@ -95,7 +95,7 @@ pub struct Check {
 }
 
 /// The Isolate and its roots, as located in the core.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct IsolateInfo {
     /// The Isolate.
     pub isolate: Address,
@@ -108,7 +108,7 @@ pub struct IsolateInfo {
 }
 
 /// Versions of the dumped process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Versions {
     /// V8.
     pub v8: V8Version,

@@ -15,7 +15,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 /// Whether a record's core could be analyzed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordStatus {
     /// Analyzed.
@@ -26,7 +28,7 @@ pub enum RecordStatus {
 }
 
 /// The record of one core.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct CoreRecord {
     /// The core's path.
     pub core: String,
@@ -370,7 +372,7 @@ impl BatchPlan {
 }
 
 /// A group of crashes with the same signature.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CrashGroup {
     /// The signature (cause | largest constructor | innermost application functions).
     pub signature: String,
@@ -381,7 +383,7 @@ pub struct CrashGroup {
 }
 
 /// What a batch did: every record (sorted by core), and the crashes grouped.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BatchSummary {
     /// The records, sorted by core path.
     pub records: Vec<CoreRecord>,

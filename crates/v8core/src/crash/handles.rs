@@ -113,7 +113,7 @@ mod uv {
 }
 
 /// `handles`: what the process was waiting on.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Handles {
     /// Each node Environment (the main thread's, workers', shared by `vm` contexts).
     pub environments: Vec<EnvironmentHandles>,
@@ -124,7 +124,7 @@ pub struct Handles {
 }
 
 /// The handles and requests of one Environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EnvironmentHandles {
     /// The `node::Environment*`.
     pub environment: String,
@@ -135,7 +135,7 @@ pub struct EnvironmentHandles {
 }
 
 /// One libuv handle node wraps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HandleRow {
     /// libuv's type (`tcp`, `pipe`, `tty`, `udp`, `process`, `signal`, `fs_event`...).
     pub uv_type: String,
@@ -169,7 +169,7 @@ pub struct HandleRow {
 }
 
 /// One pending libuv request node wraps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RequestRow {
     /// libuv's type (`fs`, `getaddrinfo`, `write`, `connect`...).
     pub uv_type: String,
@@ -196,7 +196,7 @@ pub struct RequestRow {
 }
 
 /// One JavaScript timer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TimerRow {
     /// The `Timeout` object.
     pub object: String,

@@ -10,7 +10,7 @@ use elfcore::Address;
 use serde::Serialize;
 
 /// Where a value came from, when it is not the obvious place.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Sourced {
     /// The value.
     pub value: String,
@@ -19,7 +19,7 @@ pub struct Sourced {
 }
 
 /// Facts about the Node.js process.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, schemars::JsonSchema)]
 pub struct NodeInfo {
     /// Process id.
     pub pid: Option<u64>,

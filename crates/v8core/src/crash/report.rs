@@ -14,7 +14,9 @@ use elfcore::Address;
 use serde::Serialize;
 
 /// What ended the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
     /// V8 gave up: "JavaScript heap out of memory".
@@ -40,7 +42,7 @@ impl CauseKind {
 }
 
 /// Why the process died.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Cause {
     /// What ended it.
     pub kind: CauseKind,
@@ -59,7 +61,7 @@ pub struct Cause {
 }
 
 /// Bytes per space, as walked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SpaceUse {
     /// Space name.
     pub space: String,
@@ -70,7 +72,7 @@ pub struct SpaceUse {
 }
 
 /// A constructor among the largest.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct TopName {
     /// Constructor name.
     pub name: String,
@@ -81,7 +83,7 @@ pub struct TopName {
 }
 
 /// The retainer path of one instance of a large constructor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Holder {
     /// Constructor name.
     pub name: String,
@@ -92,7 +94,7 @@ pub struct Holder {
 }
 
 /// Everything `report` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Why it died.
     pub cause: Cause,

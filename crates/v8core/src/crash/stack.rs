@@ -22,7 +22,7 @@ use elfcore::{Memory, NativeSymbol};
 use serde::Serialize;
 
 /// How a frame runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameKind {
     /// C/C++ code of node or a library.
@@ -44,7 +44,7 @@ pub enum FrameKind {
 }
 
 /// A JavaScript function's frame details.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct JsFrame {
     /// The function (tagged).
     pub function: u64,
@@ -72,7 +72,7 @@ pub struct JsFrame {
 }
 
 /// A value on a JavaScript frame (the receiver or an argument).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Arg {
     /// The tagged word in the frame slot.
     pub value: elfcore::Address,
@@ -82,7 +82,7 @@ pub struct Arg {
 }
 
 /// One frame.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Frame {
     /// Program counter (the return address for every frame but the first).
     pub pc: u64,
@@ -104,7 +104,7 @@ pub struct Frame {
 }
 
 /// A thread's stack.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Backtrace {
     /// Index in the core's thread list (0: the thread that received the signal).
     pub thread: usize,

@@ -11,7 +11,7 @@ use crate::objects::reader::Reader;
 use serde::Serialize;
 
 /// How an edge is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// A named property.
@@ -27,7 +27,7 @@ pub enum EdgeKind {
 }
 
 /// One named reference from a holder to a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Edge {
     /// Index of the holder as shown (the owner of a property or elements store).
     pub holder: usize,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 
 /// One step of a retainer path: `target` is held by `edge.holder` under `edge.name`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Step {
     /// The object held.
     pub target: usize,
@@ -20,7 +20,7 @@ pub struct Step {
 }
 
 /// A retainer path from a root to the object asked about.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RetainerPath {
     /// Steps from the object outwards: `steps[0].target` is the object itself.
     pub steps: Vec<Step>,
@@ -31,7 +31,7 @@ pub struct RetainerPath {
 }
 
 /// Why a path ends where it does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RootKind {
     /// A global object (`globalThis` of a context).

@@ -167,7 +167,7 @@ const NO_NODE: u32 = u32::MAX;
 const STRING_NAME_CAP: usize = 1024;
 
 /// What an export wrote.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct SnapshotStats {
     /// Nodes (two synthetic ones included).
     pub nodes: u64,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
 /// One V8 heap page (MemoryChunk).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Page {
     /// Page start (the chunk header).
     pub base: Address,
@@ -44,7 +44,7 @@ pub struct Page {
 }
 
 /// The result of the page scan.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct PageScan {
     /// Pages of the main heap and the read-only page, sorted by address.
     pub pages: Vec<Page>,
@@ -68,7 +68,7 @@ pub struct PageScan {
 }
 
 /// Pages of one space that its page list names but the dump does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MissingPages {
     /// Space name.
     pub space: String,
@@ -80,7 +80,7 @@ pub struct MissingPages {
 }
 
 /// Per-space totals.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SpaceTotals {
     /// Number of pages.
     pub pages: u64,

@@ -36,7 +36,7 @@ impl HeapObject {
 }
 
 /// A stretch of a page the walk could not parse as objects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Gap {
     /// Where it starts.
     pub start: Address,
@@ -47,7 +47,7 @@ pub struct Gap {
 }
 
 /// Why the walk could not parse a stretch of a page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GapKind {
     /// A zero word where an object should start: the unused part of an allocation buffer in
@@ -67,7 +67,7 @@ pub enum GapKind {
 }
 
 /// Totals of a walk over one space (or the whole heap).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct WalkTotals {
     /// Objects, free-space and filler objects excluded.
     pub objects: u64,
@@ -410,7 +410,7 @@ impl<'p> Walker<'p> {
 }
 
 /// The result of a whole-heap walk.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct HeapWalk {
     /// Totals per space.
     pub per_space: BTreeMap<String, WalkTotals>,

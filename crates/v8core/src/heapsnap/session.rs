@@ -33,7 +33,7 @@ pub struct SnapshotSession {
 }
 
 /// `info` of a heap snapshot: what the file holds.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SnapshotSummary {
     /// The file.
     pub path: String,
@@ -994,7 +994,7 @@ fn root_words(k: &RootKind) -> String {
 
 /// `report` of a heap snapshot: what a core's report says about the heap, without the crash
 /// section (a snapshot records no signal, threads or stacks), and saying so.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SnapshotReport {
     /// What the snapshot is.
     pub summary: SnapshotSummary,

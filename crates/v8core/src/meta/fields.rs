@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// How a PropertyDetails word (a Smi) is laid out (`prop_*` metadata).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct DetailsLayout {
     /// Kind bit mask (data 0 / accessor 1).
     pub kind_mask: u64,
@@ -38,7 +38,7 @@ pub struct DetailsLayout {
 }
 
 /// Frame slot offsets from the frame pointer (`off_fp_*` metadata, else the version table).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct FrameOffsets {
     /// The context of a JavaScript frame, or the type marker of a typed frame.
     pub context_or_frame_type: i64,
@@ -57,7 +57,7 @@ pub struct FrameOffsets {
 /// The resolved offsets and encodings. Offsets are bytes from the untagged object start and
 /// are named `class_field` after the V8 class and field they locate.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Fields {
     pub map_bit_field2: u64,
     pub map_inobject_start: u64,

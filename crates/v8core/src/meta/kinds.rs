@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// The decoder's view of an instance type.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub enum Kind {
     String,
     Symbol,

@@ -30,7 +30,7 @@ impl Tagged {
 }
 
 /// Where a layout value came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// A `v8dbg_` symbol of the executable.
@@ -48,7 +48,7 @@ pub enum Source {
 }
 
 /// One resolved value, for reporting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Resolved {
     /// What it is (`Map.instance_type`).
     pub what: String,
@@ -59,7 +59,7 @@ pub struct Resolved {
 }
 
 /// Object layout and tagging for one executable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Layout {
     /// `kHeapObjectTag` (1).
     pub heap_object_tag: u64,

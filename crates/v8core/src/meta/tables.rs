@@ -12,7 +12,9 @@ use serde::Serialize;
 use std::fmt;
 
 /// A V8 version as `Version::major_` etc. hold it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 pub struct V8Version {
     /// Major.
     pub major: u32,
@@ -251,7 +253,7 @@ pub const GC_RING_BUFFER_SIZE: u64 = 512;
 /// measured on the official binaries' cores (`tests/llnode.rs` checks every frame against
 /// Node's own `err.stack`).
 #[allow(missing_docs)] // the fields are named after V8's CallSiteInfo fields
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorStackLayout {
     /// A FixedArray of CallSiteInfo structs; field offsets inside each.
@@ -300,7 +302,7 @@ const STACK_FLAT: ErrorStackLayout = ErrorStackLayout::Flat {
 };
 
 /// See [`VersionTable::function_receiver_type`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FunctionReceiverType {
     /// A class constructor's own name, else `JSReceiver::GetConstructorName` (`Function`).
@@ -314,7 +316,7 @@ pub enum FunctionReceiverType {
 /// `max_inlined_locals`, else one hash table), one info Smi per local, then optional
 /// slots whose presence the flags say: saved class variable, function variable (name, index),
 /// inferred function name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScopeInfoLayout {
     /// Offset of the flags.
     pub flags: u64,

@@ -20,7 +20,7 @@ use serde::Serialize;
 const MAX_FRAMES: u64 = 1000;
 
 /// One frame of a captured stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CallSiteFrame {
     /// The name V8 prints for the frame (`Module._compile`), `None` where it prints only the
     /// location.

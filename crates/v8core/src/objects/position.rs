@@ -173,7 +173,7 @@ pub fn function_token_start(r: &Reader, sfi: u64) -> Option<u64> {
 }
 
 /// Where a function is defined.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct FunctionLocation {
     /// The function's debug name (`(anonymous)` when it has none).
     pub name: String,

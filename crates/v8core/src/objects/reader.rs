@@ -16,7 +16,7 @@ const MAX_FIXED_ARRAY_LENGTH: u64 = 128 * 1024 * 1024 - 2;
 pub const MAX_STEPS: usize = 100_000;
 
 /// String representation (low three bits of a string's instance type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StringRepr {
     /// Sequential: characters follow the header.
@@ -32,7 +32,7 @@ pub enum StringRepr {
 }
 
 /// A decoded string.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct JsString {
     /// The characters read (at most the cap).
     pub text: String,
@@ -65,7 +65,7 @@ pub enum SlotValue {
 }
 
 /// A property key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "name", rename_all = "snake_case")]
 pub enum Key {
     /// A string key.
@@ -111,7 +111,7 @@ pub struct Property {
 }
 
 /// Where an object's own named properties live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyStore {
     /// Descriptors in the map, values in-object or in a PropertyArray.
