@@ -188,7 +188,9 @@ pub fn capped(mut v: Value, max: usize) -> String {
         if len == 0 {
             break;
         }
-        let list = follow(&mut v, &path);
+        let Some(list) = follow(&mut v, &path) else {
+            break;
+        };
         let keep = (len / 2).max(usize::from(len > 1));
         if keep == len {
             // A single element too big: it stays; nothing more can be cut.
@@ -249,15 +251,16 @@ enum PathStep {
     Index(usize),
 }
 
-fn follow<'a>(v: &'a mut Value, path: &[PathStep]) -> &'a mut Vec<Value> {
+/// The list at `path` (from [`longest_list`] on the same value).
+fn follow<'a>(v: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Vec<Value>> {
     let mut cur = v;
     for s in path {
         cur = match s {
-            PathStep::Key(k) => cur.get_mut(k.as_str()).expect("path from longest_list"),
-            PathStep::Index(i) => cur.get_mut(*i).expect("path from longest_list"),
+            PathStep::Key(k) => cur.get_mut(k.as_str())?,
+            PathStep::Index(i) => cur.get_mut(*i)?,
         };
     }
-    cur.as_array_mut().expect("longest_list points at a list")
+    cur.as_array_mut()
 }
 
 #[tool_router]
