@@ -28,8 +28,9 @@ fuzz heap snapshot
 cargo build --release -q -p v8dump
 # dask[distributed]: tests/python/test_dask.py runs docs/BATCH.md's example on a LocalCluster;
 # mcp: the official MCP SDK, whose client drives `v8dump mcp` in tests/python/test_mcp.py;
-# jsonschema: tests/python/test_schema.py validates every --json answer against docs/schema/.
-python3 -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" "dask[distributed]>=2024.1" "mcp>=1.2" "jsonschema>=4.18" 2>&1 | grep -v "as the 'root' user" || true
+# jsonschema: tests/python/test_schema.py validates every --json answer against docs/schema/;
+# ray: tests/python/test_ray.py runs docs/BATCH.md's Ray example in a local Ray instance.
+python3 -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" "dask[distributed]>=2024.1" "mcp>=1.2" "jsonschema>=4.18" "ray>=2.9" 2>&1 | grep -v "as the 'root' user" || true
 rm -rf target/wheels
 maturin build --release -q -m crates/python/Cargo.toml -o target/wheels
 V8DUMP_WHEEL=$(ls "$PWD"/target/wheels/v8dump-*.whl)

@@ -98,3 +98,28 @@ def mismatches(oracle, ours):
             continue
         bad.append("%s: snapshot %d/%d, ours %d/%d" % (name, count, size, got[0], got[1]))
     return bad
+
+
+def crash_archive(tmp_path):
+    """A directory of fixture cores as a crash archive holds them: plain, gzip-compressed,
+    and one cut short (tests/python/test_dask.py, test_ray.py)."""
+    import gzip
+    import shutil
+
+    a = tmp_path / "crashes"
+    a.mkdir()
+    d, _, _ = fixture("oom", 22)
+    shutil.copy(d / "core", a / "oom-node22.core")
+    d, _, _ = fixture("listener_leak", 24)
+    with open(d / "core", "rb") as src, gzip.open(a / "leak-node24.core.gz", "wb", compresslevel=1) as dst:
+        shutil.copyfileobj(src, dst)
+    d, _, _ = fixture("oom", 20)
+    shutil.copy(d / "core", a / "oom-node20.core")
+    d, _, _ = fixture("basic", 26)
+    (a / "cut-node26.core").write_bytes((d / "core").read_bytes()[: 1 << 16])
+    return a
+
+
+def without_timing(r):
+    """A batch record but the time it took."""
+    return {k: v for k, v in r.items() if k != "seconds"}

@@ -4,15 +4,13 @@ and run as written (only the archive and executable paths swapped in) on a
 gzip-compressed, and one cut short). Every record equals the line `v8dump batch` writes for
 the same core (but the seconds it took), and the tasks ran in the workers, not here."""
 import json
-import gzip
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import ROOT, cli, fixture
+from conftest import ROOT, cli, crash_archive as archive, without_timing
 
 distributed = pytest.importorskip("distributed", reason="tests/run.sh installs dask[distributed]")
 
@@ -22,25 +20,6 @@ def dask_example():
     m = re.search(r"With Dask:\s*```python\n(.*?)```", text, re.S)
     assert m, "docs/BATCH.md has no Dask example"
     return m.group(1)
-
-
-def archive(tmp_path):
-    a = tmp_path / "crashes"
-    a.mkdir()
-    d, _, _ = fixture("oom", 22)
-    shutil.copy(d / "core", a / "oom-node22.core")
-    d, _, _ = fixture("listener_leak", 24)
-    with open(d / "core", "rb") as src, gzip.open(a / "leak-node24.core.gz", "wb", compresslevel=1) as dst:
-        shutil.copyfileobj(src, dst)
-    d, _, _ = fixture("oom", 20)
-    shutil.copy(d / "core", a / "oom-node20.core")
-    d, _, _ = fixture("basic", 26)
-    (a / "cut-node26.core").write_bytes((d / "core").read_bytes()[: 1 << 16])
-    return a
-
-
-def without_timing(r):
-    return {k: v for k, v in r.items() if k != "seconds"}
 
 
 def test_the_batch_docs_dask_example_on_a_local_cluster(tmp_path):
