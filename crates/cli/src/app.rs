@@ -433,7 +433,8 @@ enum Command {
     /// Serve the analysis to an agent over the Model Context Protocol on stdin and stdout:
     /// findjsobjects, findjsinstances, inspect, retainers, top, leaks, memory, report and bt as
     /// tools that take a core path and return the command's JSON (compact, long lists cut to
-    /// the cap). Sessions stay open between calls. For an MCP client's config:
+    /// the cap). The four most recently used sessions stay open between calls. For an MCP
+    /// client's config:
     /// {"command": "v8dump", "args": ["mcp"]}.
     Mcp {
         /// The most bytes of JSON one answer may have.

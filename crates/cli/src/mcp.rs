@@ -4,7 +4,8 @@
 //! Each tool takes the core (or heap snapshot) path and the question's own arguments, asks the
 //! same `v8core` session method the CLI's command asks, and returns the answer's JSON (the
 //! `--json` shape, compact). Sessions stay open between calls, keyed by path and executable, so
-//! the second question on a core costs only the question. An answer longer than the output cap
+//! the second question on a core costs only the question; the [`KEPT_SESSIONS`] most recently
+//! used are kept, so memory does not grow with the number of cores asked about. An answer longer than the output cap
 //! has its longest lists cut (each cut list's length before is kept, and `"truncated": true` is
 //! set at the top) until it fits: an agent's context is the scarce thing here.
 
@@ -14,7 +15,6 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerInfo};
 use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler, ServiceExt};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use v8core::input::Input;
@@ -107,8 +107,48 @@ pub struct BtArgs {
     pub all_threads: bool,
 }
 
+/// Sessions kept open between calls: each holds a core's index and graphs, so only the most
+/// recently used few are kept.
+pub const KEPT_SESSIONS: usize = 4;
+
+/// The `cap` most recently used values by key; the least recently used goes first.
+#[derive(Debug)]
+struct Recent<K, V> {
+    cap: usize,
+    /// Oldest first.
+    entries: Vec<(K, V)>,
+}
+
+impl<K: PartialEq, V: Clone> Recent<K, V> {
+    fn new(cap: usize) -> Self {
+        Recent {
+            cap: cap.max(1),
+            entries: Vec::new(),
+        }
+    }
+
+    /// The value of `k`, now the most recently used.
+    fn get(&mut self, k: &K) -> Option<V> {
+        let i = self.entries.iter().position(|(key, _)| key == k)?;
+        let e = self.entries.remove(i);
+        let v = e.1.clone();
+        self.entries.push(e);
+        Some(v)
+    }
+
+    /// Keep `v` for `k` as the most recently used, dropping the least recently used beyond
+    /// the cap.
+    fn put(&mut self, k: K, v: V) {
+        self.entries.retain(|(key, _)| *key != k);
+        self.entries.push((k, v));
+        while self.entries.len() > self.cap {
+            self.entries.remove(0);
+        }
+    }
+}
+
 /// Open sessions by (core path, executable).
-type Sessions = Arc<Mutex<HashMap<(String, Option<String>), Arc<Input>>>>;
+type Sessions = Arc<Mutex<Recent<(String, Option<String>), Arc<Input>>>>;
 
 /// The server: open sessions and the output cap.
 #[derive(Clone)]
@@ -137,7 +177,7 @@ impl Server {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return Ok(s.clone());
+            return Ok(s);
         }
         let opts = OpenOptions {
             executable: at.executable.as_ref().map(PathBuf::from),
@@ -149,7 +189,7 @@ impl Server {
         self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, input.clone());
+            .put(key, input.clone());
         Ok(input)
     }
 
@@ -267,7 +307,7 @@ fn follow<'a>(v: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Vec<Value>>
 impl Server {
     pub fn new(max_bytes: usize) -> Server {
         Server {
-            sessions: Arc::default(),
+            sessions: Arc::new(Mutex::new(Recent::new(KEPT_SESSIONS))),
             max_bytes,
             tool_router: Self::tool_router(),
         }
@@ -408,6 +448,21 @@ pub fn serve(max_bytes: usize) -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_most_recently_used_sessions_are_kept() {
+        let mut r = Recent::new(2);
+        r.put("a", 1);
+        r.put("b", 2);
+        assert_eq!(r.get(&"a"), Some(1)); // a is now the most recent
+        r.put("c", 3); // b, the least recently used, goes
+        assert_eq!(r.get(&"b"), None);
+        assert_eq!(r.get(&"a"), Some(1));
+        assert_eq!(r.get(&"c"), Some(3));
+        r.put("c", 4); // replaced, not duplicated
+        assert_eq!(r.entries.len(), 2);
+        assert_eq!(r.get(&"c"), Some(4));
+    }
 
     #[test]
     fn long_lists_are_cut_until_the_answer_fits() {
