@@ -5,6 +5,7 @@ parsed here independently of v8dump, and the `v8dump` CLI's JSON output.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,11 @@ def crash_archive(tmp_path):
 def without_timing(r):
     """A batch record but the time it took."""
     return {k: v for k, v in r.items() if k != "seconds"}
+
+
+def batch_doc_example(engine):
+    """The Python example of docs/BATCH.md under "With <engine>:", as written."""
+    text = (ROOT / "docs" / "BATCH.md").read_text()
+    m = re.search(r"With %s:\s*```python\n(.*?)```" % re.escape(engine), text, re.S)
+    assert m, "docs/BATCH.md has no %s example" % engine
+    return m.group(1)

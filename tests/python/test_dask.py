@@ -5,27 +5,19 @@ gzip-compressed, and one cut short). Every record equals the line `v8dump batch`
 the same core (but the seconds it took), and the tasks ran in the workers, not here."""
 import json
 import os
-import re
 import subprocess
 
 import pytest
 
-from conftest import ROOT, cli, crash_archive as archive, without_timing
+from conftest import ROOT, batch_doc_example, cli, crash_archive as archive, without_timing
 
 distributed = pytest.importorskip("distributed", reason="tests/run.sh installs dask[distributed]")
-
-
-def dask_example():
-    text = (ROOT / "docs" / "BATCH.md").read_text()
-    m = re.search(r"With Dask:\s*```python\n(.*?)```", text, re.S)
-    assert m, "docs/BATCH.md has no Dask example"
-    return m.group(1)
 
 
 def test_the_batch_docs_dask_example_on_a_local_cluster(tmp_path):
     a = archive(tmp_path)
     exe_dir = ROOT / "fixtures" / "cache" / "node"
-    code = dask_example()
+    code = batch_doc_example("Dask")
     assert '"/crashes/**/*.zst"' in code and '"/opt/node-builds"' in code, code
     code = code.replace('"/crashes/**/*.zst"', json.dumps(str(a / "**" / "*"))).replace(
         '"/opt/node-builds"', json.dumps(str(exe_dir)))

@@ -3,21 +3,13 @@ an archive of fixture cores) in a local Ray instance: the tasks run in Ray's wor
 and every record equals the line `v8dump batch` writes for the same core (but `seconds`)."""
 import json
 import os
-import re
 import subprocess
 
 import pytest
 
-from conftest import ROOT, cli, crash_archive as archive, without_timing
+from conftest import batch_doc_example, cli, crash_archive as archive, without_timing
 
 ray = pytest.importorskip("ray", reason="tests/run.sh installs ray")
-
-
-def ray_example():
-    text = (ROOT / "docs" / "BATCH.md").read_text()
-    m = re.search(r"With Ray:\s*```python\n(.*?)```", text, re.S)
-    assert m, "docs/BATCH.md has no Ray example"
-    return m.group(1)
 
 
 def test_the_batch_docs_ray_example_in_a_local_ray(tmp_path):
@@ -27,7 +19,7 @@ def test_the_batch_docs_ray_example_in_a_local_ray(tmp_path):
     subprocess.run([cli(), "batch", str(a), "-o", str(out)], check=True, capture_output=True, timeout=600)
     batch = {r["core"]: r for r in map(json.loads, out.read_text().splitlines())}
 
-    code = ray_example()
+    code = batch_doc_example("Ray")
     assert "ray.init()" in code
     # This machine's size, and no dashboard; the rest as the page has it.
     code = code.replace("ray.init()", "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)")
