@@ -375,3 +375,168 @@ fn damaged_object_headers_mark_every_answer() {
         );
     }
 }
+
+/// A copy of `core` in which the PT_LOAD segment holding `addr` keeps only its bytes below
+/// `addr` in the file (its `p_filesz` made smaller, read and written through the program
+/// headers here): memory from `addr` on is not in the dump, as if the kernel had stopped
+/// writing that mapping there, while the rest of the core stays whole.
+fn core_without_tail_from(core: &std::path::Path, dir: &std::path::Path, addr: u64) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(core).unwrap();
+    let u = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let phoff = u(&bytes, 32) as usize;
+    let phnum = u16::from_le_bytes(bytes[56..58].try_into().unwrap()) as usize;
+    let ph = (0..phnum)
+        .map(|i| phoff + 56 * i)
+        .find(|&h| {
+            let (ty, va, filesz) = (
+                u32::from_le_bytes(bytes[h..h + 4].try_into().unwrap()),
+                u(&bytes, h + 16),
+                u(&bytes, h + 32),
+            );
+            ty == 1 && va <= addr && addr < va + filesz
+        })
+        .expect("a segment in the file holds the address");
+    let va = u(&bytes, ph + 16);
+    bytes[ph + 32..ph + 40].copy_from_slice(&(addr - va).to_le_bytes());
+    let out = dir.join("cut-object.core");
+    std::fs::write(&out, &bytes).unwrap();
+    out
+}
+
+/// A live large object whose body is partly not in the dump (the 1 MiB elements store of
+/// `damage_targets.js`'s array, its second half gone) is still counted, and every heap answer
+/// says that a live object is cut short, how much of it is missing and where it starts.
+#[test]
+fn a_live_object_cut_short_is_counted_in_every_answer() {
+    for major in [18, 22, 26] {
+        let f = fixture("damage_targets", major);
+        let what = format!("node{major}");
+        let core = f.core.to_str().unwrap();
+        let i = json(&v8dump(&["findjsinstances", core, "DamageTargets", "--json"]));
+        let holder = i["instances"][0]["address"].as_str().unwrap().to_string();
+        let v = json(&v8dump(&["inspect", core, &holder, "--json"]));
+        let large = v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == "large")
+            .unwrap_or_else(|| panic!("{what}: no large in {v}"))["value"]
+            .clone();
+        let a = json(&v8dump(&[
+            "inspect",
+            core,
+            large["address"].as_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(a["length"], f.stats["extra"]["large_length"], "{what}: {a}");
+        // JSArray: map, properties, elements, length. The elements store: map, length (a Smi),
+        // then one word per element.
+        let elements = core_word(&f.core, addr_of(&large["address"]) - 1 + 16);
+        assert_eq!(elements & 1, 1, "{what}: elements is a pointer");
+        let n = f.stats["extra"]["large_length"].as_u64().unwrap();
+        let start = elements - 1;
+        let cut = (start + 16 + 8 * n / 2 + 4095) & !4095;
+        // The whole core has no such mark.
+        let j = json(&v8dump(&["findjsobjects", core, "--json"]));
+        assert!(j["partial"].is_null(), "{what}: {}", j["partial"]);
+        let tmp = TempDir::new(&format!("cut-object{major}"));
+        let damaged = core_without_tail_from(&f.core, &tmp.0, cut);
+        let d = damaged.to_str().unwrap();
+        let node = f.node.to_str().unwrap();
+        let j = json(&v8dump(&["findjsobjects", d, "-e", node, "--json"]));
+        let m = j["partial"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "missing_heap")
+            .unwrap_or_else(|| panic!("{what}: {}", j["partial"]))["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // "N live object(s) is/are cut short, X of its/their body missing"
+        let cut_short: u64 = m
+            .split(" live object")
+            .next()
+            .and_then(|t| t.rsplit(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: no cut-short count in {m}"));
+        assert!(cut_short >= 1, "{what}: {m}");
+        assert!(m.contains("cut short"), "{what}: {m}");
+        // The array is still there, with its length.
+        let a = json(&v8dump(&[
+            "inspect",
+            d,
+            "-e",
+            node,
+            large["address"].as_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(a["length"], f.stats["extra"]["large_length"], "{what}: {a}");
+        assert_marked_or_explained(
+            &[damaged.as_os_str(), "-e".as_ref(), f.node.as_os_str()],
+            Some(&holder),
+            // `bt` reads the stacks and the frames' functions, none of them in that mapping.
+            &["bt"],
+            "warning: counts may be low: heap memory is missing from the core",
+            "missing_heap",
+            "no such error is expected",
+        );
+    }
+}
+
+/// A frame that runs bytecode is a JS function's: when its function slot (V8's
+/// `StandardFrameConstants::kFunctionOffset`, two words below the frame pointer, checked in
+/// the core here) is overwritten, `bt` says which frame could not be read and marks the answer,
+/// instead of showing the frame as native code.
+#[test]
+fn bt_says_which_frame_it_could_not_read() {
+    for major in [18, 22, 26] {
+        let f = fixture("oom", major);
+        let what = format!("node{major}");
+        let core = f.core.to_str().unwrap();
+        let bt = json(&v8dump(&["bt", core, "--json"]));
+        assert!(bt["partial"].is_null(), "{what}: {}", bt["partial"]);
+        let frames = bt["threads"][0]["frames"].as_array().unwrap();
+        assert!(frames.iter().all(|fr| fr.get("damage").is_none()), "{what}");
+        let (k, fr) = frames
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, fr)| fr["kind"] == "interpreted" && fr["fp"].is_u64())
+            .unwrap_or_else(|| panic!("{what}: no interpreted frame"));
+        let fp = fr["fp"].as_u64().unwrap();
+        let func = fr["js"]["function"].as_u64().unwrap();
+        assert_eq!(core_word(&f.core, fp - 16), func, "{what}: frame {k}");
+        let tmp = TempDir::new(&format!("bt-damaged{major}"));
+        let damaged = patched_core(&f.core, &tmp.0, &[(fp - 16, 0x0000_4141_4141_4141, 8)]);
+        let d = damaged.to_str().unwrap();
+        let node = f.node.to_str().unwrap();
+        let j = json(&v8dump(&["bt", d, "-e", node, "--json"]));
+        let frames = j["threads"][0]["frames"].as_array().unwrap();
+        let hit = frames
+            .iter()
+            .find(|x| x["fp"].as_u64() == Some(fp))
+            .unwrap_or_else(|| panic!("{what}: the frame at {fp:#x} is gone"));
+        let dmg = hit["damage"].as_str().unwrap_or_else(|| panic!("{what}: {hit}"));
+        assert!(
+            dmg.contains(&format!("{fp:#x}")) && dmg.contains("0x414141414141"),
+            "{what}: {dmg}"
+        );
+        let kinds: Vec<&str> = j["partial"]["reasons"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: not marked"))
+            .iter()
+            .filter_map(|r| r["kind"].as_str())
+            .collect();
+        assert_eq!(kinds, ["damaged_heap"], "{what}");
+        let text = String::from_utf8(v8dump(&["bt", d, "-e", node]).stdout).unwrap();
+        assert!(text.starts_with("warning: frames may be misnamed"), "{what}: {text}");
+        assert!(text.contains("damaged: the function slot"), "{what}: {text}");
+        // The frames before and after it are read as before.
+        let before: Vec<&Value> = bt["threads"][0]["frames"].as_array().unwrap().iter().collect();
+        assert_eq!(frames.len(), before.len(), "{what}");
+        for (x, y) in frames.iter().zip(before).filter(|(x, _)| x["fp"].as_u64() != Some(fp)) {
+            assert_eq!(x["js"]["name"], y["js"]["name"], "{what}");
+        }
+    }
+}

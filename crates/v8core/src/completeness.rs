@@ -44,7 +44,14 @@ pub fn heap_caveats(p: &Process, heap: Option<&Heap>) -> Vec<Caveat> {
         loss.entry(space).or_default().area += t.area;
     }
     let mut strays = (0u64, 0u64, None);
+    let mut cut_objects = None;
     if let Some(h) = heap {
+        let s = &h.marking.strays;
+        let n = s.unread_objects.load(Ordering::Relaxed);
+        if n > 0 {
+            let first = s.unread_example.lock().ok().and_then(|e| *e);
+            cut_objects = Some((n, s.unread_words.load(Ordering::Relaxed) * 8, first));
+        }
         let ix = &h.index;
         let hit = h
             .marking
@@ -83,7 +90,7 @@ pub fn heap_caveats(p: &Process, heap: Option<&Heap>) -> Vec<Caveat> {
             });
         }
     }
-    let missing: Vec<String> = loss
+    let mut missing: Vec<String> = loss
         .iter()
         .filter(|(_, l)| l.missing_pages > 0 || l.unreadable > 0)
         .map(|(space, l)| {
@@ -117,6 +124,17 @@ pub fn heap_caveats(p: &Process, heap: Option<&Heap>) -> Vec<Caveat> {
             s
         })
         .collect();
+    if let Some((n, gone, first)) = cut_objects {
+        let at = first.map(|a| format!(" at 0x{a:x}")).unwrap_or_default();
+        missing.push(if n == 1 {
+            format!("1 live object is cut short: {} of the object{at} is missing", bytes(gone))
+        } else {
+            format!(
+                "{n} live objects are cut short: {} of their bodies are missing, the first{at}",
+                bytes(gone)
+            )
+        });
+    }
     if !missing.is_empty() {
         out.push(Caveat {
             kind: CaveatKind::MissingHeap,

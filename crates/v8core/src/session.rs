@@ -854,14 +854,36 @@ impl Session {
             }
         }
         let signal = p.dump().signal();
-        self.answer(
+        let damaged: Vec<String> = threads
+            .iter()
+            .flat_map(|b| &b.frames)
+            .filter_map(|f| f.damage.clone())
+            .collect();
+        let mut a = self.answer(
             "bt",
             Backtraces {
                 signal,
                 signal_name: signal.map(|s| elfcore::core::signal_name(s).to_string()),
                 threads,
             },
-        )
+        );
+        if let Some(first) = damaged.first() {
+            let c = Caveat {
+                kind: CaveatKind::DamagedHeap,
+                message: format!(
+                    "frames may be misnamed or missing: {} frame{} V8 laid out could not be                      read ({first})",
+                    damaged.len(),
+                    if damaged.len() == 1 { "" } else { "s" }
+                ),
+            };
+            a.partial
+                .get_or_insert_with(|| Partial {
+                    reasons: Vec::new(),
+                })
+                .reasons
+                .push(c);
+        }
+        a
     }
 
     /// `leaks`: the leak suspects (what retains at least `opts.threshold` of the memory,

@@ -101,6 +101,11 @@ pub struct Frame {
     pub js: Option<JsFrame>,
     /// Found by scanning the stack for return addresses rather than by the frame chain.
     pub scanned: bool,
+    /// What could not be read in a frame V8's code must have laid out (an interpreter frame
+    /// whose function slot holds no function, a function without its shared info): the stack
+    /// or the heap is damaged there. Absent on a readable frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damage: Option<String>,
 }
 
 /// A thread's stack.
@@ -420,6 +425,7 @@ impl<'p> StackWalker<'p> {
             native,
             js: None,
             scanned,
+            damage: None,
         };
         let Some(fp) = fp else {
             return f;
@@ -449,14 +455,34 @@ impl<'p> StackWalker<'p> {
             );
             return f;
         }
+        let bytecode = at(l.bytecode_array)
+            .filter(|&b| self.r.kind(b) == Some(Kind::Other) && self.is_bytecode_array(b));
+        // A frame that runs bytecode (the interpreter's, or baseline code's), and one the walk
+        // returns into the interpreter's own code with, is a JS function's: its function slot
+        // holds the function. The innermost frame is left out (its code may not have built
+        // the frame yet).
+        let must_be_js = !first && (bytecode.is_some() || sym.starts_with("Builtins_Interpreter"));
         let Some(func) = at(l.function) else {
+            if must_be_js {
+                f.damage = Some(format!(
+                    "the interpreter frame at {fp:#x} has no readable function slot"
+                ));
+            }
             return f;
         };
         if self.r.kind(func) != Some(Kind::JSFunction) {
+            if must_be_js {
+                f.damage = Some(format!(
+                    "the function slot of the interpreter frame at {fp:#x} holds {func:#x},                      which is not a function: the stack or the heap is damaged there"
+                ));
+            }
             return f;
         }
-        let bytecode = at(l.bytecode_array)
-            .filter(|&b| self.r.kind(b) == Some(Kind::Other) && self.is_bytecode_array(b));
+        if self.r.function_shared(func).is_none() {
+            f.damage = Some(format!(
+                "the function {func:#x} of the frame at {fp:#x} has no readable shared function                  info: the heap is damaged there"
+            ));
+        }
         f.kind = match (bytecode.is_some(), builtin) {
             (true, true) if sym.starts_with("Builtins_Interpreter") => FrameKind::Interpreted,
             (true, false) => FrameKind::Baseline,

@@ -379,7 +379,7 @@ impl HeapIndex {
     /// pointer.
     pub fn for_each_slot(&self, p: &Process, i: usize, f: impl FnMut(u64, u64)) {
         let ri = self.find_in(self.addrs[i]).map_or(usize::MAX, |(_, r)| r);
-        self.for_each_slot_in(p, ri, i, f)
+        self.for_each_slot_in(p, ri, i, f);
     }
 
     /// Calls `f(byte_offset, word)` for the pointer-holding words of object `i` from byte
@@ -429,7 +429,8 @@ impl HeapIndex {
         }
     }
 
-    /// [`HeapIndex::for_each_slot`] for object `i` of page range `ri`.
+    /// [`HeapIndex::for_each_slot`] for object `i` of page range `ri`. Returns the number of
+    /// words of the body that could not be read (a large object cut by a truncated core).
     #[inline]
     pub(crate) fn for_each_slot_in(
         &self,
@@ -437,7 +438,7 @@ impl HeapIndex {
         ri: usize,
         i: usize,
         mut f: impl FnMut(u64, u64),
-    ) {
+    ) -> u64 {
         let start = self.addrs[i];
         let size = self.sizes[i] as u64;
         let end = match p.kinds.body(self.types[i]) {
@@ -454,15 +455,18 @@ impl HeapIndex {
                 b.copy_from_slice(c);
                 f(start + 8 * k as u64, u64::from_le_bytes(b));
             }
+            0
         } else {
             let mem = p.memory();
-            let mut a = start;
+            let (mut a, mut unread) = (start, 0);
             while a < start + end {
-                if let Ok(w) = mem.read_u64(Address(a)) {
-                    f(a, w);
+                match mem.read_u64(Address(a)) {
+                    Ok(w) => f(a, w),
+                    Err(_) => unread += 1,
                 }
                 a += 8;
             }
+            unread
         }
     }
 

@@ -51,6 +51,13 @@ pub struct Strays {
     pub gaps: Mutex<std::collections::BTreeSet<usize>>,
     /// The first holder seen with a stray reference, and the word.
     pub example: Mutex<Option<(u64, u64)>>,
+    /// Reachable objects whose bodies could not be read in full (what the missing words
+    /// reference is not seen), and the words missing.
+    pub unread_objects: AtomicU64,
+    /// See `unread_objects`.
+    pub unread_words: AtomicU64,
+    /// The first such object (tagged).
+    pub unread_example: Mutex<Option<u64>>,
 }
 
 impl Strays {
@@ -429,7 +436,7 @@ impl HeapIndex {
                 } else {
                     (0, 0)
                 };
-                self.for_each_slot_in(p, ri, i, |a, w| {
+                let unread = self.for_each_slot_in(p, ri, i, |a, w| {
                     // Maps, oddballs and common strings recur in almost every object: a small
                     // cache of words already known marked saves their lookups.
                     let c = &mut seen[(w >> 3) as usize % SEEN];
@@ -459,6 +466,13 @@ impl HeapIndex {
                         }
                     }
                 });
+                if unread > 0 {
+                    m.strays.unread_objects.fetch_add(1, Ordering::Relaxed);
+                    m.strays.unread_words.fetch_add(unread, Ordering::Relaxed);
+                    if let Ok(mut e) = m.strays.unread_example.lock() {
+                        e.get_or_insert(self.addrs[i] + 1);
+                    }
+                }
                 if local.len() > 64 && share.hungry.load(Ordering::Relaxed) {
                     let half = local.split_off(local.len() / 2);
                     let mut pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());

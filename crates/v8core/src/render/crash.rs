@@ -69,6 +69,14 @@ pub(crate) fn backtrace_text(bt: &Backtrace, title: &str, out: &mut String) {
     for (k, f) in bt.frames.iter().enumerate() {
         let (kind, what) = describe_frame(f);
         t.row(vec![k.to_string(), format!("{:#x}", f.pc), kind, what]);
+        if let Some(d) = &f.damage {
+            t.row(vec![
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("  damaged: {}", clean(d)),
+            ]);
+        }
         if let Some(js) = &f.js {
             let blank = || vec![String::new(), String::new(), String::new()];
             // Objects with their address, to follow with `inspect` (llnode's `this=0x...`).
