@@ -63,41 +63,8 @@ impl Segment {
     }
 }
 
-/// x86-64 general registers as the kernel stores them (`struct user_regs_struct`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Regs(pub [u64; 27]);
-
-impl Regs {
-    /// Register names in `user_regs_struct` order.
-    pub const NAMES: [&'static str; 27] = [
-        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx",
-        "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds",
-        "es", "fs", "gs",
-    ];
-    /// A register by name.
-    pub fn get(&self, name: &str) -> Option<u64> {
-        Self::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map(|i| self.0[i])
-    }
-    /// Instruction pointer.
-    pub fn rip(&self) -> u64 {
-        self.0[16]
-    }
-    /// Stack pointer.
-    pub fn rsp(&self) -> u64 {
-        self.0[19]
-    }
-    /// Frame pointer register (not always a frame pointer).
-    pub fn rbp(&self) -> u64 {
-        self.0[4]
-    }
-    /// Thread pointer (base of the thread's TLS block).
-    pub fn fs_base(&self) -> u64 {
-        self.0[21]
-    }
-}
+pub use crate::arch::Regs;
+use crate::arch::Arch;
 
 /// One thread, from NT_PRSTATUS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +134,8 @@ pub struct Truncation {
 /// An opened core dump.
 pub struct CoreFile {
     path: PathBuf,
+    arch: Arch,
+    files_inferred: bool,
     map: Mmap,
     segments: Vec<Segment>,
     threads: Vec<ThreadInfo>,
@@ -194,6 +163,10 @@ impl std::fmt::Debug for CoreFile {
 const NT_FILE: u32 = 0x4649_4c45;
 /// NT_SIGINFO note type.
 const NT_SIGINFO: u32 = 0x5349_4749;
+/// NT_ARM_TLS: an arm64 thread's TPIDR_EL0 (owner "LINUX", after the thread's NT_PRSTATUS).
+const NT_ARM_TLS: u32 = 0x401;
+/// AT_ENTRY: the program's entry point, in the auxiliary vector.
+const AT_ENTRY_KEY: u64 = 9;
 
 /// The ELF type of a file in words, for error messages.
 pub(crate) fn elf_type_name(t: u16) -> &'static str {
@@ -206,11 +179,12 @@ pub(crate) fn elf_type_name(t: u16) -> &'static str {
     }
 }
 
-/// Check the ELF identification and return the parsed 64-bit little-endian x86-64 header.
+/// Check the ELF identification and return the parsed 64-bit little-endian header of an
+/// architecture v8dump reads, with that architecture.
 pub(crate) fn parse_header<'d>(
     path: &Path,
     data: &'d [u8],
-) -> Result<&'d elf::FileHeader64<object::LittleEndian>> {
+) -> Result<(&'d elf::FileHeader64<object::LittleEndian>, Arch)> {
     if data.len() < 4 || &data[..4] != b"\x7fELF" {
         return Err(Error::NotElf { path: path.into() });
     }
@@ -243,13 +217,11 @@ pub(crate) fn parse_header<'d>(
             what: e.to_string(),
         })?;
     let machine = hdr.e_machine(object::LittleEndian);
-    if machine != elf::EM_X86_64 {
-        return Err(Error::UnsupportedElf {
-            path: path.into(),
-            what: format!("machine type {machine}"),
-        });
-    }
-    Ok(hdr)
+    let arch = Arch::from_machine(machine).ok_or_else(|| Error::UnsupportedElf {
+        path: path.into(),
+        what: Arch::machine_name(machine),
+    })?;
+    Ok((hdr, arch))
 }
 
 /// The program header table of a parsed ELF header, or a `Malformed` error naming the file.
@@ -384,7 +356,7 @@ impl CoreFile {
                 // What it unpacks to must start as a core, and cannot be longer than its own
                 // headers say: checked on the first bytes, before anything is written.
                 let head = crate::unpack::head(path, c, HEAD_BYTES)?;
-                let hdr = parse_header(path, &head)?;
+                let (hdr, _) = parse_header(path, &head)?;
                 let ty = hdr.e_type(object::LittleEndian);
                 if ty != elf::ET_CORE {
                     return Err(Error::NotACore {
@@ -419,7 +391,7 @@ impl CoreFile {
 
     fn from_map(path: &Path, map: Mmap, data_ranges: Vec<(u64, u64)>) -> Result<Self> {
         let data: &[u8] = &map;
-        let hdr = parse_header(path, data)?;
+        let (hdr, arch) = parse_header(path, data)?;
         let e = object::LittleEndian;
         let ty = hdr.e_type(e);
         if ty != elf::ET_CORE {
@@ -489,6 +461,8 @@ impl CoreFile {
             });
 
         let mut core = CoreFile {
+            arch,
+            files_inferred: false,
             compression: None,
             path: path.into(),
             data_ranges,
@@ -530,19 +504,26 @@ impl CoreFile {
         let mut siginfo = None;
         let mut process = None;
         for (name, ty, desc) in iter_notes(data) {
+            if name == b"LINUX" && ty == NT_ARM_TLS && desc.len() >= 8 {
+                if let Some(t) = threads.last_mut() {
+                    let t: &mut ThreadInfo = t;
+                    t.regs = t.regs.with_thread_pointer(LE::read_u64(desc));
+                }
+                continue;
+            }
             if name != b"CORE" {
                 continue;
             }
+            let nregs = self.arch.regs().names.len();
             match ty {
-                elf::NT_PRSTATUS if desc.len() >= 112 + 27 * 8 => {
-                    let mut regs = [0u64; 27];
-                    for (i, r) in regs.iter_mut().enumerate() {
-                        *r = LE::read_u64(&desc[112 + i * 8..]);
-                    }
+                elf::NT_PRSTATUS if desc.len() >= 112 + nregs * 8 => {
+                    let values: Vec<u64> = (0..nregs)
+                        .map(|i| LE::read_u64(&desc[112 + i * 8..]))
+                        .collect();
                     threads.push(ThreadInfo {
                         tid: LE::read_u32(&desc[32..]),
                         signal: LE::read_u16(&desc[12..]) as u32,
-                        regs: Regs(regs),
+                        regs: Regs::new(self.arch, &values),
                     });
                 }
                 elf::NT_PRPSINFO if desc.len() >= 136 => {
@@ -585,6 +566,11 @@ impl CoreFile {
         self.siginfo = self.siginfo.or(siginfo);
         self.process = self.process.take().or(process);
         Ok(())
+    }
+
+    /// The architecture of the process (the core's `e_machine`).
+    pub fn arch(&self) -> Arch {
+        self.arch
     }
 
     /// The path the core was opened from.
@@ -647,6 +633,50 @@ impl CoreFile {
     /// Mapped files (NT_FILE).
     pub fn mapped_files(&self) -> &[MappedFile] {
         &self.files
+    }
+
+    /// Whether the mapped files were inferred ([`Self::infer_executable_mappings`]) rather
+    /// than read from NT_FILE.
+    pub fn mappings_inferred(&self) -> bool {
+        self.files_inferred
+    }
+
+    /// For a core without NT_FILE (qemu-user writes none): the executable's file-backed
+    /// mappings, as the loader made them from its PT_LOAD headers, placed by the load bias
+    /// that the entry point in the core's auxv gives (`AT_ENTRY - e_entry`, 0 for a non-PIE
+    /// executable), under the path `path`. Returns the bias, or `None` (nothing changed) when
+    /// the core has NT_FILE, or no AT_ENTRY and the image is position-independent, or the
+    /// bias is not page-aligned (the image is not the one the process ran).
+    pub fn infer_executable_mappings(
+        &mut self,
+        exe: &crate::ElfImage,
+        path: &str,
+    ) -> Option<u64> {
+        if !self.files.is_empty() {
+            return None;
+        }
+        let bias = match self.auxv_value(AT_ENTRY_KEY) {
+            Some(e) => e.wrapping_sub(exe.entry()),
+            None if !exe.is_pie() => 0,
+            None => return None,
+        };
+        if bias % 4096 != 0 {
+            return None;
+        }
+        let page = |a: u64| a & !4095;
+        self.files = exe
+            .load_segments()
+            .iter()
+            .filter(|l| l.filesz > 0)
+            .map(|l| MappedFile {
+                start: Address(page(l.vaddr.wrapping_add(bias))),
+                end: Address((l.vaddr.wrapping_add(bias) + l.filesz + 4095) & !4095),
+                file_offset: page(l.offset),
+                path: path.to_string(),
+            })
+            .collect();
+        self.files_inferred = !self.files.is_empty();
+        Some(bias)
     }
     /// The auxiliary vector (NT_AUXV) as (key, value) pairs.
     pub fn auxv(&self) -> &[(u64, u64)] {
@@ -918,7 +948,7 @@ pub(crate) mod tests {
         assert_eq!(core.threads().len(), 2);
         assert_eq!(core.threads()[0].tid, 101);
         assert_eq!(core.threads()[0].signal, 6);
-        assert_eq!(core.threads()[1].regs.rip(), 0x402000);
+        assert_eq!(core.threads()[1].regs.pc(), 0x402000);
         assert_eq!(core.signal(), Some(6));
         assert_eq!(core.mapped_files().len(), 2);
         assert_eq!(core.mapped_files()[1].file_offset, 4096);

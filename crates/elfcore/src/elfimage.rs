@@ -78,6 +78,8 @@ type Lines = addr2line::Context<gimli::EndianArcSlice<gimli::LittleEndian>>;
 /// An ELF executable or shared object, memory-mapped.
 pub struct ElfImage {
     path: PathBuf,
+    arch: crate::Arch,
+    entry: u64,
     map: Mmap,
     elf_type: u16,
     loads: Vec<LoadSegment>,
@@ -100,14 +102,24 @@ struct EhIndex {
 /// How to find a caller's registers from a frame's, at one code address (DWARF CFI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnwindRow {
-    /// The CFA is this register (DWARF number: 6 rbp, 7 rsp) plus `cfa_offset`.
-    pub cfa_register: u16,
+    /// The CFA is this register plus `cfa_offset`.
+    pub cfa_register: CfaBase,
     /// Offset added to the CFA register.
     pub cfa_offset: i64,
-    /// The return address is saved at CFA + this offset.
-    pub ra_offset: i64,
-    /// The caller's rbp is saved at CFA + this offset (`None`: rbp is unchanged).
-    pub rbp_offset: Option<i64>,
+    /// The return address is saved at CFA + this offset (`None`: it is still in the link
+    /// register, as in an arm64 function before it saves x30).
+    pub ra_offset: Option<i64>,
+    /// The caller's frame pointer is saved at CFA + this offset (`None`: it is unchanged).
+    pub fp_offset: Option<i64>,
+}
+
+/// The register the CFA of an [`UnwindRow`] is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CfaBase {
+    /// The stack pointer (rsp, sp).
+    Sp,
+    /// The frame pointer (rbp, x29).
+    Fp,
 }
 
 impl std::fmt::Debug for ElfImage {
@@ -124,7 +136,7 @@ impl ElfImage {
         let path = path.as_ref();
         let map = map_file(path)?;
         let data: &[u8] = &map;
-        let hdr = parse_header(path, data)?;
+        let (hdr, arch) = parse_header(path, data)?;
         let e = object::LittleEndian;
         let elf_type = hdr.e_type(e);
         if elf_type != elf::ET_EXEC && elf_type != elf::ET_DYN {
@@ -162,6 +174,8 @@ impl ElfImage {
         loads.sort_by_key(|l| l.vaddr);
         Ok(ElfImage {
             path: path.into(),
+            arch,
+            entry: hdr.e_entry(e),
             map,
             elf_type,
             loads,
@@ -176,6 +190,14 @@ impl ElfImage {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+    /// The architecture the image is built for.
+    pub fn arch(&self) -> crate::Arch {
+        self.arch
+    }
+    /// The link-time entry point (`e_entry`).
+    pub fn entry(&self) -> u64 {
+        self.entry
     }
     /// The whole file.
     pub fn data(&self) -> &[u8] {
@@ -208,7 +230,14 @@ impl ElfImage {
             if let Ok(file) = object::File::parse(&*self.map) {
                 for sym in file.symbols().chain(file.dynamic_symbols()) {
                     let Ok(name) = sym.name() else { continue };
-                    if name.is_empty() || sym.is_undefined() {
+                    // `$x`, `$d`, `$x.12`: the ARM ELF ABI's mapping symbols, which mark where
+                    // code and data start; `.annobin_*`: the annobin plugin's build notes. Not
+                    // functions.
+                    if name.is_empty()
+                        || sym.is_undefined()
+                        || name.starts_with('$')
+                        || name.starts_with(".annobin")
+                    {
                         continue;
                     }
                     all.push(Symbol {
@@ -336,8 +365,14 @@ impl ElfImage {
         let row = fde
             .unwind_info_for_address(&eh, &bases, &mut ctx, addr)
             .ok()?;
+        let d = self.arch.regs().dwarf;
         let (cfa_register, cfa_offset) = match row.cfa() {
-            gimli::CfaRule::RegisterAndOffset { register, offset } => (register.0, *offset),
+            gimli::CfaRule::RegisterAndOffset { register, offset } if register.0 == d.sp => {
+                (CfaBase::Sp, *offset)
+            }
+            gimli::CfaRule::RegisterAndOffset { register, offset } if register.0 == d.fp => {
+                (CfaBase::Fp, *offset)
+            }
             _ => return None,
         };
         let at = |reg: u16| match row.register(gimli::Register(reg)) {
@@ -345,13 +380,18 @@ impl ElfImage {
             gimli::RegisterRule::Undefined | gimli::RegisterRule::SameValue => Some(None),
             _ => None,
         };
-        let ra_offset = at(16)??;
-        let rbp_offset = at(6)?;
+        let ra_offset = at(d.ra)?;
+        // x86-64's return address is always saved (by the call); only a link register can
+        // still hold it.
+        if ra_offset.is_none() && self.arch.regs().lr.is_none() {
+            return None;
+        }
+        let fp_offset = at(d.fp)?;
         Some(UnwindRow {
             cfa_register,
             cfa_offset,
             ra_offset,
-            rbp_offset,
+            fp_offset,
         })
     }
 

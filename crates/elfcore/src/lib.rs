@@ -14,6 +14,7 @@
 //!   of the executable and libraries, answering reads that cross mapping boundaries.
 #![deny(missing_docs)]
 
+pub mod arch;
 pub mod core;
 pub mod dump;
 pub mod elfimage;
@@ -24,9 +25,10 @@ pub mod modules;
 pub mod space;
 pub mod unpack;
 
+pub use crate::arch::{Arch, Regs};
 pub use crate::core::{CoreFile, MappedFile, Segment, ThreadInfo};
 pub use crate::dump::{CoreDump, Dump, LiveProcess, Overlay};
-pub use crate::elfimage::{ElfImage, Symbol, UnwindRow};
+pub use crate::elfimage::{CfaBase, ElfImage, Symbol, UnwindRow};
 pub use crate::error::{Error, Result};
 pub use crate::memory::{Address, ByteImage, MemError, Memory};
 pub use crate::modules::{Modules, NativeSymbol};

@@ -100,7 +100,7 @@ fn core_notes_and_layered_reads_on_a_real_core() {
         layer.status
     );
     // The main thread's stack pointer is in dumped memory.
-    let rsp = core.threads()[0].regs.rsp();
+    let rsp = core.threads()[0].regs.sp();
     assert!(space.read_u64(Address(rsp)).is_ok());
     // Auxv's AT_ENTRY lies in the executable's mapping.
     let entry = core.auxv_value(9).unwrap();

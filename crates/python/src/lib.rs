@@ -720,16 +720,10 @@ fn open_live(
 ) -> PyResult<Core> {
     let threads = threads
         .into_iter()
-        .map(|(tid, regs)| {
-            let mut r = [0u64; 27];
-            for (d, v) in r.iter_mut().zip(regs) {
-                *d = v;
-            }
-            elfcore::ThreadInfo {
-                tid,
-                signal: 0,
-                regs: elfcore::core::Regs(r),
-            }
+        .map(|(tid, regs)| elfcore::ThreadInfo {
+            tid,
+            signal: 0,
+            regs: elfcore::Regs::new(elfcore::Arch::host(), &regs),
         })
         .collect();
     let opts = options(None, force, false, None, None)?;

@@ -124,17 +124,27 @@ fn measured(what: &str, value: i64) -> Resolved {
     }
 }
 
-/// `thread_local Isolate* g_current_isolate_` of the main thread: the executable's TLS block
-/// sits just below the thread pointer on x86-64 (`fs_base - roundup(memsz, align) + offset`).
+/// `thread_local Isolate* g_current_isolate_` of the main thread, in the executable's TLS
+/// block, which the architecture's TLS variant places relative to the thread pointer: just
+/// below it on x86-64 (`fs_base - roundup(memsz, align) + offset`), after the 16-byte thread
+/// control block on arm64 (`tpidr_el0 + roundup(16, align) + offset`).
 fn isolate_from_tls(core: &dyn Dump, exe: &ElfImage, mem: &dyn Memory) -> Option<u64> {
     let sym = exe
         .symbol("_ZN2v88internal18g_current_isolate_E")
         .filter(|s| s.tls)?;
     let (memsz, align) = exe.tls_segment()?;
     let align = align.max(1);
-    let block = memsz.div_ceil(align) * align;
-    let fs = core.threads().first()?.regs.fs_base();
-    let at = fs.checked_sub(block)?.checked_add(sym.addr)?;
+    let regs = core.threads().first()?.regs;
+    let tp = regs.thread_pointer()?;
+    let block = match regs.arch().regs().tls {
+        elfcore::arch::TlsVariant::BelowPointer => {
+            tp.checked_sub(memsz.div_ceil(align) * align)?
+        }
+        elfcore::arch::TlsVariant::AfterTcb { tcb } => {
+            tp.checked_add(tcb.div_ceil(align) * align)?
+        }
+    };
+    let at = block.checked_add(sym.addr)?;
     mem.read_u64(Address(at)).ok().filter(|&a| a != 0)
 }
 

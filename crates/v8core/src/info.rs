@@ -128,7 +128,7 @@ impl Summary {
             .map(|t| ThreadSummary {
                 tid: t.tid,
                 signal: t.signal,
-                pc: Address(t.regs.rip()),
+                pc: Address(t.regs.pc()),
             })
             .collect();
         let sig = core.signal();

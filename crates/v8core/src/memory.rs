@@ -930,7 +930,7 @@ fn regions(h: &Heap, malloc: &Malloc, owners: &[Owner]) -> (Vec<RegionUse>, Nati
     let dump = p.dump();
     let mem = dump.memory();
     let exe = p.exe().path().to_string_lossy().to_string();
-    let stack_pointers: Vec<u64> = dump.threads().iter().map(|t| t.regs.rsp()).collect();
+    let stack_pointers: Vec<u64> = dump.threads().iter().map(|t| t.regs.sp()).collect();
     let zeros = holds_every_page(dump);
     // Claimed stretches of anonymous memory: (start, end, region).
     let mut claims: Vec<(u64, u64, &'static str)> = Vec::new();

@@ -130,6 +130,8 @@ pub struct Process {
     pub versions: Versions,
     /// The version table in use (for a version without one: the nearest, calibrated).
     pub table: VersionTable,
+    /// What differs between processor architectures (the executable's).
+    pub arch: &'static crate::meta::arch::ArchTable,
     /// How the table was chosen.
     pub table_choice: TableChoice,
     /// Table values measured in the core instead (versions without a verified table).
@@ -219,10 +221,20 @@ impl Process {
         wrap: impl FnOnce(Arc<dyn Dump>) -> Arc<dyn Dump>,
     ) -> Result<Process> {
         let core_path = core_path.as_ref();
-        let core = Arc::new(CoreFile::open(core_path)?);
+        let mut core = CoreFile::open(core_path)?;
         if !opts.allow_truncated {
             core.check_complete()?;
         }
+        // A core without NT_FILE (qemu-user's) does not say where the executable was mapped:
+        // the one given is placed where its entry point was.
+        if core.mapped_files().is_empty() {
+            if let Some(p) = &opts.executable {
+                let img = ElfImage::open(p)?;
+                check_arch(&core, &img)?;
+                core.infer_executable_mappings(&img, &p.to_string_lossy());
+            }
+        }
+        let core = Arc::new(core);
         let files = core.mapped_files();
         let recorded = recorded_executable_in(core.auxv_value(AT_ENTRY), files);
         let recorded_file = recorded
@@ -269,6 +281,7 @@ impl Process {
             }
         };
         let exe = ElfImage::open(&exe_path)?;
+        check_arch(&core, &exe)?;
         // The build ID in the core's own bytes (the layered space would read it from the very
         // file it is compared with).
         let mut exe_check = check_build_id(
@@ -385,6 +398,7 @@ impl Process {
             Some((exe_check.recorded_path.clone(), exe.clone())),
         );
         let mut p = Process {
+            arch: crate::meta::arch::table(exe.arch()),
             dump,
             exe,
             modules,
@@ -458,6 +472,18 @@ impl Process {
                     value,
                     source: Source::Table {
                         table: table.clone(),
+                    },
+                }),
+        );
+        out.extend(
+            self.arch
+                .facts()
+                .into_iter()
+                .map(|(what, value)| Resolved {
+                    what,
+                    value,
+                    source: Source::Table {
+                        table: self.arch.arch.name().to_string(),
                     },
                 }),
         );
@@ -772,6 +798,20 @@ impl Process {
 
 /// Compare the build ID of `exe` with the one in the ELF header the process had mapped (read
 /// from `mem`, the dump's own bytes) for the file recorded as `recorded`.
+/// The executable must be for the processor the core's process ran on (its layouts, registers
+/// and code are that processor's).
+fn check_arch(core: &CoreFile, exe: &ElfImage) -> Result<()> {
+    if core.arch() != exe.arch() {
+        return Err(Error::ArchMismatch {
+            core: core.path().into(),
+            exe: exe.path().into(),
+            core_arch: core.arch(),
+            exe_arch: exe.arch(),
+        });
+    }
+    Ok(())
+}
+
 fn check_build_id(
     mem: &dyn Memory,
     files: &[MappedFile],

@@ -217,7 +217,7 @@ const OOM_REASONS: &[&str] = &[
 fn oom_reason(h: &Heap) -> Option<String> {
     let dump = h.p.dump();
     let mem = h.p.memory();
-    let sp = dump.threads().first()?.regs.rsp();
+    let sp = dump.threads().first()?.regs.sp();
     let longest = OOM_REASONS.iter().map(|r| r.len()).max().unwrap_or(0);
     let mut text = vec![0u8; longest + 1];
     (0..512u64)

@@ -202,22 +202,21 @@ impl<'p> StackWalker<'p> {
 
     /// Whether the bytes before return address `ra` end in a call instruction.
     fn after_call(&self, ra: u64) -> bool {
-        let mut b = [0u8; 7];
+        let mut b = [0u8; 8];
         if self
             .p
             .memory()
-            .read_at(elfcore::Address(ra.wrapping_sub(7)), &mut b)
+            .read_at(elfcore::Address(ra.wrapping_sub(8)), &mut b)
             .is_err()
         {
             return false;
         }
-        // call rel32 (E8 xx xx xx xx); call r/m64 (FF /2) in its 2-, 3-, 6- and 7-byte forms.
-        b[2] == 0xe8
-            || (b[5] == 0xff && (b[6] >> 3) & 7 == 2)
-            || (b[4] == 0xff && (b[5] >> 3) & 7 == 2)
-            || (b[1] == 0xff && (b[2] >> 3) & 7 == 2)
-            || (b[0] == 0xff && (b[1] >> 3) & 7 == 2)
-            || (b[3] == 0x41 && b[4] == 0xff && (b[5] >> 3) & 7 == 2)
+        self.p.arch.ends_with_call(&b)
+    }
+
+    /// A return address read from the stack, without its pointer authentication code.
+    fn ret_addr(&self, a: u64) -> Option<u64> {
+        self.word(a).map(|w| self.p.arch.code_address(w))
     }
 
     /// The stack of thread `t` (index into the core's threads).
@@ -230,7 +229,7 @@ impl<'p> StackWalker<'p> {
     fn walk(&self, t: usize) -> Option<Backtrace> {
         let core = self.p.dump();
         let th = core.threads().get(t)?;
-        let (rip, rsp, rbp) = (th.regs.rip(), th.regs.rsp(), th.regs.rbp());
+        let (rip, rsp, rbp) = (th.regs.pc(), th.regs.sp(), th.regs.fp());
         let mut bt = Backtrace {
             thread: t,
             tid: th.tid,
@@ -263,15 +262,21 @@ impl<'p> StackWalker<'p> {
                 break;
             };
             let base = match row.cfa_register {
-                7 => sp,
-                6 => bp,
-                _ => break,
+                elfcore::CfaBase::Sp => sp,
+                elfcore::CfaBase::Fp => bp,
             };
             let cfa = base.wrapping_add(row.cfa_offset as u64);
-            let Some(ra) = self.word(cfa.wrapping_add(row.ra_offset as u64)) else {
+            // The return address: saved in the frame, or (arm64, the innermost frame only)
+            // still in the link register.
+            let ra = match row.ra_offset {
+                Some(o) => self.word(cfa.wrapping_add(o as u64)),
+                None if first => th.regs.lr(),
+                None => None,
+            };
+            let Some(ra) = ra.map(|a| self.p.arch.code_address(a)) else {
                 break;
             };
-            let new_bp = match row.rbp_offset {
+            let new_bp = match row.fp_offset {
                 Some(o) => match self.word(cfa.wrapping_add(o as u64)) {
                     Some(v) => v,
                     None => break,
@@ -301,7 +306,7 @@ impl<'p> StackWalker<'p> {
             // Continue along the frame-pointer chain from the last frame's rbp.
             let mut fp = bp;
             while bt.frames.len() < self.max_frames && ok_fp(fp) {
-                let (Some(caller), Some(ra)) = (self.word(fp), self.word(fp + 8)) else {
+                let (Some(caller), Some(ra)) = (self.word(fp), self.ret_addr(fp + 8)) else {
                     break;
                 };
                 if ra == 0 {
@@ -324,7 +329,7 @@ impl<'p> StackWalker<'p> {
         // Where the frame-pointer chain starts: rbp itself when it is a good link, else the
         // first slot above rsp that starts a chain of three good links.
         let link_ok = |fp: u64| -> bool {
-            match (self.word(fp), self.word(fp + 8)) {
+            match (self.word(fp), self.ret_addr(fp + 8)) {
                 (Some(next), Some(ra)) => {
                     (next > fp && ok_fp(next) || next == 0) && self.is_code(ra)
                 }
@@ -366,7 +371,7 @@ impl<'p> StackWalker<'p> {
         // Return addresses between rsp and the chain (frameless code), marked as scanned.
         let mut s = rsp & !7;
         while s < start {
-            if let Some(w) = self.word(s) {
+            if let Some(w) = self.ret_addr(s) {
                 if self.is_code(w) && self.after_call(w) && w != rip {
                     bt.frames.push(self.frame(w, None, true, false));
                 }
@@ -376,7 +381,7 @@ impl<'p> StackWalker<'p> {
         // The chain.
         let mut fp = start;
         while bt.frames.len() < self.max_frames {
-            let (Some(caller), Some(ra)) = (self.word(fp), self.word(fp + 8)) else {
+            let (Some(caller), Some(ra)) = (self.word(fp), self.ret_addr(fp + 8)) else {
                 bt.notes.push(format!("frame at {fp:#x} is not readable"));
                 break;
             };
@@ -427,14 +432,38 @@ impl<'p> StackWalker<'p> {
             scanned,
             damage: None,
         };
+        // Code in a mapping the kernel did not dump is a file's (anonymous memory, where JIT
+        // code lives, is always dumped), one the core does not name: a qemu-user core has no
+        // NT_FILE, so its libraries are known only by where they were mapped.
+        if f.native.is_none() {
+            let undumped = self
+                .p
+                .dump()
+                .segments()
+                .iter()
+                .find(|s| s.vaddr.0 <= pc && pc < s.end().0)
+                .filter(|s| s.filesz == 0);
+            if let Some(s) = undumped {
+                f.native = Some(NativeSymbol {
+                    module: format!(
+                        "(a file mapped at {:#x} that the core does not name)",
+                        s.vaddr.0
+                    ),
+                    symbol: None,
+                    offset: pc - s.vaddr.0,
+                    source: None,
+                });
+                return f;
+            }
+        }
         let Some(fp) = fp else {
             return f;
         };
         let sym = f
             .native
             .as_ref()
-            .and_then(|n| n.symbol.as_deref())
-            .unwrap_or("");
+            .and_then(|n| n.symbol.clone())
+            .unwrap_or_default();
         // V8 code: builtins embedded in node's text, or code outside every mapped file (JIT).
         let builtin = sym.starts_with("Builtins_");
         let jit = f.native.is_none();

@@ -17,7 +17,7 @@ pub fn describe_region(p: &Process, a: u64) -> String {
         return "unknown memory".into();
     };
     for (k, t) in core.threads().iter().enumerate() {
-        let sp = t.regs.rsp();
+        let sp = t.regs.sp();
         if seg.vaddr.0 <= sp && sp < seg.end().0 {
             return if k == 0 {
                 "stack of the crashing thread".into()

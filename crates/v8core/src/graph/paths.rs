@@ -136,8 +136,12 @@ impl<'h> Edges<'h> {
             }),
             RootLoc::Register { thread, reg } => Some(RootKind::Register {
                 thread: *thread,
-                reg: elfcore::core::Regs::NAMES
-                    .get(*reg)
+                reg: h
+                    .p
+                    .dump()
+                    .threads()
+                    .get(*thread)
+                    .and_then(|t| t.regs.names().get(*reg))
                     .unwrap_or(&"?")
                     .to_string(),
             }),

@@ -158,7 +158,7 @@ fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
     let core = p.dump();
     let mut out = Vec::new();
     for t in core.threads() {
-        let sp = t.regs.rsp();
+        let sp = t.regs.sp();
         if let Some(s) = core
             .segments()
             .iter()
@@ -289,7 +289,7 @@ impl HeapIndex {
         }
         // Registers of every thread at the time of the dump hold pointers too.
         for (thread, t) in core.threads().iter().enumerate() {
-            for (reg, &w) in t.regs.0.iter().enumerate() {
+            for (reg, &w) in t.regs.values().iter().enumerate() {
                 if let Some((i, ri)) = self.target_in(w) {
                     if m.set(i) {
                         m.roots += 1;

@@ -268,8 +268,11 @@ impl<'p> Walker<'p> {
                 instruction_size,
                 metadata_size,
             }) => {
-                (header + self.u32_at(at(instruction_size))? + self.u32_at(at(metadata_size))? + 63)
-                    & !63
+                self.p.arch.align_code(
+                    header
+                        + self.u32_at(at(instruction_size))?
+                        + self.u32_at(at(metadata_size))?,
+                )
             }
             SizeRule::Code(CodeSize::StreamSizedByCode {
                 header,
@@ -278,16 +281,16 @@ impl<'p> Walker<'p> {
                 metadata_size,
             }) => {
                 let c = Address(self.word(at(code))?.wrapping_sub(1));
-                (header
-                    + self.u32_at(c.wrapping_add(instruction_size))?
-                    + self.u32_at(c.wrapping_add(metadata_size))?
-                    + 63)
-                    & !63
+                self.p.arch.align_code(
+                    header
+                        + self.u32_at(c.wrapping_add(instruction_size))?
+                        + self.u32_at(c.wrapping_add(metadata_size))?,
+                )
             }
             SizeRule::Fixed { size } => size,
             SizeRule::Counted { header, per } => header + per * self.u32_at(at(8))?,
             SizeRule::Code(CodeSize::StreamBody { header, body_size }) => {
-                (header + self.u32_at(at(body_size))? + 63) & !63
+                self.p.arch.align_code(header + self.u32_at(at(body_size))?)
             }
             SizeRule::Probe => {
                 let mut b = at(8);
