@@ -237,3 +237,96 @@ fn bt_and_nodeinfo_text_match_the_golden_files() {
         golden(&format!("nodeinfo-basic-node{major}.txt"), &mask(&kept));
     }
 }
+
+/// What node printed of itself when it aborted (`output.txt`): the return addresses of its
+/// "Native stack trace" after the first (which is where it took the trace, not a caller), and
+/// the `script:line:column` of each frame of its "JavaScript stack trace".
+fn printed_stack(dir: &Path) -> (Vec<u64>, Vec<String>) {
+    let out = std::fs::read_to_string(dir.join("output.txt")).unwrap();
+    let (mut natives, mut js) = (Vec::new(), Vec::new());
+    let mut section = "";
+    for line in out.lines() {
+        if line.contains("Native stack trace") {
+            section = "native";
+            continue;
+        }
+        if line.contains("JavaScript stack trace") {
+            section = "js";
+            continue;
+        }
+        let Some((n, rest)) = line.trim().split_once(": ") else {
+            continue;
+        };
+        if n.parse::<u32>().is_err() {
+            continue;
+        }
+        match section {
+            "native" if n != "1" => {
+                let a = rest.split_whitespace().next().unwrap_or("");
+                if let Ok(a) = u64::from_str_radix(a.trim_start_matches("0x"), 16) {
+                    natives.push(a);
+                }
+            }
+            "js" => {
+                // "name (script:line:col)" or "script:line:col"
+                let loc = match rest.rsplit_once(" (") {
+                    Some((_, l)) if rest.ends_with(')') => l.trim_end_matches(')'),
+                    _ => rest,
+                };
+                js.push(loc.to_string());
+            }
+            _ => {}
+        }
+    }
+    (natives, js)
+}
+
+/// `bt` on the linux-arm64 builds' cores (made under qemu-user, whose cores name no files:
+/// the executable is given) shows the stack node printed of itself as it aborted: its
+/// JavaScript frames, in order, at the same script, line and column, and its native return
+/// addresses among the frames. The same holds on x86-64.
+#[test]
+fn bt_shows_the_stack_node_printed_on_arm64_and_x64() {
+    let cores = v8dump_testkit::ARM64_MAJORS
+        .iter()
+        .map(|&m| (format!("arm64 node{m}"), v8dump_testkit::fixture_arm64("exact_objects", m)))
+        .chain([22, 26].map(|m| (format!("node{m}"), fixture("exact_objects", m))));
+    for (what, f) in cores {
+        let (natives, js) = printed_stack(&f.dir);
+        assert!(js.len() >= 2, "{what}: node printed {js:?}");
+        let bt = json(&v8dump(&[
+            "bt",
+            f.core.to_str().unwrap(),
+            "-e",
+            f.node.to_str().unwrap(),
+            "--json",
+        ]));
+        assert!(bt["partial"].is_null(), "{what}: {}", bt["partial"]);
+        let frames = bt["threads"][0]["frames"].as_array().unwrap();
+        let ours: Vec<String> = frames
+            .iter()
+            .filter(|fr| fr["js"].is_object())
+            .map(|fr| {
+                let j = &fr["js"];
+                format!(
+                    "{}:{}:{}",
+                    j["script"].as_str().unwrap_or("?"),
+                    j["line"],
+                    j["column"]
+                )
+            })
+            .collect();
+        assert_eq!(ours, js, "{what}");
+        let pcs: Vec<u64> = frames.iter().filter_map(|fr| fr["pc"].as_u64()).collect();
+        for a in &natives {
+            assert!(pcs.contains(a), "{what}: {a:#x} not among {pcs:x?}");
+        }
+        // Node's own frames are named, down to node::Start.
+        assert!(
+            frames.iter().any(|fr| fr["native"]["symbol"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("node::Start("))),
+            "{what}"
+        );
+    }
+}

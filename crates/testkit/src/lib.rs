@@ -11,6 +11,9 @@ use std::sync::Mutex;
 
 /// The supported Node.js majors.
 pub const MAJORS: [u32; 6] = [18, 20, 22, 24, 25, 26];
+/// The Node majors whose linux-arm64 builds make fixture cores
+/// (`fixtures/node-versions-arm64.txt`).
+pub const ARM64_MAJORS: [u32; 3] = [22, 24, 26];
 
 /// One generated core and what the scenario recorded about itself.
 #[derive(Debug, Clone)]
@@ -81,11 +84,18 @@ fn read_json(p: &Path) -> serde_json::Value {
 
 /// The core of `scenario` made by node `major`.
 pub fn fixture(scenario: &str, major: u32) -> Fixture {
+    fixture_in(scenario, &format!("node{major}"))
+}
+
+/// The core of `scenario` made by the linux-arm64 build of node `major`, under qemu-user
+/// (for the scenarios whose header says `arch=x64,arm64`).
+pub fn fixture_arm64(scenario: &str, major: u32) -> Fixture {
+    fixture_in(scenario, &format!("arm64-node{major}"))
+}
+
+fn fixture_in(scenario: &str, name: &str) -> Fixture {
     ensure_all();
-    let dir = cache_dir()
-        .join("cores")
-        .join(scenario)
-        .join(format!("node{major}"));
+    let dir = cache_dir().join("cores").join(scenario).join(name);
     let run = read_json(&dir.join("run.json"));
     let stats = read_json(&dir.join("stats.json"));
     let node = PathBuf::from(

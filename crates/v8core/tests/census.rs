@@ -7,24 +7,49 @@
 use v8core::heap::index::no_progress;
 use v8core::objects::census::Scope;
 use v8core::{Heap, OpenOptions, Process};
-use v8dump_testkit::{compare_with_snapshot, fixture, snapshot_counts, MAJORS};
+use v8dump_testkit::{
+    compare_with_snapshot, fixture, fixture_arm64, snapshot_counts, Fixture, ARM64_MAJORS, MAJORS,
+};
 
 fn compare(scenario: &str, major: u32) -> Vec<String> {
-    let f = fixture(scenario, major);
+    compare_fixture(&fixture(scenario, major), &format!("node{major} {scenario}"))
+}
+
+fn compare_fixture(f: &Fixture, what: &str) -> Vec<String> {
     let oracle = snapshot_counts(&f.snapshot());
-    let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
+    let opts = OpenOptions {
+        executable: Some(f.node.clone()),
+        ..Default::default()
+    };
+    let p = Process::open(&f.core, &opts).unwrap();
     let heap = Heap::load(p, &no_progress);
     let ours: std::collections::HashMap<String, (u64, u64)> = heap
         .census(Scope::Reachable, false)
         .into_iter()
         .map(|r| (r.name, (r.count, r.size)))
         .collect();
-    let (bad, checked) = compare_with_snapshot(&format!("node{major} {scenario}"), &oracle, &ours);
-    assert!(
-        checked >= 10,
-        "node{major} {scenario}: only {checked} names to check"
-    );
+    let (bad, checked) = compare_with_snapshot(what, &oracle, &ours);
+    assert!(checked >= 10, "{what}: only {checked} names to check");
     bad
+}
+
+/// The same on the linux-arm64 builds' cores, made under qemu-user (no NT_FILE: the
+/// executable is given, as an SRE would give it).
+#[test]
+fn findjsobjects_equals_the_heap_snapshot_on_arm64_cores() {
+    let mut bad = Vec::new();
+    for major in ARM64_MAJORS {
+        for scenario in ["exact_objects", "exact_listener_leak"] {
+            let f = fixture_arm64(scenario, major);
+            bad.extend(compare_fixture(&f, &format!("arm64 node{major} {scenario}")));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
