@@ -15,14 +15,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("V8DUMP_FIXTURE_CACHE") or ROOT / "fixtures" / "cache")
 MAJORS = [18, 20, 22, 24, 25, 26]
+# The linux-arm64 builds whose cores make_cores.py makes under qemu-user.
+ARM64_MAJORS = [22, 24, 26]
 
 
-def fixture(scenario, major):
+def fixture(scenario, major, arch="x64"):
     """(core dir, run.json, stats.json) of a fixture core, making it if the cache lacks it."""
-    d = CACHE / "cores" / scenario / ("node%d" % major)
+    d = CACHE / "cores" / scenario / (("node%d" if arch == "x64" else "arm64-node%d") % major)
     if not (d / "run.json").is_file():
         subprocess.run([sys.executable, str(ROOT / "fixtures" / "make_cores.py"), "--versions", str(major),
-                        "--scenarios", scenario], check=True)
+                        "--scenarios", scenario, "--arch", arch], check=True)
     return d, json.loads((d / "run.json").read_text()), json.loads((d / "stats.json").read_text())
 
 

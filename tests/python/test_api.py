@@ -4,7 +4,7 @@ inspect, bt, nodeinfo and report answer as the scenarios' sources say."""
 import pytest
 
 import v8dump
-from conftest import MAJORS, cli_json, cli_text, fixture, mismatches, snapshot_counts
+from conftest import ARM64_MAJORS, MAJORS, cli_json, cli_text, fixture, mismatches, snapshot_counts
 
 
 @pytest.mark.parametrize("major", MAJORS)
@@ -19,6 +19,17 @@ def test_histogram_matches_v8_and_the_cli(major):
     assert census == cli_json("findjsobjects", str(d / "core"), "--json")
     # Sorted by total size, largest first.
     assert [r["size"] for r in rows] == sorted((r["size"] for r in rows), reverse=True)
+
+
+@pytest.mark.parametrize("major", ARM64_MAJORS)
+def test_arm64_cores_histogram_matches_v8_and_the_cli(major):
+    """A linux-arm64 core made under qemu-user (no NT_FILE: the executable is given)."""
+    d, run, _ = fixture("exact_listener_leak", major, arch="arm64")
+    core = v8dump.open(str(d / "core"), executable=run["node_path"])
+    census = core.histogram()
+    ours = {r["name"]: (r["count"], r["size"]) for r in census["rows"]}
+    assert mismatches(snapshot_counts(d / "heap.heapsnapshot"), ours) == []
+    assert census == cli_json("findjsobjects", str(d / "core"), "-e", run["node_path"], "--json")
 
 
 @pytest.mark.parametrize("major", MAJORS)

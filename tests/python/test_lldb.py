@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import v8dump
-from conftest import MAJORS, ROOT, cli_text, fixture, mismatches, snapshot_counts
+from conftest import ARM64_MAJORS, MAJORS, ROOT, cli_text, fixture, mismatches, snapshot_counts
 
 LLDB = shutil.which("lldb-19") or shutil.which("lldb")
 # The plugin as users load it: by module name, from the installed package.
@@ -109,6 +109,21 @@ def test_lldb_prints_exactly_the_clis_text(major, tmp_path):
         ("v8 report --html %s" % (tmp_path / "r.html"), ["report", core, "--html", str(tmp_path / "r.html")]),
     ]
     out = lldb(run["node_realpath"], core, *[c for c, _ in pairs])
+    for command, argv in pairs:
+        assert section(out, command).strip("\n") == cli_text(*argv).rstrip("\n"), command
+
+
+@pytest.mark.parametrize("major", [ARM64_MAJORS[0], ARM64_MAJORS[-1]])
+def test_lldb_on_an_arm64_core_prints_the_clis_text(major):
+    """lldb-19 opens the aarch64 core qemu-user wrote; the plugin answers as the CLI does."""
+    d, run, _ = fixture("exact_listener_leak", major, arch="arm64")
+    core, node = str(d / "core"), run["node_path"]
+    pairs = [
+        ("v8 findjsobjects", ["findjsobjects", core, "-e", node]),
+        ("v8 bt", ["bt", core, "-e", node]),
+        ("v8 leaks --top 1", ["leaks", core, "-e", node, "--top", "1"]),
+    ]
+    out = lldb(node, core, *[c for c, _ in pairs])
     for command, argv in pairs:
         assert section(out, command).strip("\n") == cli_text(*argv).rstrip("\n"), command
 

@@ -493,3 +493,34 @@ fn an_unpacked_core_never_has_a_name_even_when_interrupted() {
         assert_eq!(listing(), 0, "something was left in the unpack directory");
     }
 }
+
+/// A linux-arm64 core made under qemu-user names no files: without `--executable` the error
+/// says to pass one; the x86-64 build of the same version is refused for being built for
+/// another processor, with what to pass; with its own arm64 build every check passes and
+/// `info` shows which values came from the arm64 table.
+#[test]
+fn an_arm64_core_is_read_with_its_own_arm64_executable() {
+    let f = v8dump_testkit::fixture_arm64("exact_objects", 24);
+    let x64 = fixture("exact_objects", 24);
+    let o = v8dump(&[&"info", &f.core]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("lists no mapped files") && err.contains("--executable"), "{err}");
+    let o = v8dump(&[&"info", &f.core, &"-e", &x64.node]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("is built for x86-64") && err.contains("a process on arm64"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let o = v8dump(&[&"info", &f.core, &"-e", &f.node]);
+    assert!(o.status.success(), "{o:?}");
+    let text = stdout(&o);
+    assert!(!text.contains("FAIL") && !text.contains("warning:"), "{text}");
+    assert!(text.contains("code_alignment=32"), "{text}");
+    let o = v8dump(&[&"info", &f.core, &"-e", &f.node, &"--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["partial"].is_null(), "{}", j["partial"]);
+    assert!(j["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{}", j["checks"]);
+}

@@ -37,7 +37,7 @@ pub enum Error {
     },
     /// An ELF file, but not of the class/machine this tool reads.
     #[error(
-        "{path} is an ELF file for {what}; only 64-bit little-endian x86-64 Linux is supported"
+        "{path} is an ELF file for {what}; only 64-bit little-endian x86-64 and arm64 Linux are supported"
     )]
     UnsupportedElf {
         /// The file.

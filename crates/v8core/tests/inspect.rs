@@ -6,7 +6,7 @@ use v8core::inspect::{Inspector, Limits, Value};
 use v8core::objects::census::Scope;
 use v8core::objects::reader::{Elements, Key};
 use v8core::{Heap, OpenOptions, Process};
-use v8dump_testkit::{fixture, MAJORS};
+use v8dump_testkit::{fixture, fixture_arm64, Fixture, ARM64_MAJORS, MAJORS};
 
 struct Fx<'h> {
     heap: &'h Heap,
@@ -92,12 +92,15 @@ fn detail<'a>(v: &'a Value, k: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn check(major: u32) {
-    let f = fixture("exact_objects", major);
-    let p = Process::open(&f.core, &OpenOptions::default()).unwrap();
+fn check(f: &Fixture, major: u32, arch: &str) {
+    let opts = OpenOptions {
+        executable: Some(f.node.clone()),
+        ..Default::default()
+    };
+    let p = Process::open(&f.core, &opts).unwrap();
     let heap = Heap::load(p, &no_progress);
     let fx = Fx::find(&heap, major);
-    let ctx = |what: &str| format!("node{major} {what}");
+    let ctx = |what: &str| format!("{arch} node{major} {what}");
 
     // Classes and inheritance.
     let v = fx.inspect("Puppy", 5);
@@ -355,7 +358,15 @@ fn check(major: u32) {
 #[test]
 fn inspect_renders_every_value_kind_on_every_version() {
     for major in MAJORS {
-        check(major);
+        check(&fixture("exact_objects", major), major, "x64");
+    }
+}
+
+/// The same values on the linux-arm64 builds' cores (made under qemu-user).
+#[test]
+fn inspect_renders_every_value_kind_on_arm64() {
+    for major in ARM64_MAJORS {
+        check(&fixture_arm64("exact_objects", major), major, "arm64");
     }
 }
 
