@@ -11,7 +11,7 @@ use v8core::inspect::Limits;
 use v8core::leaks::LeakOptions;
 use v8core::session::ObjectsQuery;
 use v8core::{OpenOptions, Process, Session, SnapshotSession};
-use v8dump_testkit::{fixture, MAJORS};
+use v8dump_testkit::{fixture, fixture_arm64, ARM64_MAJORS, MAJORS};
 
 fn le(b: &[u8], at: usize, n: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -43,9 +43,13 @@ pub struct Elf {
 
 impl Elf {
     pub fn new(space: bool) -> Elf {
-        let seeds = MAJORS
+        // x86-64 kernel cores of every version, and arm64 cores qemu-user wrote.
+        let cores = MAJORS
             .iter()
-            .map(|&m| headers_and_notes(&std::fs::read(fixture("basic", m).core).unwrap()))
+            .map(|&m| fixture("basic", m).core)
+            .chain(ARM64_MAJORS.iter().map(|&m| fixture_arm64("exact_objects", m).core));
+        let seeds = cores
+            .map(|c| headers_and_notes(&std::fs::read(c).unwrap()))
             .collect();
         Elf {
             seeds,
@@ -99,7 +103,7 @@ impl Target for Elf {
 }
 
 struct Loaded {
-    major: u32,
+    name: String,
     process: Arc<Process>,
     overlay: Arc<Overlay>,
 }
@@ -113,10 +117,17 @@ pub struct Heap {
 
 impl Heap {
     pub fn new(_input: &Path) -> Heap {
-        let cores = MAJORS
+        let fixtures = MAJORS
             .iter()
-            .map(|&m| {
-                let f = fixture("basic", m);
+            .map(|&m| (format!("node{m}"), fixture("basic", m)))
+            .chain(
+                ARM64_MAJORS
+                    .iter()
+                    .map(|&m| (format!("arm64-node{m}"), fixture_arm64("exact_objects", m))),
+            );
+        let cores = fixtures
+            .map(|(name, f)| {
+                let m = name.clone();
                 let opts = OpenOptions {
                     executable: Some(f.node.clone()),
                     ..Default::default()
@@ -127,9 +138,9 @@ impl Heap {
                     overlay = Some(o.clone());
                     o
                 })
-                .unwrap_or_else(|e| panic!("open the node{m} fixture: {e}"));
+                .unwrap_or_else(|e| panic!("open the {m} fixture: {e}"));
                 Loaded {
-                    major: m,
+                    name,
                     process: Arc::new(process),
                     overlay: overlay.expect("the overlay was made"),
                 }
@@ -178,7 +189,7 @@ impl Target for Heap {
         let t0 = std::time::Instant::now();
         let step = |what: &str| {
             if verbose {
-                eprintln!("node{} page {pi}: {what} at {:?}", c.major, t0.elapsed());
+                eprintln!("{} page {pi}: {what} at {:?}", c.name, t0.elapsed());
             }
         };
         let s = Session::from_shared(c.process.clone());
@@ -213,17 +224,17 @@ impl Target for Heap {
             let _ = s.node_info(false);
             step("report");
         }
-        let _ = c.major;
+        let _ = &c.name;
     }
 
     fn describe(&self) -> String {
         let v: Vec<String> = self
             .cores
             .iter()
-            .map(|c| format!("node{}", c.major))
+            .map(|c| c.name.clone())
             .collect();
         format!(
-            "basic cores of {}, one damaged page per round",
+            "cores of {} (basic.js; exact_objects.js on arm64), one damaged page per round",
             v.join(", ")
         )
     }
