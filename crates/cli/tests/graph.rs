@@ -42,9 +42,25 @@ fn diff_puts_the_leaking_constructor_first_with_its_count_delta() {
 
 #[test]
 fn findrefs_and_retainers_name_the_listener_chain() {
-    for major in MAJORS {
-        let f = fixture("listener_leak", major);
+    // x86-64 cores of every version, and the arm64 builds' (made under qemu-user, whose cores
+    // name no files: the executable is given).
+    let cores = MAJORS
+        .iter()
+        .map(|&m| (format!("node{m}"), fixture("listener_leak", m)))
+        .chain(v8dump_testkit::ARM64_MAJORS.iter().map(|&m| {
+            (
+                format!("arm64-node{m}"),
+                v8dump_testkit::fixture_arm64("exact_listener_leak", m),
+            )
+        }));
+    for (major, f) in cores {
         let core = f.core.to_str().unwrap();
+        let node = f.node.to_str().unwrap();
+        let v8dump = |args: &[&str]| {
+            let mut a = args.to_vec();
+            a.extend(["-e", node]);
+            v8dump(&a)
+        };
         let found = json(&v8dump(&[
             "findjsinstances",
             core,
@@ -66,14 +82,14 @@ fn findrefs_and_retainers_name_the_listener_chain() {
             .iter()
             .find(|e| e["key"] == "id")
             .and_then(|e| e["value"]["text"].as_str()?.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("node{major}: no id in {inspected}"));
+            .unwrap_or_else(|| panic!("{major}: no id in {inspected}"));
 
         let refs = json(&v8dump(&["findrefs", core, &addr, "--json"]));
         let refs = refs["refs"].as_array().unwrap();
         assert!(
             refs.iter()
                 .any(|r| r["edge"] == "session" && r["kind"] == "context"),
-            "node{major}: {refs:?}"
+            "{major}: {refs:?}"
         );
 
         let answer = json(&v8dump(&["retainers", core, &addr, "--json"]));
@@ -95,7 +111,7 @@ fn findrefs_and_retainers_name_the_listener_chain() {
         );
         assert!(
             chain.starts_with(&want),
-            "node{major}:\n{chain}\nwant\n{want}"
+            "{major}:\n{chain}\nwant\n{want}"
         );
         assert_eq!(paths[0]["root_kind"]["type"], "global");
     }
