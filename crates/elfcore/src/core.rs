@@ -136,6 +136,7 @@ pub struct CoreFile {
     path: PathBuf,
     arch: Arch,
     files_inferred: bool,
+    pac_insn_mask: Option<u64>,
     map: Mmap,
     segments: Vec<Segment>,
     threads: Vec<ThreadInfo>,
@@ -165,6 +166,9 @@ const NT_FILE: u32 = 0x4649_4c45;
 const NT_SIGINFO: u32 = 0x5349_4749;
 /// NT_ARM_TLS: an arm64 thread's TPIDR_EL0 (owner "LINUX", after the thread's NT_PRSTATUS).
 const NT_ARM_TLS: u32 = 0x401;
+/// NT_ARM_PAC_MASK: which bits of an arm64 pointer carry its authentication code
+/// (`struct user_pac_mask { data_mask, insn_mask }`, owner "LINUX").
+const NT_ARM_PAC_MASK: u32 = 0x406;
 /// AT_ENTRY: the program's entry point, in the auxiliary vector.
 const AT_ENTRY_KEY: u64 = 9;
 
@@ -463,6 +467,7 @@ impl CoreFile {
         let mut core = CoreFile {
             arch,
             files_inferred: false,
+            pac_insn_mask: None,
             compression: None,
             path: path.into(),
             data_ranges,
@@ -509,6 +514,11 @@ impl CoreFile {
                     let t: &mut ThreadInfo = t;
                     t.regs = t.regs.with_thread_pointer(LE::read_u64(desc));
                 }
+                continue;
+            }
+            if name == b"LINUX" && ty == NT_ARM_PAC_MASK && desc.len() >= 16 {
+                let m = LE::read_u64(&desc[8..]);
+                self.pac_insn_mask = self.pac_insn_mask.or((m != 0).then_some(m));
                 continue;
             }
             if name != b"CORE" {
@@ -633,6 +643,13 @@ impl CoreFile {
     /// Mapped files (NT_FILE).
     pub fn mapped_files(&self) -> &[MappedFile] {
         &self.files
+    }
+
+    /// The bits of a code pointer that hold its pointer authentication code, when the core
+    /// says (arm64's NT_ARM_PAC_MASK, written where the kernel enabled pointer
+    /// authentication).
+    pub fn pointer_auth_mask(&self) -> Option<u64> {
+        self.pac_insn_mask
     }
 
     /// Whether the mapped files were inferred ([`Self::infer_executable_mappings`]) rather
@@ -818,6 +835,15 @@ pub(crate) mod tests {
         notes: &[(&[u8], u32, Vec<u8>)],
         loads: &[(u64, u64, Vec<u8>, u32)],
     ) -> Vec<u8> {
+        build_core_for(elf::EM_X86_64, notes, loads)
+    }
+
+    /// [`build_core`] for another `e_machine`.
+    pub fn build_core_for(
+        machine: u16,
+        notes: &[(&[u8], u32, Vec<u8>)],
+        loads: &[(u64, u64, Vec<u8>, u32)],
+    ) -> Vec<u8> {
         let mut note_bytes = Vec::new();
         for (name, ty, desc) in notes {
             let mut n = name.to_vec();
@@ -842,7 +868,7 @@ pub(crate) mod tests {
         out[5] = 1; // little-endian
         out[6] = 1;
         out[16..18].copy_from_slice(&4u16.to_le_bytes()); // ET_CORE
-        out[18..20].copy_from_slice(&62u16.to_le_bytes()); // x86-64
+        out[18..20].copy_from_slice(&machine.to_le_bytes());
         out[20..24].copy_from_slice(&1u32.to_le_bytes());
         out[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
         out[52..54].copy_from_slice(&64u16.to_le_bytes());
@@ -960,6 +986,47 @@ pub(crate) mod tests {
         assert_eq!(core.segments()[1].filesz, 0);
         assert!(core.truncation().is_none());
         core.check_complete().unwrap();
+    }
+
+    /// An arm64 core: 34 registers per thread in `user_pt_regs` order, the thread pointer from
+    /// NT_ARM_TLS after its thread's NT_PRSTATUS, the code pointers' authentication bits from
+    /// NT_ARM_PAC_MASK (layouts from the Linux UAPI headers).
+    #[test]
+    fn parses_arm64_registers_thread_pointer_and_pac_mask() {
+        let regs = |tid: u32, pc: u64| {
+            let mut d = vec![0u8; 112 + 34 * 8 + 8];
+            d[32..36].copy_from_slice(&tid.to_le_bytes());
+            d[12..14].copy_from_slice(&6u16.to_le_bytes());
+            for (i, v) in [(29usize, 0x7ff0u64), (30, 0x1234), (31, 0x7fe0), (32, pc)] {
+                d[112 + i * 8..120 + i * 8].copy_from_slice(&v.to_le_bytes());
+            }
+            d
+        };
+        let mut pac = 0x007f_0000_0000_0000u64.to_le_bytes().to_vec();
+        pac.extend_from_slice(&0x007f_0000_0000_0000u64.to_le_bytes());
+        let img = build_core_for(
+            elf::EM_AARCH64,
+            &[
+                (b"CORE", elf::NT_PRSTATUS, regs(7, 0x40_0000)),
+                (b"LINUX", NT_ARM_TLS, 0xaaaa_0000u64.to_le_bytes().to_vec()),
+                (b"LINUX", NT_ARM_PAC_MASK, pac),
+                (b"CORE", elf::NT_PRSTATUS, regs(8, 0x40_1000)),
+            ],
+            &[(0x7000, 0x1000, vec![0; 0x1000], elf::PF_R | elf::PF_W)],
+        );
+        let f = write(&img);
+        let core = CoreFile::open(f.path()).unwrap();
+        assert_eq!(core.arch(), Arch::Aarch64);
+        let t = core.threads();
+        assert_eq!(t.len(), 2);
+        let r = &t[0].regs;
+        assert_eq!((r.pc(), r.sp(), r.fp(), r.lr()), (0x40_0000, 0x7fe0, 0x7ff0, Some(0x1234)));
+        assert_eq!(r.get("x30"), Some(0x1234));
+        assert_eq!(r.values().len(), 34);
+        assert_eq!(r.thread_pointer(), Some(0xaaaa_0000));
+        assert_eq!(t[1].regs.thread_pointer(), None, "the note belongs to the thread before it");
+        assert_eq!(t[1].regs.pc(), 0x40_1000);
+        assert_eq!(core.pointer_auth_mask(), Some(0x007f_0000_0000_0000));
     }
 
     #[test]

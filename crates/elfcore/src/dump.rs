@@ -34,6 +34,11 @@ pub trait Dump: Send + Sync {
     fn siginfo(&self) -> Option<SigInfo> {
         None
     }
+    /// The bits of a code pointer that hold its pointer authentication code, when recorded
+    /// (arm64's NT_ARM_PAC_MASK).
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        None
+    }
     /// Process id, parent, command.
     fn process(&self) -> Option<&ProcessInfo>;
     /// What is missing from a truncated core.
@@ -132,6 +137,9 @@ impl Dump for CoreDump {
     }
     fn siginfo(&self) -> Option<SigInfo> {
         self.core.siginfo()
+    }
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        self.core.pointer_auth_mask()
     }
     fn process(&self) -> Option<&ProcessInfo> {
         self.core.process()
@@ -475,6 +483,9 @@ impl Dump for Overlay {
     }
     fn auxv(&self) -> &[(u64, u64)] {
         self.inner.auxv()
+    }
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        self.inner.pointer_auth_mask()
     }
     fn siginfo(&self) -> Option<SigInfo> {
         self.inner.siginfo()

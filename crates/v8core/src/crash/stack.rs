@@ -216,7 +216,16 @@ impl<'p> StackWalker<'p> {
 
     /// A return address read from the stack, without its pointer authentication code.
     fn ret_addr(&self, a: u64) -> Option<u64> {
-        self.word(a).map(|w| self.p.arch.code_address(w))
+        self.word(a).map(|w| self.code_address(w))
+    }
+
+    /// A code address without its pointer authentication code: the bits the core says hold
+    /// it (NT_ARM_PAC_MASK), else those above the architecture's address bits.
+    fn code_address(&self, a: u64) -> u64 {
+        match self.p.dump().pointer_auth_mask() {
+            Some(m) => a & !m,
+            None => self.p.arch.code_address(a),
+        }
     }
 
     /// The stack of thread `t` (index into the core's threads).
@@ -273,7 +282,7 @@ impl<'p> StackWalker<'p> {
                 None if first => th.regs.lr(),
                 None => None,
             };
-            let Some(ra) = ra.map(|a| self.p.arch.code_address(a)) else {
+            let Some(ra) = ra.map(|a| self.code_address(a)) else {
                 break;
             };
             let new_bp = match row.fp_offset {
