@@ -871,7 +871,8 @@ impl Session {
             let c = Caveat {
                 kind: CaveatKind::DamagedHeap,
                 message: format!(
-                    "frames may be misnamed or missing: {} frame{} V8 laid out could not be                      read ({first})",
+                    "frames may be misnamed or missing: {} frame{} V8 laid out could not be \
+                     read ({first})",
                     damaged.len(),
                     if damaged.len() == 1 { "" } else { "s" }
                 ),

@@ -511,14 +511,16 @@ impl<'p> StackWalker<'p> {
         if self.r.kind(func) != Some(Kind::JSFunction) {
             if must_be_js {
                 f.damage = Some(format!(
-                    "the function slot of the interpreter frame at {fp:#x} holds {func:#x},                      which is not a function: the stack or the heap is damaged there"
+                    "the function slot of the interpreter frame at {fp:#x} holds {func:#x}, \
+                     which is not a function: the stack or the heap is damaged there"
                 ));
             }
             return f;
         }
         if self.r.function_shared(func).is_none() {
             f.damage = Some(format!(
-                "the function {func:#x} of the frame at {fp:#x} has no readable shared function                  info: the heap is damaged there"
+                "the function {func:#x} of the frame at {fp:#x} has no readable shared function \
+                 info: the heap is damaged there"
             ));
         }
         f.kind = match (bytecode.is_some(), builtin) {
