@@ -30,11 +30,12 @@ fn bt_shows_the_leaking_function_and_native_frames_to_the_start() {
     let cores = MAJORS
         .iter()
         .map(|&m| (format!("node{m}"), fixture("oom", m)))
-        .chain(
-            v8dump_testkit::ARM64_MAJORS
-                .iter()
-                .map(|&m| (format!("arm64 node{m}"), v8dump_testkit::fixture_arm64("oom", m))),
-        );
+        .chain(v8dump_testkit::ARM64_MAJORS.iter().map(|&m| {
+            (
+                format!("arm64 node{m}"),
+                v8dump_testkit::fixture_arm64("oom", m),
+            )
+        }));
     for (major, f) in cores {
         let bts = json(&v8dump(&[
             "bt",
@@ -314,7 +315,12 @@ fn printed_stack(dir: &Path) -> (Vec<u64>, Vec<String>) {
 fn bt_shows_the_stack_node_printed_on_arm64_and_x64() {
     let cores = v8dump_testkit::ARM64_MAJORS
         .iter()
-        .map(|&m| (format!("arm64 node{m}"), v8dump_testkit::fixture_arm64("exact_objects", m)))
+        .map(|&m| {
+            (
+                format!("arm64 node{m}"),
+                v8dump_testkit::fixture_arm64("exact_objects", m),
+            )
+        })
         .chain([22, 26].map(|m| (format!("node{m}"), fixture("exact_objects", m))));
     for (what, f) in cores {
         let (natives, js) = printed_stack(&f.dir);

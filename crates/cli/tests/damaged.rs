@@ -301,7 +301,10 @@ fn a_core_cut_inside_its_heap_says_how_much_of_each_space_is_missing() {
                 .count() as u64;
             let unseen = old.len() as u64 - seen;
             assert!(unseen >= gone, "{what}: {seen} seen of {}", old.len());
-            assert!(pages >= 1 && pages <= unseen, "{what}: {unseen} not seen: {m}");
+            assert!(
+                pages >= 1 && pages <= unseen,
+                "{what}: {unseen} not seen: {m}"
+            );
         } else {
             assert_eq!(pages, gone, "{what}: {m}");
         }
@@ -400,7 +403,11 @@ fn damaged_object_headers_mark_every_answer() {
 /// `addr` in the file (its `p_filesz` made smaller, read and written through the program
 /// headers here): memory from `addr` on is not in the dump, as if the kernel had stopped
 /// writing that mapping there, while the rest of the core stays whole.
-fn core_without_tail_from(core: &std::path::Path, dir: &std::path::Path, addr: u64) -> std::path::PathBuf {
+fn core_without_tail_from(
+    core: &std::path::Path,
+    dir: &std::path::Path,
+    addr: u64,
+) -> std::path::PathBuf {
     let mut bytes = std::fs::read(core).unwrap();
     let u = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
     let phoff = u(&bytes, 32) as usize;
@@ -432,7 +439,12 @@ fn a_live_object_cut_short_is_counted_in_every_answer() {
         let f = fixture("damage_targets", major);
         let what = format!("node{major}");
         let core = f.core.to_str().unwrap();
-        let i = json(&v8dump(&["findjsinstances", core, "DamageTargets", "--json"]));
+        let i = json(&v8dump(&[
+            "findjsinstances",
+            core,
+            "DamageTargets",
+            "--json",
+        ]));
         let holder = i["instances"][0]["address"].as_str().unwrap().to_string();
         let v = json(&v8dump(&["inspect", core, &holder, "--json"]));
         let large = v["entries"]
@@ -537,7 +549,9 @@ fn bt_says_which_frame_it_could_not_read() {
             .iter()
             .find(|x| x["fp"].as_u64() == Some(fp))
             .unwrap_or_else(|| panic!("{what}: the frame at {fp:#x} is gone"));
-        let dmg = hit["damage"].as_str().unwrap_or_else(|| panic!("{what}: {hit}"));
+        let dmg = hit["damage"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: {hit}"));
         assert!(
             dmg.contains(&format!("{fp:#x}")) && dmg.contains("0x414141414141"),
             "{what}: {dmg}"
@@ -550,12 +564,26 @@ fn bt_says_which_frame_it_could_not_read() {
             .collect();
         assert_eq!(kinds, ["damaged_heap"], "{what}");
         let text = String::from_utf8(v8dump(&["bt", d, "-e", node]).stdout).unwrap();
-        assert!(text.starts_with("warning: frames may be misnamed"), "{what}: {text}");
-        assert!(text.contains("damaged: the function slot"), "{what}: {text}");
+        assert!(
+            text.starts_with("warning: frames may be misnamed"),
+            "{what}: {text}"
+        );
+        assert!(
+            text.contains("damaged: the function slot"),
+            "{what}: {text}"
+        );
         // The frames before and after it are read as before.
-        let before: Vec<&Value> = bt["threads"][0]["frames"].as_array().unwrap().iter().collect();
+        let before: Vec<&Value> = bt["threads"][0]["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(frames.len(), before.len(), "{what}");
-        for (x, y) in frames.iter().zip(before).filter(|(x, _)| x["fp"].as_u64() != Some(fp)) {
+        for (x, y) in frames
+            .iter()
+            .zip(before)
+            .filter(|(x, _)| x["fp"].as_u64() != Some(fp))
+        {
             assert_eq!(x["js"]["name"], y["js"]["name"], "{what}");
         }
     }

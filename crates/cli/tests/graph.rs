@@ -109,10 +109,7 @@ fn findrefs_and_retainers_name_the_listener_chain() {
              <- [{id}] Array <- .data-update Object <- ._events RealtimeService <- .realtimeService global",
             line + 1
         );
-        assert!(
-            chain.starts_with(&want),
-            "{major}:\n{chain}\nwant\n{want}"
-        );
+        assert!(chain.starts_with(&want), "{major}:\n{chain}\nwant\n{want}");
         assert_eq!(paths[0]["root_kind"]["type"], "global");
     }
 }

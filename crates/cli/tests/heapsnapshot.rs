@@ -68,10 +68,7 @@ fn exported_snapshot_parses_in_memlab_and_matches_v8s_counts() {
             let oracle = snapshot_counts(&f.snapshot());
             let (b, checked) =
                 compare_with_snapshot(&format!("{major} {scenario}"), &oracle, &ours);
-            assert!(
-                checked >= 10,
-                "{major} {scenario}: {checked} names checked"
-            );
+            assert!(checked >= 10, "{major} {scenario}: {checked} names checked");
             bad.extend(b);
             let _ = std::fs::remove_file(&out);
         }

@@ -505,7 +505,10 @@ fn an_arm64_core_is_read_with_its_own_arm64_executable() {
     let o = v8dump(&[&"info", &f.core]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("lists no mapped files") && err.contains("--executable"), "{err}");
+    assert!(
+        err.contains("lists no mapped files") && err.contains("--executable"),
+        "{err}"
+    );
     let o = v8dump(&[&"info", &f.core, &"-e", &x64.node]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -517,10 +520,21 @@ fn an_arm64_core_is_read_with_its_own_arm64_executable() {
     let o = v8dump(&[&"info", &f.core, &"-e", &f.node]);
     assert!(o.status.success(), "{o:?}");
     let text = stdout(&o);
-    assert!(!text.contains("FAIL") && !text.contains("warning:"), "{text}");
+    assert!(
+        !text.contains("FAIL") && !text.contains("warning:"),
+        "{text}"
+    );
     assert!(text.contains("code_alignment=32"), "{text}");
     let o = v8dump(&[&"info", &f.core, &"-e", &f.node, &"--json"]);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(j["partial"].is_null(), "{}", j["partial"]);
-    assert!(j["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{}", j["checks"]);
+    assert!(
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{}",
+        j["checks"]
+    );
 }

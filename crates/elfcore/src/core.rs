@@ -63,8 +63,8 @@ impl Segment {
     }
 }
 
-pub use crate::arch::Regs;
 use crate::arch::Arch;
+pub use crate::arch::Regs;
 
 /// One thread, from NT_PRSTATUS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -664,11 +664,7 @@ impl CoreFile {
     /// executable), under the path `path`. Returns the bias, or `None` (nothing changed) when
     /// the core has NT_FILE, or no AT_ENTRY and the image is position-independent, or the
     /// bias is not page-aligned (the image is not the one the process ran).
-    pub fn infer_executable_mappings(
-        &mut self,
-        exe: &crate::ElfImage,
-        path: &str,
-    ) -> Option<u64> {
+    pub fn infer_executable_mappings(&mut self, exe: &crate::ElfImage, path: &str) -> Option<u64> {
         if !self.files.is_empty() {
             return None;
         }
@@ -1020,11 +1016,18 @@ pub(crate) mod tests {
         let t = core.threads();
         assert_eq!(t.len(), 2);
         let r = &t[0].regs;
-        assert_eq!((r.pc(), r.sp(), r.fp(), r.lr()), (0x40_0000, 0x7fe0, 0x7ff0, Some(0x1234)));
+        assert_eq!(
+            (r.pc(), r.sp(), r.fp(), r.lr()),
+            (0x40_0000, 0x7fe0, 0x7ff0, Some(0x1234))
+        );
         assert_eq!(r.get("x30"), Some(0x1234));
         assert_eq!(r.values().len(), 34);
         assert_eq!(r.thread_pointer(), Some(0xaaaa_0000));
-        assert_eq!(t[1].regs.thread_pointer(), None, "the note belongs to the thread before it");
+        assert_eq!(
+            t[1].regs.thread_pointer(),
+            None,
+            "the note belongs to the thread before it"
+        );
         assert_eq!(t[1].regs.pc(), 0x40_1000);
         assert_eq!(core.pointer_auth_mask(), Some(0x007f_0000_0000_0000));
     }

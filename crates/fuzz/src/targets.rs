@@ -44,10 +44,11 @@ pub struct Elf {
 impl Elf {
     pub fn new(space: bool) -> Elf {
         // x86-64 kernel cores of every version, and arm64 cores qemu-user wrote.
-        let cores = MAJORS
-            .iter()
-            .map(|&m| fixture("basic", m).core)
-            .chain(ARM64_MAJORS.iter().map(|&m| fixture_arm64("exact_objects", m).core));
+        let cores = MAJORS.iter().map(|&m| fixture("basic", m).core).chain(
+            ARM64_MAJORS
+                .iter()
+                .map(|&m| fixture_arm64("exact_objects", m).core),
+        );
         let seeds = cores
             .map(|c| headers_and_notes(&std::fs::read(c).unwrap()))
             .collect();
@@ -228,11 +229,7 @@ impl Target for Heap {
     }
 
     fn describe(&self) -> String {
-        let v: Vec<String> = self
-            .cores
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let v: Vec<String> = self.cores.iter().map(|c| c.name.clone()).collect();
         format!(
             "cores of {} (basic.js; exact_objects.js on arm64), one damaged page per round",
             v.join(", ")

@@ -137,9 +137,7 @@ fn isolate_from_tls(core: &dyn Dump, exe: &ElfImage, mem: &dyn Memory) -> Option
     let regs = core.threads().first()?.regs;
     let tp = regs.thread_pointer()?;
     let block = match regs.arch().regs().tls {
-        elfcore::arch::TlsVariant::BelowPointer => {
-            tp.checked_sub(memsz.div_ceil(align) * align)?
-        }
+        elfcore::arch::TlsVariant::BelowPointer => tp.checked_sub(memsz.div_ceil(align) * align)?,
         elfcore::arch::TlsVariant::AfterTcb { tcb } => {
             tp.checked_add(tcb.div_ceil(align) * align)?
         }

@@ -127,7 +127,10 @@ pub fn heap_caveats(p: &Process, heap: Option<&Heap>) -> Vec<Caveat> {
     if let Some((n, gone, first)) = cut_objects {
         let at = first.map(|a| format!(" at 0x{a:x}")).unwrap_or_default();
         missing.push(if n == 1 {
-            format!("1 live object is cut short: {} of the object{at} is missing", bytes(gone))
+            format!(
+                "1 live object is cut short: {} of the object{at} is missing",
+                bytes(gone)
+            )
         } else {
             format!(
                 "{n} live objects are cut short: {} of their bodies are missing, the first{at}",

@@ -475,18 +475,13 @@ impl Process {
                     },
                 }),
         );
-        out.extend(
-            self.arch
-                .facts()
-                .into_iter()
-                .map(|(what, value)| Resolved {
-                    what,
-                    value,
-                    source: Source::Table {
-                        table: self.arch.arch.name().to_string(),
-                    },
-                }),
-        );
+        out.extend(self.arch.facts().into_iter().map(|(what, value)| Resolved {
+            what,
+            value,
+            source: Source::Table {
+                table: self.arch.arch.name().to_string(),
+            },
+        }));
         out
     }
 

@@ -12,7 +12,10 @@ use v8dump_testkit::{
 };
 
 fn compare(scenario: &str, major: u32) -> Vec<String> {
-    compare_fixture(&fixture(scenario, major), &format!("node{major} {scenario}"))
+    compare_fixture(
+        &fixture(scenario, major),
+        &format!("node{major} {scenario}"),
+    )
 }
 
 fn compare_fixture(f: &Fixture, what: &str) -> Vec<String> {
@@ -41,7 +44,10 @@ fn findjsobjects_equals_the_heap_snapshot_on_arm64_cores() {
     for major in ARM64_MAJORS {
         for scenario in ["exact_objects", "exact_listener_leak"] {
             let f = fixture_arm64(scenario, major);
-            bad.extend(compare_fixture(&f, &format!("arm64 node{major} {scenario}")));
+            bad.extend(compare_fixture(
+                &f,
+                &format!("arm64 node{major} {scenario}"),
+            ));
         }
     }
     assert!(

@@ -267,13 +267,9 @@ impl<'p> Walker<'p> {
                 header,
                 instruction_size,
                 metadata_size,
-            }) => {
-                self.p.arch.align_code(
-                    header
-                        + self.u32_at(at(instruction_size))?
-                        + self.u32_at(at(metadata_size))?,
-                )
-            }
+            }) => self.p.arch.align_code(
+                header + self.u32_at(at(instruction_size))? + self.u32_at(at(metadata_size))?,
+            ),
             SizeRule::Code(CodeSize::StreamSizedByCode {
                 header,
                 code,

@@ -85,7 +85,10 @@ impl ArchTable {
     pub fn facts(&self) -> Vec<(String, i64)> {
         vec![
             ("arch.code_alignment".into(), self.code_alignment as i64),
-            ("arch.code_address_bits".into(), self.code_address_bits as i64),
+            (
+                "arch.code_address_bits".into(),
+                self.code_address_bits as i64,
+            ),
         ]
     }
 }
