@@ -11,6 +11,16 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use v8dump_testkit::{core_word, fixture, patched_core, TempDir};
 
+/// The message of the caveat of `kind` in a `--json` answer (the test fails without one).
+fn caveat(j: &Value, kind: &str, what: &str) -> String {
+    j["partial"]["reasons"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["kind"] == kind))
+        .and_then(|r| r["message"].as_str())
+        .unwrap_or_else(|| panic!("{what}: no {kind} in {}", j["partial"]))
+        .to_string()
+}
+
 fn addr_of(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
@@ -259,15 +269,7 @@ fn a_core_cut_inside_its_heap_says_how_much_of_each_space_is_missing() {
             "{what}: {o:?}"
         );
         let j: Value = serde_json::from_slice(&o.stdout).expect("JSON");
-        let m = j["partial"]["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "missing_heap")
-            .unwrap_or_else(|| panic!("{what}: {}", j["partial"]))["message"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let m = caveat(&j, "missing_heap", &what);
         // "old_space: [at least ]P% ([at least ]N pages...)"
         let at = m
             .find("old_space:")
@@ -365,15 +367,7 @@ fn damaged_object_headers_mark_every_answer() {
             .iter()
             .find(|r| r["name"] == "UserSession");
         assert_eq!(row.unwrap()["count"].as_u64(), Some(planted - 3), "{what}");
-        let m = j["partial"]["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "damaged_heap")
-            .unwrap_or_else(|| panic!("{what}: {}", j["partial"]))["message"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let m = caveat(&j, "damaged_heap", &what);
         let refs: u64 = m
             .split("hold, ")
             .nth(1)
@@ -476,15 +470,7 @@ fn a_live_object_cut_short_is_counted_in_every_answer() {
         let d = damaged.to_str().unwrap();
         let node = f.node.to_str().unwrap();
         let j = json(&v8dump(&["findjsobjects", d, "-e", node, "--json"]));
-        let m = j["partial"]["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "missing_heap")
-            .unwrap_or_else(|| panic!("{what}: {}", j["partial"]))["message"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let m = caveat(&j, "missing_heap", &what);
         // "N live object(s) is/are cut short, X of its/their body missing"
         let cut_short: u64 = m
             .split(" live object")
