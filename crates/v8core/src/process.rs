@@ -225,13 +225,14 @@ impl Process {
         if !opts.allow_truncated {
             core.check_complete()?;
         }
-        // A core without NT_FILE (qemu-user's) does not say where the executable was mapped:
-        // the one given is placed where its entry point was.
-        if core.mapped_files().is_empty() {
-            if let Some(p) = &opts.executable {
-                let img = ElfImage::open(p)?;
-                check_arch(&core, &img)?;
-                core.infer_executable_mappings(&img, &p.to_string_lossy());
+        // The executable given, opened once.
+        let given = opts.executable.as_ref().map(ElfImage::open).transpose()?;
+        if let Some(img) = &given {
+            check_arch(&core, img)?;
+            // A core without NT_FILE (qemu-user's) does not say where the executable was
+            // mapped: the one given is placed where its entry point was.
+            if core.mapped_files().is_empty() {
+                core.infer_executable_mappings(img, &img.path().to_string_lossy());
             }
         }
         let core = Arc::new(core);
@@ -280,7 +281,10 @@ impl Process {
                 })
             }
         };
-        let exe = ElfImage::open(&exe_path)?;
+        let exe = match given {
+            Some(img) => img,
+            None => ElfImage::open(&exe_path)?,
+        };
         check_arch(&core, &exe)?;
         // The build ID in the core's own bytes (the layered space would read it from the very
         // file it is compared with).
@@ -791,8 +795,6 @@ impl Process {
     }
 }
 
-/// Compare the build ID of `exe` with the one in the ELF header the process had mapped (read
-/// from `mem`, the dump's own bytes) for the file recorded as `recorded`.
 /// The executable must be for the processor the core's process ran on (its layouts, registers
 /// and code are that processor's).
 fn check_arch(core: &CoreFile, exe: &ElfImage) -> Result<()> {
@@ -807,6 +809,8 @@ fn check_arch(core: &CoreFile, exe: &ElfImage) -> Result<()> {
     Ok(())
 }
 
+/// Compare the build ID of `exe` with the one in the ELF header the process had mapped (read
+/// from `mem`, the dump's own bytes) for the file recorded as `recorded`.
 fn check_build_id(
     mem: &dyn Memory,
     files: &[MappedFile],
