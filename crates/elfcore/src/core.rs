@@ -683,7 +683,13 @@ impl CoreFile {
             .filter(|l| l.filesz > 0)
             .map(|l| MappedFile {
                 start: Address(page(l.vaddr.wrapping_add(bias))),
-                end: Address((l.vaddr.wrapping_add(bias) + l.filesz + 4095) & !4095),
+                end: Address(
+                    l.vaddr
+                        .wrapping_add(bias)
+                        .saturating_add(l.filesz)
+                        .saturating_add(4095)
+                        & !4095,
+                ),
                 file_offset: page(l.offset),
                 path: path.to_string(),
             })
