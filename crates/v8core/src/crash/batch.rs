@@ -223,13 +223,9 @@ fn analyze_snapshot(path: &Path, rec: &mut CoreRecord) {
         })
         .collect();
     if let Some(top) = rec.top.first() {
-        // An instance from the middle, as for cores.
-        let page = s
-            .instances(&top.name, false, 1, top.count as usize / 2)
-            .ok();
-        let id = page
-            .and_then(|p| p.body.instances.first().map(|i| i.address.clone()))
-            .and_then(|a| a.trim_start_matches('@').parse::<u64>().ok());
+        // One held as most of them are (the snapshot's order says nothing of age, so the
+        // middle instance can be one of the few node holds itself).
+        let id = s.representative_instance(&top.name);
         rec.top_retainer = id.and_then(|id| s.retainers(id, 1, 64).ok()).and_then(|r| {
             r.body
                 .paths

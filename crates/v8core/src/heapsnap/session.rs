@@ -137,6 +137,33 @@ impl SnapshotSession {
         format!("@{}", self.g.id(v))
     }
 
+    /// One instance of `name` that stands for how most of them are held: the instances are
+    /// grouped by the name of the first object that holds each, and the middle one of the
+    /// largest group is taken (by snapshot order, which is no sign of age). The few instances
+    /// node keeps for itself, which the snapshot can list among the many, are not chosen.
+    /// Its snapshot id.
+    pub fn representative_instance(&self, name: &str) -> Option<u64> {
+        let g = &self.g;
+        let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for v in (0..g.len()).filter(|&v| self.counted(v) && g.name(v) == name) {
+            let holder = g
+                .retaining_edges(v)
+                .next()
+                .map(|e| g.name(g.source(e)).into_owned())
+                .unwrap_or_default();
+            groups.entry(holder).or_default().push(v);
+        }
+        // The largest group; of equal ones, the first by holder name.
+        let (_, group) =
+            groups
+                .into_iter()
+                .fold(None::<(String, Vec<usize>)>, |best, (k, vs)| match best {
+                    Some((bk, bv)) if bv.len() >= vs.len() => Some((bk, bv)),
+                    _ => Some((k, vs)),
+                })?;
+        group.get(group.len() / 2).map(|&v| g.id(v))
+    }
+
     /// Whether node v is one `findjsobjects` counts by name (type "object").
     fn counted(&self, v: usize) -> bool {
         self.g.ty[v] == ex::T_OBJECT
