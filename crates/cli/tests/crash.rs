@@ -27,16 +27,7 @@ fn bt_shows_the_leaking_function_and_native_frames_to_the_start() {
     let want_line = line_of(&script, "function leakForever");
     // x86-64 kernel cores of every version, and arm64 cores made under qemu-user (which name
     // no files: the executable is given).
-    let cores = MAJORS
-        .iter()
-        .map(|&m| (format!("node{m}"), fixture("oom", m)))
-        .chain(v8dump_testkit::ARM64_MAJORS.iter().map(|&m| {
-            (
-                format!("arm64 node{m}"),
-                v8dump_testkit::fixture_arm64("oom", m),
-            )
-        }));
-    for (major, f) in cores {
+    for (major, f) in v8dump_testkit::x64_and_arm64("oom", &MAJORS, "oom") {
         let bts = json(&v8dump(&[
             "bt",
             f.core.to_str().unwrap(),
@@ -313,15 +304,7 @@ fn printed_stack(dir: &Path) -> (Vec<u64>, Vec<String>) {
 /// addresses among the frames. The same holds on x86-64.
 #[test]
 fn bt_shows_the_stack_node_printed_on_arm64_and_x64() {
-    let cores = v8dump_testkit::ARM64_MAJORS
-        .iter()
-        .map(|&m| {
-            (
-                format!("arm64 node{m}"),
-                v8dump_testkit::fixture_arm64("exact_objects", m),
-            )
-        })
-        .chain([22, 26].map(|m| (format!("node{m}"), fixture("exact_objects", m))));
+    let cores = v8dump_testkit::x64_and_arm64("exact_objects", &[22, 26], "exact_objects");
     for (what, f) in cores {
         let (natives, js) = printed_stack(&f.dir);
         assert!(js.len() >= 2, "{what}: node printed {js:?}");

@@ -21,6 +21,29 @@ fn caveat(j: &Value, kind: &str, what: &str) -> String {
         .to_string()
 }
 
+/// The one DamageTargets instance of a `damage_targets.js` core: its address and its
+/// `inspect --json`.
+fn damage_targets(core: &str) -> (String, Value) {
+    let i = json(&v8dump(&[
+        "findjsinstances",
+        core,
+        "DamageTargets",
+        "--json",
+    ]));
+    let holder = i["instances"][0]["address"].as_str().unwrap().to_string();
+    let v = json(&v8dump(&["inspect", core, &holder, "--json"]));
+    (holder, v)
+}
+
+/// The value of property `key` in an `inspect --json` answer.
+fn entry_of(v: &Value, key: &str, what: &str) -> Value {
+    v["entries"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["key"] == key))
+        .unwrap_or_else(|| panic!("{what}: no {key} in {v}"))["value"]
+        .clone()
+}
+
 fn addr_of(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
@@ -102,23 +125,8 @@ fn impossible_strings_and_maps_are_marked_damaged() {
         let f = fixture("damage_targets", major);
         let what = format!("node{major}");
         let core = f.core.to_str().unwrap();
-        let i = json(&v8dump(&[
-            "findjsinstances",
-            core,
-            "DamageTargets",
-            "--json",
-        ]));
-        let holder = i["instances"][0]["address"].as_str().unwrap().to_string();
-        let v = json(&v8dump(&["inspect", core, &holder, "--json"]));
-        let entry = |k: &str| -> Value {
-            v["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|e| e["key"] == k)
-                .unwrap_or_else(|| panic!("{what}: no {k} in {v}"))["value"]
-                .clone()
-        };
+        let (_, v) = damage_targets(core);
+        let entry = |k: &str| entry_of(&v, k, &what);
         let (cons, flat, map, weak) = (entry("cons"), entry("flat"), entry("map"), entry("weak"));
         // The undamaged values first, against what the scenario recorded.
         assert_eq!(cons["text"], f.stats["extra"]["cons"], "{what}");
@@ -433,21 +441,8 @@ fn a_live_object_cut_short_is_counted_in_every_answer() {
         let f = fixture("damage_targets", major);
         let what = format!("node{major}");
         let core = f.core.to_str().unwrap();
-        let i = json(&v8dump(&[
-            "findjsinstances",
-            core,
-            "DamageTargets",
-            "--json",
-        ]));
-        let holder = i["instances"][0]["address"].as_str().unwrap().to_string();
-        let v = json(&v8dump(&["inspect", core, &holder, "--json"]));
-        let large = v["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["key"] == "large")
-            .unwrap_or_else(|| panic!("{what}: no large in {v}"))["value"]
-            .clone();
+        let (holder, v) = damage_targets(core);
+        let large = entry_of(&v, "large", &what);
         let a = json(&v8dump(&[
             "inspect",
             core,

@@ -44,15 +44,7 @@ fn diff_puts_the_leaking_constructor_first_with_its_count_delta() {
 fn findrefs_and_retainers_name_the_listener_chain() {
     // x86-64 cores of every version, and the arm64 builds' (made under qemu-user, whose cores
     // name no files: the executable is given).
-    let cores = MAJORS
-        .iter()
-        .map(|&m| (format!("node{m}"), fixture("listener_leak", m)))
-        .chain(v8dump_testkit::ARM64_MAJORS.iter().map(|&m| {
-            (
-                format!("arm64-node{m}"),
-                v8dump_testkit::fixture_arm64("exact_listener_leak", m),
-            )
-        }));
+    let cores = v8dump_testkit::x64_and_arm64("listener_leak", &MAJORS, "exact_listener_leak");
     for (major, f) in cores {
         let core = f.core.to_str().unwrap();
         let node = f.node.to_str().unwrap();

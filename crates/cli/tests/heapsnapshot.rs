@@ -15,16 +15,13 @@ fn exported_snapshot_parses_in_memlab_and_matches_v8s_counts() {
     let tmp = TempDir::new("heapsnapshot");
     let mut bad = Vec::new();
     // x86-64 cores of every version, and the arm64 builds' (made under qemu-user).
-    let mut cores = Vec::new();
-    for scenario in ["exact_objects", "exact_listener_leak"] {
-        for major in MAJORS {
-            cores.push((format!("node{major}"), scenario, fixture(scenario, major)));
-        }
-        for major in v8dump_testkit::ARM64_MAJORS {
-            let f = v8dump_testkit::fixture_arm64(scenario, major);
-            cores.push((format!("arm64-node{major}"), scenario, f));
-        }
-    }
+    let cores = ["exact_objects", "exact_listener_leak"]
+        .into_iter()
+        .flat_map(|scenario| {
+            v8dump_testkit::x64_and_arm64(scenario, &MAJORS, scenario)
+                .into_iter()
+                .map(move |(what, f)| (what, scenario, f))
+        });
     for (major, scenario, f) in cores {
         {
             let out = tmp.join(&format!("{scenario}-{major}.heapsnapshot"));

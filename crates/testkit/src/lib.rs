@@ -93,6 +93,21 @@ pub fn fixture_arm64(scenario: &str, major: u32) -> Fixture {
     fixture_in(scenario, &format!("arm64-node{major}"))
 }
 
+/// The cores of `scenario` made by the x86-64 builds of `majors`, then those of `arm64` (the
+/// same program, the scenario that opts in to arm64) made by every arm64 build, each with a
+/// label for messages (`node22`, `arm64 node22`).
+pub fn x64_and_arm64(scenario: &str, majors: &[u32], arm64: &str) -> Vec<(String, Fixture)> {
+    majors
+        .iter()
+        .map(|&m| (format!("node{m}"), fixture(scenario, m)))
+        .chain(
+            ARM64_MAJORS
+                .iter()
+                .map(|&m| (format!("arm64 node{m}"), fixture_arm64(arm64, m))),
+        )
+        .collect()
+}
+
 fn fixture_in(scenario: &str, name: &str) -> Fixture {
     ensure_all();
     let dir = cache_dir().join("cores").join(scenario).join(name);
