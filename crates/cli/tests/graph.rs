@@ -141,7 +141,8 @@ fn diff_by_holder_names_the_holders_that_grew_and_a_gate_fails_with_status_3() {
             Some(extra(&a, "listeners")),
             "node{major}"
         );
-        // The two planted holders grew most.
+        // The two planted holders grew most (node's own holders vary by up to about 300 KiB
+        // between runs; each planted one grows by 0.7-1 MiB).
         let first_two: Vec<&str> = holders[..2]
             .iter()
             .map(|h| h["holder"].as_str().unwrap())
@@ -149,7 +150,8 @@ fn diff_by_holder_names_the_holders_that_grew_and_a_gate_fails_with_status_3() {
         assert!(
             first_two.contains(&"requestLog")
                 && first_two.contains(&"realtimeService._events['data-update']"),
-            "node{major}: {first_two:?}"
+            "node{major}: {first_two:?} in {:?}",
+            &holders[..holders.len().min(5)]
         );
 
         // Within limits: success, and the gate says so.
