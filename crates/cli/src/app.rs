@@ -46,6 +46,10 @@ pub struct CoreArgs {
     /// Act as if V8 X.Y had no table (to see what the next release would get); repeatable.
     #[arg(long = "hide-table", value_name = "X.Y", value_parser = minor_version, hide = true)]
     pub hide_tables: Vec<(u32, u32)>,
+    /// Draw no progress bar on the terminal (for scripts; nothing is drawn when stderr is not
+    /// a terminal anyway). Errors and caveats are still printed.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 fn minor_version(s: &str) -> Result<(u32, u32), String> {
@@ -239,6 +243,9 @@ enum Command {
         /// Use the executable even if its build ID does not match a core's.
         #[arg(long)]
         force: bool,
+        /// Draw no progress bar on the terminal.
+        #[arg(short = 'q', long)]
+        quiet: bool,
         /// Print JSON: an array of {name, count_a, count_b, count_delta, size_a, size_b,
         /// size_delta}.
         #[arg(long)]
@@ -414,6 +421,9 @@ enum Command {
         /// Memory budget for cores in flight, in MiB (default: 60% of available memory).
         #[arg(long, value_name = "MIB")]
         memory_budget: Option<u64>,
+        /// Draw no progress bar on the terminal.
+        #[arg(short = 'q', long)]
+        quiet: bool,
     },
     /// Print a shell completion script: `source <(v8dump completions bash)`, or write it where
     /// the shell loads completions from (bash-completion's
@@ -581,6 +591,7 @@ fn run(cli: &Cli) -> Res {
             core_b,
             executable,
             force,
+            quiet,
             json,
             top,
             all,
@@ -609,6 +620,7 @@ fn run(cli: &Cli) -> Res {
                     exe_dirs: Vec::new(),
                     layout: None,
                     hide_tables: Vec::new(),
+                    quiet: *quiet,
                 };
                 // One core at a time: two large heaps are never held at once.
                 Ok(progress::input(&args)?.diff_side_with(holders))
@@ -718,6 +730,7 @@ fn run(cli: &Cli) -> Res {
             force,
             exe_dirs,
             memory_budget,
+            quiet,
         } => batch::run(&batch::BatchArgs {
             inputs: inputs.clone(),
             jobs: *jobs,
@@ -725,6 +738,7 @@ fn run(cli: &Cli) -> Res {
             force: *force,
             exe_dirs: exe_dirs.clone(),
             budget: memory_budget.map(|m| m << 20),
+            quiet: *quiet,
         }),
         Command::Completions { shell } => {
             clap_complete::generate(

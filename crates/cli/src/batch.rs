@@ -27,6 +27,8 @@ pub struct BatchArgs {
     pub exe_dirs: Vec<PathBuf>,
     /// Memory budget in bytes for cores in flight.
     pub budget: Option<u64>,
+    /// No progress bar.
+    pub quiet: bool,
 }
 
 /// `batch`.
@@ -58,7 +60,7 @@ pub fn run(a: &BatchArgs) -> Res {
         None => Box::new(std::io::stdout()),
     };
     let sink = Mutex::new(sink);
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::with_draw_target(
             Some(plan.cores.len() as u64),
             ProgressDrawTarget::stderr(),

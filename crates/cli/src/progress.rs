@@ -19,7 +19,7 @@ pub fn session(args: &CoreArgs) -> Result<Session, v8core::Error> {
     let t = Instant::now();
     let s = Session::open(&args.core, &args.options())?;
     opened(t);
-    let r = Reporter::new();
+    let r = Reporter::new(args.quiet);
     Ok(s.with_progress(Arc::new(move |what, done, total| r.call(what, done, total))))
 }
 
@@ -31,7 +31,7 @@ pub fn input(args: &CoreArgs) -> Result<Input, v8core::Error> {
     }
     let t = Instant::now();
     // Reading the file is the long step here: the bar is drawn while it is opened.
-    let r = Reporter::new();
+    let r = Reporter::new(args.quiet);
     let s = SnapshotSession::open_with(
         &args.core,
         Some(Arc::new(move |what, done, total| r.call(what, done, total))),
@@ -60,8 +60,9 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn new() -> Reporter {
-        let bar = std::io::stderr().is_terminal().then(|| {
+    /// `quiet`: no bar (the timings of V8DUMP_TIMINGS=1 are still printed).
+    fn new(quiet: bool) -> Reporter {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             b.set_style(
                 ProgressStyle::with_template(
