@@ -8,8 +8,10 @@
 //! (pointers from the C++ heap or the executable's data) that the primary ones do not reach.
 //! Objects the search does not reach (held only by map words) are not counted.
 //!
-//! Memory: nine 4-byte arrays per object plus one 8-byte one; every loop is iterative, so deep
-//! chains (linked lists) cannot overflow the stack.
+//! Memory: while the tree is built, six 4-byte arrays per object (DFS numbers both ways,
+//! parent, semidominator, and the path-compression forest's ancestor and label); the answer
+//! keeps 12 bytes per object (immediate dominator, retained size). Every loop is iterative,
+//! so deep chains (linked lists) cannot overflow the stack.
 
 use crate::graph::reverse::Graph;
 use crate::heap::index::Progress;
@@ -137,7 +139,6 @@ impl Dominators {
         let mut dfnum = vec![NONE; n];
         let mut vertex: Vec<u32> = vec![NONE]; // vertex[0] = virtual root
         let mut parent: Vec<u32> = vec![0];
-        let mut is_root = vec![false; n];
         // Iterative DFS: (node, cursor of its next successor), 8 bytes a level (a heap's DFS
         // can run millions deep).
         let mut stack: Vec<(u32, u32)> = Vec::new();
@@ -146,7 +147,6 @@ impl Dominators {
             if r >= n || dfnum[r] != NONE {
                 continue;
             }
-            is_root[r] = true;
             dfnum[r] = vertex.len() as u32;
             vertex.push(r as u32);
             parent.push(0);
@@ -179,14 +179,15 @@ impl Dominators {
             }
         }
         g.release();
+        drop(stack);
         let count = vertex.len();
-        // Lengauer-Tarjan, in DFS-number space.
+        // Semidominators as Lengauer and Tarjan compute them (in DFS-number space, with
+        // path compression), then each immediate dominator as the nearest common ancestor of
+        // its parent and its semidominator in the dominator tree built so far (semi-NCA,
+        // Georgiadis 2005): no buckets, and the parent array becomes the idom array.
         let mut semi: Vec<u32> = (0..count as u32).collect();
-        let mut idom = vec![0u32; count];
         let mut ancestor = vec![NONE; count];
         let mut label: Vec<u32> = (0..count as u32).collect();
-        let mut bucket_head = vec![NONE; count];
-        let mut bucket_next = vec![NONE; count];
         let mut path: Vec<u32> = Vec::new();
         // eval(v): the vertex of least semi on the path from v up to (not including) its
         // forest root, with iterative path compression.
@@ -225,7 +226,8 @@ impl Dominators {
                     }
                 }
             });
-            if is_root[obj] {
+            // The roots are the virtual root's children in the search tree.
+            if parent[w] == 0 {
                 preds.push(0);
             }
             for &v in &preds {
@@ -234,41 +236,23 @@ impl Dominators {
                     semi[w] = semi[u as usize];
                 }
             }
-            let s = semi[w] as usize;
-            bucket_next[w] = bucket_head[s];
-            bucket_head[s] = w as u32;
-            let p = parent[w];
-            ancestor[w] = p;
-            let mut b = bucket_head[p as usize];
-            bucket_head[p as usize] = NONE;
-            while b != NONE {
-                let next = bucket_next[b as usize];
-                let u = eval(b, &mut ancestor, &mut label, &semi, &mut path);
-                idom[b as usize] = if semi[u as usize] < semi[b as usize] {
-                    u
-                } else {
-                    p
-                };
-                b = next;
-            }
+            ancestor[w] = parent[w];
             if w.is_multiple_of(1 << 16) {
                 progress("dominators", (2 * count - w) as u64, 2 * total);
             }
         }
+        drop((ancestor, label, path, preds, dfnum));
+        // idom(w): up from w's parent through the dominators already found (all of smaller
+        // DFS numbers) until at or above semi(w).
+        let mut idom = parent;
         for w in 1..count {
-            if idom[w] != semi[w] {
-                idom[w] = idom[idom[w] as usize];
+            let mut d = idom[w];
+            while d > semi[w] {
+                d = idom[d as usize];
             }
+            idom[w] = d;
         }
-        drop((
-            semi,
-            ancestor,
-            label,
-            bucket_head,
-            bucket_next,
-            parent,
-            is_root,
-        ));
+        drop(semi);
         // Retained sizes: children before parents (a dominator has a smaller DFS number).
         let mut ret = vec![0u64; count];
         for w in (1..count).rev() {
@@ -279,12 +263,14 @@ impl Dominators {
             }
         }
         let mut retained = vec![0u64; n];
+        for w in 1..count {
+            retained[vertex[w] as usize] = ret[w];
+        }
+        drop(ret);
         let mut idom_obj = vec![NONE; n];
         for w in 1..count {
-            let o = vertex[w] as usize;
-            retained[o] = ret[w];
             let d = idom[w];
-            idom_obj[o] = if d == 0 { NONE } else { vertex[d as usize] };
+            idom_obj[vertex[w] as usize] = if d == 0 { NONE } else { vertex[d as usize] };
         }
         progress("dominators", 2 * total, 2 * total);
         Dominators {
@@ -533,7 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn lengauer_tarjan_agrees_with_the_simple_algorithm_on_random_graphs() {
+    fn semi_nca_agrees_with_the_simple_algorithm_on_random_graphs() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut rnd = |m: u64| {
             x ^= x << 13;
