@@ -2,7 +2,7 @@
 //!
 //! Built once per run from the index: for every reachable object, the objects that point at it
 //! (its retainers), as a compressed reverse adjacency list (4 bytes per reference plus 4 per
-//! object). References held in weak slots (weakly tagged words, ephemeron tables, WeakRef and
+//! object, [`Offsets`]). References held in weak slots (weakly tagged words, ephemeron tables, WeakRef and
 //! WeakCell targets) are kept with a flag: they show in `findrefs` and never retain.
 //!
 //! Two kinds of reference are left out, as they retain nothing an analysis can act on and
@@ -20,10 +20,70 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// Flag bit of a weak reference in [`Graph::retainers`].
 const WEAK: u32 = 1 << 31;
 
+/// Where each object's share of an adjacency array starts: a 64-bit base every
+/// [`Offsets::BLOCK`] objects and a 32-bit offset from it for each (4 bytes an object, where
+/// plain 64-bit offsets take 8); plain 64-bit offsets in the unlikely case that the objects of
+/// one block hold 2^32 references or more.
+pub(crate) enum Offsets {
+    Packed { base: Vec<u64>, rel: Vec<u32> },
+    Wide(Vec<u64>),
+}
+
+impl Offsets {
+    const BLOCK: usize = 1024;
+
+    /// From each object's count (`counts.len() + 1` offsets: the last is the total).
+    fn from_counts(counts: &[AtomicU32]) -> Offsets {
+        let count = |c: &AtomicU32| c.load(Ordering::Relaxed) as u64;
+        let (mut base, mut rel) = (Vec::new(), Vec::with_capacity(counts.len() + 1));
+        let mut sum = 0u64;
+        for (k, c) in counts.iter().map(count).chain([0]).enumerate() {
+            if k.is_multiple_of(Self::BLOCK) {
+                base.push(sum);
+            }
+            let Ok(r) = u32::try_from(sum - base[base.len() - 1]) else {
+                // One block holds too many: 64-bit offsets throughout.
+                drop(rel);
+                let mut wide = Vec::with_capacity(counts.len() + 1);
+                let mut sum = 0u64;
+                for c in counts.iter().map(count).chain([0]) {
+                    wide.push(sum);
+                    sum += c;
+                }
+                return Offsets::Wide(wide);
+            };
+            rel.push(r);
+            sum += c;
+        }
+        Offsets::Packed { base, rel }
+    }
+
+    /// Start of object `i`'s share (`i` at most the object count).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<u64> {
+        match self {
+            Offsets::Packed { base, rel } => {
+                let r = *rel.get(i)?;
+                Some(base[i / Self::BLOCK] + r as u64)
+            }
+            Offsets::Wide(w) => w.get(i).copied(),
+        }
+    }
+
+    /// `get(i)..get(i + 1)`, empty when `i` is out of range.
+    #[inline]
+    pub(crate) fn range(&self, i: usize) -> std::ops::Range<usize> {
+        match (self.get(i), self.get(i + 1)) {
+            (Some(lo), Some(hi)) if lo <= hi => lo as usize..hi as usize,
+            _ => 0..0,
+        }
+    }
+}
+
 /// Reverse adjacency of the reachable heap.
 pub struct Graph {
-    /// `offsets[i]..offsets[i + 1]` is object `i`'s share of `retainers`.
-    offsets: Vec<u64>,
+    /// `offsets.range(i)` is object `i`'s share of `retainers`.
+    offsets: Offsets,
     /// Retainer object indices, [`WEAK`] set for weak references.
     retainers: Vec<u32>,
     /// Strong references.
@@ -102,13 +162,8 @@ impl Graph {
             let d = done.fetch_add(chunk as u64, Ordering::Relaxed);
             progress("indexing references", d.min(total), 2 * total);
         });
-        let mut offsets = Vec::with_capacity(n + 1);
-        let mut sum = 0u64;
-        offsets.push(0);
-        for c in &counts {
-            sum += c.load(Ordering::Relaxed) as u64;
-            offsets.push(sum);
-        }
+        let offsets = Offsets::from_counts(&counts);
+        let sum = offsets.get(n).unwrap_or(0);
         // Pass 2: fill; `counts` becomes each object's fill cursor.
         for c in &counts {
             c.store(0, Ordering::Relaxed);
@@ -126,12 +181,13 @@ impl Graph {
                 let t_i = idx.types[i];
                 idx.for_each_slot(p, i, |a, w| {
                     if let Some(t) = edge_target(a - start, w) {
-                        let k = counts[t].fetch_add(1, Ordering::Relaxed) as u64;
-                        let at = offsets[t] + k;
-                        if at < offsets[t + 1] {
+                        let k = counts[t].fetch_add(1, Ordering::Relaxed) as usize;
+                        let share = offsets.range(t);
+                        let at = share.start + k;
+                        if at < share.end {
                             let is_weak = weak.is_weak(t_i, a - start, w);
                             let v = i as u32 | if is_weak { WEAK } else { 0 };
-                            slots[at as usize].store(v, Ordering::Relaxed);
+                            slots[at].store(v, Ordering::Relaxed);
                             if is_weak {
                                 wk += 1;
                             } else {
@@ -195,10 +251,7 @@ impl Graph {
     /// The objects referencing object `i` (sorted, each once), and whether all of that
     /// object's references to `i` are weak.
     pub fn retainers_of(&self, i: usize) -> Vec<(usize, bool)> {
-        let (Some(&lo), Some(&hi)) = (self.offsets.get(i), self.offsets.get(i + 1)) else {
-            return Vec::new();
-        };
-        let mut v: Vec<(usize, bool)> = self.retainers[lo as usize..hi as usize]
+        let mut v: Vec<(usize, bool)> = self.retainers[self.offsets.range(i)]
             .iter()
             .map(|&r| ((r & !WEAK) as usize, r & WEAK != 0))
             .collect();
@@ -210,11 +263,45 @@ impl Graph {
 
     /// Holders of strong references to `i`.
     pub fn strong_retainers(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        let lo = self.offsets.get(i).copied().unwrap_or(0) as usize;
-        let hi = self.offsets.get(i + 1).copied().unwrap_or(0) as usize;
-        self.retainers[lo..hi]
+        self.retainers[self.offsets.range(i)]
             .iter()
             .filter(|&&r| r & WEAK == 0)
             .map(|&r| r as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(v: &[u32]) -> Vec<AtomicU32> {
+        v.iter().map(|&c| AtomicU32::new(c)).collect()
+    }
+
+    #[test]
+    fn offsets_are_the_running_sums_of_the_counts() {
+        let c: Vec<u32> = (0..5000u32).map(|i| i % 7).collect();
+        let o = Offsets::from_counts(&counts(&c));
+        assert!(matches!(o, Offsets::Packed { .. }));
+        let mut sum = 0u64;
+        for (i, &k) in c.iter().enumerate() {
+            assert_eq!(o.get(i), Some(sum));
+            assert_eq!(o.range(i), sum as usize..(sum + k as u64) as usize);
+            sum += k as u64;
+        }
+        assert_eq!(o.get(c.len()), Some(sum));
+        assert_eq!(o.get(c.len() + 1), None);
+        assert_eq!(o.range(c.len()), 0..0);
+        assert_eq!(o.range(usize::MAX - 1), 0..0);
+    }
+
+    #[test]
+    fn a_block_of_more_than_four_billion_references_gets_wide_offsets() {
+        // 1024 objects of 2^23 references each: 2^33 in the first block.
+        let c = vec![1u32 << 23; 1500];
+        let o = Offsets::from_counts(&counts(&c));
+        assert!(matches!(o, Offsets::Wide(_)));
+        assert_eq!(o.get(1200), Some(1200u64 << 23));
+        assert_eq!(o.get(1500), Some(1500u64 << 23));
     }
 }
