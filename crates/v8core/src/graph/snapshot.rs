@@ -207,8 +207,53 @@ impl Local {
     }
 }
 
-/// The snapshot's own string table: the same interner as a chunk's.
-type Strings = Local;
+/// The snapshot's string table, which grows with the heap (every string's text is a node
+/// name): each distinct string is written once, JSON-encoded, to an anonymous temporary file
+/// (readable by no one else, gone when closed) and remembered by a 128-bit keyed hash of its
+/// text, so that memory holds 24 bytes or so a string, not the text twice. Two hashes with
+/// keys drawn at random per run: a program cannot choose strings that collide.
+struct Strings {
+    ids: rustc_hash::FxHashMap<u128, u32>,
+    keys: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    text: io::BufWriter<std::fs::File>,
+    count: u32,
+}
+
+impl Strings {
+    fn new() -> io::Result<Strings> {
+        Ok(Strings {
+            ids: Default::default(),
+            keys: Default::default(),
+            text: io::BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
+            count: 0,
+        })
+    }
+
+    fn id(&mut self, s: &str) -> io::Result<u32> {
+        use std::hash::BuildHasher;
+        let h = (self.keys.0.hash_one(s) as u128) << 64 | self.keys.1.hash_one(s) as u128;
+        if let Some(&i) = self.ids.get(&h) {
+            return Ok(i);
+        }
+        if self.count > 0 {
+            self.text.write_all(b",\n")?;
+        }
+        serde_json::to_writer(&mut self.text, s).map_err(io::Error::other)?;
+        let i = self.count;
+        self.count += 1;
+        self.ids.insert(h, i);
+        Ok(i)
+    }
+
+    /// Copies the strings, comma-separated, to `w`.
+    fn copy_to(self, w: &mut impl Write) -> io::Result<()> {
+        use std::io::Seek;
+        let mut f = self.text.into_inner().map_err(|e| e.into_error())?;
+        f.seek(io::SeekFrom::Start(0))?;
+        io::copy(&mut f, w)?;
+        Ok(())
+    }
+}
 
 /// How `heapsnapshot` writes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -464,6 +509,9 @@ impl Exporter<'_> {
     /// offset), with the chunk's string table.
     fn edge_chunk(&self, objs: &[u32]) -> EdgeChunk {
         let mut local = Local::default();
+        // Property keys, field offsets and fixed names recur on almost every object: their
+        // local ids by key word, offset or address, so that each is formatted once a chunk.
+        let mut known: rustc_hash::FxHashMap<(u8, u64), u32> = Default::default();
         let mut buf = Vec::new();
         let mut out = Vec::new();
         for &i in objs {
@@ -471,12 +519,37 @@ impl Exporter<'_> {
             for (ty, name, to) in buf.drain(..) {
                 let name_or_index = match name {
                     Name::Index(k) if ty == E_ELEMENT => k,
-                    other => local.id(&self.name_text(&other)) as u64,
+                    Name::Str(s) => local.id(&s) as u64,
+                    other => {
+                        let key = match &other {
+                            Name::Key(k) => (0, *k),
+                            Name::Offset(o) => (1, *o),
+                            Name::Index(k) => (2, *k),
+                            Name::Static(s) => (3, s.as_ptr() as u64),
+                            Name::Str(_) => unreachable!(),
+                        };
+                        *known
+                            .entry(key)
+                            .or_insert_with(|| local.id(&self.name_text(&other)))
+                            as u64
+                    }
                 };
                 out.push((ty, name_or_index, to as u64 * NODE_FIELDS as u64));
             }
         }
         (out, local)
+    }
+}
+
+/// Appends `,\n` and the numbers, comma-separated: one line of the nodes or edges array.
+fn push_line(out: &mut Vec<u8>, fields: &[u64]) {
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b",\n");
+    for (k, &f) in fields.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b.format(f).as_bytes());
     }
 }
 
@@ -499,8 +572,8 @@ pub fn write_heapsnapshot(
 ) -> io::Result<SnapshotStats> {
     let mut w = io::BufWriter::with_capacity(1 << 20, w);
     let ex = Exporter::new(h, opts);
-    let mut strings = Strings::default();
-    strings.id("");
+    let mut strings = Strings::new()?;
+    strings.id("")?;
     let total = ex.objects.len() as u64;
     // Pass 1, in parallel chunks: type, name and edge count of every node; chunk string
     // tables merged in order.
@@ -528,13 +601,19 @@ pub fn write_heapsnapshot(
             })
             .collect();
         for (t, nm, c, local) in parts {
-            let map: Vec<u32> = local.list.iter().map(|s| strings.id(s)).collect();
+            let map = local
+                .list
+                .iter()
+                .map(|s| strings.id(s))
+                .collect::<io::Result<Vec<u32>>>()?;
             done += t.len() as u64;
             types.extend(t);
             names.extend(nm.into_iter().map(|k| map[k as usize]));
             edge_total += c.iter().map(|&x| x as u64).sum::<u64>();
             counts.extend(c);
         }
+        // The batch's objects were read all over the core: let its pages go.
+        h.p.dump().release_all();
         progress("snapshot: nodes", done, 2 * total);
     }
     let node_count = ex.objects.len() as u64 + 2 + ex.stores.len() as u64;
@@ -560,26 +639,45 @@ pub fn write_heapsnapshot(
         q(&EDGE_TYPES)
     )?;
     // The synthetic root: (GC roots), then shortcuts to the global objects.
-    let root_name = strings.id("");
-    let gc_roots = strings.id("(GC roots)");
+    let root_name = strings.id("")?;
+    let gc_roots = strings.id("(GC roots)")?;
     write!(
         w,
         "{T_SYNTHETIC},{root_name},1,0,{},0,0,\n{T_SYNTHETIC},{gc_roots},3,0,{},0,0",
         1 + ex.globals.len(),
         ex.roots.len()
     )?;
-    for (k, &i) in ex.objects.iter().enumerate() {
-        write!(
-            w,
-            ",\n{},{},{},{},{},0,0",
-            types[k],
-            names[k],
-            5 + 2 * k as u64,
-            h.index.sizes[i as usize],
-            counts[k]
-        )?;
+    // The node lines, formatted in parallel a batch of chunks at a time, written in order.
+    let node_lines = |from: usize, objs: &[u32]| -> Vec<u8> {
+        let mut out = Vec::with_capacity(objs.len() * 24);
+        for (j, &i) in objs.iter().enumerate() {
+            let k = from + j;
+            push_line(
+                &mut out,
+                &[
+                    types[k] as u64,
+                    names[k] as u64,
+                    5 + 2 * k as u64,
+                    h.index.sizes[i as usize] as u64,
+                    counts[k] as u64,
+                    0,
+                    0,
+                ],
+            );
+        }
+        out
+    };
+    for (b, batch) in chunks.chunks(BATCH).enumerate() {
+        let texts: Vec<Vec<u8>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(c, objs)| node_lines((b * BATCH + c) * CHUNK, objs))
+            .collect();
+        for t in texts {
+            w.write_all(&t)?;
+        }
     }
-    let store_name = strings.id("system / JSArrayBufferData");
+    let store_name = strings.id("system / JSArrayBufferData")?;
     for (k, &(_, bytes)) in ex.stores.iter().enumerate() {
         let id = 5 + 2 * (ex.objects.len() + k) as u64;
         write!(w, ",\n{T_NATIVE},{store_name},{id},{bytes},0,0,0")?;
@@ -590,7 +688,7 @@ pub fn write_heapsnapshot(
     // root objects.
     let element = E_ELEMENT;
     write!(w, "{element},1,{}", NODE_FIELDS)?;
-    let global = strings.id("global");
+    let global = strings.id("global")?;
     for &g in &ex.globals {
         let n = ex.node_of[g as usize] as usize;
         write!(w, ",\n{E_SHORTCUT},{global},{}", n * NODE_FIELDS)?;
@@ -604,35 +702,46 @@ pub fn write_heapsnapshot(
     let mut done = 0u64;
     for batch in chunks.chunks(BATCH) {
         let parts: Vec<EdgeChunk> = batch.par_iter().map(|objs| ex.edge_chunk(objs)).collect();
-        for (objs, (edges, local)) in batch.iter().zip(parts) {
-            let map: Vec<u32> = local.list.iter().map(|s| strings.id(s)).collect();
-            for (ty, name_or_index, to) in edges {
-                let name = if ty == E_ELEMENT {
-                    name_or_index
-                } else {
-                    map[name_or_index as usize] as u64
-                };
-                write!(w, ",\n{ty},{name},{to}")?;
-            }
-            done += objs.len() as u64;
+        // The chunks' names into the snapshot's table, in order (the table's ids follow the
+        // order names are first met); then the lines, formatted in parallel, written in order.
+        let maps = parts
+            .iter()
+            .map(|(_, local)| local.list.iter().map(|s| strings.id(s)).collect())
+            .collect::<io::Result<Vec<Vec<u32>>>>()?;
+        let texts: Vec<Vec<u8>> = parts
+            .par_iter()
+            .zip(maps.par_iter())
+            .map(|((edges, _), map)| {
+                let mut out = Vec::with_capacity(edges.len() * 16);
+                for &(ty, name_or_index, to) in edges {
+                    let name = if ty == E_ELEMENT {
+                        name_or_index
+                    } else {
+                        map[name_or_index as usize] as u64
+                    };
+                    push_line(&mut out, &[ty as u64, name, to]);
+                }
+                out
+            })
+            .collect();
+        for t in texts {
+            w.write_all(&t)?;
         }
+        done += batch.iter().map(|objs| objs.len() as u64).sum::<u64>();
+        h.p.dump().release_all();
         progress("snapshot: edges", total + done, 2 * total);
     }
     w.write_all(
         b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[",
     )?;
-    for (k, s) in strings.list.iter().enumerate() {
-        if k > 0 {
-            w.write_all(b",\n")?;
-        }
-        serde_json::to_writer(&mut w, s).map_err(io::Error::other)?;
-    }
+    let string_count = strings.count as u64;
+    strings.copy_to(&mut w)?;
     w.write_all(b"]}\n")?;
     w.flush()?;
     progress("snapshot: edges", 2 * total, 2 * total);
     Ok(SnapshotStats {
         nodes: node_count,
         edges: edge_total,
-        strings: strings.list.len() as u64,
+        strings: string_count,
     })
 }
