@@ -15,7 +15,7 @@ For each size (MiB of old space), in one run:
    removed after; written to /dev/null when the disk has less free space than three times the
    core). A command that fails, is killed or times out is recorded as such, not retried.
 4. With llnode (as bench/bench.py: --llnode or --build-llnode), `v8 findjsobjects` on the same
-   core, with the same timeout.
+   core, with the same timeout, on heaps up to --llnode-max-mib.
 5. Checks findjsobjects counts exactly the Orders, LineItems and Customers the scenario made
    (stats.json), and prints a Markdown table for docs/PERFORMANCE.md: per size, each command's
    time and peak RSS, its time over `cat` (findjsobjects) or over findjsobjects (the others),
@@ -77,12 +77,19 @@ def main():
     ap.add_argument("--llnode", help="path of an llnode.so to compare with")
     ap.add_argument("--build-llnode", action="store_true", help="build llnode 4.0.0 with npm first")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per command")
+    ap.add_argument("--llnode-max-mib", type=int, default=2048,
+                    help="run llnode only on heaps up to this size (it takes minutes a GB)")
+    ap.add_argument("--out", default="scale.json", help="file name of the raw figures in fixtures/cache/bench")
+    ap.add_argument("--v8dump", help="a v8dump binary to time instead of building this checkout's")
     args = ap.parse_args()
     commands = [c for c in args.commands.split(",") if c]
     llnode = Path(args.llnode) if args.llnode else (bench.build_llnode() if args.build_llnode else None)
-    bench.log("building v8dump (release)")
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "v8dump"], cwd=str(ROOT), check=True)
-    v8dump = str(ROOT / "target" / "release" / "v8dump")
+    if args.v8dump:
+        v8dump = str(Path(args.v8dump).resolve())
+    else:
+        bench.log("building v8dump (release)")
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "v8dump"], cwd=str(ROOT), check=True)
+        v8dump = str(ROOT / "target" / "release" / "v8dump")
     out_dir = CACHE / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
@@ -120,7 +127,7 @@ def main():
             row["commands"][name] = rec
             bench.log("  %-26s %s, %s%s" % (name, fmt_s(secs), bench.mib(kib),
                                              "" if rc == 0 else "  FAILED: %s" % rec.get("error")))
-        if llnode:
+        if llnode and size <= args.llnode_max_mib:
             secs, kib, out, err, rc = bench.timed(
                 ["lldb-19", "--batch", "-o", "plugin load %s" % llnode, "-o", "v8 findjsobjects",
                  node, "-c", str(core)], args.timeout)
@@ -129,7 +136,7 @@ def main():
                              "status": "ok" if rc == 0 and secs is not None else (err.strip()[-300:] or "rc %d" % rc)}
             bench.log("  %-26s %s, %s" % ("llnode v8 findjsobjects", fmt_s(secs), bench.mib(kib)))
         results.append(row)
-        (out_dir / "scale.json").write_text(json.dumps({"date": time.strftime("%Y-%m-%d"),
+        (out_dir / args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d"),
                                                         "results": results}, indent=1) + "\n")
 
     print("| heap | core on disk | heap objects | command | wall time | ratio | peak RSS | RSS / core |")
