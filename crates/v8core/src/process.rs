@@ -587,18 +587,20 @@ impl Process {
             }
             // The first old-space pages (the statistics, and where a small heap keeps its
             // global object), then the last ones: a large heap's compactions move the global
-            // object to a late page (on the 1.2 GB benchmark core, page 3381 of 3836).
+            // object to a late page (on the 1.2 GB benchmark core, page 3381 of 3836); then
+            // the rest, while the global object or the common constructor names are not yet
+            // found (a heap of gigabytes of one class can hold them on any page: a 2 GB
+            // scale_heap core keeps its global object on neither end).
             let old: Vec<&crate::heap::pages::Page> = self
                 .pages
                 .pages
                 .iter()
                 .filter(|p| p.space == "old_space")
                 .collect();
-            let order = (0..old.len().min(GLOBAL_SEARCH_PAGES)).chain(
-                (old.len().min(GLOBAL_SEARCH_PAGES)..old.len())
-                    .rev()
-                    .take(GLOBAL_SEARCH_PAGES),
-            );
+            let ends = old.len().min(GLOBAL_SEARCH_PAGES);
+            let last = (ends..old.len()).rev().take(GLOBAL_SEARCH_PAGES);
+            let middle_end = old.len().saturating_sub(GLOBAL_SEARCH_PAGES).max(ends);
+            let order = (0..ends).chain(last).chain(ends..middle_end);
             for page in order.map(|k| old[k]) {
                 let mut objs = Vec::new();
                 let (t, gaps) =
@@ -625,7 +627,8 @@ impl Process {
                 }
                 walked += 1;
                 self.dump().release(page.base, page.size);
-                if walked >= 64 && global.is_some() {
+                let common = || names.contains("Object") && names.contains("Array");
+                if walked >= 64 && global.is_some() && common() {
                     break;
                 }
             }
