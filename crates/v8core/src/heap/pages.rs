@@ -197,6 +197,10 @@ pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
             }
             a += align;
         }
+        // Each probe paged in the file around it (the kernel maps up to 64 KiB around a
+        // fault): let the segment's pages go, so that opening a large core does not leave a
+        // fifth of it resident.
+        dump.release(seg.vaddr, seg.present);
     }
     // The main heap owns the most pages; the read-only page (heap 0) is shared by all.
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
