@@ -239,19 +239,29 @@ impl<'a> Tree<'a> {
                 }
             }
         }
-        // External bytes up the tree: each owner's bytes added to it and to every dominator
-        // above it.
+        // External bytes up the tree: each owner's own bytes, then every object's added to
+        // its dominator's, children before parents (a reverse preorder of the tree), so that
+        // a deep chain of owners costs one pass, not one climb per owner.
         let mut ext = Vec::new();
         if !own_ext.is_empty() {
             ext = vec![0u64; n];
             for &(o, b) in own_ext {
-                let mut v = o as usize;
-                for _ in 0..n {
-                    ext[v] += b;
-                    match d.idom(v) {
-                        Some(p) => v = p,
-                        None => break,
-                    }
+                if let Some(e) = ext.get_mut(o as usize) {
+                    *e += b;
+                }
+            }
+            let mut order: Vec<u32> = Vec::new();
+            let mut stack = vec![n];
+            while let Some(v) = stack.pop() {
+                if v < n {
+                    order.push(v as u32);
+                }
+                let (a, b) = (first[v] as usize, first[v + 1] as usize);
+                stack.extend(kids[a..b].iter().map(|&c| c as usize));
+            }
+            for &v in order.iter().rev() {
+                if let Some(p) = d.idom(v as usize) {
+                    ext[p] += ext[v as usize];
                 }
             }
         }
