@@ -214,7 +214,10 @@ impl Local {
 /// keys drawn at random per run: a program cannot choose strings that collide.
 struct Strings {
     ids: rustc_hash::FxHashMap<u128, u32>,
-    keys: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    keys: (
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    ),
     text: io::BufWriter<std::fs::File>,
     count: u32,
 }
@@ -247,12 +250,17 @@ impl Strings {
 
     /// Copies the strings, comma-separated, to `w`.
     fn copy_to(self, w: &mut impl Write) -> io::Result<()> {
-        use std::io::Seek;
-        let mut f = self.text.into_inner().map_err(|e| e.into_error())?;
-        f.seek(io::SeekFrom::Start(0))?;
-        io::copy(&mut f, w)?;
-        Ok(())
+        append_temp(self.text, w)
     }
+}
+
+/// Copies what was written to the temporary file `t` to `w`.
+fn append_temp(t: io::BufWriter<std::fs::File>, w: &mut impl Write) -> io::Result<()> {
+    use std::io::Seek;
+    let mut f = t.into_inner().map_err(|e| e.into_error())?;
+    f.seek(io::SeekFrom::Start(0))?;
+    io::copy(&mut f, w)?;
+    Ok(())
 }
 
 /// How `heapsnapshot` writes.
@@ -577,14 +585,15 @@ pub fn write_heapsnapshot(
     let total = ex.objects.len() as u64;
     // Pass 1, in parallel chunks: type, name and edge count of every node; chunk string
     // tables merged in order.
-    let mut types = Vec::with_capacity(ex.objects.len());
-    let mut names: Vec<u32> = Vec::with_capacity(ex.objects.len());
-    let mut counts = Vec::with_capacity(ex.objects.len());
+    // The node lines go to an anonymous temporary file as they are made (the header, which
+    // comes first, needs the edge count that only the whole pass knows), so that nothing per
+    // node is held but the index's own maps.
+    let mut node_text = io::BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
     let mut edge_total = 1 + ex.globals.len() as u64 + ex.roots.len() as u64;
     let chunks: Vec<&[u32]> = ex.objects.chunks(CHUNK).collect();
     let mut done = 0u64;
-    for batch in chunks.chunks(BATCH) {
-        let parts: Vec<NodeChunk> = batch
+    for (b, batch) in chunks.chunks(BATCH).enumerate() {
+        let mut parts: Vec<NodeChunk> = batch
             .par_iter()
             .map(|objs| {
                 let mut local = Local::default();
@@ -600,17 +609,45 @@ pub fn write_heapsnapshot(
                 (t, nm, c, local)
             })
             .collect();
-        for (t, nm, c, local) in parts {
+        // Names into the snapshot's table in order, then the lines formatted in parallel.
+        for (t, nm, c, local) in parts.iter_mut() {
             let map = local
                 .list
                 .iter()
                 .map(|s| strings.id(s))
                 .collect::<io::Result<Vec<u32>>>()?;
+            for k in nm.iter_mut() {
+                *k = map[*k as usize];
+            }
             done += t.len() as u64;
-            types.extend(t);
-            names.extend(nm.into_iter().map(|k| map[k as usize]));
             edge_total += c.iter().map(|&x| x as u64).sum::<u64>();
-            counts.extend(c);
+        }
+        let texts: Vec<Vec<u8>> = parts
+            .par_iter()
+            .zip(batch.par_iter())
+            .enumerate()
+            .map(|(j, ((t, nm, c, _), objs))| {
+                let from = (b * BATCH + j) * CHUNK;
+                let mut out = Vec::with_capacity(objs.len() * 24);
+                for (x, &i) in objs.iter().enumerate() {
+                    let k = (from + x) as u64;
+                    let size = h.index.sizes[i as usize] as u64;
+                    let fields = [
+                        t[x] as u64,
+                        nm[x] as u64,
+                        5 + 2 * k,
+                        size,
+                        c[x] as u64,
+                        0,
+                        0,
+                    ];
+                    push_line(&mut out, &fields);
+                }
+                out
+            })
+            .collect();
+        for t in texts {
+            node_text.write_all(&t)?;
         }
         // The batch's objects were read all over the core: let its pages go.
         h.p.dump().release_all();
@@ -647,42 +684,12 @@ pub fn write_heapsnapshot(
         1 + ex.globals.len(),
         ex.roots.len()
     )?;
-    // The node lines, formatted in parallel a batch of chunks at a time, written in order.
-    let node_lines = |from: usize, objs: &[u32]| -> Vec<u8> {
-        let mut out = Vec::with_capacity(objs.len() * 24);
-        for (j, &i) in objs.iter().enumerate() {
-            let k = from + j;
-            push_line(
-                &mut out,
-                &[
-                    types[k] as u64,
-                    names[k] as u64,
-                    5 + 2 * k as u64,
-                    h.index.sizes[i as usize] as u64,
-                    counts[k] as u64,
-                    0,
-                    0,
-                ],
-            );
-        }
-        out
-    };
-    for (b, batch) in chunks.chunks(BATCH).enumerate() {
-        let texts: Vec<Vec<u8>> = batch
-            .par_iter()
-            .enumerate()
-            .map(|(c, objs)| node_lines((b * BATCH + c) * CHUNK, objs))
-            .collect();
-        for t in texts {
-            w.write_all(&t)?;
-        }
-    }
+    append_temp(node_text, &mut w)?;
     let store_name = strings.id("system / JSArrayBufferData")?;
     for (k, &(_, bytes)) in ex.stores.iter().enumerate() {
         let id = 5 + 2 * (ex.objects.len() + k) as u64;
         write!(w, ",\n{T_NATIVE},{store_name},{id},{bytes},0,0,0")?;
     }
-    drop((types, names, counts));
     w.write_all(b"],\n\"edges\":[")?;
     // The root's edges: (GC roots), shortcuts to the global objects; (GC roots)' edges to the
     // root objects.
