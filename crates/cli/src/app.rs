@@ -686,7 +686,10 @@ fn run(cli: &Cli) -> Res {
         } => emit(
             &progress::input(core)?.core("heapsnapshot")?.heapsnapshot(
                 output,
-                v8core::graph::snapshot::ExportOptions { redact: *redact },
+                v8core::graph::snapshot::ExportOptions {
+                    redact: *redact,
+                    ..Default::default()
+                },
             )?,
             *json,
         ),

@@ -429,7 +429,10 @@ impl Core {
         redact: bool,
         text: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = v8core::graph::snapshot::ExportOptions { redact };
+        let opts = v8core::graph::snapshot::ExportOptions {
+            redact,
+            ..Default::default()
+        };
         let a = py
             .detach(|| self.s.heapsnapshot(&path, opts))
             .map_err(err)?;

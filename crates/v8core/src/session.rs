@@ -795,6 +795,22 @@ impl Session {
             message: e.to_string(),
         };
         let file = std::fs::File::create(path).map_err(io)?;
+        let redacted = opts.redact;
+        let mut opts = opts;
+        // The writer's temporary files beside a regular output file (its file system must
+        // hold the output anyway); elsewhere (a pipe, /dev/null) in the temporary directory.
+        if opts.temp_dir.is_none() && file.metadata().is_ok_and(|m| m.is_file()) {
+            opts.temp_dir = path
+                .parent()
+                .map(|d| {
+                    if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d
+                    }
+                })
+                .map(Path::to_path_buf);
+        }
         let st = crate::graph::snapshot::write_heapsnapshot(h, file, &*self.progress, opts)
             .map_err(io)?;
         Ok(self.answer(
@@ -804,7 +820,7 @@ impl Session {
                 nodes: st.nodes,
                 edges: st.edges,
                 strings: st.strings,
-                redacted: opts.redact,
+                redacted,
             },
         ))
     }

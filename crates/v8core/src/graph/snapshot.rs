@@ -223,13 +223,13 @@ struct Strings {
 }
 
 impl Strings {
-    fn new() -> io::Result<Strings> {
-        Ok(Strings {
+    fn new(file: std::fs::File) -> Strings {
+        Strings {
             ids: Default::default(),
             keys: Default::default(),
-            text: io::BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
+            text: io::BufWriter::with_capacity(1 << 20, file),
             count: 0,
-        })
+        }
     }
 
     fn id(&mut self, s: &str) -> io::Result<u32> {
@@ -264,13 +264,27 @@ fn append_temp(t: io::BufWriter<std::fs::File>, w: &mut impl Write) -> io::Resul
 }
 
 /// How `heapsnapshot` writes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
     /// Replace the text of every string and regular expression by its length and a hash of
     /// its first 1024 characters (`<redacted: 12 characters, #1f2e3d4c>`), so that copies stay
     /// visible and the snapshot can be shared where the heap's data may not. Constructor,
     /// function and property names are kept.
     pub redact: bool,
+    /// Where the writer's temporary files go (the node lines, the edges and the strings
+    /// until the header can be written: together about half the output's size): best the
+    /// output's own file system. `None`: the system's temporary directory.
+    pub temp_dir: Option<std::path::PathBuf>,
+}
+
+impl ExportOptions {
+    /// An anonymous temporary file (readable by this process only, gone when closed).
+    fn temp_file(&self) -> io::Result<std::fs::File> {
+        match &self.temp_dir {
+            Some(d) => tempfile::tempfile_in(d),
+            None => tempfile::tempfile(),
+        }
+    }
 }
 
 /// The name a redacted string's node gets.
@@ -513,21 +527,26 @@ impl Exporter<'_> {
         }
     }
 
-    /// Edges of objects `objs` (node order) as (type, local name id or element index, to_node
-    /// offset), with the chunk's string table.
-    fn edge_chunk(&self, objs: &[u32]) -> EdgeChunk {
-        let mut local = Local::default();
+    /// Objects `objs` (node order): each one's node type, local name id and edge count, and
+    /// the edges as (type, local name id or element index, target node), with the chunk's
+    /// string table.
+    fn chunk(&self, objs: &[u32]) -> Chunk {
+        let mut c = Chunk::default();
         // Property keys, field offsets and fixed names recur on almost every object: their
         // local ids by key word, offset or address, so that each is formatted once a chunk.
         let mut known: rustc_hash::FxHashMap<(u8, u64), u32> = Default::default();
         let mut buf = Vec::new();
-        let mut out = Vec::new();
         for &i in objs {
+            let (ty, name) = self.type_and_name(i as usize);
+            c.types.push(ty);
+            c.names.push(c.local.id(&name));
             self.edges(i as usize, &mut buf);
+            c.counts.push(buf.len() as u32);
             for (ty, name, to) in buf.drain(..) {
                 let name_or_index = match name {
-                    Name::Index(k) if ty == E_ELEMENT => k,
-                    Name::Str(s) => local.id(&s) as u64,
+                    // Array indices are below 2^32.
+                    Name::Index(k) if ty == E_ELEMENT => u32::try_from(k).unwrap_or(u32::MAX),
+                    Name::Str(s) => c.local.id(&s),
                     other => {
                         let key = match &other {
                             Name::Key(k) => (0, *k),
@@ -536,18 +555,32 @@ impl Exporter<'_> {
                             Name::Static(s) => (3, s.as_ptr() as u64),
                             Name::Str(_) => unreachable!(),
                         };
+                        let local = &mut c.local;
                         *known
                             .entry(key)
                             .or_insert_with(|| local.id(&self.name_text(&other)))
-                            as u64
                     }
                 };
-                out.push((ty, name_or_index, to as u64 * NODE_FIELDS as u64));
+                c.edges.push((ty, name_or_index, to));
             }
         }
-        (out, local)
+        c
     }
 }
+
+/// One chunk of objects: node types, name ids and edge counts; the edges as (type, name id
+/// or element index, target node number); the names' local table.
+#[derive(Default)]
+struct Chunk {
+    types: Vec<u8>,
+    names: Vec<u32>,
+    counts: Vec<u32>,
+    edges: Vec<(u8, u32, u32)>,
+    local: Local,
+}
+
+/// Bytes of an edge in the temporary file: type, name id or index, target node number.
+const EDGE_RECORD: usize = 9;
 
 /// Appends `,\n` and the numbers, comma-separated: one line of the nodes or edges array.
 fn push_line(out: &mut Vec<u8>, fields: &[u64]) {
@@ -560,11 +593,6 @@ fn push_line(out: &mut Vec<u8>, fields: &[u64]) {
         out.extend_from_slice(b.format(f).as_bytes());
     }
 }
-
-/// One chunk's nodes from pass 1: types, local name ids, edge counts, string table.
-type NodeChunk = (Vec<u8>, Vec<u32>, Vec<u32>, Local);
-/// One chunk's edges from pass 2: (type, local name id or element index, to_node), strings.
-type EdgeChunk = (Vec<(u8, u64, u64)>, Local);
 
 /// Objects per parallel chunk.
 const CHUNK: usize = 1 << 13;
@@ -579,79 +607,68 @@ pub fn write_heapsnapshot(
     opts: ExportOptions,
 ) -> io::Result<SnapshotStats> {
     let mut w = io::BufWriter::with_capacity(1 << 20, w);
-    let ex = Exporter::new(h, opts);
-    let mut strings = Strings::new()?;
+    let mut strings = Strings::new(opts.temp_file()?);
     strings.id("")?;
+    // One pass over the heap, in parallel chunks: every node's type, name and edges. The
+    // header, which comes first, needs the edge count that only the whole pass knows, and
+    // the strings come last: the node lines (as text) and the edges (as 9-byte records) go to
+    // anonymous temporary files as they are made, so that nothing per node or edge is held.
+    let mut node_text = io::BufWriter::with_capacity(1 << 20, opts.temp_file()?);
+    let mut edge_bin = io::BufWriter::with_capacity(1 << 20, opts.temp_file()?);
+    let ex = Exporter::new(h, opts);
     let total = ex.objects.len() as u64;
-    // Pass 1, in parallel chunks: type, name and edge count of every node; chunk string
-    // tables merged in order.
-    // The node lines go to an anonymous temporary file as they are made (the header, which
-    // comes first, needs the edge count that only the whole pass knows), so that nothing per
-    // node is held but the index's own maps.
-    let mut node_text = io::BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
     let mut edge_total = 1 + ex.globals.len() as u64 + ex.roots.len() as u64;
     let chunks: Vec<&[u32]> = ex.objects.chunks(CHUNK).collect();
     let mut done = 0u64;
     for (b, batch) in chunks.chunks(BATCH).enumerate() {
-        let mut parts: Vec<NodeChunk> = batch
-            .par_iter()
-            .map(|objs| {
-                let mut local = Local::default();
-                let mut buf = Vec::new();
-                let (mut t, mut nm, mut c) = (Vec::new(), Vec::new(), Vec::new());
-                for &i in *objs {
-                    let (ty, name) = ex.type_and_name(i as usize);
-                    t.push(ty);
-                    nm.push(local.id(&name));
-                    ex.edges(i as usize, &mut buf);
-                    c.push(buf.len() as u32);
-                }
-                (t, nm, c, local)
-            })
-            .collect();
-        // Names into the snapshot's table in order, then the lines formatted in parallel.
-        for (t, nm, c, local) in parts.iter_mut() {
-            let map = local
+        let mut parts: Vec<Chunk> = batch.par_iter().map(|objs| ex.chunk(objs)).collect();
+        // Names into the snapshot's table in order (its ids follow the order names are first
+        // met), then the node lines and edge records made in parallel, written in order.
+        for c in parts.iter_mut() {
+            let map = c
+                .local
                 .list
                 .iter()
                 .map(|s| strings.id(s))
                 .collect::<io::Result<Vec<u32>>>()?;
-            for k in nm.iter_mut() {
+            for k in c.names.iter_mut() {
                 *k = map[*k as usize];
             }
-            done += t.len() as u64;
-            edge_total += c.iter().map(|&x| x as u64).sum::<u64>();
+            for e in c.edges.iter_mut().filter(|e| e.0 != E_ELEMENT) {
+                e.1 = map[e.1 as usize];
+            }
+            done += c.types.len() as u64;
+            edge_total += c.edges.len() as u64;
         }
-        let texts: Vec<Vec<u8>> = parts
+        let out: Vec<(Vec<u8>, Vec<u8>)> = parts
             .par_iter()
             .zip(batch.par_iter())
             .enumerate()
-            .map(|(j, ((t, nm, c, _), objs))| {
+            .map(|(j, (c, objs))| {
                 let from = (b * BATCH + j) * CHUNK;
-                let mut out = Vec::with_capacity(objs.len() * 24);
+                let mut lines = Vec::with_capacity(objs.len() * 24);
                 for (x, &i) in objs.iter().enumerate() {
                     let k = (from + x) as u64;
                     let size = h.index.sizes[i as usize] as u64;
-                    let fields = [
-                        t[x] as u64,
-                        nm[x] as u64,
-                        5 + 2 * k,
-                        size,
-                        c[x] as u64,
-                        0,
-                        0,
-                    ];
-                    push_line(&mut out, &fields);
+                    let (t, n, e) = (c.types[x] as u64, c.names[x] as u64, c.counts[x] as u64);
+                    push_line(&mut lines, &[t, n, 5 + 2 * k, size, e, 0, 0]);
                 }
-                out
+                let mut records = Vec::with_capacity(c.edges.len() * EDGE_RECORD);
+                for &(ty, name, to) in &c.edges {
+                    records.push(ty);
+                    records.extend_from_slice(&name.to_le_bytes());
+                    records.extend_from_slice(&to.to_le_bytes());
+                }
+                (lines, records)
             })
             .collect();
-        for t in texts {
-            node_text.write_all(&t)?;
+        for (lines, records) in out {
+            node_text.write_all(&lines)?;
+            edge_bin.write_all(&records)?;
         }
         // The batch's objects were read all over the core: let its pages go.
         h.p.dump().release_all();
-        progress("snapshot: nodes", done, 2 * total);
+        progress("snapshot: reading objects", done, total);
     }
     let node_count = ex.objects.len() as u64 + 2 + ex.stores.len() as u64;
     let q = |s: &[&str]| {
@@ -704,39 +721,39 @@ pub fn write_heapsnapshot(
         let n = ex.node_of[r as usize] as usize;
         write!(w, ",\n{element},{k},{}", n * NODE_FIELDS)?;
     }
-    // Pass 2: the edges, in node order, exactly as counted; chunks in parallel, written in
-    // order.
-    let mut done = 0u64;
-    for batch in chunks.chunks(BATCH) {
-        let parts: Vec<EdgeChunk> = batch.par_iter().map(|objs| ex.edge_chunk(objs)).collect();
-        // The chunks' names into the snapshot's table, in order (the table's ids follow the
-        // order names are first met); then the lines, formatted in parallel, written in order.
-        let maps = parts
-            .iter()
-            .map(|(_, local)| local.list.iter().map(|s| strings.id(s)).collect())
-            .collect::<io::Result<Vec<Vec<u32>>>>()?;
-        let texts: Vec<Vec<u8>> = parts
-            .par_iter()
-            .zip(maps.par_iter())
-            .map(|((edges, _), map)| {
-                let mut out = Vec::with_capacity(edges.len() * 16);
-                for &(ty, name_or_index, to) in edges {
-                    let name = if ty == E_ELEMENT {
-                        name_or_index
-                    } else {
-                        map[name_or_index as usize] as u64
-                    };
-                    push_line(&mut out, &[ty as u64, name, to]);
-                }
-                out
-            })
-            .collect();
-        for t in texts {
-            w.write_all(&t)?;
+    // The edges, in node order, from their temporary file: formatted in parallel a block at
+    // a time.
+    let records = edge_total - 1 - ex.globals.len() as u64 - ex.roots.len() as u64;
+    let mut f = edge_bin.into_inner().map_err(|e| e.into_error())?;
+    {
+        use std::io::{Read, Seek};
+        f.seek(io::SeekFrom::Start(0))?;
+        let mut f = io::BufReader::with_capacity(1 << 20, f);
+        const BLOCK: usize = 1 << 20;
+        let mut block = vec![0u8; BLOCK * EDGE_RECORD];
+        let mut left = records;
+        while left > 0 {
+            let k = left.min(BLOCK as u64) as usize;
+            let bytes = &mut block[..k * EDGE_RECORD];
+            f.read_exact(bytes)?;
+            let texts: Vec<Vec<u8>> = bytes
+                .par_chunks(EDGE_RECORD << 13)
+                .map(|part| {
+                    let mut out = Vec::with_capacity(part.len() * 2);
+                    for r in part.chunks_exact(EDGE_RECORD) {
+                        let name = u32::from_le_bytes([r[1], r[2], r[3], r[4]]) as u64;
+                        let to = u32::from_le_bytes([r[5], r[6], r[7], r[8]]) as u64;
+                        push_line(&mut out, &[r[0] as u64, name, to * NODE_FIELDS as u64]);
+                    }
+                    out
+                })
+                .collect();
+            for t in texts {
+                w.write_all(&t)?;
+            }
+            left -= k as u64;
+            progress("snapshot: writing edges", records - left, records);
         }
-        done += batch.iter().map(|objs| objs.len() as u64).sum::<u64>();
-        h.p.dump().release_all();
-        progress("snapshot: edges", total + done, 2 * total);
     }
     w.write_all(
         b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[",
@@ -745,7 +762,6 @@ pub fn write_heapsnapshot(
     strings.copy_to(&mut w)?;
     w.write_all(b"]}\n")?;
     w.flush()?;
-    progress("snapshot: edges", 2 * total, 2 * total);
     Ok(SnapshotStats {
         nodes: node_count,
         edges: edge_total,
