@@ -444,18 +444,19 @@ impl Dominators {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A graph of adjacency lists for unit tests.
-    struct Lists {
+    /// A graph given as edge lists (for tests here and in `leaks`).
+    pub(crate) struct Lists {
         succ: Vec<Vec<usize>>,
         pred: Vec<Vec<usize>>,
         roots: Vec<usize>,
     }
 
     impl Lists {
-        fn new(n: usize, edges: &[(usize, usize)], roots: &[usize]) -> Lists {
+        pub(crate) fn new(n: usize, edges: &[(usize, usize)], roots: &[usize]) -> Lists {
             let mut succ = vec![Vec::new(); n];
             let mut pred = vec![Vec::new(); n];
             for &(a, b) in edges {
