@@ -600,36 +600,87 @@ impl Process {
             let ends = old.len().min(GLOBAL_SEARCH_PAGES);
             let last = (ends..old.len()).rev().take(GLOBAL_SEARCH_PAGES);
             let middle_end = old.len().saturating_sub(GLOBAL_SEARCH_PAGES).max(ends);
-            let order = (0..ends).chain(last).chain(ends..middle_end);
-            for page in order.map(|k| old[k]) {
+            // What one page shows: its bytes, the bytes that are not objects, its bytecode
+            // arrays, a global object, the constructor names of its objects.
+            type Facts = (u64, u64, Vec<u64>, Option<u64>, Vec<String>);
+            let visit = |w: &mut Walker, namer: &mut Namer, page: &crate::heap::pages::Page| {
                 let mut objs = Vec::new();
                 let (t, gaps) =
                     w.walk_page(page, |o| objs.push((o.tagged(), o.instance_type, o.map)));
-                area += t.area_bytes;
-                bad += gaps
+                let bad = gaps
                     .iter()
                     .filter(|g| g.why != GapKind::Zero)
                     .map(|g| g.len)
                     .sum::<u64>();
+                let mut f: Facts = (t.area_bytes, bad, Vec::new(), None, Vec::new());
+                let mut seen: std::collections::HashSet<u64> = Default::default();
                 for (obj, ty, map) in objs {
-                    if Some(ty) == bytecode_type && bytecodes.len() < 64 {
-                        bytecodes.push(obj);
+                    if Some(ty) == bytecode_type && f.2.len() < 64 {
+                        f.2.push(obj);
                     }
                     let kind = self.kinds.kind(ty);
-                    if kind == Kind::JSGlobalObject && global.is_none() {
-                        global = Some(obj);
+                    if kind == Kind::JSGlobalObject && f.3.is_none() {
+                        f.3 = Some(obj);
                     }
-                    if kind.is_snapshot_object() && names.len() < 4096 {
+                    if kind.is_snapshot_object() && seen.insert(map) && f.4.len() < 4096 {
                         if let Some(n) = namer.snapshot_name(obj, kind, map) {
-                            names.insert(n.to_string());
+                            f.4.push(n.to_string());
                         }
                     }
                 }
-                walked += 1;
                 self.dump().release(page.base, page.size);
-                let common = || names.contains("Object") && names.contains("Array");
-                if walked >= 64 && global.is_some() && common() {
+                f
+            };
+            let common = |names: &std::collections::HashSet<String>| {
+                names.contains("Object") && names.contains("Array")
+            };
+            #[allow(clippy::type_complexity)]
+            let add = |f: Facts,
+                       (area, bad, walked): (&mut u64, &mut u64, &mut usize),
+                       bytecodes: &mut Vec<u64>,
+                       global: &mut Option<u64>,
+                       names: &mut std::collections::HashSet<String>| {
+                *area += f.0;
+                *bad += f.1;
+                for b in f.2 {
+                    if bytecodes.len() < 64 {
+                        bytecodes.push(b);
+                    }
+                }
+                if global.is_none() {
+                    *global = f.3;
+                }
+                for n in f.4 {
+                    if names.len() < 4096 {
+                        names.insert(n);
+                    }
+                }
+                *walked += 1;
+            };
+            for page in (0..ends).chain(last).map(|k| old[k]) {
+                let f = visit(&mut w, &mut namer, page);
+                let counts = (&mut area, &mut bad, &mut walked);
+                add(f, counts, &mut bytecodes, &mut global, &mut names);
+                if walked >= 64 && global.is_some() && common(&names) {
                     break;
+                }
+            }
+            // The rest, on every core a batch at a time, while something is missing.
+            for batch in old[ends..middle_end].chunks(64) {
+                if global.is_some() && common(&names) {
+                    break;
+                }
+                use rayon::prelude::*;
+                let facts: Vec<Facts> = batch
+                    .par_iter()
+                    .map_init(
+                        || (Walker::new(self), Namer::new(r)),
+                        |(w, namer), page| visit(w, namer, page),
+                    )
+                    .collect();
+                for f in facts {
+                    let counts = (&mut area, &mut bad, &mut walked);
+                    add(f, counts, &mut bytecodes, &mut global, &mut names);
                 }
             }
             let share = if area == 0 {
