@@ -16,10 +16,11 @@ fn timings() -> bool {
 /// Open the core as `args` say; long steps of the session draw a bar on stderr when it is a
 /// terminal, and with V8DUMP_TIMINGS=1 print each stage's time and memory.
 pub fn session(args: &CoreArgs) -> Result<Session, v8core::Error> {
-    let t = Instant::now();
-    let s = Session::open(&args.core, &args.options())?;
-    opened(t);
+    // Opening (the core's notes, the executable's symbols, the page search and the sanity
+    // checks) reports no counts: the bar spins under its name until the first counted stage.
     let r = Reporter::new(args.quiet);
+    r.call("opening", 0, 1);
+    let s = Session::open(&args.core, &args.options())?;
     Ok(s.with_progress(Arc::new(move |what, done, total| r.call(what, done, total))))
 }
 
@@ -71,6 +72,7 @@ impl Reporter {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
+            b.enable_steady_tick(std::time::Duration::from_millis(150));
             b
         });
         Reporter {

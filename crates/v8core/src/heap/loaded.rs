@@ -27,9 +27,9 @@ impl Heap {
         let p = p.into();
         let index = HeapIndex::build(&p, progress);
         let marking = index.mark(&p, progress);
-        progress("naming objects", 0, 1);
-        let names = census::name_all(&p, &index);
-        progress("naming objects", 1, 1);
+        progress("naming objects", 0, index.len() as u64);
+        let names = census::name_all(&p, &index, progress);
+        progress("naming objects", index.len() as u64, index.len() as u64);
         Heap {
             p,
             index,

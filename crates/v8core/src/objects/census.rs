@@ -100,9 +100,12 @@ impl Interner {
 /// Name every indexed object (snapshot names; none for objects that are not of snapshot type
 /// "object"). In parallel, one namer per thread; a thread turns the names its namer hands out
 /// (one shared `Arc` per map) into ids through a cache keyed by the `Arc`'s address, so the
-/// shared interner is locked only once per distinct name and thread.
-pub fn name_all(p: &Process, idx: &HeapIndex) -> Names {
+/// shared interner is locked only once per distinct name and thread. Reports each chunk
+/// named to `progress`.
+pub fn name_all(p: &Process, idx: &HeapIndex, progress: crate::heap::index::Progress) -> Names {
     let r = Reader::new(p);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let total = idx.len() as u64;
     let interner = Mutex::new(Interner::default());
     let mut ids = vec![NO_NAME; idx.len()];
     type Local<'a> = (Namer<'a>, FxHashMap<usize, (Arc<str>, u32)>);
@@ -144,6 +147,8 @@ pub fn name_all(p: &Process, idx: &HeapIndex) -> Names {
             ) {
                 p.dump().release(Address(a), z + zs as u64 - a);
             }
+            let d = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            progress("naming objects", d + chunk.len() as u64, total);
         },
     );
     let table = interner.into_inner().map(|t| t.table).unwrap_or_default();
