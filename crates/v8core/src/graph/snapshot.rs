@@ -543,24 +543,26 @@ impl Exporter<'_> {
             self.edges(i as usize, &mut buf);
             c.counts.push(buf.len() as u32);
             for (ty, name, to) in buf.drain(..) {
-                let name_or_index = match name {
+                let key = match &name {
                     // Array indices are below 2^32.
-                    Name::Index(k) if ty == E_ELEMENT => u32::try_from(k).unwrap_or(u32::MAX),
-                    Name::Str(s) => c.local.id(&s),
-                    other => {
-                        let key = match &other {
-                            Name::Key(k) => (0, *k),
-                            Name::Offset(o) => (1, *o),
-                            Name::Index(k) => (2, *k),
-                            Name::Static(s) => (3, s.as_ptr() as u64),
-                            Name::Str(_) => unreachable!(),
-                        };
-                        let local = &mut c.local;
-                        *known
-                            .entry(key)
-                            .or_insert_with(|| local.id(&self.name_text(&other)))
+                    Name::Index(k) if ty == E_ELEMENT => {
+                        c.edges
+                            .push((ty, u32::try_from(*k).unwrap_or(u32::MAX), to));
+                        continue;
                     }
+                    Name::Str(s) => {
+                        c.edges.push((ty, c.local.id(s), to));
+                        continue;
+                    }
+                    Name::Key(k) => (0, *k),
+                    Name::Offset(o) => (1, *o),
+                    Name::Index(k) => (2, *k),
+                    Name::Static(s) => (3, s.as_ptr() as u64),
                 };
+                let local = &mut c.local;
+                let name_or_index = *known
+                    .entry(key)
+                    .or_insert_with(|| local.id(&self.name_text(&name)));
                 c.edges.push((ty, name_or_index, to));
             }
         }
