@@ -2,8 +2,9 @@
 //!
 //! Built once per run from the index: for every reachable object, the objects that point at it
 //! (its retainers), as a compressed reverse adjacency list (4 bytes per reference plus 4 per
-//! object, [`Offsets`]). References held in weak slots (weakly tagged words, ephemeron tables, WeakRef and
-//! WeakCell targets) are kept with a flag: they show in `findrefs` and never retain.
+//! object, `Offsets`). References held in weak slots (weakly tagged words, ephemeron tables,
+//! WeakRef and WeakCell targets) are kept with a flag: they show in `findrefs` and never
+//! retain.
 //!
 //! Two kinds of reference are left out, as they retain nothing an analysis can act on and
 //! would swamp the index: the map word of every object, and references to read-only space
