@@ -167,6 +167,40 @@ const AT_ENTRY: u64 = 9;
 /// Old-space pages the checks walk from each end of the list looking for the global object.
 const GLOBAL_SEARCH_PAGES: usize = 512;
 
+/// What the sanity checks saw on the old-space pages they walked (one page's, or the sum).
+#[derive(Default)]
+struct Sample {
+    /// Bytes of the pages' areas, and of what in them is neither an object nor unused.
+    area: u64,
+    bad: u64,
+    walked: usize,
+    /// Bytecode arrays (at most 64), a global object, constructor names (at most 4096).
+    bytecodes: Vec<u64>,
+    global: Option<u64>,
+    names: std::collections::HashSet<String>,
+}
+
+impl Sample {
+    fn add(&mut self, o: Sample) {
+        self.area += o.area;
+        self.bad += o.bad;
+        self.walked += o.walked;
+        let room = 64usize.saturating_sub(self.bytecodes.len());
+        self.bytecodes.extend(o.bytecodes.into_iter().take(room));
+        self.global = self.global.or(o.global);
+        for n in o.names {
+            if self.names.len() < 4096 {
+                self.names.insert(n);
+            }
+        }
+    }
+
+    /// Whether the global object and the common constructor names were seen.
+    fn complete(&self) -> bool {
+        self.global.is_some() && self.names.contains("Object") && self.names.contains("Array")
+    }
+}
+
 /// The executable's path as recorded in the dump: the mapped file holding the entry point,
 /// else the first mapped file.
 fn recorded_executable_in(entry: Option<u64>, files: &[MappedFile]) -> Option<String> {
@@ -566,9 +600,6 @@ impl Process {
             let r = Reader::new(self);
             let mut namer = Namer::new(r);
             let mut w = Walker::new(self);
-            let (mut area, mut bad, mut walked) = (0u64, 0u64, 0usize);
-            let mut global = None;
-            let mut names: std::collections::HashSet<String> = Default::default();
             let bytecode_type = self.types.value("BYTECODE_ARRAY_TYPE");
             let mut bytecodes = Vec::new();
             // Bytecode lives in trusted space from V8 12: walk a few of its pages for some.
@@ -600,89 +631,71 @@ impl Process {
             let ends = old.len().min(GLOBAL_SEARCH_PAGES);
             let last = (ends..old.len()).rev().take(GLOBAL_SEARCH_PAGES);
             let middle_end = old.len().saturating_sub(GLOBAL_SEARCH_PAGES).max(ends);
-            // What one page shows: its bytes, the bytes that are not objects, its bytecode
-            // arrays, a global object, the constructor names of its objects.
-            type Facts = (u64, u64, Vec<u64>, Option<u64>, Vec<String>);
             let visit = |w: &mut Walker, namer: &mut Namer, page: &crate::heap::pages::Page| {
                 let mut objs = Vec::new();
                 let (t, gaps) =
                     w.walk_page(page, |o| objs.push((o.tagged(), o.instance_type, o.map)));
-                let bad = gaps
-                    .iter()
-                    .filter(|g| g.why != GapKind::Zero)
-                    .map(|g| g.len)
-                    .sum::<u64>();
-                let mut f: Facts = (t.area_bytes, bad, Vec::new(), None, Vec::new());
+                let mut f = Sample {
+                    area: t.area_bytes,
+                    bad: gaps
+                        .iter()
+                        .filter(|g| g.why != GapKind::Zero)
+                        .map(|g| g.len)
+                        .sum::<u64>(),
+                    walked: 1,
+                    ..Default::default()
+                };
                 let mut seen: std::collections::HashSet<u64> = Default::default();
                 for (obj, ty, map) in objs {
-                    if Some(ty) == bytecode_type && f.2.len() < 64 {
-                        f.2.push(obj);
+                    if Some(ty) == bytecode_type && f.bytecodes.len() < 64 {
+                        f.bytecodes.push(obj);
                     }
                     let kind = self.kinds.kind(ty);
-                    if kind == Kind::JSGlobalObject && f.3.is_none() {
-                        f.3 = Some(obj);
+                    if kind == Kind::JSGlobalObject && f.global.is_none() {
+                        f.global = Some(obj);
                     }
-                    if kind.is_snapshot_object() && seen.insert(map) && f.4.len() < 4096 {
+                    if kind.is_snapshot_object() && seen.insert(map) && f.names.len() < 4096 {
                         if let Some(n) = namer.snapshot_name(obj, kind, map) {
-                            f.4.push(n.to_string());
+                            f.names.insert(n.to_string());
                         }
                     }
                 }
                 self.dump().release(page.base, page.size);
                 f
             };
-            let common = |names: &std::collections::HashSet<String>| {
-                names.contains("Object") && names.contains("Array")
-            };
-            #[allow(clippy::type_complexity)]
-            let add = |f: Facts,
-                       (area, bad, walked): (&mut u64, &mut u64, &mut usize),
-                       bytecodes: &mut Vec<u64>,
-                       global: &mut Option<u64>,
-                       names: &mut std::collections::HashSet<String>| {
-                *area += f.0;
-                *bad += f.1;
-                for b in f.2 {
-                    if bytecodes.len() < 64 {
-                        bytecodes.push(b);
-                    }
-                }
-                if global.is_none() {
-                    *global = f.3;
-                }
-                for n in f.4 {
-                    if names.len() < 4096 {
-                        names.insert(n);
-                    }
-                }
-                *walked += 1;
+            let mut sample = Sample {
+                bytecodes,
+                ..Default::default()
             };
             for page in (0..ends).chain(last).map(|k| old[k]) {
-                let f = visit(&mut w, &mut namer, page);
-                let counts = (&mut area, &mut bad, &mut walked);
-                add(f, counts, &mut bytecodes, &mut global, &mut names);
-                if walked >= 64 && global.is_some() && common(&names) {
+                sample.add(visit(&mut w, &mut namer, page));
+                if sample.walked >= 64 && sample.complete() {
                     break;
                 }
             }
             // The rest, on every core a batch at a time, while something is missing.
             for batch in old[ends..middle_end].chunks(64) {
-                if global.is_some() && common(&names) {
+                if sample.complete() {
                     break;
                 }
                 use rayon::prelude::*;
-                let facts: Vec<Facts> = batch
+                let pages: Vec<Sample> = batch
                     .par_iter()
                     .map_init(
                         || (Walker::new(self), Namer::new(r)),
                         |(w, namer), page| visit(w, namer, page),
                     )
                     .collect();
-                for f in facts {
-                    let counts = (&mut area, &mut bad, &mut walked);
-                    add(f, counts, &mut bytecodes, &mut global, &mut names);
-                }
+                pages.into_iter().for_each(|f| sample.add(f));
             }
+            let Sample {
+                area,
+                bad,
+                walked,
+                bytecodes,
+                global,
+                names,
+            } = sample;
             let share = if area == 0 {
                 1.0
             } else {
