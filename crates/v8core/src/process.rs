@@ -480,6 +480,10 @@ impl Process {
                 });
             }
         }
+        // Opening read a little of every heap page (the page lists, the checks' sample); with
+        // the kernel's fault-around each such read maps up to 64 KiB of the core. Let them go:
+        // the commands read what they need again.
+        p.dump().release_all();
         Ok(p)
     }
 
@@ -570,6 +574,107 @@ impl Process {
         Ok(self
             .memory()
             .read_u16(Tagged(map).field(self.layout.map_instance_type as u64))?)
+    }
+
+    /// The Isolate's allocation: its address and its size from the malloc chunk header before
+    /// it (128 KiB if that is implausible).
+    pub fn isolate_extent(&self) -> Option<(u64, u64)> {
+        let a = self.isolate.as_ref()?.isolate.0;
+        let chunk = self
+            .memory()
+            .read_u64(Address(a.wrapping_sub(8)))
+            .map(|w| w & !7)
+            .ok()
+            .filter(|&n| (0x1000..0x40_0000).contains(&n))
+            .unwrap_or(0x2_0000);
+        Some((a, a + chunk))
+    }
+
+    /// Adds to `contexts` (at most 8) the native contexts the words of `bytes` point at,
+    /// directly or through a function context (whose map holds its native context).
+    fn native_contexts_in(&self, r: &Reader, bytes: &[u8], contexts: &mut Vec<u64>) {
+        for c in bytes.chunks_exact(8) {
+            let w = u64::from_le_bytes(c.try_into().unwrap());
+            if contexts.len() >= 8 || !r.is_heap(w) {
+                continue;
+            }
+            // A function's context leads to its native context through its map.
+            let ctx = match r.kind(w) {
+                Some(Kind::NativeContext) => Some(w),
+                Some(Kind::Context) => r
+                    .map(w)
+                    .and_then(|m| r.map_constructor(m))
+                    .filter(|&c| r.kind(c) == Some(Kind::NativeContext)),
+                _ => None,
+            };
+            if let Some(c) = ctx.filter(|c| !contexts.contains(c)) {
+                contexts.push(c);
+            }
+        }
+    }
+
+    /// What the native contexts the Isolate or a thread's stack points at hold: the global
+    /// object (a slot of the context) and the names of the objects in the context's slots and the global object's
+    /// properties (the built-in prototypes and constructors: `Object`, `Array`...). At most
+    /// 8 contexts, 4096 slots and 4096 properties each.
+    fn native_context_sample(&self, r: &Reader, namer: &mut Namer) -> Sample {
+        let mut f = Sample::default();
+        // The Isolate (the context it runs in), then each thread's live stack, at most 1 MiB
+        // of it (JavaScript frames keep their context in a slot).
+        let mut ranges: Vec<(u64, u64)> = self.isolate_extent().into_iter().collect();
+        for t in self.dump().threads() {
+            let sp = t.regs.sp() & !7;
+            if let Some(s) = self
+                .dump()
+                .segments()
+                .iter()
+                .find(|s| s.vaddr.0 <= sp && sp < s.end().0)
+            {
+                let end = s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0);
+                ranges.push((sp, end.min(sp + (1 << 20))));
+            }
+        }
+        let mut contexts = Vec::new();
+        let mut buf = Vec::new();
+        for (lo, hi) in ranges.into_iter().filter(|&(lo, hi)| lo < hi) {
+            if contexts.len() >= 8 {
+                break;
+            }
+            buf.resize((hi - lo) as usize, 0);
+            if self.memory().read_at(Address(lo), &mut buf).is_ok() {
+                self.native_contexts_in(r, &buf, &mut contexts);
+            }
+        }
+        let mut name = |f: &mut Sample, o: u64| {
+            let Some(map) = r.map(o) else { return };
+            let Some(kind) = r.map_type(map).map(|t| self.kinds.kind(t)) else {
+                return;
+            };
+            if kind == Kind::JSGlobalObject && f.global.is_none() {
+                f.global = Some(o);
+            }
+            if f.names.len() < 4096 {
+                if let Some(n) = namer.snapshot_name(o, kind, map) {
+                    f.names.insert(n.to_string());
+                }
+            }
+        };
+        for ctx in contexts {
+            let len = r.array_length(ctx).unwrap_or(0).min(4096);
+            for i in 0..len {
+                if let Some(v) = r.array_get(ctx, i).filter(|&v| r.is_heap(v)) {
+                    name(&mut f, v);
+                }
+            }
+        }
+        if let Some(g) = f.global {
+            for p in r.own_properties(g, 4096).unwrap_or_default() {
+                if !p.accessor && r.is_heap(p.value) {
+                    name(&mut f, p.value);
+                }
+            }
+        }
+        f
     }
 
     /// Checks on a sample of the heap: the page lists walk; the old-space pages walk with few
@@ -663,10 +768,11 @@ impl Process {
                 self.dump().release(page.base, page.size);
                 f
             };
-            let mut sample = Sample {
-                bytecodes,
-                ..Default::default()
-            };
+            // The isolate points at the native context it runs in, which holds the global
+            // object and the built-in constructors and prototypes: on a heap of gigabytes this
+            // finds them without a search of the pages.
+            let mut sample = self.native_context_sample(&r, &mut namer);
+            sample.bytecodes = bytecodes;
             for page in (0..ends).chain(last).map(|k| old[k]) {
                 sample.add(visit(&mut w, &mut namer, page));
                 if sample.walked >= 64 && sample.complete() {
@@ -721,7 +827,10 @@ impl Process {
                 name: "global object",
                 ok: has_this,
                 detail: match global {
-                    None => "no global object among the pages walked".into(),
+                    None => {
+                        "no global object in the isolate's native context or among the pages walked"
+                            .into()
+                    }
                     Some(g) if has_this => format!(
                         "{g:#x} has its globalThis among {} own properties",
                         props.len()

@@ -152,8 +152,7 @@ impl Marking {
 }
 
 /// The live stacks (from each thread's stack pointer to the end of its mapping) and the
-/// Isolate's allocation (its size from the malloc chunk header before it; 128 KiB if that
-/// is implausible).
+/// Isolate's allocation ([`Process::isolate_extent`]).
 fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
     let core = p.dump();
     let mut out = Vec::new();
@@ -167,17 +166,7 @@ fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
             out.push((sp & !7, s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0)));
         }
     }
-    if let Some(iso) = &p.isolate {
-        let a = iso.isolate.0;
-        let chunk = p
-            .memory()
-            .read_u64(Address(a.wrapping_sub(8)))
-            .map(|w| w & !7)
-            .ok()
-            .filter(|&n| (0x1000..0x40_0000).contains(&n))
-            .unwrap_or(0x2_0000);
-        out.push((a, a + chunk));
-    }
+    out.extend(p.isolate_extent());
     out.retain(|&(lo, hi)| lo < hi);
     out
 }
