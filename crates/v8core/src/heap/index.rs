@@ -138,9 +138,9 @@ impl HeapIndex {
                 if let Ok(mut v) = walkers.lock() {
                     v.push(w);
                 }
-                // The page has been read: its core pages need not stay resident.
-                p.dump()
-                    .release(page.area_start, page.area_end.0 - page.area_start.0);
+                // The page has been read: its core pages need not stay resident, the header
+                // included (the kernel's fault-around mapped it with the area's first read).
+                p.dump().release(page.base, page.size);
             }
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
             progress("walking heap pages", d, total);

@@ -398,9 +398,7 @@ impl<'p> Walker<'p> {
             }
             let (t, g) = self.walk_page(page, |o| f(page, o));
             // Walked: its core pages need not stay resident.
-            self.p
-                .dump()
-                .release(page.area_start, page.area_end.0 - page.area_start.0);
+            self.p.dump().release(page.base, page.size);
             per_space.entry(page.space.clone()).or_default().add(&t);
             gaps.extend(g);
         }
