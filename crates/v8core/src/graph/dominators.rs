@@ -9,8 +9,9 @@
 //! Objects the search does not reach (held only by map words) are not counted.
 //!
 //! Memory: while the tree is built, six 4-byte arrays per object (DFS numbers both ways,
-//! parent, semidominator, and the path-compression forest's ancestor and label); the answer
-//! keeps 12 bytes per object (immediate dominator, retained size). Every loop is iterative,
+//! parent, semidominator, and the path-compression forest's ancestor and label); then the
+//! retained sizes are added up into the answer's array; the answer keeps 12 bytes per object
+//! (immediate dominator, retained size). Every loop is iterative,
 //! so deep chains (linked lists) cannot overflow the stack.
 
 use crate::graph::reverse::Graph;
@@ -137,8 +138,12 @@ impl Dominators {
         let n = g.node_count();
         // Numbering: DFS preorder from the virtual root (number 0).
         let mut dfnum = vec![NONE; n];
-        let mut vertex: Vec<u32> = vec![NONE]; // vertex[0] = virtual root
-        let mut parent: Vec<u32> = vec![0];
+        // Room for every node up front: growing by doubling would copy the arrays, holding
+        // both copies at once (reserved pages that are never written take no memory).
+        let mut vertex: Vec<u32> = Vec::with_capacity(n + 1);
+        let mut parent: Vec<u32> = Vec::with_capacity(n + 1);
+        vertex.push(NONE); // vertex[0] = virtual root
+        parent.push(0);
         // Iterative DFS: (node, cursor of its next successor), 8 bytes a level (a heap's DFS
         // can run millions deep).
         let mut stack: Vec<(u32, u32)> = Vec::new();
@@ -253,20 +258,17 @@ impl Dominators {
             idom[w] = d;
         }
         drop(semi);
-        // Retained sizes: children before parents (a dominator has a smaller DFS number).
-        let mut ret = vec![0u64; count];
+        // Retained sizes: children before parents (a dominator has a smaller DFS number),
+        // added up where the answer keeps them (by object), so no second array by DFS number.
+        let mut retained = vec![0u64; n];
         for w in (1..count).rev() {
-            ret[w] += g.size(vertex[w] as usize);
+            let v = vertex[w] as usize;
+            retained[v] += g.size(v);
             let d = idom[w] as usize;
             if d != 0 {
-                ret[d] += ret[w];
+                retained[vertex[d] as usize] += retained[v];
             }
         }
-        let mut retained = vec![0u64; n];
-        for w in 1..count {
-            retained[vertex[w] as usize] = ret[w];
-        }
-        drop(ret);
         let mut idom_obj = vec![NONE; n];
         for w in 1..count {
             let d = idom[w];
