@@ -5,7 +5,9 @@
 //! Lengauer and Tarjan's algorithm over the graph of [`crate::graph::reverse`] (strong references only;
 //! map words and read-only objects are not edges), from a virtual root whose children are the
 //! primary roots (registers, live stacks, the Isolate) and then those other conservative roots
-//! (pointers from the C++ heap or the executable's data) that the primary ones do not reach.
+//! (pointers from the C++ heap or the executable's data) that the primary ones do not reach;
+//! of those, a backing store no object holds that adds nothing reachable is left out
+//! ([`DomGraph::may_be_stale`]).
 //! Objects the search does not reach (held only by map words) are not counted.
 //!
 //! Memory: while the tree is built, six 4-byte arrays per object (DFS numbers both ways,
@@ -17,6 +19,7 @@
 use crate::graph::reverse::Graph;
 use crate::heap::index::Progress;
 use crate::heap::loaded::Heap;
+use crate::meta::kinds::Kind;
 use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
@@ -44,6 +47,12 @@ pub trait DomGraph: Sync {
     fn size(&self, v: usize) -> u64;
     /// A hint that memory read so far may be let go (a large core's pages).
     fn release(&self) {}
+    /// Whether root `v` may be a stale pointer to garbage: such a root is left out when
+    /// everything it references is already reached from the roots before it (it would only
+    /// make the virtual root dominate what live objects hold).
+    fn may_be_stale(&self, _v: usize) -> bool {
+        false
+    }
 }
 
 /// The dominator tree of the reachable heap.
@@ -82,6 +91,23 @@ impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F>
             .collect();
         roots.sort_unstable();
         roots.into_iter().map(|(_, i)| i as usize).collect()
+    }
+    /// A backing store (elements, properties, a dictionary) that no object in the heap holds,
+    /// pointed at only from outside the live stacks and the Isolate: native code holds objects,
+    /// not their stores, so this is an old store left behind when an array grew, found through
+    /// a stale word in C++ memory (seen in CI: a spare handle block pointing at an event
+    /// listener array's old store made the listeners lose their dominator).
+    fn may_be_stale(&self, v: usize) -> bool {
+        !self.h.marking.is_primary_root(v)
+            && matches!(
+                self.h.index.kind(&self.h.p, v),
+                Kind::FixedArray
+                    | Kind::FixedDoubleArray
+                    | Kind::PropertyArray
+                    | Kind::NameDictionary
+                    | Kind::NumberDictionary
+            )
+            && self.g.strong_retainers(v).next().is_none()
     }
     fn next_successor(
         &self,
@@ -151,6 +177,13 @@ impl Dominators {
         for r in g.roots() {
             if r >= n || dfnum[r] != NONE {
                 continue;
+            }
+            if g.may_be_stale(r) {
+                let mut cursor = 0u64;
+                let unreached = |t: usize| t < n && dfnum[t] == NONE;
+                if g.next_successor(r, &mut cursor, &unreached).is_none() {
+                    continue;
+                }
             }
             dfnum[r] = vertex.len() as u32;
             vertex.push(r as u32);
@@ -296,6 +329,13 @@ impl Dominators {
         let mut is_root = vec![false; n];
         for r in g.roots() {
             if r >= n || seen[r] {
+                continue;
+            }
+            // The same roots left out as in `compute`.
+            if g.may_be_stale(r)
+                && g.next_successor(r, &mut 0, &|t| t < n && !seen[t])
+                    .is_none()
+            {
                 continue;
             }
             is_root[r] = true;
@@ -455,6 +495,7 @@ pub(crate) mod tests {
         succ: Vec<Vec<usize>>,
         pred: Vec<Vec<usize>>,
         roots: Vec<usize>,
+        stale: Vec<usize>,
     }
 
     impl Lists {
@@ -469,6 +510,7 @@ pub(crate) mod tests {
                 succ,
                 pred,
                 roots: roots.to_vec(),
+                stale: Vec::new(),
             }
         }
     }
@@ -502,6 +544,36 @@ pub(crate) mod tests {
         fn size(&self, v: usize) -> u64 {
             v as u64 + 1
         }
+        fn may_be_stale(&self, v: usize) -> bool {
+            self.stale.contains(&v)
+        }
+    }
+
+    #[test]
+    fn a_stale_root_to_an_old_store_does_not_take_the_dominators() {
+        // 0 (a live root) -> 1 (an array) -> 2 (its store) -> 3, 4 (listeners); 5 is the
+        // array's old store, held only by a stale root, still pointing at 3.
+        let edges = [(0, 1), (1, 2), (2, 3), (2, 4), (5, 3)];
+        let mut g = Lists::new(6, &edges, &[0, 5]);
+        let d = Dominators::compute(&g, 6, &|_, _, _| {});
+        assert_eq!(
+            d.idom(3),
+            None,
+            "taken as a root, 5 shares 3 with the live store"
+        );
+        g.stale = vec![5];
+        let d = Dominators::compute(&g, 6, &|_, _, _| {});
+        let idoms: Vec<_> = (0..6).map(|i| d.idom(i)).collect();
+        assert_eq!(idoms, vec![None, Some(0), Some(1), Some(2), Some(2), None]);
+        assert_eq!(d.retained(2), 3 + 4 + 5);
+        assert_eq!(d.retained(5), 0, "left out: not reached");
+        assert_eq!(d.reached, 5);
+        // A stale-looking root that holds something nothing else does stays a root.
+        let mut g = Lists::new(7, &[(0, 1), (5, 3), (5, 6)], &[0, 5]);
+        g.stale = vec![5];
+        let d = Dominators::compute(&g, 7, &|_, _, _| {});
+        assert_eq!(d.idom(6), Some(5));
+        assert_eq!(d.retained(5), 6 + 4 + 7);
     }
 
     #[test]
