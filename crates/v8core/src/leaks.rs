@@ -203,8 +203,15 @@ pub(crate) struct Tree<'a> {
     /// `first[v]..first[v+1]` are v's children in `kids`; index `n` is the virtual root.
     first: Vec<u32>,
     kids: Vec<u32>,
-    /// External bytes retained by each object's subtree (empty when nothing owns any).
-    ext: Vec<u64>,
+    /// External bytes retained by each object's subtree.
+    ext: Ext,
+}
+
+/// External bytes per subtree: only on the owners' dominator chains (few objects, kept in a
+/// map) or, when those chains are long or many, for every object.
+enum Ext {
+    Sparse(rustc_hash::FxHashMap<u32, u64>),
+    Dense(Vec<u64>),
 }
 
 impl<'a> Tree<'a> {
@@ -229,62 +236,70 @@ impl<'a> Tree<'a> {
             first[k] += first[k - 1];
         }
         let mut kids = vec![NONE; *first.last().unwrap_or(&0) as usize];
-        {
-            let mut fill = first.clone();
-            for i in 0..n {
-                let p = parent(i);
-                if p != usize::MAX {
-                    kids[fill[p] as usize] = i as u32;
-                    fill[p] += 1;
-                }
+        // Each child at its parent's next free place (`first[p]` moves on to `first[p + 1]`),
+        // then the starts moved back by one: no second array of starts.
+        for i in 0..n {
+            let p = parent(i);
+            if p != usize::MAX {
+                kids[first[p] as usize] = i as u32;
+                first[p] += 1;
             }
         }
+        for k in (1..first.len()).rev() {
+            first[k] = first[k - 1];
+        }
+        first[0] = 0;
         // External bytes up the tree: each owner's bytes added to it and to every dominator
-        // above it. Few owners sit shallow, and climbing from each is cheapest; when the
-        // climbs pass a budget of steps (a deep chain of owners), every object's bytes are
-        // instead added to its dominator's, children before parents (a reverse preorder of
-        // the tree): one pass however deep.
-        let mut ext = Vec::new();
-        if !own_ext.is_empty() {
-            ext = vec![0u64; n];
-            let mut budget = 2 * n as u64 + (1 << 20);
-            'climb: for &(o, b) in own_ext {
-                let mut v = o as usize;
-                while v < n {
-                    if budget == 0 {
-                        break 'climb;
-                    }
-                    budget -= 1;
-                    ext[v] += b;
-                    match d.idom(v) {
-                        Some(p) => v = p,
-                        None => break,
-                    }
+        // above it. Few owners sit shallow, and climbing from each is cheapest (the sums kept
+        // in a map); when the climbs pass a budget of steps (a deep chain of owners) or touch
+        // more than a sixteenth of the objects, every object's bytes are instead added to its
+        // dominator's, children before parents (a reverse preorder of the tree): one pass
+        // however deep, in an array of every object.
+        let mut sparse = rustc_hash::FxHashMap::<u32, u64>::default();
+        let mut budget = 2 * n as u64 + (1 << 20);
+        let cap = (n / 16).max(1 << 16);
+        let mut dense = false;
+        'climb: for &(o, b) in own_ext {
+            let mut v = o as usize;
+            while v < n {
+                if budget == 0 || sparse.len() > cap {
+                    dense = true;
+                    break 'climb;
                 }
-            }
-            if budget == 0 {
-                ext.iter_mut().for_each(|e| *e = 0);
-                for &(o, b) in own_ext {
-                    if let Some(e) = ext.get_mut(o as usize) {
-                        *e += b;
-                    }
-                }
-                let mut order: Vec<u32> = Vec::new();
-                let mut stack = vec![n];
-                while let Some(v) = stack.pop() {
-                    if v < n {
-                        order.push(v as u32);
-                    }
-                    let (a, b) = (first[v] as usize, first[v + 1] as usize);
-                    stack.extend(kids[a..b].iter().map(|&c| c as usize));
-                }
-                for &v in order.iter().rev() {
-                    if let Some(p) = d.idom(v as usize) {
-                        ext[p] += ext[v as usize];
-                    }
+                budget -= 1;
+                *sparse.entry(v as u32).or_insert(0) += b;
+                match d.idom(v) {
+                    Some(p) => v = p,
+                    None => break,
                 }
             }
         }
+        let ext = if dense {
+            drop(sparse);
+            let mut ext = vec![0u64; n];
+            for &(o, b) in own_ext {
+                if let Some(e) = ext.get_mut(o as usize) {
+                    *e += b;
+                }
+            }
+            let mut order: Vec<u32> = Vec::new();
+            let mut stack = vec![n];
+            while let Some(v) = stack.pop() {
+                if v < n {
+                    order.push(v as u32);
+                }
+                let (a, b) = (first[v] as usize, first[v + 1] as usize);
+                stack.extend(kids[a..b].iter().map(|&c| c as usize));
+            }
+            for &v in order.iter().rev() {
+                if let Some(p) = d.idom(v as usize) {
+                    ext[p] += ext[v as usize];
+                }
+            }
+            Ext::Dense(ext)
+        } else {
+            Ext::Sparse(sparse)
+        };
         Tree {
             d,
             first,
@@ -300,7 +315,14 @@ impl<'a> Tree<'a> {
 
     /// External bytes retained by `v`.
     pub(crate) fn ext(&self, v: usize) -> u64 {
-        self.ext.get(v).copied().unwrap_or(0)
+        match &self.ext {
+            Ext::Sparse(m) => u32::try_from(v)
+                .ok()
+                .and_then(|v| m.get(&v))
+                .copied()
+                .unwrap_or(0),
+            Ext::Dense(e) => e.get(v).copied().unwrap_or(0),
+        }
     }
 
     /// Heap and external bytes retained by `v`.
@@ -1204,6 +1226,9 @@ fn dup_key(h: &Heap, r: &crate::objects::reader::Reader, i: usize) -> Option<(u6
 
 fn group_strings(h: &Heap, idxs: &[usize]) -> FxHashMap<(u64, u32, u32), (u64, usize)> {
     let r = h.reader();
+    // The strings lie all over the heap, and each read maps the 64 KiB of the core around it
+    // (the kernel's fault-around): let the core's pages go after each chunk of strings, or a
+    // pass over a large heap's strings maps most of the core.
     idxs.par_chunks(1 << 14)
         .map(|c| {
             let mut m: FxHashMap<(u64, u32, u32), (u64, usize)> = FxHashMap::default();
@@ -1212,6 +1237,7 @@ fn group_strings(h: &Heap, idxs: &[usize]) -> FxHashMap<(u64, u32, u32), (u64, u
                     m.entry(k).or_insert((0, i)).0 += 1;
                 }
             }
+            h.p.dump().release_all();
             m
         })
         .reduce(FxHashMap::default, |mut a, b| {
