@@ -210,41 +210,46 @@ impl Local {
 /// The snapshot's string table, which grows with the heap (every string's text is a node
 /// name): each distinct string is written once, JSON-encoded, to an anonymous temporary file
 /// (readable by no one else, gone when closed) and remembered by a 128-bit keyed hash of its
-/// text, so that memory holds 24 bytes or so a string, not the text twice. Two hashes with
-/// keys drawn at random per run: a program cannot choose strings that collide.
+/// text, so that memory holds about 21 bytes a string (its hash, and its id in a table of ids
+/// whose hashes are looked up by id), not the text twice. Two hashes with keys drawn at random
+/// per run: a program cannot choose strings that collide.
 struct Strings {
-    ids: rustc_hash::FxHashMap<u128, u32>,
+    /// String ids, found by the first half of their hash.
+    ids: hashbrown::HashTable<u32>,
+    /// The hash of each id's string.
+    hashes: Vec<[u64; 2]>,
     keys: (
         std::collections::hash_map::RandomState,
         std::collections::hash_map::RandomState,
     ),
     text: io::BufWriter<std::fs::File>,
-    count: u32,
 }
 
 impl Strings {
     fn new(file: std::fs::File) -> Strings {
         Strings {
-            ids: Default::default(),
+            ids: hashbrown::HashTable::new(),
+            hashes: Vec::new(),
             keys: Default::default(),
             text: io::BufWriter::with_capacity(1 << 20, file),
-            count: 0,
         }
     }
 
     fn id(&mut self, s: &str) -> io::Result<u32> {
         use std::hash::BuildHasher;
-        let h = (self.keys.0.hash_one(s) as u128) << 64 | self.keys.1.hash_one(s) as u128;
-        if let Some(&i) = self.ids.get(&h) {
+        let k = [self.keys.0.hash_one(s), self.keys.1.hash_one(s)];
+        let hashes = &self.hashes;
+        if let Some(&i) = self.ids.find(k[0], |&i| hashes[i as usize] == k) {
             return Ok(i);
         }
-        if self.count > 0 {
+        if !self.hashes.is_empty() {
             self.text.write_all(b",\n")?;
         }
         serde_json::to_writer(&mut self.text, s).map_err(io::Error::other)?;
-        let i = self.count;
-        self.count += 1;
-        self.ids.insert(h, i);
+        let i = self.hashes.len() as u32;
+        self.hashes.push(k);
+        let hashes = &self.hashes;
+        self.ids.insert_unique(k[0], i, |&j| hashes[j as usize][0]);
         Ok(i)
     }
 
@@ -760,7 +765,7 @@ pub fn write_heapsnapshot(
     w.write_all(
         b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[",
     )?;
-    let string_count = strings.count as u64;
+    let string_count = strings.hashes.len() as u64;
     strings.copy_to(&mut w)?;
     w.write_all(b"]}\n")?;
     w.flush()?;
