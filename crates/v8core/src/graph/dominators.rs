@@ -206,7 +206,7 @@ impl Dominators {
                         }
                         // The search reads node bodies all over the heap: let the core's
                         // pages go now and then, as marking does.
-                        if vertex.len().is_multiple_of(1 << 22) {
+                        if vertex.len().is_multiple_of(1 << 20) {
                             g.release();
                         }
                     }
