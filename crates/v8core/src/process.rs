@@ -195,6 +195,19 @@ impl Sample {
         }
     }
 
+    /// Notes object `obj` of `kind` with map `map`: the first global object, and its
+    /// snapshot name (at most 4096 names).
+    fn note(&mut self, obj: u64, kind: Kind, map: u64, namer: &mut Namer) {
+        if kind == Kind::JSGlobalObject && self.global.is_none() {
+            self.global = Some(obj);
+        }
+        if kind.is_snapshot_object() && self.names.len() < 4096 {
+            if let Some(n) = namer.snapshot_name(obj, kind, map) {
+                self.names.insert(n.to_string());
+            }
+        }
+    }
+
     /// Whether the global object and the common constructor names were seen.
     fn complete(&self) -> bool {
         self.global.is_some() && self.names.contains("Object") && self.names.contains("Array")
@@ -594,7 +607,9 @@ impl Process {
     /// directly or through a function context (whose map holds its native context).
     fn native_contexts_in(&self, r: &Reader, bytes: &[u8], contexts: &mut Vec<u64>) {
         for c in bytes.chunks_exact(8) {
-            let w = u64::from_le_bytes(c.try_into().unwrap());
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            let w = u64::from_le_bytes(b);
             if contexts.len() >= 8 || !r.is_heap(w) {
                 continue;
             }
@@ -613,6 +628,25 @@ impl Process {
         }
     }
 
+    /// Each thread's live stack: from its stack pointer to the end of the data the dump holds
+    /// of the stack's mapping.
+    pub fn live_stacks(&self) -> Vec<(u64, u64)> {
+        let core = self.dump();
+        let mut out = Vec::new();
+        for t in core.threads() {
+            let sp = t.regs.sp() & !7;
+            if let Some(s) = core
+                .segments()
+                .iter()
+                .find(|s| s.vaddr.0 <= sp && sp < s.end().0)
+            {
+                out.push((sp, s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0)));
+            }
+        }
+        out.retain(|&(lo, hi)| lo < hi);
+        out
+    }
+
     /// What the native contexts the Isolate or a thread's stack points at hold: the global
     /// object (a slot of the context) and the names of the objects in the context's slots and the global object's
     /// properties (the built-in prototypes and constructors: `Object`, `Array`...). At most
@@ -622,18 +656,11 @@ impl Process {
         // The Isolate (the context it runs in), then each thread's live stack, at most 1 MiB
         // of it (JavaScript frames keep their context in a slot).
         let mut ranges: Vec<(u64, u64)> = self.isolate_extent().into_iter().collect();
-        for t in self.dump().threads() {
-            let sp = t.regs.sp() & !7;
-            if let Some(s) = self
-                .dump()
-                .segments()
-                .iter()
-                .find(|s| s.vaddr.0 <= sp && sp < s.end().0)
-            {
-                let end = s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0);
-                ranges.push((sp, end.min(sp + (1 << 20))));
-            }
-        }
+        ranges.extend(
+            self.live_stacks()
+                .into_iter()
+                .map(|(lo, hi)| (lo, hi.min(lo + (1 << 20)))),
+        );
         let mut contexts = Vec::new();
         let mut buf = Vec::new();
         for (lo, hi) in ranges.into_iter().filter(|&(lo, hi)| lo < hi) {
@@ -646,16 +673,9 @@ impl Process {
             }
         }
         let mut name = |f: &mut Sample, o: u64| {
-            let Some(map) = r.map(o) else { return };
-            let Some(kind) = r.map_type(map).map(|t| self.kinds.kind(t)) else {
-                return;
-            };
-            if kind == Kind::JSGlobalObject && f.global.is_none() {
-                f.global = Some(o);
-            }
-            if f.names.len() < 4096 {
-                if let Some(n) = namer.snapshot_name(o, kind, map) {
-                    f.names.insert(n.to_string());
+            if let Some(map) = r.map(o) {
+                if let Some(t) = r.map_type(map) {
+                    f.note(o, self.kinds.kind(t), map, namer);
                 }
             }
         };
@@ -756,13 +776,9 @@ impl Process {
                         f.bytecodes.push(obj);
                     }
                     let kind = self.kinds.kind(ty);
-                    if kind == Kind::JSGlobalObject && f.global.is_none() {
-                        f.global = Some(obj);
-                    }
-                    if kind.is_snapshot_object() && seen.insert(map) && f.names.len() < 4096 {
-                        if let Some(n) = namer.snapshot_name(obj, kind, map) {
-                            f.names.insert(n.to_string());
-                        }
+                    // A page's constructor names once per map.
+                    if kind == Kind::JSGlobalObject || seen.insert(map) {
+                        f.note(obj, kind, map, namer);
                     }
                 }
                 self.dump().release(page.base, page.size);

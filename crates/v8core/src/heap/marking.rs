@@ -151,21 +151,10 @@ impl Marking {
     }
 }
 
-/// The live stacks (from each thread's stack pointer to the end of its mapping) and the
-/// Isolate's allocation ([`Process::isolate_extent`]).
+/// The live stacks ([`Process::live_stacks`]) and the Isolate's allocation
+/// ([`Process::isolate_extent`]).
 fn primary_root_ranges(p: &Process) -> Vec<(u64, u64)> {
-    let core = p.dump();
-    let mut out = Vec::new();
-    for t in core.threads() {
-        let sp = t.regs.sp();
-        if let Some(s) = core
-            .segments()
-            .iter()
-            .find(|s| s.vaddr.0 <= sp && sp < s.end().0)
-        {
-            out.push((sp & !7, s.vaddr.0 + s.present.min(s.end().0 - s.vaddr.0)));
-        }
-    }
+    let mut out = p.live_stacks();
     out.extend(p.isolate_extent());
     out.retain(|&(lo, hi)| lo < hi);
     out
