@@ -648,9 +648,9 @@ impl Process {
     }
 
     /// What the native contexts the Isolate or a thread's stack points at hold: the global
-    /// object (a slot of the context) and the names of the objects in the context's slots and the global object's
-    /// properties (the built-in prototypes and constructors: `Object`, `Array`...). At most
-    /// 8 contexts, 4096 slots and 4096 properties each.
+    /// object (a slot of the context), and the names of the objects in the context's slots and
+    /// in the global object's properties (the built-in prototypes and constructors: `Object`,
+    /// `Array`...). At most 8 contexts, 4096 slots and 4096 properties each.
     fn native_context_sample(&self, r: &Reader, namer: &mut Namer) -> Sample {
         let mut f = Sample::default();
         // The Isolate (the context it runs in), then each thread's live stack, at most 1 MiB
