@@ -61,7 +61,7 @@ pub fn display_name(h: &Heap, i: usize) -> String {
 }
 
 /// Kinds that serve as a JS object's elements or properties store.
-fn is_store_kind(k: Kind) -> bool {
+pub(crate) fn is_store_kind(k: Kind) -> bool {
     matches!(
         k,
         Kind::FixedArray

@@ -13,13 +13,13 @@
 //! Memory: while the tree is built, six 4-byte arrays per object (DFS numbers both ways,
 //! parent, semidominator, and the path-compression forest's ancestor and label); then the
 //! retained sizes are added up into the answer's array; the answer keeps 12 bytes per object
-//! (immediate dominator, retained size). Every loop is iterative,
-//! so deep chains (linked lists) cannot overflow the stack.
+//! (immediate dominator, retained size). Every loop is iterative, so deep chains (linked
+//! lists) cannot overflow the stack.
 
+use crate::graph::describe::is_store_kind;
 use crate::graph::reverse::Graph;
 use crate::heap::index::Progress;
 use crate::heap::loaded::Heap;
-use crate::meta::kinds::Kind;
 use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
@@ -53,6 +53,12 @@ pub trait DomGraph: Sync {
     fn may_be_stale(&self, _v: usize) -> bool {
         false
     }
+}
+
+/// Whether root `r` is left out of the search: it may be stale ([`DomGraph::may_be_stale`])
+/// and references nothing still `unreached`.
+fn left_out(g: &impl DomGraph, r: usize, unreached: &dyn Fn(usize) -> bool) -> bool {
+    g.may_be_stale(r) && g.next_successor(r, &mut 0, unreached).is_none()
 }
 
 /// The dominator tree of the reachable heap.
@@ -99,14 +105,7 @@ impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F>
     /// listener array's old store made the listeners lose their dominator).
     fn may_be_stale(&self, v: usize) -> bool {
         !self.h.marking.is_primary_root(v)
-            && matches!(
-                self.h.index.kind(&self.h.p, v),
-                Kind::FixedArray
-                    | Kind::FixedDoubleArray
-                    | Kind::PropertyArray
-                    | Kind::NameDictionary
-                    | Kind::NumberDictionary
-            )
+            && is_store_kind(self.h.index.kind(&self.h.p, v))
             && self.g.strong_retainers(v).next().is_none()
     }
     fn next_successor(
@@ -178,12 +177,8 @@ impl Dominators {
             if r >= n || dfnum[r] != NONE {
                 continue;
             }
-            if g.may_be_stale(r) {
-                let mut cursor = 0u64;
-                let unreached = |t: usize| t < n && dfnum[t] == NONE;
-                if g.next_successor(r, &mut cursor, &unreached).is_none() {
-                    continue;
-                }
+            if left_out(g, r, &|t| t < n && dfnum[t] == NONE) {
+                continue;
             }
             dfnum[r] = vertex.len() as u32;
             vertex.push(r as u32);
@@ -331,11 +326,7 @@ impl Dominators {
             if r >= n || seen[r] {
                 continue;
             }
-            // The same roots left out as in `compute`.
-            if g.may_be_stale(r)
-                && g.next_successor(r, &mut 0, &|t| t < n && !seen[t])
-                    .is_none()
-            {
+            if left_out(g, r, &|t| t < n && !seen[t]) {
                 continue;
             }
             is_root[r] = true;
