@@ -596,12 +596,13 @@ impl CoreFile {
     /// page cache and are read again on the next access). Keeps the resident set of a pass over
     /// a large core small; a hint only, so errors are ignored.
     ///
-    /// The range is widened to whole windows of the kernel's fault-around (64 KiB, file
-    /// aligned): a read maps the cached pages of its window, also those before a segment's
-    /// start, which a release of the segment alone would leave (a quarter of a Node 24 heap of
-    /// one-page segments stayed resident that way).
+    /// The range is widened to whole windows of what one read maps (2 MiB, file aligned): a
+    /// fault maps the cached pages around it, also those before a segment's start, which a
+    /// release of the segment alone would leave (a quarter of a Node 24 heap of one-page
+    /// segments stayed resident that way). The kernel's fault-around maps 64 KiB, and from
+    /// Linux 6.18 a whole large folio of the page cache: up to 2 MiB, aligned to its size.
     pub fn release(&self, offset: u64, len: u64) {
-        const WINDOW: u64 = 64 << 10;
+        const WINDOW: u64 = 2 << 20;
         let end = offset.saturating_add(len).saturating_add(WINDOW - 1) / WINDOW * WINDOW;
         let end = end.min(self.map.len() as u64);
         let offset = offset / WINDOW * WINDOW;
@@ -618,6 +619,22 @@ impl CoreFile {
                 (end - offset) as usize,
             )
         };
+    }
+
+    /// Let go of every resident page of the mapping ([`CoreFile::release_all`]) when more than
+    /// `budget` bytes of this process's file-backed memory are resident, as the kernel counts
+    /// them (`/proc/self/statm`). For passes that read all over a large core: how much one read
+    /// maps is the kernel's business (64 KiB of fault-around, or a whole large folio of up to
+    /// 2 MiB from Linux 6.18), so they ask every so often instead of counting. Returns whether
+    /// it let go; false where the count cannot be read.
+    pub fn release_over(&self, budget: u64) -> bool {
+        match file_resident_bytes() {
+            Some(b) if b > budget => {
+                self.release_all();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The parts of file range `offset..offset+len` that hold data: sparse holes (never
@@ -1118,4 +1135,23 @@ pub(crate) mod tests {
         d.extend_from_slice(b"CORE\0\0\0\0");
         assert_eq!(iter_notes(&d).count(), 0);
     }
+}
+
+/// Bytes of this process's resident file-backed (and shared) memory: `/proc/self/statm`'s
+/// third field, in pages.
+fn file_resident_bytes() -> Option<u64> {
+    use std::io::Read;
+    let mut buf = [0u8; 128];
+    let n = std::fs::File::open("/proc/self/statm")
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    let pages: u64 = std::str::from_utf8(&buf[..n])
+        .ok()?
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok().filter(|&p| p > 0)?)
 }

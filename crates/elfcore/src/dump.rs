@@ -62,6 +62,11 @@ pub trait Dump: Send + Sync {
     fn release(&self, _addr: Address, _len: u64) {}
     /// A hint: nothing read so far will be read again soon.
     fn release_all(&self) {}
+    /// [`Dump::release_all`] when more than `budget` bytes of the dump are resident
+    /// ([`CoreFile::release_over`]). Returns whether it let go.
+    fn release_over(&self, _budget: u64) -> bool {
+        false
+    }
 
     /// The signal that ended the process: the signal information's, else the first thread's.
     fn signal(&self) -> Option<i32> {
@@ -178,6 +183,9 @@ impl Dump for CoreDump {
     }
     fn release_all(&self) {
         self.core.release_all()
+    }
+    fn release_over(&self, budget: u64) -> bool {
+        self.core.release_over(budget)
     }
 }
 
