@@ -1226,18 +1226,20 @@ fn dup_key(h: &Heap, r: &crate::objects::reader::Reader, i: usize) -> Option<(u6
 
 fn group_strings(h: &Heap, idxs: &[usize]) -> FxHashMap<(u64, u32, u32), (u64, usize)> {
     let r = h.reader();
-    // The strings lie all over the heap, and each read maps the 64 KiB of the core around it
-    // (the kernel's fault-around): let the core's pages go after each chunk of strings, or a
-    // pass over a large heap's strings maps most of the core.
+    // The strings lie all over the heap, and each read maps up to 2 MiB of the core around
+    // it (the kernel's fault-around, or a whole large folio): let the core's pages go when
+    // much is resident, or a pass over a large heap's strings maps most of the core.
     idxs.par_chunks(1 << 14)
         .map(|c| {
             let mut m: FxHashMap<(u64, u32, u32), (u64, usize)> = FxHashMap::default();
-            for &i in c {
+            for (n, &i) in c.iter().enumerate() {
                 if let Some(k) = dup_key(h, &r, i) {
                     m.entry(k).or_insert((0, i)).0 += 1;
                 }
+                if n % 1024 == 1023 {
+                    h.p.dump().release_over(crate::heap::RESIDENT_CORE_BYTES);
+                }
             }
-            h.p.dump().release_all();
             m
         })
         .reduce(FxHashMap::default, |mut a, b| {

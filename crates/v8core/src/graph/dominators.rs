@@ -23,6 +23,8 @@ use crate::heap::loaded::Heap;
 use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
+/// Nodes the search numbers between two [`DomGraph::release`] hints.
+const RELEASE_EVERY: usize = 2048;
 
 /// A graph whose dominator tree can be computed: nodes `0..node_count()`, a virtual root whose
 /// children are `roots()`, successors enumerated with a resumable cursor (so the depth-first
@@ -45,7 +47,8 @@ pub trait DomGraph: Sync {
     fn for_each_predecessor(&self, v: usize, f: &mut dyn FnMut(usize));
     /// The node's own size.
     fn size(&self, v: usize) -> u64;
-    /// A hint that memory read so far may be let go (a large core's pages).
+    /// A hint, given every few thousand nodes of the search: memory read so far may be let go
+    /// (a large core's pages), if much of it is resident.
     fn release(&self) {}
     /// Whether root `v` may be a stale pointer to garbage: such a root is left out when
     /// everything it references is already reached from the roots before it (it would only
@@ -138,7 +141,10 @@ impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F>
         self.h.index.sizes[v] as u64
     }
     fn release(&self) {
-        self.h.p.dump().release_all();
+        self.h
+            .p
+            .dump()
+            .release_over(crate::heap::RESIDENT_CORE_BYTES);
     }
 }
 
@@ -201,7 +207,7 @@ impl Dominators {
                         }
                         // The search reads node bodies all over the heap: let the core's
                         // pages go now and then, as marking does.
-                        if vertex.len().is_multiple_of(1 << 20) {
+                        if vertex.len().is_multiple_of(RELEASE_EVERY) {
                             g.release();
                         }
                     }

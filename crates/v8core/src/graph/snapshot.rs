@@ -541,7 +541,14 @@ impl Exporter<'_> {
         // local ids by key word, offset or address, so that each is formatted once a chunk.
         let mut known: rustc_hash::FxHashMap<(u8, u64), u32> = Default::default();
         let mut buf = Vec::new();
-        for &i in objs {
+        for (n, &i) in objs.iter().enumerate() {
+            // The objects lie all over the core: let its pages go when much is resident.
+            if n % 1024 == 1023 {
+                self.h
+                    .p
+                    .dump()
+                    .release_over(crate::heap::RESIDENT_CORE_BYTES);
+            }
             let (ty, name) = self.type_and_name(i as usize);
             c.types.push(ty);
             c.names.push(c.local.id(&name));

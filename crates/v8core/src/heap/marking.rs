@@ -190,6 +190,72 @@ fn for_each_dumped(
     }
 }
 
+/// What one pass over the heap has made resident of a mapped core, counted as the kernel maps
+/// it: a read maps the whole cached folio around it (up to 2 MiB from Linux 6.18), so each
+/// distinct 2 MiB window the pass reads counts whole. [`Resident::touch`] says when the budget
+/// is spent and the pass should let the core's pages go (`Dump::release_all`).
+pub(crate) struct Resident {
+    /// Per page range: the epoch in which it was last read.
+    stamp: Vec<u32>,
+    /// Windows (address / 2 MiB) read in this epoch.
+    windows: Vec<u64>,
+    epoch: u32,
+    last_range: usize,
+    charged: u64,
+    budget: u64,
+}
+
+impl Resident {
+    /// The span one read may map.
+    const WINDOW_LOG2: u32 = 21;
+
+    /// Counting for a pass over a heap of `ranges` page ranges that may keep `budget` bytes
+    /// of the core resident.
+    pub(crate) fn new(ranges: usize, budget: u64) -> Resident {
+        Resident {
+            stamp: vec![0; ranges],
+            windows: Vec::new(),
+            epoch: 1,
+            last_range: usize::MAX,
+            charged: 0,
+            budget: budget.max(1 << Self::WINDOW_LOG2),
+        }
+    }
+
+    /// The pass reads the object of `size` bytes at `addr`, on page range `ri`. True when the
+    /// budget is spent: the caller lets the core go, and counting starts again.
+    #[inline]
+    pub(crate) fn touch(&mut self, ri: usize, addr: u64, size: u32) -> bool {
+        if size as u64 > (1 << Self::WINDOW_LOG2) {
+            self.charged += size as u64;
+        }
+        if ri != self.last_range {
+            self.last_range = ri;
+            if let Some(s) = self.stamp.get_mut(ri) {
+                if *s != self.epoch {
+                    *s = self.epoch;
+                    let w = addr >> Self::WINDOW_LOG2;
+                    if !self.windows.contains(&w) {
+                        self.windows.push(w);
+                        self.charged += 1 << Self::WINDOW_LOG2;
+                    }
+                }
+            }
+        }
+        if self.charged < self.budget {
+            return false;
+        }
+        self.charged = 0;
+        self.windows.clear();
+        self.last_range = usize::MAX;
+        self.epoch = self.epoch.wrapping_add(1).max(1);
+        if self.epoch == 1 {
+            self.stamp.fill(0);
+        }
+        true
+    }
+}
+
 /// Work shared by the marking threads: chunks of (object, page range) pairs still to visit.
 struct MarkShare {
     pool: Mutex<Vec<Vec<(u32, u32)>>>,
@@ -203,9 +269,6 @@ struct MarkShare {
     /// Set by a waiting thread: a busy one should hand over half of its stack.
     hungry: AtomicBool,
 }
-
-/// Resident core pages a pass may touch before it lets them go (see `CoreFile::release`).
-const RELEASE_BYTES: u64 = 256 << 20;
 
 impl HeapIndex {
     /// Mark everything reachable from the conservative roots.
@@ -327,7 +390,7 @@ impl HeapIndex {
         };
         let popped = AtomicU64::new(0);
         let n = self.len() as u64;
-        let budget = RELEASE_BYTES / threads as u64;
+        let budget = crate::heap::RESIDENT_CORE_BYTES / threads as u64;
         rayon::scope(|sc| {
             for _ in 0..threads {
                 sc.spawn(|_| self.mark_worker(p, &m, &share, &popped, budget, progress));
@@ -357,7 +420,8 @@ impl HeapIndex {
         let mut local: Vec<(u32, u32)>;
         const SEEN: usize = 64;
         let mut seen = [0u64; SEEN];
-        let (mut count, mut touched, mut last_page) = (0u64, 0u64, 0u64);
+        let mut count = 0u64;
+        let mut resident = Resident::new(self.ranges.len(), budget);
         {
             let _pool = share.pool.lock().unwrap_or_else(|e| e.into_inner());
             share.active.fetch_add(1, Ordering::SeqCst);
@@ -398,15 +462,8 @@ impl HeapIndex {
                 }
                 // Marking jumps around the whole heap: every so often let the core's pages
                 // go, so the resident set stays small however large the core is.
-                let page = self.addrs[i] >> 12;
-                if page != last_page {
-                    touched += 4096;
-                    last_page = page;
-                }
-                touched += self.sizes[i] as u64;
-                if touched > budget {
+                if resident.touch(ri, self.addrs[i], self.sizes[i]) {
                     core.release_all();
-                    touched = 0;
                 }
                 // A JS object's elements and properties stores are named for that role.
                 let (e, pr) = if p.kinds.kind(self.types[i]).is_receiver() {
@@ -459,5 +516,35 @@ impl HeapIndex {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resident;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn each_distinct_window_a_pass_reads_counts_whole() {
+        // A budget of three windows: pages in two windows, read over and over, never spend it.
+        let mut r = Resident::new(8, 6 * MIB);
+        for _ in 0..100 {
+            assert!(!r.touch(0, 0x1000_0000, 64));
+            assert!(!r.touch(1, 0x1004_0000, 64)); // the same 2 MiB window as page 0
+            assert!(!r.touch(2, 0x2000_0000, 64));
+        }
+        // A third window spends it; then counting starts again.
+        assert!(r.touch(3, 0x3000_0000, 64));
+        assert!(!r.touch(0, 0x1000_0000, 64));
+        assert!(!r.touch(2, 0x2000_0000, 64));
+        assert!(r.touch(3, 0x3000_0000, 64));
+    }
+
+    #[test]
+    fn a_large_object_counts_its_size() {
+        let mut r = Resident::new(2, 16 * MIB);
+        assert!(!r.touch(0, 0x1000_0000, 8 << 20));
+        assert!(r.touch(1, 0x2000_0000, 8 << 20));
     }
 }

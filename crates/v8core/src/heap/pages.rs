@@ -173,6 +173,9 @@ fn read_header(mem: &dyn Memory, base: Address, l: &PageLayout, spaces: &[&str])
     })
 }
 
+/// How much of a segment the page scan passes before it lets the pages it read go.
+const RELEASE_EVERY: u64 = 32 << 20;
+
 /// Scan every page-aligned address of the dump's memory for V8 page headers.
 pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
     let l = &table.page;
@@ -184,6 +187,7 @@ pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
     for seg in dump.segments().iter().filter(|s| s.present > 0) {
         let end = seg.vaddr.0 + seg.present;
         let mut a = (seg.vaddr.0 + align - 1) & !(align - 1);
+        let mut released = seg.vaddr.0;
         while a + 64 <= end {
             // A header in a sparse hole of the core would be zeros: do not touch (and so
             // page in) the hole to find out.
@@ -196,11 +200,15 @@ pub fn find_pages(dump: &dyn Dump, table: &VersionTable) -> PageScan {
                 }
             }
             a += align;
+            // Each probe paged in the file around it (a fault maps up to 2 MiB of the core):
+            // let the pages go as the scan moves on, so that opening a large core does not
+            // leave most of it resident (the main heap is one segment on Node 18-22).
+            if a - released >= RELEASE_EVERY {
+                dump.release(Address(released), a - released);
+                released = a;
+            }
         }
-        // Each probe paged in the file around it (the kernel maps up to 64 KiB around a
-        // fault): let the segment's pages go, so that opening a large core does not leave a
-        // fifth of it resident.
-        dump.release(seg.vaddr, seg.present);
+        dump.release(Address(released), end.saturating_sub(released));
     }
     // The main heap owns the most pages; the read-only page (heap 0) is shared by all.
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
@@ -372,6 +380,9 @@ impl ListWalk<'_> {
             if md.is_err() && !self.present(m.wrapping_add(self.l.list_next)) {
                 r.cut = true;
             }
+            // Reading the link mapped up to 2 MiB of the core around it: let it go, or the
+            // walk of a large heap's lists leaves most of the heap resident.
+            self.dump.release(m, self.l.list_next + 8);
         }
         r
     }
