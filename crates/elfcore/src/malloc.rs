@@ -115,9 +115,8 @@ impl Malloc {
                 }
                 break;
             }
-            // What was read (the segment's first words, at least, which with the kernel's
-            // fault-around maps 64 KiB of a mapped core: on a heap of 256 KiB pages, a quarter
-            // of it) is not needed again soon.
+            // What was read (the segment's first words, at least, which map up to 2 MiB of a
+            // mapped core: on a heap of 256 KiB pages, most of it) is not needed again soon.
             dump.release(s.vaddr, s.present.min(s.memsz));
         }
         out.free_ranges.sort_unstable();

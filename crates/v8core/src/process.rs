@@ -493,9 +493,9 @@ impl Process {
                 });
             }
         }
-        // Opening read a little of every heap page (the page lists, the checks' sample); with
-        // the kernel's fault-around each such read maps up to 64 KiB of the core. Let them go:
-        // the commands read what they need again.
+        // Opening read a little of every heap page (the page lists, the checks' sample); each
+        // such read maps up to 2 MiB of the core (see `CoreFile::release`). Let them go: the
+        // commands read what they need again.
         p.dump().release_all();
         Ok(p)
     }
