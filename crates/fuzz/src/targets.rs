@@ -198,9 +198,9 @@ impl Target for Heap {
         let _ = s.partial();
         step("objects");
         let h = s.heap();
-        let first = h.index.addrs.partition_point(|&a| a < lo.0);
-        let end = h.index.addrs.partition_point(|&a| a < lo.0 + len as u64);
-        let on_page: Vec<u64> = h.index.addrs[first..end].to_vec();
+        let first = h.index.first_from(lo.0);
+        let end = h.index.first_from(lo.0 + len as u64);
+        let on_page: Vec<u64> = (first..end).map(|i| h.index.addr(i)).collect();
         for k in 0..on_page.len().min(48) {
             let a = on_page[r.rng.usize(..on_page.len())] | 1;
             step(&format!("inspect {a:#x}"));

@@ -393,11 +393,7 @@ fn allocation_area(h: &Heap, off: Option<u64>) -> Option<(u64, u64, u64)> {
 
 /// Bytes of walked objects starting in `[a, b)`.
 fn walked_in(h: &Heap, a: u64, b: u64) -> u64 {
-    let addrs = &h.index.addrs;
-    let (i, j) = (
-        addrs.partition_point(|&x| x < a),
-        addrs.partition_point(|&x| x < b),
-    );
+    let (i, j) = (h.index.first_from(a), h.index.first_from(b));
     h.index.sizes[i..j].iter().map(|&s| s as u64).sum()
 }
 
@@ -422,7 +418,7 @@ fn young_used(h: &Heap) -> u64 {
         for i in r.lo..r.hi {
             run += h.index.sizes[i] as u64;
             let counted = if on_top_page {
-                top.is_some_and(|t| h.index.addrs[i] < t)
+                top.is_some_and(|t| h.index.addr(i) < t)
             } else {
                 h.marking.is_marked(i)
             };

@@ -76,7 +76,7 @@ impl<'h> Edges<'h> {
     /// Byte offsets of the slots of object `holder` that point at object `target`.
     pub fn slots_to(&self, holder: usize, target: usize) -> Vec<u64> {
         let idx = &self.h.index;
-        let start = idx.addrs[holder];
+        let start = idx.addr(holder);
         let mut out = Vec::new();
         idx.for_each_slot(&self.h.p, holder, |a, w| {
             if idx.target(w) == Some(target) {

@@ -134,12 +134,8 @@ impl Graph {
         let edge_target = Self::edge_filter(p, idx);
         // Releases the core pages of objects lo..hi once a pass has read them.
         let release = |lo: usize, hi: usize| {
-            if let (Some(&a), Some(&z), Some(&zs)) = (
-                idx.addrs.get(lo),
-                idx.addrs.get(hi - 1),
-                idx.sizes.get(hi - 1),
-            ) {
-                p.dump().release(elfcore::Address(a), z + zs as u64 - a);
+            if let Some((a, len)) = idx.span(lo, hi) {
+                p.dump().release(elfcore::Address(a), len);
             }
         };
         let total = n as u64;
@@ -152,7 +148,7 @@ impl Graph {
                 if !marking.is_marked(i) {
                     continue;
                 }
-                let start = idx.addrs[i];
+                let start = idx.addr(i);
                 idx.for_each_slot(p, i, |a, w| {
                     if let Some(t) = edge_target(a - start, w) {
                         counts[t].fetch_add(1, Ordering::Relaxed);
@@ -178,7 +174,7 @@ impl Graph {
                 if !marking.is_marked(i) {
                     continue;
                 }
-                let start = idx.addrs[i];
+                let start = idx.addr(i);
                 let t_i = idx.types[i];
                 idx.for_each_slot(p, i, |a, w| {
                     if let Some(t) = edge_target(a - start, w) {

@@ -479,7 +479,7 @@ impl<'h> Exporter<'h> {
                 covered = (covered.0.min(off), off + 8);
             }
         }
-        let start = h.index.addrs[i];
+        let start = h.index.addr(i);
         let data = f.fixed_array_data;
         let array_like = matches!(
             kind,

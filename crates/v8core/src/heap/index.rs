@@ -33,6 +33,8 @@ pub(crate) enum Stray {
 pub struct PageRange {
     /// Index into `Process::pages.pages`.
     pub page: usize,
+    /// The page's start: its objects' addresses are kept as offsets from it.
+    pub base: u64,
     /// First object index.
     pub lo: usize,
     /// One past the last object index.
@@ -46,13 +48,14 @@ const fn start_words(page_size_log2: u32) -> usize {
 
 /// Every object of the heap (free space and fillers excluded), sorted by address.
 ///
-/// Per object it keeps 14 bytes (address, size, instance type); the map is the object's first
-/// word and is read from memory when needed. Each walked page also has a bitmap of its object
-/// starts with running counts, so that turning a pointer into an object index (what marking
-/// and every graph question do for each word they look at) is a hash lookup and a popcount.
+/// Per object it keeps 10 bytes (offset in its page, size, instance type); the map is the
+/// object's first word and is read from memory when needed. Each walked page also has a bitmap
+/// of its object starts with running counts, so that turning a pointer into an object index
+/// (what marking and every graph question do for each word they look at) is a hash lookup and
+/// a popcount; a table of the range every 256th object is in turns an index into its page.
 pub struct HeapIndex {
-    /// Untagged start addresses, ascending.
-    pub addrs: Vec<u64>,
+    /// Each object's start as an offset from its page range's `base`, ascending per range.
+    offs: Vec<u32>,
     /// Size in bytes of each object.
     pub sizes: Vec<u32>,
     /// Instance type of each object.
@@ -64,6 +67,8 @@ pub struct HeapIndex {
     /// Stretches the walk could not parse.
     pub gaps: Vec<Gap>,
     by_base: FxHashMap<u64, u32>,
+    /// Per block of `1 << BLOCK_LOG2` objects: the range its first object is in.
+    block_range: Vec<u32>,
     /// `start_words` words per range: bit k set if an object starts at `base + 8k`.
     starts: Vec<u64>,
     /// Per word of `starts`: objects starting before it within its page.
@@ -71,10 +76,13 @@ pub struct HeapIndex {
     page_log2: u32,
 }
 
+/// Objects per entry of [`HeapIndex::block_range`].
+const BLOCK_LOG2: u32 = 8;
+
 /// One walked page: its objects as the index stores them.
 #[derive(Default)]
 struct PageObjects {
-    addrs: Vec<u64>,
+    offs: Vec<u32>,
     sizes: Vec<u32>,
     types: Vec<u16>,
     totals: WalkTotals,
@@ -101,13 +109,14 @@ impl HeapIndex {
         let total = pages.len() as u64;
         let page_log2 = p.table.page.page_size_log2;
         let mut idx = HeapIndex {
-            addrs: Vec::new(),
+            offs: Vec::new(),
             sizes: Vec::new(),
             types: Vec::new(),
             ranges: Vec::with_capacity(pages.len()),
             per_space: BTreeMap::new(),
             gaps: Vec::new(),
             by_base: FxHashMap::default(),
+            block_range: Vec::new(),
             starts: Vec::new(),
             ranks: Vec::new(),
             page_log2,
@@ -127,8 +136,11 @@ impl HeapIndex {
                     .and_then(|mut v| v.pop())
                     .unwrap_or_else(|| Walker::new(p));
                 let (totals, gaps) = w.walk_page(page, |o| {
-                    if !free.contains(&o.instance_type) {
-                        r.addrs.push(o.addr.0);
+                    // An offset of 4 GiB or more is no V8 page's (the largest object is
+                    // below 1 GiB): the walk went astray in damaged memory.
+                    let off = u32::try_from(o.addr.0.wrapping_sub(page.base.0));
+                    if let (false, Ok(off)) = (free.contains(&o.instance_type), off) {
+                        r.offs.push(off);
                         r.sizes.push(o.size.min(u32::MAX as u64) as u32);
                         r.types.push(o.instance_type);
                     }
@@ -156,26 +168,84 @@ impl HeapIndex {
                     .or_default()
                     .add(&w.totals);
                 idx.gaps.extend(w.gaps);
-                let lo = idx.addrs.len();
-                idx.addrs.extend_from_slice(&w.addrs);
+                let lo = idx.offs.len();
+                idx.offs.extend_from_slice(&w.offs);
                 idx.sizes.extend_from_slice(&w.sizes);
                 idx.types.extend_from_slice(&w.types);
                 if !w.from_space {
                     idx.by_base.insert(page.base.0, idx.ranges.len() as u32);
                     idx.ranges.push(PageRange {
                         page: i,
+                        base: page.base.0,
                         lo,
-                        hi: idx.addrs.len(),
+                        hi: idx.offs.len(),
                     });
                 }
             }
         }
         idx.gaps.sort_by_key(|g| g.start);
-        idx.addrs.shrink_to_fit();
+        idx.offs.shrink_to_fit();
         idx.sizes.shrink_to_fit();
         idx.types.shrink_to_fit();
+        idx.build_blocks();
         idx.build_starts(p);
         idx
+    }
+
+    /// [`HeapIndex::block_range`]: every object is in exactly one range (from-space pages,
+    /// which have no range, hold no indexed objects), and the ranges follow object order.
+    fn build_blocks(&mut self) {
+        let blocks = self.offs.len().div_ceil(1 << BLOCK_LOG2);
+        let mut out = Vec::with_capacity(blocks);
+        let mut r = 0usize;
+        for b in 0..blocks {
+            let i = b << BLOCK_LOG2;
+            while r + 1 < self.ranges.len() && self.ranges[r].hi <= i {
+                r += 1;
+            }
+            out.push(r as u32);
+        }
+        self.block_range = out;
+    }
+
+    /// The page range object `i` is in.
+    #[inline]
+    pub fn range_of(&self, i: usize) -> usize {
+        let mut r = self.block_range.get(i >> BLOCK_LOG2).copied().unwrap_or(0) as usize;
+        while r + 1 < self.ranges.len() && self.ranges[r].hi <= i {
+            r += 1;
+        }
+        r
+    }
+
+    /// Untagged start address of object `i`.
+    #[inline]
+    pub fn addr(&self, i: usize) -> u64 {
+        self.addr_in(self.range_of(i), i)
+    }
+
+    /// [`HeapIndex::addr`] of object `i`, known to be in page range `ri`.
+    #[inline]
+    pub(crate) fn addr_in(&self, ri: usize, i: usize) -> u64 {
+        self.ranges[ri].base + self.offs[i] as u64
+    }
+
+    /// The first object starting at or after `addr`.
+    pub fn first_from(&self, addr: u64) -> usize {
+        let r = self.ranges.partition_point(|r| r.base <= addr);
+        let Some(rg) = r.checked_sub(1).map(|r| &self.ranges[r]) else {
+            return 0;
+        };
+        let off = addr - rg.base;
+        rg.lo + self.offs[rg.lo..rg.hi].partition_point(|&o| (o as u64) < off)
+    }
+
+    /// Bytes from the start of object `lo` to the end of object `hi - 1` (the span a pass over
+    /// them has read), as (start, length); `None` for an empty span.
+    pub(crate) fn span(&self, lo: usize, hi: usize) -> Option<(u64, u64)> {
+        let last = hi.checked_sub(1).filter(|&l| l >= lo && l < self.len())?;
+        let (a, z) = (self.addr(lo), self.addr(last));
+        Some((a, (z + self.sizes[last] as u64).saturating_sub(a)))
     }
 
     /// The object-start bitmaps and their running counts, one block per range.
@@ -184,17 +254,17 @@ impl HeapIndex {
         let mut starts = vec![0u64; words * self.ranges.len()];
         let mut ranks = vec![0u32; words * self.ranges.len()];
         let pages = &p.pages.pages;
-        let (addrs, ranges) = (&self.addrs, &self.ranges);
+        let (offs, ranges) = (&self.offs, &self.ranges);
         starts
             .par_chunks_mut(words)
             .zip(ranks.par_chunks_mut(words))
             .zip(ranges.par_iter())
             .for_each(|((bits, rank), r)| {
-                let Some(page) = pages.get(r.page) else {
+                if pages.get(r.page).is_none() {
                     return;
-                };
-                for &a in &addrs[r.lo..r.hi] {
-                    let k = (a.wrapping_sub(page.base.0) / 8) as usize;
+                }
+                for &o in &offs[r.lo..r.hi] {
+                    let k = (o / 8) as usize;
                     if k < words * 64 {
                         bits[k / 64] |= 1 << (k % 64);
                     }
@@ -218,12 +288,12 @@ impl HeapIndex {
 
     /// Number of objects.
     pub fn len(&self) -> usize {
-        self.addrs.len()
+        self.offs.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.addrs.is_empty()
+        self.offs.is_empty()
     }
 
     /// The index of the object starting at `addr` (untagged).
@@ -245,8 +315,9 @@ impl HeapIndex {
         }
         if k >= words * 64 {
             // Beyond the bitmap (large-object pages larger than a page size): search.
-            let s = &self.addrs[r.lo..r.hi];
-            return s.binary_search(&addr).ok().map(|i| (r.lo + i, ri));
+            let off = u32::try_from(addr - base).ok()?;
+            let s = &self.offs[r.lo..r.hi];
+            return s.binary_search(&off).ok().map(|i| (r.lo + i, ri));
         }
         let w = self.starts[ri * words + k / 64];
         let bit = 1u64 << (k % 64);
@@ -294,8 +365,9 @@ impl HeapIndex {
 
     /// The index of the object containing `addr`.
     pub fn containing(&self, addr: u64) -> Option<usize> {
-        let i = self.addrs.partition_point(|&a| a <= addr).checked_sub(1)?;
-        (addr < self.addrs[i] + self.sizes[i] as u64).then_some(i)
+        let i = self.first_from(addr.checked_add(1)?).checked_sub(1)?;
+        let start = self.addr(i);
+        (start <= addr && addr < start + self.sizes[i] as u64).then_some(i)
     }
 
     /// The index of the object a tagged word points at (strong or weak), if it is an object start.
@@ -326,7 +398,7 @@ impl HeapIndex {
 
     /// Tagged pointer of object `i`.
     pub fn tagged(&self, i: usize) -> u64 {
-        self.addrs[i] + 1
+        self.addr(i) + 1
     }
 
     /// Whether page range `ri` is a read-only space page (immortal objects: undefined, null,
@@ -340,29 +412,24 @@ impl HeapIndex {
 
     /// The page of object `i`.
     pub fn page_of<'a>(&self, p: &'a Process, i: usize) -> Option<&'a Page> {
-        let base = self.addrs[i] >> self.page_log2 << self.page_log2;
-        let r = &self.ranges[*self.by_base.get(&base)? as usize];
-        p.pages.pages.get(r.page)
+        let r = self.ranges.get(self.range_of(i))?;
+        (r.lo <= i && i < r.hi).then(|| p.pages.pages.get(r.page))?
     }
 
     /// The map (tagged) of object `i`, read from memory.
     pub fn map(&self, p: &Process, i: usize) -> u64 {
-        p.memory().read_u64(Address(self.addrs[i])).unwrap_or(0)
+        p.memory().read_u64(Address(self.addr(i))).unwrap_or(0)
     }
 
     /// The maps of objects `lo..hi` (address order), read page by page from the core.
     pub fn maps_of(&self, p: &Process, lo: usize, hi: usize, mut f: impl FnMut(usize, u64)) {
         let mut i = lo;
         while i < hi {
-            let Some((_, ri)) = self.find_in(self.addrs[i]) else {
-                f(i, self.map(p, i));
-                i += 1;
-                continue;
-            };
+            let ri = self.range_of(i);
             let end = self.ranges[ri].hi.min(hi);
             for k in i..end {
                 let w = self
-                    .page_bytes(p, ri, self.addrs[k], 8)
+                    .page_bytes(p, ri, self.addr_in(ri, k), 8)
                     .map(|b| {
                         let mut w = [0u8; 8];
                         w.copy_from_slice(b);
@@ -378,8 +445,7 @@ impl HeapIndex {
     /// Calls `f(word_address, word)` for every word of the body of object `i` that may hold a
     /// pointer.
     pub fn for_each_slot(&self, p: &Process, i: usize, f: impl FnMut(u64, u64)) {
-        let ri = self.find_in(self.addrs[i]).map_or(usize::MAX, |(_, r)| r);
-        self.for_each_slot_in(p, ri, i, f);
+        self.for_each_slot_in(p, self.range_of(i), i, f);
     }
 
     /// Calls `f(byte_offset, word)` for the pointer-holding words of object `i` from byte
@@ -391,7 +457,8 @@ impl HeapIndex {
         from: u64,
         mut f: impl FnMut(u64, u64) -> bool,
     ) {
-        let start = self.addrs[i];
+        let ri = self.range_of(i);
+        let start = self.addr_in(ri, i);
         let size = self.sizes[i] as u64;
         let end = match p.kinds.body(self.types[i]) {
             Body::Tagged => size,
@@ -400,7 +467,6 @@ impl HeapIndex {
         if from >= end {
             return;
         }
-        let ri = self.find_in(start).map_or(usize::MAX, |(_, r)| r);
         let bytes = self
             .page_bytes(p, ri, start + from, end - from)
             .or_else(|| {
@@ -439,7 +505,7 @@ impl HeapIndex {
         i: usize,
         mut f: impl FnMut(u64, u64),
     ) -> u64 {
-        let start = self.addrs[i];
+        let start = self.addr_in(ri, i);
         let size = self.sizes[i] as u64;
         let end = match p.kinds.body(self.types[i]) {
             Body::Tagged => size,

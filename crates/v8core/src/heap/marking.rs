@@ -462,12 +462,13 @@ impl HeapIndex {
                 }
                 // Marking jumps around the whole heap: every so often let the core's pages
                 // go, so the resident set stays small however large the core is.
-                if resident.touch(ri, self.addrs[i], self.sizes[i]) {
+                let addr = self.addr_in(ri, i);
+                if resident.touch(ri, addr, self.sizes[i]) {
                     core.release_all();
                 }
                 // A JS object's elements and properties stores are named for that role.
                 let (e, pr) = if p.kinds.kind(self.types[i]).is_receiver() {
-                    (self.addrs[i] + elements_off, self.addrs[i] + properties_off)
+                    (addr + elements_off, addr + properties_off)
                 } else {
                     (0, 0)
                 };
@@ -497,7 +498,7 @@ impl HeapIndex {
                             .and_then(|r| p.pages.pages.get(r.page))
                             .is_some_and(|pg| pg.space == "new_space");
                         if !young {
-                            m.strays.note(s, self.addrs[i], w);
+                            m.strays.note(s, addr, w);
                         }
                     }
                 });
@@ -505,7 +506,7 @@ impl HeapIndex {
                     m.strays.unread_objects.fetch_add(1, Ordering::Relaxed);
                     m.strays.unread_words.fetch_add(unread, Ordering::Relaxed);
                     if let Ok(mut e) = m.strays.unread_example.lock() {
-                        e.get_or_insert(self.addrs[i] + 1);
+                        e.get_or_insert(addr + 1);
                     }
                 }
                 if local.len() > 64 && share.hungry.load(Ordering::Relaxed) {

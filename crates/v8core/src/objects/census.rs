@@ -140,12 +140,8 @@ pub fn name_all(p: &Process, idx: &HeapIndex, progress: crate::heap::index::Prog
                 };
             }
             // These objects have been read: their core pages need not stay resident.
-            if let (Some(&a), Some(&z), Some(&zs)) = (
-                idx.addrs.get(lo),
-                idx.addrs.get(hi - 1),
-                idx.sizes.get(hi - 1),
-            ) {
-                p.dump().release(Address(a), z + zs as u64 - a);
+            if let Some((a, len)) = idx.span(lo, hi) {
+                p.dump().release(Address(a), len);
             }
             let d = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             progress("naming objects", d + chunk.len() as u64, total);
