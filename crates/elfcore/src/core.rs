@@ -149,6 +149,9 @@ pub struct CoreFile {
     data_ranges: Vec<(u64, u64)>,
     /// The compression of the file on disk, when it was unpacked.
     compression: Option<crate::unpack::Compression>,
+    /// File-backed bytes of the process resident just after [`CoreFile::release_over`] last
+    /// let go: what is not this core's (the executables' pages), which its budget is above.
+    resident_floor: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for CoreFile {
@@ -479,6 +482,7 @@ impl CoreFile {
             siginfo: None,
             process: None,
             truncation,
+            resident_floor: Default::default(),
         };
         for (offset, size) in note_ranges {
             let end = offset.saturating_add(size);
@@ -623,14 +627,21 @@ impl CoreFile {
 
     /// Let go of every resident page of the mapping ([`CoreFile::release_all`]) when more than
     /// `budget` bytes of this process's file-backed memory are resident, as the kernel counts
-    /// them (`/proc/self/statm`). For passes that read all over a large core: how much one read
-    /// maps is the kernel's business (64 KiB of fault-around, or a whole large folio of up to
-    /// 2 MiB from Linux 6.18), so they ask every so often instead of counting. Returns whether
-    /// it let go; false where the count cannot be read.
+    /// them (`/proc/self/statm`), beyond what stayed resident after the last time it let go
+    /// (the executables' pages, which a release of the core does not touch). For passes that
+    /// read all over a large core: how much one read maps is the kernel's business (64 KiB of
+    /// fault-around, or a whole large folio of up to 2 MiB from Linux 6.18), so they ask every
+    /// so often instead of counting. Returns whether it let go; false where the count cannot
+    /// be read.
     pub fn release_over(&self, budget: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let floor = self.resident_floor.load(Relaxed);
         match file_resident_bytes() {
-            Some(b) if b > budget => {
+            Some(b) if b > floor.saturating_add(budget) => {
                 self.release_all();
+                if let Some(after) = file_resident_bytes() {
+                    self.resident_floor.store(after, Relaxed);
+                }
                 true
             }
             _ => false,
@@ -1124,6 +1135,32 @@ pub(crate) mod tests {
             CoreFile::open(f.path()),
             Err(Error::UnsupportedElf { .. })
         ));
+    }
+
+    #[test]
+    fn release_over_lets_go_of_what_a_pass_mapped_beyond_the_budget() {
+        const LEN: usize = 16 << 20;
+        let img = build_core(
+            &[(b"CORE", elf::NT_PRSTATUS, prstatus(101, 6, 0x401000))],
+            &[(0x10_0000, LEN as u64, vec![7u8; LEN], 6)],
+        );
+        let f = write(&img);
+        let core = CoreFile::open(f.path()).unwrap();
+        // Nothing of the core is resident: far below any budget.
+        core.release_all();
+        assert!(!core.release_over(u64::MAX / 2));
+        let before = file_resident_bytes().unwrap();
+        let sum: u64 = core.data().iter().step_by(4096).map(|&b| b as u64).sum();
+        assert!(sum >= 7 * (LEN as u64 / 4096));
+        let mapped = file_resident_bytes().unwrap();
+        assert!(mapped >= before + LEN as u64 / 2, "{before} -> {mapped}");
+        // More than the budget resident: it lets go, and what stays is far below what was
+        // mapped.
+        assert!(core.release_over(1 << 20));
+        let after = file_resident_bytes().unwrap();
+        assert!(after + LEN as u64 / 2 <= mapped, "{mapped} -> {after}");
+        // What stayed (not the core's) is the floor: the next call does not let go again.
+        assert!(!core.release_over(8 << 20));
     }
 
     #[test]
