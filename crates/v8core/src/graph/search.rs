@@ -34,7 +34,7 @@ pub fn objects_with_property(h: &Heap, name: &str) -> Vec<(usize, u64)> {
                     }
                 }
                 let mut hit = None;
-                r.for_each_own_property(obj, |prop| {
+                r.for_each_own_property_raw(obj, |prop| {
                     if prop.key_word != 0 && r.string_eq(prop.key_word, name) {
                         hit = Some(prop.value);
                         return false;

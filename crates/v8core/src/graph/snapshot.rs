@@ -188,22 +188,46 @@ enum Name {
 }
 
 /// A chunk's own string table: chunks of objects are named in parallel, then their tables are
-/// merged in order into the snapshot's.
-#[derive(Default)]
-struct Local {
-    list: Vec<String>,
+/// merged in order into the snapshot's. Each string's hash for the snapshot's table
+/// ([`Keys`]) is taken here, in parallel, so that the merge only looks it up.
+struct Local<'k> {
+    list: Vec<(String, [u64; 2])>,
     ids: rustc_hash::FxHashMap<String, u32>,
+    keys: &'k Keys,
 }
 
-impl Local {
+impl<'k> Local<'k> {
+    fn new(keys: &'k Keys) -> Local<'k> {
+        Local {
+            list: Vec::new(),
+            ids: Default::default(),
+            keys,
+        }
+    }
+
     fn id(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.ids.get(s) {
             return i;
         }
         let i = self.list.len() as u32;
-        self.list.push(s.to_string());
+        self.list.push((s.to_string(), self.keys.hash(s)));
         self.ids.insert(s.to_string(), i);
         i
+    }
+}
+
+/// The two keyed hashes the string table knows a string by, with keys drawn at random per
+/// run: a program cannot choose strings that collide.
+#[derive(Default)]
+struct Keys(
+    std::collections::hash_map::RandomState,
+    std::collections::hash_map::RandomState,
+);
+
+impl Keys {
+    fn hash(&self, s: &str) -> [u64; 2] {
+        use std::hash::BuildHasher;
+        [self.0.hash_one(s), self.1.hash_one(s)]
     }
 }
 
@@ -218,10 +242,8 @@ struct Strings {
     ids: hashbrown::HashTable<u32>,
     /// The hash of each id's string.
     hashes: Vec<[u64; 2]>,
-    keys: (
-        std::collections::hash_map::RandomState,
-        std::collections::hash_map::RandomState,
-    ),
+    /// Shared with the chunks, which hash their strings with them.
+    keys: std::sync::Arc<Keys>,
     text: io::BufWriter<std::fs::File>,
 }
 
@@ -236,8 +258,12 @@ impl Strings {
     }
 
     fn id(&mut self, s: &str) -> io::Result<u32> {
-        use std::hash::BuildHasher;
-        let k = [self.keys.0.hash_one(s), self.keys.1.hash_one(s)];
+        let k = self.keys.hash(s);
+        self.id_hashed(s, k)
+    }
+
+    /// [`Strings::id`] of `s`, whose hash `k` was taken with this table's [`Keys`].
+    fn id_hashed(&mut self, s: &str, k: [u64; 2]) -> io::Result<u32> {
         let hashes = &self.hashes;
         if let Some(&i) = self.ids.find(k[0], |&i| hashes[i as usize] == k) {
             return Ok(i);
@@ -422,7 +448,7 @@ impl<'h> Exporter<'h> {
         // Byte offsets covered by named edges: not repeated as internal ones.
         let mut covered = (0u64, 0u64);
         if kind.is_receiver() {
-            r.for_each_own_property(obj, |p| {
+            r.for_each_own_property_raw(obj, |p| {
                 if let Some(n) = node(p.value) {
                     out.push((E_PROPERTY, Name::Key(p.key_word), n));
                 }
@@ -535,8 +561,14 @@ impl Exporter<'_> {
     /// Objects `objs` (node order): each one's node type, local name id and edge count, and
     /// the edges as (type, local name id or element index, target node), with the chunk's
     /// string table.
-    fn chunk(&self, objs: &[u32]) -> Chunk {
-        let mut c = Chunk::default();
+    fn chunk<'k>(&self, objs: &[u32], keys: &'k Keys) -> Chunk<'k> {
+        let mut c = Chunk {
+            types: Vec::new(),
+            names: Vec::new(),
+            counts: Vec::new(),
+            edges: Vec::new(),
+            local: Local::new(keys),
+        };
         // Property keys, field offsets and fixed names recur on almost every object: their
         // local ids by key word, offset or address, so that each is formatted once a chunk.
         let mut known: rustc_hash::FxHashMap<(u8, u64), u32> = Default::default();
@@ -584,13 +616,12 @@ impl Exporter<'_> {
 
 /// One chunk of objects: node types, name ids and edge counts; the edges as (type, name id
 /// or element index, target node number); the names' local table.
-#[derive(Default)]
-struct Chunk {
+struct Chunk<'k> {
     types: Vec<u8>,
     names: Vec<u32>,
     counts: Vec<u32>,
     edges: Vec<(u8, u32, u32)>,
-    local: Local,
+    local: Local<'k>,
 }
 
 /// Bytes of an edge in the temporary file: type, name id or index, target node number.
@@ -613,6 +644,72 @@ const CHUNK: usize = 1 << 13;
 /// Chunks formatted per batch (bounds the memory held between computing and writing).
 const BATCH: usize = 64;
 
+/// Where [`write_batch`] writes: the node lines and the edge records' temporary files.
+type BatchOut<'a> = (
+    &'a mut io::BufWriter<std::fs::File>,
+    &'a mut io::BufWriter<std::fs::File>,
+);
+
+/// Batch `b` (chunks `batch`, read into `parts`) into the snapshot: its names into the
+/// string table in order (its ids follow the order names are first met), then its node lines
+/// and edge records, made in parallel and written in order. Adds its nodes and edges to
+/// `counts` (nodes done, edges in all).
+fn write_batch(
+    h: &Heap,
+    b: usize,
+    batch: &[&[u32]],
+    mut parts: Vec<Chunk>,
+    strings: &mut Strings,
+    (node_text, edge_bin): BatchOut,
+    (done, edge_total): (&mut u64, &mut u64),
+) -> io::Result<()> {
+    for c in parts.iter_mut() {
+        let map = c
+            .local
+            .list
+            .iter()
+            .map(|(s, k)| strings.id_hashed(s, *k))
+            .collect::<io::Result<Vec<u32>>>()?;
+        for k in c.names.iter_mut() {
+            *k = map[*k as usize];
+        }
+        for e in c.edges.iter_mut().filter(|e| e.0 != E_ELEMENT) {
+            e.1 = map[e.1 as usize];
+        }
+        *done += c.types.len() as u64;
+        *edge_total += c.edges.len() as u64;
+    }
+    let out: Vec<(Vec<u8>, Vec<u8>)> = parts
+        .par_iter()
+        .zip(batch.par_iter())
+        .enumerate()
+        .map(|(j, (c, objs))| {
+            let from = (b * BATCH + j) * CHUNK;
+            let mut lines = Vec::with_capacity(objs.len() * 24);
+            for (x, &i) in objs.iter().enumerate() {
+                let k = (from + x) as u64;
+                let size = h.index.sizes[i as usize] as u64;
+                let (t, n, e) = (c.types[x] as u64, c.names[x] as u64, c.counts[x] as u64);
+                push_line(&mut lines, &[t, n, 5 + 2 * k, size, e, 0, 0]);
+            }
+            let mut records = Vec::with_capacity(c.edges.len() * EDGE_RECORD);
+            for &(ty, name, to) in &c.edges {
+                records.push(ty);
+                records.extend_from_slice(&name.to_le_bytes());
+                records.extend_from_slice(&to.to_le_bytes());
+            }
+            (lines, records)
+        })
+        .collect();
+    for (lines, records) in out {
+        node_text.write_all(&lines)?;
+        edge_bin.write_all(&records)?;
+    }
+    // The batch's objects were read all over the core: let its pages go.
+    h.p.dump().release_all();
+    Ok(())
+}
+
 /// Write the reachable heap of `h` to `w` as a `.heapsnapshot`.
 pub fn write_heapsnapshot(
     h: &Heap,
@@ -633,57 +730,36 @@ pub fn write_heapsnapshot(
     let total = ex.objects.len() as u64;
     let mut edge_total = 1 + ex.globals.len() as u64 + ex.roots.len() as u64;
     let chunks: Vec<&[u32]> = ex.objects.chunks(CHUNK).collect();
+    let batches: Vec<&[&[u32]]> = chunks.chunks(BATCH).collect();
     let mut done = 0u64;
-    for (b, batch) in chunks.chunks(BATCH).enumerate() {
-        let mut parts: Vec<Chunk> = batch.par_iter().map(|objs| ex.chunk(objs)).collect();
-        // Names into the snapshot's table in order (its ids follow the order names are first
-        // met), then the node lines and edge records made in parallel, written in order.
-        for c in parts.iter_mut() {
-            let map = c
-                .local
-                .list
-                .iter()
-                .map(|s| strings.id(s))
-                .collect::<io::Result<Vec<u32>>>()?;
-            for k in c.names.iter_mut() {
-                *k = map[*k as usize];
-            }
-            for e in c.edges.iter_mut().filter(|e| e.0 != E_ELEMENT) {
-                e.1 = map[e.1 as usize];
-            }
-            done += c.types.len() as u64;
-            edge_total += c.edges.len() as u64;
-        }
-        let out: Vec<(Vec<u8>, Vec<u8>)> = parts
-            .par_iter()
-            .zip(batch.par_iter())
-            .enumerate()
-            .map(|(j, (c, objs))| {
-                let from = (b * BATCH + j) * CHUNK;
-                let mut lines = Vec::with_capacity(objs.len() * 24);
-                for (x, &i) in objs.iter().enumerate() {
-                    let k = (from + x) as u64;
-                    let size = h.index.sizes[i as usize] as u64;
-                    let (t, n, e) = (c.types[x] as u64, c.names[x] as u64, c.counts[x] as u64);
-                    push_line(&mut lines, &[t, n, 5 + 2 * k, size, e, 0, 0]);
-                }
-                let mut records = Vec::with_capacity(c.edges.len() * EDGE_RECORD);
-                for &(ty, name, to) in &c.edges {
-                    records.push(ty);
-                    records.extend_from_slice(&name.to_le_bytes());
-                    records.extend_from_slice(&to.to_le_bytes());
-                }
-                (lines, records)
-            })
-            .collect();
-        for (lines, records) in out {
-            node_text.write_all(&lines)?;
-            edge_bin.write_all(&records)?;
-        }
-        // The batch's objects were read all over the core: let its pages go.
-        h.p.dump().release_all();
+    // Batch b + 1 is read while batch b is merged and written: the merge runs on one thread,
+    // and the reading takes whatever the pool has left.
+    let keys = strings.keys.clone();
+    let mut pending: Option<(usize, Vec<Chunk>)> = None;
+    for next in 0..=batches.len() {
+        let read = || -> Option<Vec<Chunk>> {
+            let batch = batches.get(next)?;
+            Some(batch.par_iter().map(|objs| ex.chunk(objs, &keys)).collect())
+        };
+        let (read, written) = match pending.take() {
+            None => (read(), Ok(())),
+            Some((b, parts)) => rayon::join(read, || {
+                write_batch(
+                    h,
+                    b,
+                    batches[b],
+                    parts,
+                    &mut strings,
+                    (&mut node_text, &mut edge_bin),
+                    (&mut done, &mut edge_total),
+                )
+            }),
+        };
+        written?;
         progress("snapshot: reading objects", done, total);
+        pending = read.map(|parts| (next, parts));
     }
+
     let node_count = ex.objects.len() as u64 + 2 + ex.stores.len() as u64;
     let q = |s: &[&str]| {
         s.iter()

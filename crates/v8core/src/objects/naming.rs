@@ -134,7 +134,7 @@ impl<'p> Namer<'p> {
                 let mut tag = None;
                 let mut ctor = None;
                 let mut keys = Vec::new();
-                r.for_each_own_property(cur, |p| {
+                r.for_each_own_property_raw(cur, |p| {
                     keys.push((p.key_word, p.value, p.accessor));
                     true
                 });

@@ -110,6 +110,23 @@ pub struct Property {
     pub order: u64,
 }
 
+/// An own named property as [`Reader::for_each_own_property_raw`] gives it: the key as its
+/// word only, for callers that need no text (the key's text is a string read and an
+/// allocation per property).
+#[derive(Debug, Clone, Copy)]
+pub struct RawProperty {
+    /// The key word (tagged).
+    pub key_word: u64,
+    /// The value (tagged word). For accessors, the AccessorPair.
+    pub value: u64,
+    /// Accessor rather than data.
+    pub accessor: bool,
+    /// Not enumerable.
+    pub hidden: bool,
+    /// Dictionary enumeration index (insertion order), 0 for fast properties.
+    pub order: u64,
+}
+
 /// Where an object's own named properties live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -868,14 +885,31 @@ impl<'p> Reader<'p> {
         obj: u64,
         mut f: impl FnMut(Property) -> bool,
     ) -> Option<()> {
+        self.for_each_own_property_raw(obj, |p| {
+            f(Property {
+                key_word: p.key_word,
+                key: self.key(p.key_word),
+                value: p.value,
+                accessor: p.accessor,
+                hidden: p.hidden,
+                order: p.order,
+            })
+        })
+    }
+
+    /// [`Reader::for_each_own_property`] without the keys' text.
+    pub fn for_each_own_property_raw(
+        &self,
+        obj: u64,
+        mut f: impl FnMut(RawProperty) -> bool,
+    ) -> Option<()> {
         let fl = &self.p.fields;
         let d = &fl.details;
         let map = self.map(obj)?;
-        // One Property from a key, a value and the raw PropertyDetails Smi; dictionary
+        // One property from a key, a value and the raw PropertyDetails Smi; dictionary
         // details also carry the enumeration index (insertion order).
-        let prop = |k: u64, value: u64, raw: u64, dictionary: bool| Property {
+        let prop = |k: u64, value: u64, raw: u64, dictionary: bool| RawProperty {
             key_word: k,
-            key: self.key(k),
             value,
             accessor: raw & d.kind_mask != 0,
             hidden: ((raw & d.attributes_mask) >> d.attributes_shift) & d.dont_enum != 0,
@@ -970,7 +1004,7 @@ impl<'p> Reader<'p> {
     /// `GetDataProperty` without side effects).
     pub fn own_data_property(&self, obj: u64, want: impl Fn(u64) -> bool) -> Option<u64> {
         let mut found = None;
-        self.for_each_own_property(obj, |p| {
+        self.for_each_own_property_raw(obj, |p| {
             if want(p.key_word) {
                 if !p.accessor {
                     found = Some(p.value);
