@@ -10,10 +10,11 @@
 //! ([`DomGraph::may_be_stale`]).
 //! Objects the search does not reach (held only by map words) are not counted.
 //!
-//! Memory: while the tree is built, six 4-byte arrays per object (DFS numbers both ways,
-//! parent, semidominator, and the path-compression forest's ancestor and label); then the
-//! retained sizes are added up into the answer's array; the answer keeps 12 bytes per object
-//! (immediate dominator, retained size). Every loop is iterative, so deep chains (linked
+//! Memory: while the tree is built, five 4-byte arrays per object (DFS numbers, parent,
+//! semidominator, and the path-compression forest's ancestor and label) and a quarter of a
+//! sixth (the node of each number, made a block at a time: [`Blocks`]); then the whole inverse,
+//! the dominators by object and the retained sizes, each made once what it is made from is
+//! gone; the answer keeps 12 bytes per object (immediate dominator, retained size). Every loop is iterative, so deep chains (linked
 //! lists) cannot overflow the stack.
 
 use crate::graph::describe::is_store_kind;
@@ -62,6 +63,53 @@ pub trait DomGraph: Sync {
 /// and references nothing still `unreached`.
 fn left_out(g: &impl DomGraph, r: usize, unreached: &dyn Fn(usize) -> bool) -> bool {
     g.may_be_stale(r) && g.next_successor(r, &mut 0, unreached).is_none()
+}
+
+/// The node of each DFS number, for the semidominator pass, which takes the numbers from the
+/// last down: made a block of numbers at a time by one scan of `dfnum`, so that while the
+/// pass runs only a quarter of the inverse array is held (a scan of a 4-byte array an object
+/// per quarter, where the whole inverse would be 4 more bytes an object at the peak).
+struct Blocks {
+    /// Numbers `lo..lo + nodes.len()`.
+    lo: usize,
+    nodes: Vec<u32>,
+    size: usize,
+}
+
+impl Blocks {
+    fn new(count: usize) -> Blocks {
+        // The unit tests' graphs are small: blocks of 3 make their dominators go through many.
+        Blocks::of_size(if cfg!(test) {
+            3
+        } else {
+            count.div_ceil(4).max(1 << 16)
+        })
+    }
+
+    fn of_size(size: usize) -> Blocks {
+        Blocks {
+            lo: usize::MAX,
+            nodes: Vec::new(),
+            size: size.max(1),
+        }
+    }
+
+    /// The node numbered `w` (numbers asked for in descending order).
+    fn node(&mut self, w: usize, dfnum: &[u32]) -> u32 {
+        if w < self.lo || w >= self.lo + self.nodes.len() {
+            let lo = (w + 1).saturating_sub(self.size);
+            self.nodes.clear();
+            self.nodes.resize(w + 1 - lo, NONE);
+            for (o, &d) in dfnum.iter().enumerate() {
+                let d = d as usize;
+                if d >= lo && d <= w {
+                    self.nodes[d - lo] = o as u32;
+                }
+            }
+            self.lo = lo;
+        }
+        self.nodes[w - self.lo]
+    }
 }
 
 /// The dominator tree of the reachable heap.
@@ -169,14 +217,14 @@ impl Dominators {
         let n = g.node_count();
         // Numbering: DFS preorder from the virtual root (number 0).
         let mut dfnum = vec![NONE; n];
-        // Room for every node up front: growing by doubling would copy the arrays, holding
-        // both copies at once (reserved pages that are never written take no memory).
-        let mut vertex: Vec<u32> = Vec::with_capacity(n + 1);
+        // Room for every node up front: growing by doubling would copy the array, holding
+        // both copies at once (reserved pages that are never written take no memory). The
+        // inverse of `dfnum` (the node of each number) is not kept while the semidominators
+        // are computed: it is made a block at a time from `dfnum` (see `Blocks`).
         let mut parent: Vec<u32> = Vec::with_capacity(n + 1);
-        vertex.push(NONE); // vertex[0] = virtual root
-        parent.push(0);
-        // Iterative DFS: (node, cursor of its next successor), 8 bytes a level (a heap's DFS
-        // can run millions deep).
+        parent.push(0); // the virtual root, number 0
+                        // Iterative DFS: (node, cursor of its next successor), 8 bytes a level (a heap's DFS
+                        // can run millions deep).
         let mut stack: Vec<(u32, u32)> = Vec::new();
         let total = expected.max(1);
         for r in g.roots() {
@@ -186,8 +234,7 @@ impl Dominators {
             if left_out(g, r, &|t| t < n && dfnum[t] == NONE) {
                 continue;
             }
-            dfnum[r] = vertex.len() as u32;
-            vertex.push(r as u32);
+            dfnum[r] = parent.len() as u32;
             parent.push(0);
             stack.push((r as u32, 0));
             while let Some(&mut (v, ref mut cursor32)) = stack.last_mut() {
@@ -197,17 +244,15 @@ impl Dominators {
                 *cursor32 = u32::try_from(cursor).unwrap_or(u32::MAX);
                 match next {
                     Some(t) => {
-                        dfnum[t] = vertex.len() as u32;
-                        let pv = dfnum[v as usize];
-                        vertex.push(t as u32);
-                        parent.push(pv);
+                        dfnum[t] = parent.len() as u32;
+                        parent.push(dfnum[v as usize]);
                         stack.push((t as u32, 0));
-                        if vertex.len().is_multiple_of(1 << 16) {
-                            progress("dominators", vertex.len() as u64, 2 * total);
+                        if parent.len().is_multiple_of(1 << 16) {
+                            progress("dominators", parent.len() as u64, 2 * total);
                         }
                         // The search reads node bodies all over the heap: let the core's
                         // pages go now and then, as marking does.
-                        if vertex.len().is_multiple_of(RELEASE_EVERY) {
+                        if parent.len().is_multiple_of(RELEASE_EVERY) {
                             g.release();
                         }
                     }
@@ -219,7 +264,7 @@ impl Dominators {
         }
         g.release();
         drop(stack);
-        let count = vertex.len();
+        let count = parent.len();
         // Semidominators as Lengauer and Tarjan compute them (in DFS-number space, with
         // path compression), then each immediate dominator as the nearest common ancestor of
         // its parent and its semidominator in the dominator tree built so far (semi-NCA,
@@ -255,8 +300,9 @@ impl Dominators {
             label[v as usize]
         };
         let mut preds: Vec<u32> = Vec::new();
+        let mut block = Blocks::new(count);
         for w in (1..count).rev() {
-            let obj = vertex[w] as usize;
+            let obj = block.node(w, &dfnum) as usize;
             preds.clear();
             g.for_each_predecessor(obj, &mut |o| {
                 if let Some(&d) = dfnum.get(o) {
@@ -280,7 +326,7 @@ impl Dominators {
                 progress("dominators", (2 * count - w) as u64, 2 * total);
             }
         }
-        drop((ancestor, label, path, preds, dfnum));
+        drop((ancestor, label, path, preds, block));
         // idom(w): up from w's parent through the dominators already found (all of smaller
         // DFS numbers) until at or above semi(w).
         let mut idom = parent;
@@ -292,21 +338,31 @@ impl Dominators {
             idom[w] = d;
         }
         drop(semi);
+        // Now the node of each number, whole; the dominators by object; then `dfnum` and the
+        // tree by number can go.
+        let mut vertex = vec![NONE; count];
+        for (o, &d) in dfnum.iter().enumerate() {
+            if let Some(v) = vertex.get_mut(d as usize) {
+                *v = o as u32;
+            }
+        }
+        drop(dfnum);
+        let mut idom_obj = vec![NONE; n];
+        for w in 1..count {
+            let d = idom[w];
+            idom_obj[vertex[w] as usize] = if d == 0 { NONE } else { vertex[d as usize] };
+        }
+        drop(idom);
         // Retained sizes: children before parents (a dominator has a smaller DFS number),
         // added up where the answer keeps them (by object), so no second array by DFS number.
         let mut retained = vec![0u64; n];
         for w in (1..count).rev() {
             let v = vertex[w] as usize;
             retained[v] += g.size(v);
-            let d = idom[w] as usize;
-            if d != 0 {
-                retained[vertex[d] as usize] += retained[v];
+            let d = idom_obj[v];
+            if d != NONE {
+                retained[d as usize] += retained[v];
             }
-        }
-        let mut idom_obj = vec![NONE; n];
-        for w in 1..count {
-            let d = idom[w];
-            idom_obj[vertex[w] as usize] = if d == 0 { NONE } else { vertex[d as usize] };
         }
         progress("dominators", 2 * total, 2 * total);
         Dominators {
@@ -485,6 +541,18 @@ impl Dominators {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_give_the_node_of_each_number_from_the_last_down() {
+        // Numbers 1..=10 given to ten of twelve nodes in a scrambled order (two unreached),
+        // asked from the last down in blocks of 3 (four blocks, the last one short).
+        let dfnum = [7, NONE, 2, 10, 1, 9, 4, NONE, 3, 6, 5, 8];
+        let mut b = Blocks::of_size(3);
+        for w in (1..=10).rev() {
+            let node = b.node(w, &dfnum) as usize;
+            assert_eq!(dfnum[node], w as u32, "number {w}");
+        }
+    }
 
     /// A graph of adjacency lists for unit tests.
     /// A graph given as edge lists (for tests here and in `leaks`).
