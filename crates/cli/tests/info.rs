@@ -290,19 +290,26 @@ fn a_pointer_into_the_cut_part_of_a_truncated_core_says_so() {
     let f = fixture("basic", 20);
     let info: serde_json::Value =
         serde_json::from_str(&stdout(&v8dump(&[&"info", &f.core, &"--pages", &"--json"]))).unwrap();
-    let last = info["pages"]
-        .as_array()
-        .unwrap()
+    let addr = |p: &serde_json::Value, k: &str| {
+        u64::from_str_radix(p[k].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    };
+    let pages = info["pages"].as_array().unwrap();
+    // The cut drops everything above it. Where address randomization put the read-only page
+    // (the maps of the roots) above every old-space page, it goes too, and then no object of
+    // the cut core can be parsed: the answer is marked for that first.
+    let read_only = pages
+        .iter()
+        .filter(|p| p["space"] == "read_only_space")
+        .map(|p| addr(p, "base"))
+        .max()
+        .unwrap_or(0);
+    let last = pages
         .iter()
         .filter(|p| p["space"] == "old_space")
-        .map(|p| {
-            let a = |k: &str| {
-                u64::from_str_radix(p[k].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-            };
-            a("area_start")
-        })
+        .map(|p| addr(p, "area_start"))
         .max()
         .unwrap();
+    let maps_kept = read_only < last;
     // Where that page is in the file: its PT_LOAD segment.
     let bytes = std::fs::read(&f.core).unwrap();
     let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
@@ -340,7 +347,17 @@ fn a_pointer_into_the_cut_part_of_a_truncated_core_says_so() {
         note.contains("the dump lacks") && note.contains("truncated"),
         "{note}"
     );
-    assert_eq!(v["partial"]["reasons"][0]["kind"], "truncated_core", "{v}");
+    let kinds: Vec<&str> = v["partial"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap_or(""))
+        .collect();
+    if maps_kept {
+        assert_eq!(kinds.first(), Some(&"truncated_core"), "{v}");
+    } else {
+        assert_eq!(kinds[..2], ["no_objects", "truncated_core"], "{v}");
+    }
 }
 
 #[test]
