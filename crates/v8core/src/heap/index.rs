@@ -3,7 +3,7 @@
 //! Liveness is in [`crate::heap::marking`].
 
 use crate::heap::pages::Page;
-use crate::heap::walk::{Gap, GapKind, WalkTotals, Walker};
+use crate::heap::walk::{Gap, GapKind, HeapObject, WalkTotals, Walker};
 use crate::meta::kinds::{Body, Kind};
 use crate::process::Process;
 use elfcore::Address;
@@ -18,6 +18,29 @@ pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
 /// A progress callback that says nothing.
 pub fn no_progress(_: &str, _: u64, _: u64) {}
+
+/// A value for every indexed object, made by the walk while it has the object at hand: its
+/// page is then in the cache, where a later pass would read the whole core again
+/// ([`HeapIndex::build_with`]).
+pub trait PerObject: Sync {
+    /// Each walking thread's own state (caches).
+    type State: Send;
+    /// A new thread's state.
+    fn state(&self) -> Self::State;
+    /// The value for the object `o`, just walked.
+    fn visit(&self, state: &mut Self::State, o: &HeapObject) -> u32;
+}
+
+/// No value per object: [`HeapIndex::build`].
+struct NoValues;
+
+impl PerObject for NoValues {
+    type State = ();
+    fn state(&self) {}
+    fn visit(&self, _: &mut (), _: &HeapObject) -> u32 {
+        0
+    }
+}
 
 /// Where a stray reference points ([`HeapIndex::stray`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +108,7 @@ struct PageObjects {
     offs: Vec<u32>,
     sizes: Vec<u32>,
     types: Vec<u16>,
+    values: Vec<u32>,
     totals: WalkTotals,
     gaps: Vec<Gap>,
     from_space: bool,
@@ -97,6 +121,17 @@ const BATCH_PAGES: usize = 64;
 impl HeapIndex {
     /// Walk every page (in parallel) and index the objects.
     pub fn build(p: &Process, progress: Progress) -> HeapIndex {
+        Self::build_with(p, progress, &NoValues, false).0
+    }
+
+    /// [`HeapIndex::build`], and `values`' value for every indexed object (in index order;
+    /// empty unless `keep`).
+    pub fn build_with<V: PerObject>(
+        p: &Process,
+        progress: Progress,
+        values: &V,
+        keep: bool,
+    ) -> (HeapIndex, Vec<u32>) {
         let pages = &p.pages.pages;
         let from_flag = p.table.page.from_page_flag;
         let free = [
@@ -121,8 +156,10 @@ impl HeapIndex {
             ranks: Vec::new(),
             page_log2,
         };
-        // Walkers keep their map caches from batch to batch.
+        let mut all_values: Vec<u32> = Vec::new();
+        // Walkers keep their map caches from batch to batch, and so do the values' states.
         let walkers: Mutex<Vec<Walker>> = Mutex::new(Vec::new());
+        let states: Mutex<Vec<V::State>> = Mutex::new(Vec::new());
         let walk_one = |i: usize| -> PageObjects {
             let page = &pages[i];
             let mut r = PageObjects::default();
@@ -135,6 +172,11 @@ impl HeapIndex {
                     .ok()
                     .and_then(|mut v| v.pop())
                     .unwrap_or_else(|| Walker::new(p));
+                let mut st = states
+                    .lock()
+                    .ok()
+                    .and_then(|mut v| v.pop())
+                    .unwrap_or_else(|| values.state());
                 let (totals, gaps) = w.walk_page(page, |o| {
                     // An offset of 4 GiB or more is no V8 page's (the largest object is
                     // below 1 GiB): the walk went astray in damaged memory.
@@ -143,12 +185,18 @@ impl HeapIndex {
                         r.offs.push(off);
                         r.sizes.push(o.size.min(u32::MAX as u64) as u32);
                         r.types.push(o.instance_type);
+                        if keep {
+                            r.values.push(values.visit(&mut st, o));
+                        }
                     }
                 });
                 r.totals = totals;
                 r.gaps = gaps;
                 if let Ok(mut v) = walkers.lock() {
                     v.push(w);
+                }
+                if let Ok(mut v) = states.lock() {
+                    v.push(st);
                 }
                 // The page has been read: its core pages need not stay resident, the header
                 // included (the kernel's fault-around mapped it with the area's first read).
@@ -172,6 +220,7 @@ impl HeapIndex {
                 idx.offs.extend_from_slice(&w.offs);
                 idx.sizes.extend_from_slice(&w.sizes);
                 idx.types.extend_from_slice(&w.types);
+                all_values.extend_from_slice(&w.values);
                 if !w.from_space {
                     idx.by_base.insert(page.base.0, idx.ranges.len() as u32);
                     idx.ranges.push(PageRange {
@@ -187,9 +236,10 @@ impl HeapIndex {
         idx.offs.shrink_to_fit();
         idx.sizes.shrink_to_fit();
         idx.types.shrink_to_fit();
+        all_values.shrink_to_fit();
         idx.build_blocks();
         idx.build_starts(p);
-        idx
+        (idx, all_values)
     }
 
     /// [`HeapIndex::block_range`]: every object is in exactly one range (from-space pages,
@@ -421,27 +471,6 @@ impl HeapIndex {
         p.memory().read_u64(Address(self.addr(i))).unwrap_or(0)
     }
 
-    /// The maps of objects `lo..hi` (address order), read page by page from the core.
-    pub fn maps_of(&self, p: &Process, lo: usize, hi: usize, mut f: impl FnMut(usize, u64)) {
-        let mut i = lo;
-        while i < hi {
-            let ri = self.range_of(i);
-            let end = self.ranges[ri].hi.min(hi);
-            for k in i..end {
-                let w = self
-                    .page_bytes(p, ri, self.addr_in(ri, k), 8)
-                    .map(|b| {
-                        let mut w = [0u8; 8];
-                        w.copy_from_slice(b);
-                        u64::from_le_bytes(w)
-                    })
-                    .unwrap_or_else(|| self.map(p, k));
-                f(k, w);
-            }
-            i = end.max(i + 1);
-        }
-    }
-
     /// Calls `f(word_address, word)` for every word of the body of object `i` that may hold a
     /// pointer.
     pub fn for_each_slot(&self, p: &Process, i: usize, f: impl FnMut(u64, u64)) {
@@ -512,10 +541,7 @@ impl HeapIndex {
             Body::Header(h) => h.min(size),
         };
         // The map word is a pointer too (maps are objects of the heap).
-        let bytes = self
-            .page_bytes(p, ri, start, end)
-            .or_else(|| p.memory().slice(Address(start), end as usize));
-        if let Some(bytes) = bytes {
+        if let Some(bytes) = self.page_bytes(p, ri, start, end) {
             for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(c);

@@ -25,11 +25,13 @@ impl Heap {
     /// Walk, mark and name the heap of `p`.
     pub fn load(p: impl Into<Arc<Process>>, progress: Progress) -> Heap {
         let p = p.into();
-        let index = HeapIndex::build(&p, progress);
+        // Objects are named as the walk finds them, while their page is at hand.
+        let naming = census::Naming::new(&p);
+        let (index, ids) = HeapIndex::build_with(&p, progress, &naming, true);
+        let names = naming.into_names(ids);
         let marking = index.mark(&p, progress);
-        progress("naming objects", 0, index.len() as u64);
-        let names = census::name_all(&p, &index, progress);
-        progress("naming objects", index.len() as u64, index.len() as u64);
+        // What the command does with the loaded heap is the next stage (for the timings).
+        progress("answering", 1, 1);
         Heap {
             p,
             index,

@@ -2,13 +2,13 @@
 //! as type "object" (JS objects except functions and regexps, plus non-native contexts), named
 //! as the snapshot names them, counted with their self size.
 
-use crate::heap::index::HeapIndex;
+use crate::heap::index::{HeapIndex, PerObject};
 use crate::heap::marking::Marking;
+use crate::heap::walk::HeapObject;
 use crate::meta::kinds::Kind;
 use crate::objects::naming::Namer;
 use crate::objects::reader::Reader;
 use crate::process::Process;
-use elfcore::Address;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -97,58 +97,93 @@ impl Interner {
     }
 }
 
-/// Name every indexed object (snapshot names; none for objects that are not of snapshot type
-/// "object"). In parallel, one namer per thread; a thread turns the names its namer hands out
-/// (one shared `Arc` per map) into ids through a cache keyed by the `Arc`'s address, so the
-/// shared interner is locked only once per distinct name and thread. Reports each chunk
-/// named to `progress`.
-pub fn name_all(p: &Process, idx: &HeapIndex, progress: crate::heap::index::Progress) -> Names {
-    let r = Reader::new(p);
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let total = idx.len() as u64;
-    let interner = Mutex::new(Interner::default());
-    let mut ids = vec![NO_NAME; idx.len()];
-    type Local<'a> = (Namer<'a>, FxHashMap<usize, (Arc<str>, u32)>);
-    ids.par_chunks_mut(1 << 14).enumerate().for_each_init(
-        || -> Local { (Namer::new(r), FxHashMap::default()) },
-        |(namer, seen), (c, chunk)| {
-            let lo = c << 14;
-            let hi = lo + chunk.len();
-            let mut maps = vec![0u64; chunk.len()];
-            idx.maps_of(p, lo, hi, |i, m| maps[i - lo] = m);
-            for (k, out) in chunk.iter_mut().enumerate() {
-                let i = lo + k;
-                let kind = idx.kind(p, i);
-                if kind != Kind::Context && !kind.is_snapshot_object() {
-                    continue;
-                }
-                let Some(name) = namer.snapshot_name(idx.tagged(i), kind, maps[k]) else {
-                    continue;
-                };
-                let key = Arc::as_ptr(&name) as *const u8 as usize;
-                *out = match seen.get(&key) {
-                    Some((_, id)) => *id,
-                    None => {
-                        let id = interner
-                            .lock()
-                            .map(|mut t| t.intern(&name))
-                            .unwrap_or(NO_NAME);
-                        // Keeping the Arc keeps its address from being reused.
-                        seen.insert(key, (name, id));
-                        id
-                    }
-                };
+/// The snapshot name of every indexed object (none for objects that are not of snapshot type
+/// "object"), made by the heap walk as it goes ([`HeapIndex::build_with`]): the object's page
+/// is then at hand, where a pass of its own would read the whole core again. Each walking
+/// thread has its own namer; it turns the names its namer hands out (one shared `Arc` per
+/// map) into ids through a cache keyed by the `Arc`'s address, so the shared interner is
+/// locked only once per distinct name and thread, and objects whose name is their map's are
+/// named from a small cache keyed by the map.
+pub struct Naming<'p> {
+    r: Reader<'p>,
+    interner: Mutex<Interner>,
+}
+
+/// One walking thread's part of [`Naming`].
+pub struct NamingState<'p> {
+    namer: Namer<'p>,
+    /// Ids by the address of the name's `Arc` (keeping the `Arc` keeps its address from being
+    /// reused).
+    seen: FxHashMap<usize, (Arc<str>, u32)>,
+    /// Ids by map, for maps whose objects are all named alike.
+    by_map: [(u64, u32); MAP_CACHE],
+}
+
+/// Entries of [`NamingState::by_map`].
+const MAP_CACHE: usize = 64;
+
+impl<'p> Naming<'p> {
+    /// Naming for the objects of `p`.
+    pub fn new(p: &'p Process) -> Naming<'p> {
+        Naming {
+            r: Reader::new(p),
+            interner: Mutex::new(Interner::default()),
+        }
+    }
+
+    /// The names, given the id of each object as the walk made them.
+    pub fn into_names(self, ids: Vec<u32>) -> Names {
+        let table = self
+            .interner
+            .into_inner()
+            .map(|t| t.table)
+            .unwrap_or_default();
+        Names { ids, table }
+    }
+}
+
+impl<'p> PerObject for Naming<'p> {
+    type State = NamingState<'p>;
+
+    fn state(&self) -> NamingState<'p> {
+        NamingState {
+            namer: Namer::new(self.r),
+            seen: FxHashMap::default(),
+            by_map: [(0, NO_NAME); MAP_CACHE],
+        }
+    }
+
+    #[inline]
+    fn visit(&self, st: &mut NamingState<'p>, o: &HeapObject) -> u32 {
+        let kind = self.r.p.kinds.kind(o.instance_type);
+        if kind != Kind::Context && !kind.is_snapshot_object() {
+            return NO_NAME;
+        }
+        let slot = (o.map >> 3) as usize % MAP_CACHE;
+        if st.by_map[slot].0 == o.map && o.map != 0 {
+            return st.by_map[slot].1;
+        }
+        let Some(name) = st.namer.snapshot_name(o.addr.0 | 1, kind, o.map) else {
+            return NO_NAME;
+        };
+        let key = Arc::as_ptr(&name) as *const u8 as usize;
+        let id = match st.seen.get(&key) {
+            Some((_, id)) => *id,
+            None => {
+                let id = self
+                    .interner
+                    .lock()
+                    .map(|mut t| t.intern(&name))
+                    .unwrap_or(NO_NAME);
+                st.seen.insert(key, (name, id));
+                id
             }
-            // These objects have been read: their core pages need not stay resident.
-            if let Some((a, len)) = idx.span(lo, hi) {
-                p.dump().release(Address(a), len);
-            }
-            let d = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            progress("naming objects", d + chunk.len() as u64, total);
-        },
-    );
-    let table = interner.into_inner().map(|t| t.table).unwrap_or_default();
-    Names { ids, table }
+        };
+        if kind == Kind::Context || st.namer.named_by_map(o.map) {
+            st.by_map[slot] = (o.map, id);
+        }
+        id
+    }
 }
 
 /// Count per name. `group_by_properties` splits each name by its own property names (llnode's

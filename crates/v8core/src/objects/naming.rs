@@ -88,6 +88,12 @@ impl<'p> Namer<'p> {
         Some(self.constructor_name(obj, kind, map))
     }
 
+    /// Whether every object of `map` has the name the namer gave the last one it named with
+    /// that map (the name depends on the map alone).
+    pub fn named_by_map(&self, map: u64) -> bool {
+        matches!(self.by_map.get(&map), Some(Some(_)))
+    }
+
     /// `GetConstructorName` for the receiver `obj` of `kind` with map `map`.
     pub fn constructor_name(&mut self, obj: u64, kind: Kind, map: u64) -> Arc<str> {
         if let Some(Some(n)) = self.by_map.get(&map) {
