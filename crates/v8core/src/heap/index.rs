@@ -118,6 +118,9 @@ struct PageObjects {
 /// index, so the walk never holds more than one batch twice.
 const BATCH_PAGES: usize = 64;
 
+/// The walk asks whether to let the core's pages go once every this many pages.
+const RELEASE_EVERY: u64 = 16;
+
 impl HeapIndex {
     /// Walk every page (in parallel) and index the objects.
     pub fn build(p: &Process, progress: Progress) -> HeapIndex {
@@ -198,11 +201,13 @@ impl HeapIndex {
                 if let Ok(mut v) = states.lock() {
                     v.push(st);
                 }
-                // The page has been read: its core pages need not stay resident, the header
-                // included (the kernel's fault-around mapped it with the area's first read).
-                p.dump().release(page.base, page.size);
             }
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+            // Walked pages need not stay resident: every so often let the core's pages go,
+            // all at once (one call a page cost each a flush of every core's TLB).
+            if d % RELEASE_EVERY == 0 {
+                p.dump().release_over(crate::heap::RESIDENT_CORE_BYTES);
+            }
             progress("walking heap pages", d, total);
             r
         };
