@@ -418,7 +418,7 @@ impl HeapIndex {
         let (elements_off, properties_off) =
             (p.fields.object_elements, p.fields.receiver_properties);
         let mut local: Vec<(u32, u32)>;
-        const SEEN: usize = 64;
+        const SEEN: usize = 1024;
         let mut seen = [0u64; SEEN];
         let mut count = 0u64;
         let mut resident = Resident::new(self.ranges.len(), budget);
