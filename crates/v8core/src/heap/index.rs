@@ -121,6 +121,11 @@ const BATCH_PAGES: usize = 64;
 /// The walk asks whether to let the core's pages go once every this many pages.
 const RELEASE_EVERY: u64 = 16;
 
+/// Bytes of the core the walk may keep resident: it reads each page once, in address order,
+/// so it needs far less than a pass that jumps about ([`crate::heap::RESIDENT_CORE_BYTES`]);
+/// its index is the rest of its peak.
+const WALK_RESIDENT_BYTES: u64 = 16 << 20;
+
 impl HeapIndex {
     /// Walk every page (in parallel) and index the objects.
     pub fn build(p: &Process, progress: Progress) -> HeapIndex {
@@ -206,7 +211,7 @@ impl HeapIndex {
             // Walked pages need not stay resident: every so often let the core's pages go,
             // all at once (one call a page cost each a flush of every core's TLB).
             if d % RELEASE_EVERY == 0 {
-                p.dump().release_over(crate::heap::RESIDENT_CORE_BYTES);
+                p.dump().release_over(WALK_RESIDENT_BYTES);
             }
             progress("walking heap pages", d, total);
             r
