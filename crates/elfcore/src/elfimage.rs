@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// A symbol of an ELF image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Symbol {
-    /// Raw (mangled) name.
-    pub name: String,
+    /// Raw (mangled) name (shared with the index by name: a node binary has about 180,000
+    /// symbols, most of them long C++ names).
+    pub name: Arc<str>,
     /// Address (link-time; add the load bias for a PIE or library).
     pub addr: u64,
     /// Size in bytes (0 when unknown).
@@ -66,10 +67,11 @@ pub struct LoadSegment {
 }
 
 struct SymbolIndex {
-    /// Non-TLS symbols with an address, sorted by address.
-    by_addr: Vec<Symbol>,
-    /// Name -> index into `all`.
-    by_name: HashMap<String, usize>,
+    /// Indexes into `all` of the non-TLS symbols with an address, sorted by address (one per
+    /// address: the largest).
+    by_addr: Vec<u32>,
+    /// Name -> index into `all` (the first symbol of that name).
+    by_name: HashMap<Arc<str>, u32>,
     all: Vec<Symbol>,
 }
 
@@ -241,7 +243,7 @@ impl ElfImage {
                         continue;
                     }
                     all.push(Symbol {
-                        name: name.to_string(),
+                        name: Arc::from(name),
                         addr: sym.address(),
                         size: sym.size(),
                         tls: sym.kind() == SymbolKind::Tls,
@@ -251,15 +253,21 @@ impl ElfImage {
             }
             let mut by_name = HashMap::with_capacity(all.len());
             for (i, s) in all.iter().enumerate() {
-                by_name.entry(s.name.clone()).or_insert(i);
+                by_name.entry(s.name.clone()).or_insert(i as u32);
             }
-            let mut by_addr: Vec<Symbol> = all
-                .iter()
-                .filter(|s| !s.tls && s.addr != 0)
-                .cloned()
+            let mut by_addr: Vec<u32> = (0..all.len() as u32)
+                .filter(|&i| !all[i as usize].tls && all[i as usize].addr != 0)
                 .collect();
-            by_addr.sort_by(|a, b| a.addr.cmp(&b.addr).then(b.size.cmp(&a.size)));
-            by_addr.dedup_by(|a, b| a.addr == b.addr);
+            // By address, the largest first, then in table order: the first of each address
+            // is kept.
+            by_addr.sort_by(|&a, &b| {
+                let (x, y) = (&all[a as usize], &all[b as usize]);
+                x.addr
+                    .cmp(&y.addr)
+                    .then(y.size.cmp(&x.size))
+                    .then(a.cmp(&b))
+            });
+            by_addr.dedup_by(|a, b| all[*a as usize].addr == all[*b as usize].addr);
             SymbolIndex {
                 by_addr,
                 by_name,
@@ -271,7 +279,7 @@ impl ElfImage {
     /// A symbol by its exact raw name (`.symtab` first, then `.dynsym`).
     pub fn symbol(&self, name: &str) -> Option<&Symbol> {
         let idx = self.index();
-        idx.by_name.get(name).map(|&i| &idx.all[i])
+        idx.by_name.get(name).map(|&i| &idx.all[i as usize])
     }
 
     /// Every symbol whose raw name starts with `prefix`.
@@ -283,15 +291,17 @@ impl ElfImage {
         let mut seen = std::collections::HashSet::new();
         idx.all
             .iter()
-            .filter(move |s| s.name.starts_with(prefix) && seen.insert(s.name.as_str()))
+            .filter(move |s| s.name.starts_with(prefix) && seen.insert(&*s.name))
     }
 
     /// The symbol containing link-time address `addr` (or the nearest one below it when sizes
     /// are unknown), with the offset into it.
     pub fn symbolize(&self, addr: u64) -> Option<(&Symbol, u64)> {
-        let v = &self.index().by_addr;
-        let i = v.partition_point(|s| s.addr <= addr);
-        let s = v.get(i.checked_sub(1)?)?;
+        let idx = self.index();
+        let i = idx
+            .by_addr
+            .partition_point(|&s| idx.all[s as usize].addr <= addr);
+        let s = &idx.all[*idx.by_addr.get(i.checked_sub(1)?)? as usize];
         let off = addr - s.addr;
         if s.size != 0 && off >= s.size {
             return None;

@@ -22,7 +22,7 @@ fn node_symbols_and_dwarf_lines_resolve() {
         assert!(uv_run.text && uv_run.size > 0);
         // An address inside uv_run symbolizes back to it, with the offset.
         let (sym, off) = img.symbolize(uv_run.addr + 5).unwrap();
-        assert_eq!((sym.name.as_str(), off), ("uv_run", 5));
+        assert_eq!((&*sym.name, off), ("uv_run", 5));
         // libuv is the part of node built with DWARF: its lines resolve to a C file.
         let (file, line) = img
             .source_line(uv_run.addr)
