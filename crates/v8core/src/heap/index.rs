@@ -542,16 +542,39 @@ impl HeapIndex {
         p: &Process,
         ri: usize,
         i: usize,
-        mut f: impl FnMut(u64, u64),
+        f: impl FnMut(u64, u64),
     ) -> u64 {
-        let start = self.addr_in(ri, i);
+        self.for_each_slot_between(p, ri, i, 0, self.body_end(p, i), f)
+    }
+
+    /// Bytes from the start of object `i` to the end of its tagged slots (its map word
+    /// included).
+    #[inline]
+    pub(crate) fn body_end(&self, p: &Process, i: usize) -> u64 {
         let size = self.sizes[i] as u64;
-        let end = match p.kinds.body(self.types[i]) {
+        match p.kinds.body(self.types[i]) {
             Body::Tagged => size,
             Body::Header(h) => h.min(size),
-        };
+        }
+    }
+
+    /// [`HeapIndex::for_each_slot_in`] for the slots `from..to` bytes from the object's start
+    /// (8-aligned, `to` at most [`HeapIndex::body_end`]): a pass can visit a large array a
+    /// stretch at a time.
+    #[inline]
+    pub(crate) fn for_each_slot_between(
+        &self,
+        p: &Process,
+        ri: usize,
+        i: usize,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(u64, u64),
+    ) -> u64 {
+        let start = self.addr_in(ri, i) + from;
+        let len = to.saturating_sub(from);
         // The map word is a pointer too (maps are objects of the heap).
-        if let Some(bytes) = self.page_bytes(p, ri, start, end) {
+        if let Some(bytes) = self.page_bytes(p, ri, start, len) {
             for (k, c) in bytes.chunks_exact(8).enumerate() {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(c);
@@ -561,7 +584,7 @@ impl HeapIndex {
         } else {
             let mem = p.memory();
             let (mut a, mut unread) = (start, 0);
-            while a < start + end {
+            while a < start + len {
                 match mem.read_u64(Address(a)) {
                     Ok(w) => f(a, w),
                     Err(_) => unread += 1,

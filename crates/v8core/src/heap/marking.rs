@@ -190,6 +190,11 @@ fn for_each_dumped(
     }
 }
 
+/// Marking reads an object's slots at most this many bytes at a time (4096 slots): the
+/// stack then holds what one stretch of a large array points at, not all its elements (a
+/// leak is often one array or map of millions of entries, 8 bytes each on the stack).
+const MARK_STRETCH_BYTES: u64 = 32 << 10;
+
 /// What one pass over the heap has made resident of a mapped core, counted as the kernel maps
 /// it: a read maps the whole cached folio around it (up to 2 MiB from Linux 6.18), so each
 /// distinct 2 MiB window the pass reads counts whole. [`Resident::touch`] says when the budget
@@ -222,12 +227,13 @@ impl Resident {
         }
     }
 
-    /// The pass reads the object of `size` bytes at `addr`, on page range `ri`. True when the
-    /// budget is spent: the caller lets the core go, and counting starts again.
+    /// The pass reads `read` bytes at `addr` of an object of `size` bytes, on page range `ri`
+    /// (all of it, or a stretch of a large one). True when the budget is spent: the caller
+    /// lets the core go, and counting starts again.
     #[inline]
-    pub(crate) fn touch(&mut self, ri: usize, addr: u64, size: u32) -> bool {
+    pub(crate) fn touch(&mut self, ri: usize, addr: u64, size: u32, read: u64) -> bool {
         if size as u64 > (1 << Self::WINDOW_LOG2) {
-            self.charged += size as u64;
+            self.charged += read;
         }
         if ri != self.last_range {
             self.last_range = ri;
@@ -418,6 +424,9 @@ impl HeapIndex {
         let (elements_off, properties_off) =
             (p.fields.object_elements, p.fields.receiver_properties);
         let mut local: Vec<(u32, u32)>;
+        // Large objects still to finish: (object, page range, bytes from its start done,
+        // whether it was counted among the objects with words that could not be read).
+        let mut rest: Vec<(u32, u32, u64, bool)> = Vec::new();
         const SEEN: usize = 1024;
         let mut seen = [0u64; SEEN];
         let mut count = 0u64;
@@ -452,18 +461,29 @@ impl HeapIndex {
                 drop(pool);
                 std::thread::yield_now();
             }
-            while let Some((i, ri)) = local.pop() {
+            // An object's children are visited before the next stretch of a large object.
+            while let Some((i, ri, from, counted)) = local
+                .pop()
+                .map(|(i, ri)| (i, ri, 0, false))
+                .or_else(|| rest.pop())
+            {
                 let (i, ri) = (i as usize, ri as usize);
-                count += 1;
-                if count.is_multiple_of(1 << 16) {
-                    let done = popped.fetch_add(count, Ordering::Relaxed) + count;
-                    count = 0;
-                    progress("marking", done, n);
+                if from == 0 {
+                    count += 1;
+                    if count.is_multiple_of(1 << 16) {
+                        let done = popped.fetch_add(count, Ordering::Relaxed) + count;
+                        count = 0;
+                        progress("marking", done, n);
+                    }
                 }
+                // A large array is read a stretch at a time, so that the stack holds a
+                // stretch's children, not its millions of elements at once.
+                let end = self.body_end(p, i);
+                let to = end.min(from + MARK_STRETCH_BYTES);
                 // Marking jumps around the whole heap: every so often let the core's pages
                 // go, so the resident set stays small however large the core is.
                 let addr = self.addr_in(ri, i);
-                if resident.touch(ri, addr, self.sizes[i]) {
+                if resident.touch(ri, addr + from, self.sizes[i], to - from) {
                     core.release_all();
                 }
                 // A JS object's elements and properties stores are named for that role.
@@ -472,7 +492,7 @@ impl HeapIndex {
                 } else {
                     (0, 0)
                 };
-                let unread = self.for_each_slot_in(p, ri, i, |a, w| {
+                let unread = self.for_each_slot_between(p, ri, i, from, to, |a, w| {
                     // Maps, oddballs and common strings recur in almost every object: a small
                     // cache of words already known marked saves their lookups.
                     let c = &mut seen[(w >> 3) as usize % SEEN];
@@ -503,11 +523,16 @@ impl HeapIndex {
                     }
                 });
                 if unread > 0 {
-                    m.strays.unread_objects.fetch_add(1, Ordering::Relaxed);
+                    if !counted {
+                        m.strays.unread_objects.fetch_add(1, Ordering::Relaxed);
+                    }
                     m.strays.unread_words.fetch_add(unread, Ordering::Relaxed);
                     if let Ok(mut e) = m.strays.unread_example.lock() {
                         e.get_or_insert(addr + 1);
                     }
+                }
+                if to < end {
+                    rest.push((i as u32, ri as u32, to, counted || unread > 0));
                 }
                 if local.len() > 64 && share.hungry.load(Ordering::Relaxed) {
                     let half = local.split_off(local.len() / 2);
@@ -531,21 +556,35 @@ mod tests {
         // A budget of three windows: pages in two windows, read over and over, never spend it.
         let mut r = Resident::new(8, 6 * MIB);
         for _ in 0..100 {
-            assert!(!r.touch(0, 0x1000_0000, 64));
-            assert!(!r.touch(1, 0x1004_0000, 64)); // the same 2 MiB window as page 0
-            assert!(!r.touch(2, 0x2000_0000, 64));
+            assert!(!r.touch(0, 0x1000_0000, 64, 64));
+            assert!(!r.touch(1, 0x1004_0000, 64, 64)); // the same 2 MiB window as page 0
+            assert!(!r.touch(2, 0x2000_0000, 64, 64));
         }
         // A third window spends it; then counting starts again.
-        assert!(r.touch(3, 0x3000_0000, 64));
-        assert!(!r.touch(0, 0x1000_0000, 64));
-        assert!(!r.touch(2, 0x2000_0000, 64));
-        assert!(r.touch(3, 0x3000_0000, 64));
+        assert!(r.touch(3, 0x3000_0000, 64, 64));
+        assert!(!r.touch(0, 0x1000_0000, 64, 64));
+        assert!(!r.touch(2, 0x2000_0000, 64, 64));
+        assert!(r.touch(3, 0x3000_0000, 64, 64));
     }
 
     #[test]
     fn a_large_object_counts_its_size() {
         let mut r = Resident::new(2, 16 * MIB);
-        assert!(!r.touch(0, 0x1000_0000, 8 << 20));
-        assert!(r.touch(1, 0x2000_0000, 8 << 20));
+        assert!(!r.touch(0, 0x1000_0000, 8 << 20, 8 << 20));
+        assert!(r.touch(1, 0x2000_0000, 8 << 20, 8 << 20));
+    }
+
+    #[test]
+    fn a_large_object_read_a_stretch_at_a_time_counts_each_stretch() {
+        let mut r = Resident::new(1, 16 * MIB);
+        let (size, stretch) = (64 << 20, 4 * MIB);
+        // The first stretch charges its window and its bytes; the budget goes after 16 MiB.
+        let spent: Vec<bool> = (0..8)
+            .map(|k| r.touch(0, 0x1000_0000 + k * stretch, size, stretch))
+            .collect();
+        assert_eq!(
+            spent,
+            [false, false, false, true, false, false, false, true]
+        );
     }
 }
