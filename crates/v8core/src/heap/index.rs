@@ -498,11 +498,7 @@ impl HeapIndex {
     ) {
         let ri = self.range_of(i);
         let start = self.addr_in(ri, i);
-        let size = self.sizes[i] as u64;
-        let end = match p.kinds.body(self.types[i]) {
-            Body::Tagged => size,
-            Body::Header(h) => h.min(size),
-        };
+        let end = self.body_end(p, i);
         if from >= end {
             return;
         }
