@@ -258,14 +258,11 @@ impl ElfImage {
             let mut by_addr: Vec<u32> = (0..all.len() as u32)
                 .filter(|&i| !all[i as usize].tls && all[i as usize].addr != 0)
                 .collect();
-            // By address, the largest first, then in table order: the first of each address
-            // is kept.
-            by_addr.sort_by(|&a, &b| {
-                let (x, y) = (&all[a as usize], &all[b as usize]);
-                x.addr
-                    .cmp(&y.addr)
-                    .then(y.size.cmp(&x.size))
-                    .then(a.cmp(&b))
+            // By address, the largest first (a stable sort: then in table order); the first
+            // of each address is kept.
+            by_addr.sort_by_key(|&i| {
+                let s = &all[i as usize];
+                (s.addr, std::cmp::Reverse(s.size))
             });
             by_addr.dedup_by(|a, b| all[*a as usize].addr == all[*b as usize].addr);
             SymbolIndex {
