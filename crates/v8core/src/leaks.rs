@@ -1242,8 +1242,8 @@ fn repeated_strings(h: &Heap, idxs: &[usize]) -> Vec<(u32, u64, usize)> {
         .zip(idxs.par_chunks(CHUNK))
         .for_each(|(k, c)| {
             for (n, (slot, &i)) in k.iter_mut().zip(c).enumerate() {
-                if let (Some((hash, len, size)), Ok(i32)) = (dup_key(h, &r, i), u32::try_from(i)) {
-                    *slot = (hash, len, size, i32);
+                if let (Some((hash, len, size)), Ok(at)) = (dup_key(h, &r, i), u32::try_from(i)) {
+                    *slot = (hash, len, size, at);
                 }
                 if n % 1024 == 1023 {
                     h.p.dump().release_over(crate::heap::RESIDENT_CORE_BYTES);
