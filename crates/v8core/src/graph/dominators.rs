@@ -112,6 +112,113 @@ impl Blocks {
     }
 }
 
+/// Each DFS number's parent and semidominator, written from the last number down while the
+/// semidominators are computed and read back from the first up by the dominator pass: two
+/// LEB128 varints a number (`w - 1 - parent`, and `parent - semi` zigzagged), mostly a byte
+/// each (a child is numbered soon after its parent, which is most often its semidominator),
+/// where two arrays would take 8 bytes a number. Kept in chunks of numbers, so the reading
+/// can go the other way a chunk at a time.
+struct ParentSemi {
+    /// Numbers per chunk.
+    chunk: usize,
+    /// Full chunks, in the order written (the highest numbers first), each with its count.
+    done: Vec<(Vec<u8>, usize)>,
+    current: Vec<u8>,
+    in_current: usize,
+}
+
+impl ParentSemi {
+    fn new() -> ParentSemi {
+        // The unit tests' graphs are small: chunks of 3 make them go through many.
+        ParentSemi::of_chunk(if cfg!(test) { 3 } else { 1 << 16 })
+    }
+
+    fn of_chunk(chunk: usize) -> ParentSemi {
+        ParentSemi {
+            chunk: chunk.max(1),
+            done: Vec::new(),
+            current: Vec::new(),
+            in_current: 0,
+        }
+    }
+
+    fn put(buf: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            buf.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        buf.push(v as u8);
+    }
+
+    fn get(buf: &[u8], at: &mut usize) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        while let Some(&b) = buf.get(*at) {
+            *at += 1;
+            v |= ((b & 0x7f) as u64) << shift;
+            shift += 7;
+            if b & 0x80 == 0 || shift >= 64 {
+                break;
+            }
+        }
+        v
+    }
+
+    /// Number `w` (each one below the one before) has DFS parent `parent` (below `w`) and
+    /// semidominator `semi`.
+    fn push(&mut self, w: u32, parent: u32, semi: u32) {
+        Self::put(
+            &mut self.current,
+            (w as u64).saturating_sub(1 + parent as u64),
+        );
+        let d = parent as i64 - semi as i64;
+        Self::put(&mut self.current, ((d << 1) ^ (d >> 63)) as u64);
+        self.in_current += 1;
+        if self.in_current == self.chunk {
+            let mut full = std::mem::take(&mut self.current);
+            full.shrink_to_fit();
+            self.done.push((full, self.in_current));
+            self.in_current = 0;
+        }
+    }
+
+    /// Calls `f(w, parent, semi)` for every number pushed, from the lowest up; `last` is the
+    /// first (highest) number pushed. Each chunk is let go once read.
+    fn for_each_ascending(mut self, last: usize, mut f: impl FnMut(u32, u32, u32)) {
+        if self.in_current > 0 {
+            let rest = std::mem::take(&mut self.current);
+            self.done.push((rest, self.in_current));
+        }
+        // The chunk's numbers, highest first, as (parent, semi).
+        let mut buf: Vec<(u32, u32)> = Vec::with_capacity(self.chunk);
+        let mut hi = last as u64;
+        let starts: Vec<u64> = self
+            .done
+            .iter()
+            .map(|(_, k)| {
+                let h = hi;
+                hi = hi.saturating_sub(*k as u64);
+                h
+            })
+            .collect();
+        while let Some((bytes, k)) = self.done.pop() {
+            let top = starts[self.done.len()];
+            buf.clear();
+            let mut at = 0;
+            for j in 0..k as u64 {
+                let w = top - j;
+                let parent = w.saturating_sub(1 + Self::get(&bytes, &mut at));
+                let z = Self::get(&bytes, &mut at);
+                let d = (z >> 1) as i64 ^ -((z & 1) as i64);
+                buf.push((parent as u32, (parent as i64 - d) as u32));
+            }
+            drop(bytes);
+            for (j, &(parent, semi)) in buf.iter().enumerate().rev() {
+                f((top - j as u64) as u32, parent, semi);
+            }
+        }
+    }
+}
+
 /// The dominator tree of the reachable heap.
 pub struct Dominators {
     /// Immediate dominator of each object (object index), `NONE` for children of the virtual
@@ -268,36 +375,42 @@ impl Dominators {
         // Semidominators as Lengauer and Tarjan compute them (in DFS-number space, with
         // path compression), then each immediate dominator as the nearest common ancestor of
         // its parent and its semidominator in the dominator tree built so far (semi-NCA,
-        // Georgiadis 2005): no buckets, and the parent array becomes the idom array.
-        let mut semi: Vec<u32> = (0..count as u32).collect();
-        let mut ancestor = vec![NONE; count];
-        let mut label: Vec<u32> = (0..count as u32).collect();
+        // Georgiadis 2005): no buckets.
+        //
+        // Numbers are worked on from the last down, and each is linked into the
+        // path-compression forest under its DFS parent once its semidominator is known: while
+        // `w` is worked on, exactly the numbers above `w` are linked. So the forest starts as
+        // the DFS tree itself and `parent` becomes its `ancestor` array in place (a number at
+        // most `w` is a forest root). `best[x]` is the least semidominator on x's compressed
+        // path (the semidominator of Lengauer and Tarjan's `label(x)`, the only thing read of
+        // the label). Each number's parent and semidominator, needed again only for the
+        // dominators, go into a compact stream ([`ParentSemi`]): three 4-byte arrays while
+        // this runs, where parent, semi, ancestor and label were four.
+        let mut ancestor = parent;
+        let mut best = vec![0u32; count];
+        let mut links = ParentSemi::new();
         let mut path: Vec<u32> = Vec::new();
-        // eval(v): the vertex of least semi on the path from v up to (not including) its
-        // forest root, with iterative path compression.
-        let eval = |v: u32,
-                    ancestor: &mut Vec<u32>,
-                    label: &mut Vec<u32>,
-                    semi: &Vec<u32>,
-                    path: &mut Vec<u32>|
-         -> u32 {
-            if ancestor[v as usize] == NONE {
+        // eval(v) while `w` is worked on: the least semidominator on the path from v up to
+        // (not including) its forest root, with iterative path compression.
+        let eval = |v: u32, w: u32, ancestor: &mut [u32], best: &mut [u32], path: &mut Vec<u32>| {
+            if v <= w {
+                // Not linked: its semidominator so far is its own number.
                 return v;
             }
             path.clear();
             let mut x = v;
-            while ancestor[ancestor[x as usize] as usize] != NONE {
+            while ancestor[x as usize] > w {
                 path.push(x);
                 x = ancestor[x as usize];
             }
             while let Some(y) = path.pop() {
-                let a = ancestor[y as usize];
-                if semi[label[a as usize] as usize] < semi[label[y as usize] as usize] {
-                    label[y as usize] = label[a as usize];
+                let a = ancestor[y as usize] as usize;
+                if best[a] < best[y as usize] {
+                    best[y as usize] = best[a];
                 }
-                ancestor[y as usize] = ancestor[a as usize];
+                ancestor[y as usize] = ancestor[a];
             }
-            label[v as usize]
+            best[v as usize]
         };
         let mut preds: Vec<u32> = Vec::new();
         let mut block = Blocks::new(count);
@@ -311,33 +424,35 @@ impl Dominators {
                     }
                 }
             });
+            // Not linked yet, so still the DFS parent.
+            let p = ancestor[w];
             // The roots are the virtual root's children in the search tree.
-            if parent[w] == 0 {
+            if p == 0 {
                 preds.push(0);
             }
+            let mut semi = w as u32;
             for &v in &preds {
-                let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-                if semi[u as usize] < semi[w] {
-                    semi[w] = semi[u as usize];
-                }
+                semi = semi.min(eval(v, w as u32, &mut ancestor, &mut best, &mut path));
             }
-            ancestor[w] = parent[w];
+            // Linked: `ancestor[w]` already holds its parent.
+            best[w] = semi;
+            links.push(w as u32, p, semi);
             if w.is_multiple_of(1 << 16) {
                 progress("dominators", (2 * count - w) as u64, 2 * total);
             }
         }
-        drop((ancestor, label, path, preds, block));
+        drop((best, path, preds, block));
         // idom(w): up from w's parent through the dominators already found (all of smaller
-        // DFS numbers) until at or above semi(w).
-        let mut idom = parent;
-        for w in 1..count {
-            let mut d = idom[w];
-            while d > semi[w] {
+        // DFS numbers) until at or above semi(w). The forest's array is rewritten from the
+        // first number up, each entry before it is read.
+        let mut idom = ancestor;
+        links.for_each_ascending(count.saturating_sub(1), |w, p, semi| {
+            let mut d = p;
+            while d > semi {
                 d = idom[d as usize];
             }
-            idom[w] = d;
-        }
-        drop(semi);
+            idom[w as usize] = d;
+        });
         // Now the node of each number, whole; the dominators by object; then `dfnum` and the
         // tree by number can go.
         let mut vertex = vec![NONE; count];
@@ -551,6 +666,45 @@ pub(crate) mod tests {
         for w in (1..=10).rev() {
             let node = b.node(w, &dfnum) as usize;
             assert_eq!(dfnum[node], w as u32, "number {w}");
+        }
+    }
+
+    #[test]
+    fn parent_semi_gives_back_what_was_pushed_from_the_first_number_up() {
+        // Numbers 1..=100 pushed from the last down with parents and semidominators of every
+        // distance (including 0, large gaps and a semidominator above the parent, which a
+        // consistent graph never gives but must not break the stream), read back in chunks
+        // of several sizes (one number, a divisor of the count, neither, all at once).
+        let last = 100u32;
+        let entry = |w: u32| -> (u32, u32) {
+            let parent = match w % 4 {
+                0 => w - 1,
+                1 => 0,
+                2 => w / 2,
+                _ => w.saturating_sub(90),
+            };
+            let semi = match w % 3 {
+                0 => parent,
+                1 => parent / 3,
+                _ => (parent + 5).min(u32::MAX),
+            };
+            (parent, semi)
+        };
+        for chunk in [1, 3, 7, 10, 100, 1000] {
+            let mut s = ParentSemi::of_chunk(chunk);
+            for w in (1..=last).rev() {
+                let (p, semi) = entry(w);
+                s.push(w, p, semi);
+            }
+            let mut seen = Vec::new();
+            s.for_each_ascending(last as usize, |w, p, semi| seen.push((w, p, semi)));
+            let want: Vec<(u32, u32, u32)> = (1..=last)
+                .map(|w| {
+                    let (p, semi) = entry(w);
+                    (w, p, semi)
+                })
+                .collect();
+            assert_eq!(seen, want, "chunks of {chunk}");
         }
     }
 
