@@ -635,21 +635,34 @@ impl Dominators {
             )
     }
 
-    /// The `n` objects with the largest retained sizes, largest first.
+    /// The `n` objects with the largest retained sizes, largest first (ties: lower index
+    /// first). One pass keeping the best `n` in a heap, not a list of every object.
     pub fn top(&self, n: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..self.retained.len())
-            .filter(|&i| self.retained[i] > 0)
-            .collect();
-        let k = n.min(v.len());
-        if k == 0 {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        // Ordered by (retained, lower index): the heap's least is the first to give way.
+        let key = |i: usize| (self.retained[i], Reverse(i));
+        let mut best: BinaryHeap<Reverse<(u64, Reverse<usize>)>> =
+            BinaryHeap::with_capacity(n.min(1 << 16));
+        if n == 0 {
             return Vec::new();
         }
-        v.select_nth_unstable_by(k - 1, |&a, &b| {
-            self.retained[b].cmp(&self.retained[a]).then(a.cmp(&b))
-        });
-        v.truncate(k);
-        v.sort_by(|&a, &b| self.retained[b].cmp(&self.retained[a]).then(a.cmp(&b)));
-        v
+        for i in 0..self.retained.len() {
+            if self.retained[i] == 0 {
+                continue;
+            }
+            if best.len() < n {
+                best.push(Reverse(key(i)));
+            } else if best.peek().is_some_and(|Reverse(least)| key(i) > *least) {
+                best.pop();
+                best.push(Reverse(key(i)));
+            }
+        }
+        // Sorted ascending by `Reverse(key)`: the largest key first.
+        best.into_sorted_vec()
+            .into_iter()
+            .map(|Reverse((_, Reverse(i)))| i)
+            .collect()
     }
 }
 
@@ -666,6 +679,21 @@ pub(crate) mod tests {
         for w in (1..=10).rev() {
             let node = b.node(w, &dfnum) as usize;
             assert_eq!(dfnum[node], w as u32, "number {w}");
+        }
+    }
+
+    #[test]
+    fn top_is_the_largest_retained_first_ties_by_lower_index() {
+        let retained: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 97 * (i % 3)).collect();
+        let d = Dominators {
+            idom: vec![NONE; retained.len()],
+            retained: retained.clone(),
+            reached: 0,
+        };
+        let mut all: Vec<usize> = (0..retained.len()).filter(|&i| retained[i] > 0).collect();
+        all.sort_by(|&a, &b| retained[b].cmp(&retained[a]).then(a.cmp(&b)));
+        for n in [0, 1, 2, 10, 97, 333, all.len(), 10_000] {
+            assert_eq!(d.top(n), all[..n.min(all.len())].to_vec(), "top {n}");
         }
     }
 
