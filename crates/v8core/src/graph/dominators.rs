@@ -219,13 +219,65 @@ impl ParentSemi {
     }
 }
 
+/// A byte count per object, 40 bits each (a 32-bit low part and a high byte: 5 bytes an
+/// object, where a u64 takes 8), or 64 bits when the objects' sizes add up to 2^40 bytes (1
+/// TiB) or more, so that no sum of them can overflow the packed form.
+enum Sizes {
+    Packed { lo: Vec<u32>, hi: Vec<u8> },
+    Wide(Vec<u64>),
+}
+
+impl Sizes {
+    /// `n` zeros, for sums of at most `bound` bytes.
+    fn zeros(n: usize, bound: u64) -> Sizes {
+        if bound < 1 << 40 {
+            Sizes::Packed {
+                lo: vec![0; n],
+                hi: vec![0; n],
+            }
+        } else {
+            Sizes::Wide(vec![0; n])
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Sizes::Packed { lo, .. } => lo.len(),
+            Sizes::Wide(w) => w.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            Sizes::Packed { lo, hi } => match (lo.get(i), hi.get(i)) {
+                (Some(&l), Some(&h)) => (h as u64) << 32 | l as u64,
+                _ => 0,
+            },
+            Sizes::Wide(w) => w.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, i: usize, x: u64) {
+        let v = self.get(i) + x;
+        match self {
+            Sizes::Packed { lo, hi } => {
+                lo[i] = v as u32;
+                hi[i] = (v >> 32) as u8;
+            }
+            Sizes::Wide(w) => w[i] = v,
+        }
+    }
+}
+
 /// The dominator tree of the reachable heap.
 pub struct Dominators {
     /// Immediate dominator of each object (object index), `NONE` for children of the virtual
     /// root and for objects not reached.
     idom: Vec<u32>,
     /// Retained size of each object (0 if not reached).
-    retained: Vec<u64>,
+    retained: Sizes,
     /// Objects reached from the roots.
     pub reached: u64,
 }
@@ -470,13 +522,15 @@ impl Dominators {
         drop(idom);
         // Retained sizes: children before parents (a dominator has a smaller DFS number),
         // added up where the answer keeps them (by object), so no second array by DFS number.
-        let mut retained = vec![0u64; n];
+        // No retained size exceeds the sum of the reached objects' sizes.
+        let bound: u64 = vertex[1..].iter().map(|&v| g.size(v as usize)).sum();
+        let mut retained = Sizes::zeros(n, bound);
         for w in (1..count).rev() {
             let v = vertex[w] as usize;
-            retained[v] += g.size(v);
+            retained.add(v, g.size(v));
             let d = idom_obj[v];
             if d != NONE {
-                retained[d as usize] += retained[v];
+                retained.add(d as usize, retained.get(v));
             }
         }
         progress("dominators", 2 * total, 2 * total);
@@ -580,7 +634,7 @@ impl Dominators {
 
     /// Retained size of object `i`.
     pub fn retained(&self, i: usize) -> u64 {
-        self.retained.get(i).copied().unwrap_or(0)
+        self.retained.get(i)
     }
 
     /// Immediate dominator of object `i` (`None` for objects held directly by the roots).
@@ -641,14 +695,14 @@ impl Dominators {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         // Ordered by (retained, lower index): the heap's least is the first to give way.
-        let key = |i: usize| (self.retained[i], Reverse(i));
+        let key = |i: usize| (self.retained.get(i), Reverse(i));
         let mut best: BinaryHeap<Reverse<(u64, Reverse<usize>)>> =
             BinaryHeap::with_capacity(n.min(1 << 16));
         if n == 0 {
             return Vec::new();
         }
         for i in 0..self.retained.len() {
-            if self.retained[i] == 0 {
+            if self.retained.get(i) == 0 {
                 continue;
             }
             if best.len() < n {
@@ -685,15 +739,36 @@ pub(crate) mod tests {
     #[test]
     fn top_is_the_largest_retained_first_ties_by_lower_index() {
         let retained: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 97 * (i % 3)).collect();
+        let mut packed = Sizes::zeros(retained.len(), 1 << 20);
+        for (i, &r) in retained.iter().enumerate() {
+            packed.add(i, r);
+        }
         let d = Dominators {
             idom: vec![NONE; retained.len()],
-            retained: retained.clone(),
+            retained: packed,
             reached: 0,
         };
         let mut all: Vec<usize> = (0..retained.len()).filter(|&i| retained[i] > 0).collect();
         all.sort_by(|&a, &b| retained[b].cmp(&retained[a]).then(a.cmp(&b)));
         for n in [0, 1, 2, 10, 97, 333, all.len(), 10_000] {
             assert_eq!(d.top(n), all[..n.min(all.len())].to_vec(), "top {n}");
+        }
+    }
+
+    #[test]
+    fn sizes_add_up_across_32_bits_packed_or_wide() {
+        for bound in [(1u64 << 40) - 1, 1 << 40] {
+            let mut s = Sizes::zeros(3, bound);
+            assert_eq!(matches!(s, Sizes::Packed { .. }), bound < 1 << 40);
+            s.add(1, u32::MAX as u64);
+            s.add(1, 2);
+            s.add(2, (1 << 40) - 1);
+            assert_eq!(
+                (s.get(0), s.get(1), s.get(2), s.get(3)),
+                (0, (1 << 32) + 1, (1 << 40) - 1, 0),
+                "bound {bound}"
+            );
+            assert_eq!(s.len(), 3);
         }
     }
 
