@@ -569,9 +569,18 @@ pub(crate) fn retain_words(retains: &[NameCount]) -> String {
 
 /// What `x`'s dominator subtree holds: JS objects (snapshot "object" type) by name, largest
 /// first, and the sequential strings that may repeat (indexes).
-fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> (Vec<NameCount>, Vec<usize>) {
+fn retained_names(
+    t: &Tree,
+    h: &Heap,
+    x: usize,
+    top: usize,
+    repeats: &Repeats,
+) -> (Vec<NameCount>, FxHashMap<u32, u64>) {
     let mut by: FxHashMap<u32, (u64, u64)> = FxHashMap::default();
-    let mut strings = Vec::new();
+    // Copies found of each text repeated in the heap (group of `repeats`), among the first
+    // 20 M strings.
+    let mut copies: FxHashMap<u32, u64> = FxHashMap::default();
+    let mut strings = 0u32;
     let mut stack = vec![x as u32];
     let mut seen = 0u64;
     while let Some(v) = stack.pop() {
@@ -587,8 +596,11 @@ fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> (Vec<NameCount>, 
                 e.1 += h.index.sizes[v] as u64;
             }
         }
-        if dup_candidate(h, v) && strings.len() < 20_000_000 {
-            strings.push(v);
+        if strings < 20_000_000 && dup_candidate(h, v) {
+            strings += 1;
+            if let Some(g) = repeats.group_of(v) {
+                *copies.entry(g).or_default() += 1;
+            }
         }
         stack.extend_from_slice(t.children(v));
     }
@@ -607,7 +619,7 @@ fn retained_names(t: &Tree, h: &Heap, x: usize, top: usize) -> (Vec<NameCount>, 
             .then(a.name.cmp(&b.name))
     });
     out.truncate(top);
-    (out, strings)
+    (out, copies)
 }
 
 /// How the program names an object: the expression from the nearest variable or global
@@ -748,6 +760,9 @@ fn closures_over(h: &Heap, g: &Graph, ctx: usize, max: usize) -> Vec<u64> {
 
 /// The leak suspects of a heap (see the module docs).
 pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
+    // Repeated strings first: their search's keys (24 bytes a string) and the dominator
+    // tree's children lists (8 bytes an object) are never held at once.
+    let (duplicate_string_bytes, mut duplicate_strings, repeats) = duplicate_strings(h);
     let own = own_external(h);
     let t = Tree::build(h.index.len(), d, &own);
     let n = h.index.len();
@@ -766,7 +781,7 @@ pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
         edges: &edges,
         r: h.reader(),
         total,
-        light: false,
+        repeats: Some(&repeats),
     };
     let mut suspects: Vec<Suspect> =
         accumulation_points(&t, &HeapNames { h, edges: &edges }, n, limit)
@@ -774,7 +789,6 @@ pub fn leaks(h: &Heap, g: &Graph, d: &Dominators, opts: &LeakOptions) -> Leaks {
             .filter(|(x, _)| t.size(*x) >= limit)
             .map(|(x, chain)| ctx.describe(x, chain))
             .collect();
-    let (duplicate_string_bytes, mut duplicate_strings) = duplicate_strings(h);
     // A suspect's repeated text is counted over the whole heap (copies held elsewhere too).
     for s in &mut suspects {
         if let Some(d) = &mut s.duplicate {
@@ -877,8 +891,9 @@ struct Ctx<'a> {
     edges: &'a Edges<'a>,
     r: crate::objects::reader::Reader<'a>,
     total: u64,
-    /// Name and count only: no census of what is retained, no duplicate search.
-    light: bool,
+    /// The heap's repeated strings; `None`: name and count only, no census of what is
+    /// retained, no duplicate search.
+    repeats: Option<&'a Repeats>,
 }
 
 impl Ctx<'_> {
@@ -938,17 +953,18 @@ impl Ctx<'_> {
             }],
             None => group(h, kids.iter().map(|&c| (c, t.size(c))), 5),
         };
-        let (retains, strings) = if self.light {
-            (Vec::new(), Vec::new())
-        } else {
-            retained_names(t, h, x, 6)
+        let (retains, copies) = match self.repeats {
+            Some(repeats) => retained_names(t, h, x, 6, repeats),
+            None => (Vec::new(), FxHashMap::default()),
         };
         let retained = t.d.retained(x);
         let retained_external = t.ext(x);
         let share = (retained + retained_external) as f64 / self.total as f64;
         let obj = h.index.tagged(holder);
-        let duplicate =
-            top_duplicate(h, &strings).filter(|d| d.wasted * 4 >= retained.max(1) && d.count >= 10);
+        let duplicate = self
+            .repeats
+            .and_then(|repeats| repeats.most_wasteful(h, copies))
+            .filter(|d| d.wasted * 4 >= retained.max(1) && d.count >= 10);
         let mut code: Vec<CodeRef> = Vec::new();
         // Timeout objects among the children (or the suspect itself): their callbacks.
         let on_timeout = |o: u64| r.own_data_property(o, |k| r.string_eq(k, "_onTimeout"));
@@ -1224,12 +1240,12 @@ fn dup_key(h: &Heap, r: &crate::objects::reader::Reader, i: usize) -> Option<(u6
     Some((std::hash::Hasher::finish(&hasher), len, h.index.sizes[i]))
 }
 
-/// Every text that occurs more than once among strings `idxs`: (size of one copy, copies,
-/// the copy of the lowest index). The strings' keys (hash of the characters, length, size)
+/// Every text that occurs more than once among strings `idxs`, and the copies of each. The
+/// strings' keys (hash of the characters, length, size)
 /// are sorted in one array of 24 bytes a string, not counted in hash maps: a map per chunk
 /// merged into one held about four times that at its peak (600 MiB more for `leaks` on a
 /// heap of 5.5 M distinct strings).
-fn repeated_strings(h: &Heap, idxs: &[usize]) -> Vec<(u32, u64, usize)> {
+fn repeated_strings(h: &Heap, idxs: &[u32]) -> Repeats {
     let r = h.reader();
     const CHUNK: usize = 1 << 14;
     // (hash, length, size, index); length 0 (no candidate: the shortest counted is 8) is
@@ -1242,8 +1258,8 @@ fn repeated_strings(h: &Heap, idxs: &[usize]) -> Vec<(u32, u64, usize)> {
         .zip(idxs.par_chunks(CHUNK))
         .for_each(|(k, c)| {
             for (n, (slot, &i)) in k.iter_mut().zip(c).enumerate() {
-                if let (Some((hash, len, size)), Ok(at)) = (dup_key(h, &r, i), u32::try_from(i)) {
-                    *slot = (hash, len, size, at);
+                if let Some((hash, len, size)) = dup_key(h, &r, i as usize) {
+                    *slot = (hash, len, size, i);
                 }
                 if n % 1024 == 1023 {
                     h.p.dump().release_over(crate::heap::RESIDENT_CORE_BYTES);
@@ -1252,17 +1268,58 @@ fn repeated_strings(h: &Heap, idxs: &[usize]) -> Vec<(u32, u64, usize)> {
         });
     keys.retain(|k| k.1 != 0);
     keys.par_sort_unstable();
-    keys.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2))
+    let mut groups = Vec::new();
+    let mut members = Vec::new();
+    for run in keys
+        .chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2))
         .filter(|run| run.len() > 1)
-        .map(|run| (run[0].2, run.len() as u64, run[0].3 as usize))
-        .collect()
+    {
+        let g = groups.len() as u32;
+        // Sorted by index within the run: the first is the lowest.
+        groups.push((run[0].2, run.len() as u64, run[0].3 as usize));
+        members.extend(run.iter().map(|k| (k.3, g)));
+    }
+    drop(keys);
+    members.par_sort_unstable();
+    Repeats { groups, members }
 }
 
-fn dup_rows(h: &Heap, groups: Vec<(u32, u64, usize)>) -> Vec<DuplicateString> {
+/// The strings whose text occurs more than once in the heap.
+pub(crate) struct Repeats {
+    /// Each text's copies: (size of one copy, copies, the copy of the lowest index).
+    groups: Vec<(u32, u64, usize)>,
+    /// (string, its group in `groups`) for every copy, by string.
+    members: Vec<(u32, u32)>,
+}
+
+impl Repeats {
+    /// The group of string `i`, if its text is repeated in the heap.
+    fn group_of(&self, i: usize) -> Option<u32> {
+        let i = u32::try_from(i).ok()?;
+        let k = self.members.binary_search_by_key(&i, |m| m.0).ok()?;
+        Some(self.members[k].1)
+    }
+
+    /// The most wasteful text among some of the heap's strings, given the copies of each
+    /// group among them: a text is repeated among them if it has two copies there.
+    fn most_wasteful(&self, h: &Heap, copies: FxHashMap<u32, u64>) -> Option<DuplicateString> {
+        let groups: Vec<(u32, u64, usize)> = copies
+            .into_iter()
+            .filter(|&(_, c)| c > 1)
+            .filter_map(|(g, c)| {
+                let &(size, _, first) = self.groups.get(g as usize)?;
+                Some((size, c, first))
+            })
+            .collect();
+        dup_rows(h, &groups).into_iter().next()
+    }
+}
+
+fn dup_rows(h: &Heap, groups: &[(u32, u64, usize)]) -> Vec<DuplicateString> {
     let r = h.reader();
     let mut dups: Vec<DuplicateString> = groups
-        .into_iter()
-        .map(|(size, count, i)| {
+        .iter()
+        .map(|&(size, count, i)| {
             let s = r.string(h.index.tagged(i), 80);
             DuplicateString {
                 length: s.as_ref().map_or(0, |s| s.length),
@@ -1277,21 +1334,20 @@ fn dup_rows(h: &Heap, groups: Vec<(u32, u64, usize)>) -> Vec<DuplicateString> {
     dups
 }
 
-/// The most wasteful repeated text among strings `idxs`.
-fn top_duplicate(h: &Heap, idxs: &[usize]) -> Option<DuplicateString> {
-    dup_rows(h, repeated_strings(h, idxs)).into_iter().next()
-}
-
 /// Strings whose text occurs more than once among the reachable sequential strings of 8 to
-/// 64 Ki characters: (bytes wasted in all, every repeated text, most wasteful first).
-fn duplicate_strings(h: &Heap) -> (u64, Vec<DuplicateString>) {
-    let idxs: Vec<usize> = (0..h.index.len())
+/// 64 Ki characters: (bytes wasted in all, every repeated text, most wasteful first, and the
+/// copies by string, for what each suspect holds).
+fn duplicate_strings(h: &Heap) -> (u64, Vec<DuplicateString>, Repeats) {
+    let idxs: Vec<u32> = (0..h.index.len())
         .into_par_iter()
         .filter(|&i| dup_candidate(h, i))
+        .filter_map(|i| u32::try_from(i).ok())
         .collect();
-    let dups = dup_rows(h, repeated_strings(h, &idxs));
+    let repeats = repeated_strings(h, &idxs);
+    drop(idxs);
+    let dups = dup_rows(h, &repeats.groups);
     let wasted = dups.iter().map(|d| d.wasted).sum();
-    (wasted, dups)
+    (wasted, dups, repeats)
 }
 
 /// One holder of memory in one dump, for matching holders across dumps (`diff --by holder`).
@@ -1328,7 +1384,7 @@ pub fn holders(h: &Heap, g: &Graph, d: &Dominators, min_bytes: u64, max: usize) 
         edges: &edges,
         r: h.reader(),
         total: (heap_bytes + external_bytes).max(1),
-        light: true,
+        repeats: None,
     };
     let mut points = accumulation_points(&t, &HeapNames { h, edges: &edges }, n, min_bytes.max(1));
     points.retain(|(x, _)| t.size(*x) >= min_bytes);
