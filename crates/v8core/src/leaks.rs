@@ -581,13 +581,12 @@ fn retained_names(
     // 20 M strings.
     let mut copies: FxHashMap<u32, u64> = FxHashMap::default();
     let mut strings = 0u32;
-    let mut stack = vec![x as u32];
     let mut seen = 0u64;
-    while let Some(v) = stack.pop() {
-        let v = v as usize;
+    // Counts `v`; false once 50 M objects are seen.
+    let mut visit = |v: usize| -> bool {
         seen += 1;
         if seen > 50_000_000 {
-            break;
+            return false;
         }
         if v != x {
             if let Some(id) = h.names.id(v) {
@@ -602,7 +601,25 @@ fn retained_names(
                 *copies.entry(g).or_default() += 1;
             }
         }
-        stack.extend_from_slice(t.children(v));
+        true
+    };
+    // Preorder, the last child first; the stack holds (node, children not yet visited), one
+    // entry a level, not every child of a wide node.
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    if visit(x) {
+        stack.push((x as u32, t.children(x).len() as u32));
+    }
+    while let Some(top) = stack.last_mut() {
+        if top.1 == 0 {
+            stack.pop();
+            continue;
+        }
+        top.1 -= 1;
+        let c = t.children(top.0 as usize)[top.1 as usize] as usize;
+        if !visit(c) {
+            break;
+        }
+        stack.push((c as u32, t.children(c).len() as u32));
     }
     let mut out: Vec<NameCount> = by
         .into_iter()
@@ -943,7 +960,7 @@ impl Ctx<'_> {
             .map(|p| p.root_kind.clone())
             .unwrap_or(RootKind::Global);
         let name = program_name(h, self.edges, holder, steps, &root);
-        let kids: Vec<usize> = t.children(x).iter().map(|&c| c as usize).collect();
+        let kids = t.children(x);
         let child_names = match &chain {
             // A chain's children are its links.
             Some(c) => vec![NameCount {
@@ -951,7 +968,7 @@ impl Ctx<'_> {
                 count: c.links,
                 bytes: t.size(x),
             }],
-            None => group(h, kids.iter().map(|&c| (c, t.size(c))), 5),
+            None => group(h, kids.iter().map(|&c| (c as usize, t.size(c as usize))), 5),
         };
         let (retains, copies) = match self.repeats {
             Some(repeats) => retained_names(t, h, x, 6, repeats),
@@ -971,7 +988,7 @@ impl Ctx<'_> {
         let repeat = |o: u64| r.own_data_property(o, |k| r.string_eq(k, "_repeat"));
         let timeouts: Vec<usize> = kids
             .iter()
-            .copied()
+            .map(|&c| c as usize)
             .chain(std::iter::once(x))
             .filter(|&c| h.names.get(c).is_some_and(|n| &**n == "Timeout"))
             .collect();
@@ -990,7 +1007,7 @@ impl Ctx<'_> {
         }
         // Functions among the children: the code that accumulates (listeners, callbacks).
         let mut functions = 0u64;
-        for &c in kids.iter().filter(|_| chain.is_none()) {
+        for c in kids.iter().map(|&c| c as usize).filter(|_| chain.is_none()) {
             if h.index.kind(&h.p, c) == Kind::JSFunction {
                 self.add_code(&mut code, "closure", h.index.tagged(c));
                 functions += 1;
