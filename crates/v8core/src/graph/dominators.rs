@@ -10,12 +10,15 @@
 //! ([`DomGraph::may_be_stale`]).
 //! Objects the search does not reach (held only by map words) are not counted.
 //!
-//! Memory: while the tree is built, five 4-byte arrays per object (DFS numbers, parent,
-//! semidominator, and the path-compression forest's ancestor and label) and a quarter of a
-//! sixth (the node of each number, made a block at a time: [`Blocks`]); then the whole inverse,
-//! the dominators by object and the retained sizes, each made once what it is made from is
-//! gone; the answer keeps 12 bytes per object (immediate dominator, retained size). Every loop is iterative, so deep chains (linked
-//! lists) cannot overflow the stack.
+//! Memory: while the semidominators are computed, three 4-byte arrays per object (DFS
+//! numbers; the DFS parents, which become the path-compression forest in place; the least
+//! semidominator on each compressed path), a quarter of a fourth (the node of each number,
+//! made a block at a time: [`Blocks`]) and about two bytes a number of varints (each number's
+//! parent and semidominator, kept for the dominator pass: [`ParentSemi`]); then the whole
+//! inverse, the dominators by object and the retained sizes, each made once what it is made
+//! from is gone. The answer keeps 9 bytes per object (immediate dominator, retained size in
+//! 40 bits: [`Sizes`]). Every loop is iterative, so deep chains (linked lists) cannot overflow
+//! the stack.
 
 use crate::graph::describe::is_store_kind;
 use crate::graph::reverse::Graph;
