@@ -31,6 +31,73 @@ pub trait PerObject: Sync {
     fn visit(&self, state: &mut Self::State, o: &HeapObject) -> u32;
 }
 
+/// One [`PerObject`] value per object, 2 bytes each while every value is below `u16::MAX`
+/// or is `u32::MAX` (kept as `u16::MAX`), 4 bytes each from the first value that is not.
+pub enum Values {
+    /// 2 bytes a value.
+    Narrow(Vec<u16>),
+    /// 4 bytes a value.
+    Wide(Vec<u32>),
+}
+
+impl Default for Values {
+    fn default() -> Values {
+        Values::Narrow(Vec::new())
+    }
+}
+
+impl Values {
+    /// Appends `v`, widening every value kept so far if one of `v` does not fit 2 bytes.
+    pub fn extend_from_slice(&mut self, v: &[u32]) {
+        let fits = |x: u32| x < u16::MAX as u32 || x == u32::MAX;
+        if let Values::Narrow(n) = self {
+            if v.iter().all(|&x| fits(x)) {
+                n.extend(v.iter().map(|&x| x as u16));
+                return;
+            }
+            let wide: Vec<u32> = n
+                .iter()
+                .map(|&x| if x == u16::MAX { u32::MAX } else { x as u32 })
+                .collect();
+            *self = Values::Wide(wide);
+        }
+        if let Values::Wide(w) = self {
+            w.extend_from_slice(v);
+        }
+    }
+
+    /// Value `i`, `None` past the end.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<u32> {
+        match self {
+            Values::Narrow(n) => n
+                .get(i)
+                .map(|&x| if x == u16::MAX { u32::MAX } else { x as u32 }),
+            Values::Wide(w) => w.get(i).copied(),
+        }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Narrow(n) => n.len(),
+            Values::Wide(w) => w.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shrink_to_fit(&mut self) {
+        match self {
+            Values::Narrow(n) => n.shrink_to_fit(),
+            Values::Wide(w) => w.shrink_to_fit(),
+        }
+    }
+}
+
 /// No value per object: [`HeapIndex::build`].
 struct NoValues;
 
@@ -139,7 +206,7 @@ impl HeapIndex {
         progress: Progress,
         values: &V,
         keep: bool,
-    ) -> (HeapIndex, Vec<u32>) {
+    ) -> (HeapIndex, Values) {
         let pages = &p.pages.pages;
         let from_flag = p.table.page.from_page_flag;
         let free = [
@@ -164,7 +231,7 @@ impl HeapIndex {
             ranks: Vec::new(),
             page_log2,
         };
-        let mut all_values: Vec<u32> = Vec::new();
+        let mut all_values = Values::default();
         // Walkers keep their map caches from batch to batch, and so do the values' states.
         let walkers: Mutex<Vec<Walker>> = Mutex::new(Vec::new());
         let states: Mutex<Vec<V::State>> = Mutex::new(Vec::new());
@@ -594,5 +661,35 @@ impl HeapIndex {
     /// Kind of object `i`.
     pub fn kind(&self, p: &Process, i: usize) -> Kind {
         p.kinds.kind(self.types[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_narrow_until_one_does_not_fit_then_keep_every_value() {
+        let mut v = Values::default();
+        v.extend_from_slice(&[0, 7, u32::MAX, u16::MAX as u32 - 1]);
+        assert!(matches!(v, Values::Narrow(_)));
+        v.extend_from_slice(&[3, u16::MAX as u32, 70_000]);
+        assert!(matches!(v, Values::Wide(_)));
+        v.extend_from_slice(&[u32::MAX, 1]);
+        let all: Vec<Option<u32>> = (0..10).map(|i| v.get(i)).collect();
+        let want = [
+            0,
+            7,
+            u32::MAX,
+            u16::MAX as u32 - 1,
+            3,
+            u16::MAX as u32,
+            70_000,
+            u32::MAX,
+            1,
+        ];
+        assert_eq!(all[..9], want.map(Some));
+        assert_eq!(all[9], None);
+        assert_eq!(v.len(), 9);
     }
 }

@@ -2,7 +2,7 @@
 //! as type "object" (JS objects except functions and regexps, plus non-native contexts), named
 //! as the snapshot names them, counted with their self size.
 
-use crate::heap::index::{HeapIndex, PerObject};
+use crate::heap::index::{HeapIndex, PerObject, Values};
 use crate::heap::marking::Marking;
 use crate::heap::walk::HeapObject;
 use crate::meta::kinds::Kind;
@@ -44,9 +44,11 @@ pub enum Scope {
     All,
 }
 
-/// The snapshot name of every indexed object, interned: 4 bytes per object.
+/// The snapshot name of every indexed object, interned: 2 bytes per object (4 when a heap
+/// has 65,535 distinct names or more).
 pub struct Names {
-    ids: Vec<u32>,
+    /// Each object's name id, `NO_NAME` for none.
+    ids: Values,
     table: Vec<Arc<str>>,
 }
 
@@ -56,13 +58,13 @@ const NO_NAME: u32 = u32::MAX;
 impl Names {
     /// The name of object `i`, if it is of snapshot type "object".
     pub fn get(&self, i: usize) -> Option<&Arc<str>> {
-        let id = *self.ids.get(i)?;
+        let id = self.ids.get(i)?;
         self.table.get(id as usize)
     }
 
     /// The id of object `i`'s name (`None` for objects that are not "object"s).
     pub fn id(&self, i: usize) -> Option<u32> {
-        self.ids.get(i).copied().filter(|&id| id != NO_NAME)
+        self.ids.get(i).filter(|&id| id != NO_NAME)
     }
 
     /// Every distinct name, indexed by id.
@@ -132,7 +134,7 @@ impl<'p> Naming<'p> {
     }
 
     /// The names, given the id of each object as the walk made them.
-    pub fn into_names(self, ids: Vec<u32>) -> Names {
+    pub fn into_names(self, ids: Values) -> Names {
         let table = self
             .interner
             .into_inner()
@@ -200,7 +202,7 @@ pub fn census(
     type GroupKey = (u32, Option<Vec<String>>);
     let mut rows: HashMap<GroupKey, (u64, u64, u64)> = HashMap::new();
     let counted = |i: usize| -> Option<(u32, bool)> {
-        let id = *names.ids.get(i)?;
+        let id = names.ids.get(i)?;
         let live = marking.is_marked(i);
         (id != NO_NAME && (scope == Scope::All || live)).then_some((id, live))
     };
