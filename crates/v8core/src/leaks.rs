@@ -1283,6 +1283,8 @@ fn repeated_strings(h: &Heap, idxs: &[u32]) -> Repeats {
                 }
             }
         });
+    // The arrays made next need the room more than the core's pages read here.
+    h.p.dump().release_all();
     keys.retain(|k| k.1 != 0);
     keys.par_sort_unstable();
     let mut groups = Vec::new();
@@ -1355,11 +1357,15 @@ fn dup_rows(h: &Heap, groups: &[(u32, u64, usize)]) -> Vec<DuplicateString> {
 /// 64 Ki characters: (bytes wasted in all, every repeated text, most wasteful first, and the
 /// copies by string, for what each suspect holds).
 fn duplicate_strings(h: &Heap) -> (u64, Vec<DuplicateString>, Repeats) {
-    let idxs: Vec<u32> = (0..h.index.len())
+    // Counted first, then filled in one allocation: a parallel collect of unknown length
+    // holds its pieces and the whole at once.
+    let n = h.index.len().min(u32::MAX as usize);
+    let count = (0..n)
         .into_par_iter()
         .filter(|&i| dup_candidate(h, i))
-        .filter_map(|i| u32::try_from(i).ok())
-        .collect();
+        .count();
+    let mut idxs: Vec<u32> = Vec::with_capacity(count);
+    idxs.extend((0..n as u32).filter(|&i| dup_candidate(h, i as usize)));
     let repeats = repeated_strings(h, &idxs);
     drop(idxs);
     let dups = dup_rows(h, &repeats.groups);

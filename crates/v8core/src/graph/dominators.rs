@@ -54,6 +54,9 @@ pub trait DomGraph: Sync {
     /// A hint, given every few thousand nodes of the search: memory read so far may be let go
     /// (a large core's pages), if much of it is resident.
     fn release(&self) {}
+    /// A hint, given once the search is over: nothing read so far is needed again for a
+    /// while, so all of it may be let go.
+    fn release_all(&self) {}
     /// Whether root `v` may be a stale pointer to garbage: such a root is left out when
     /// everything it references is already reached from the roots before it (it would only
     /// make the virtual root dominate what live objects hold).
@@ -356,6 +359,9 @@ impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F>
             .dump()
             .release_over(crate::heap::RESIDENT_CORE_BYTES);
     }
+    fn release_all(&self) {
+        self.h.p.dump().release_all();
+    }
 }
 
 /// The heap `h` with its reference graph `g` as a [`DomGraph`].
@@ -424,7 +430,7 @@ impl Dominators {
                 }
             }
         }
-        g.release();
+        g.release_all();
         drop(stack);
         let count = parent.len();
         // Semidominators as Lengauer and Tarjan compute them (in DFS-number space, with
