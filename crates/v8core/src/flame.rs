@@ -369,7 +369,7 @@ impl FlameSource for HeapFlame<'_> {
         self.d
     }
     fn self_size(&self, v: usize) -> u64 {
-        self.h.index.sizes[v] as u64
+        self.h.index.size(v) as u64
     }
     fn key(&self, v: usize) -> u64 {
         // Named objects by their name id; functions by their code (SharedFunctionInfo);

@@ -592,7 +592,7 @@ fn retained_names(
             if let Some(id) = h.names.id(v) {
                 let e = by.entry(id).or_default();
                 e.0 += 1;
-                e.1 += h.index.sizes[v] as u64;
+                e.1 += h.index.size(v) as u64;
             }
         }
         if strings < 20_000_000 && dup_candidate(h, v) {
@@ -1254,7 +1254,7 @@ fn dup_key(h: &Heap, r: &crate::objects::reader::Reader, i: usize) -> Option<(u6
     let b = r.bytes_at(s, 16, bytes_len)?;
     let mut hasher = rustc_hash::FxHasher::default();
     std::hash::Hasher::write(&mut hasher, &b);
-    Some((std::hash::Hasher::finish(&hasher), len, h.index.sizes[i]))
+    Some((std::hash::Hasher::finish(&hasher), len, h.index.size(i)))
 }
 
 /// Every text that occurs more than once among strings `idxs`, and the copies of each. The

@@ -394,7 +394,7 @@ fn allocation_area(h: &Heap, off: Option<u64>) -> Option<(u64, u64, u64)> {
 /// Bytes of walked objects starting in `[a, b)`.
 fn walked_in(h: &Heap, a: u64, b: u64) -> u64 {
     let (i, j) = (h.index.first_from(a), h.index.first_from(b));
-    h.index.sizes[i..j].iter().map(|&s| s as u64).sum()
+    (i..j).map(|k| h.index.size(k) as u64).sum()
 }
 
 /// Bytes of objects in new space up to the allocation top. Survivors of the last scavenge sit
@@ -416,7 +416,7 @@ fn young_used(h: &Heap) -> u64 {
         let on_top_page = top.is_some_and(|t| pg.base.0 <= t && t <= pg.base.0 + pg.size);
         let (mut run, mut upto) = (0u64, 0u64);
         for i in r.lo..r.hi {
-            run += h.index.sizes[i] as u64;
+            run += h.index.size(i) as u64;
             let counted = if on_top_page {
                 top.is_some_and(|t| h.index.addr(i) < t)
             } else {

@@ -347,7 +347,7 @@ impl Session {
             .take(limit)
             .map(|&i| InstanceRow {
                 address: hex(h.index.tagged(i)),
-                size: h.index.sizes[i],
+                size: h.index.size(i),
                 reachable: h.marking.is_marked(i),
                 summary: summary(h, h.index.tagged(i)),
             })
@@ -737,7 +737,7 @@ impl Session {
                 TopRow {
                     address,
                     name,
-                    self_size: h.index.sizes[i],
+                    self_size: h.index.size(i),
                     retained: d.retained(i),
                     summary: summary(h, h.index.tagged(i)),
                 }

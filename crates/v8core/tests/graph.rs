@@ -159,7 +159,7 @@ fn the_emitter_dominates_every_leaked_session_and_socket() {
                     "node{major}: {class} {:#x} is not dominated by the emitter",
                     heap.index.tagged(i)
                 );
-                leaked_bytes += heap.index.sizes[i] as u64;
+                leaked_bytes += heap.index.size(i) as u64;
             }
         }
         assert!(
@@ -177,7 +177,7 @@ fn the_emitter_dominates_every_leaked_session_and_socket() {
             .instances("UserSession", Scope::Reachable)
             .iter()
             .chain(heap.instances("FakeSocket", Scope::Reachable).iter())
-            .map(|&i| heap.index.sizes[i] as u64)
+            .map(|&i| heap.index.size(i) as u64)
             .sum();
         assert!(by_name[id] >= own, "node{major}: {} < {own}", by_name[id]);
     }

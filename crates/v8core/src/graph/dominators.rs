@@ -351,7 +351,7 @@ impl<F: Fn(u16, u64, u64) -> Option<usize> + Sync> DomGraph for HeapGraph<'_, F>
         }
     }
     fn size(&self, v: usize) -> u64 {
-        self.h.index.sizes[v] as u64
+        self.h.index.size(v) as u64
     }
     fn release(&self) {
         self.h

@@ -118,7 +118,7 @@ pub fn type_rows(h: &Heap, scope: crate::objects::census::Scope) -> Vec<CensusRo
                 if h.names.get(i).is_none() && (all || live) {
                     let t = node_type(h, i) as usize;
                     acc[t].0 += 1;
-                    acc[t].1 += h.index.sizes[i] as u64;
+                    acc[t].1 += h.index.size(i) as u64;
                     acc[t].2 += (!live) as u64;
                 }
                 acc
@@ -688,7 +688,7 @@ fn write_batch(
             let mut lines = Vec::with_capacity(objs.len() * 24);
             for (x, &i) in objs.iter().enumerate() {
                 let k = (from + x) as u64;
-                let size = h.index.sizes[i as usize] as u64;
+                let size = h.index.size(i as usize) as u64;
                 let (t, n, e) = (c.types[x] as u64, c.names[x] as u64, c.counts[x] as u64);
                 push_line(&mut lines, &[t, n, 5 + 2 * k, size, e, 0, 0]);
             }

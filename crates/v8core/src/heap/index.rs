@@ -98,6 +98,41 @@ impl Values {
     }
 }
 
+/// Object sizes in 8-byte words, 2 bytes an object (every size is a multiple of 8); an object
+/// of `u16::MAX` words (512 KiB) or more, a rare large object, keeps its size in `large`.
+#[derive(Default)]
+struct ObjectSizes {
+    words: Vec<u16>,
+    large: FxHashMap<u32, u32>,
+}
+
+impl ObjectSizes {
+    fn extend(&mut self, sizes: &[u32]) {
+        for &b in sizes {
+            let w = b / 8;
+            if w < u16::MAX as u32 && b % 8 == 0 {
+                self.words.push(w as u16);
+            } else {
+                self.large.insert(self.words.len() as u32, b);
+                self.words.push(u16::MAX);
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        match self.words[i] {
+            u16::MAX => self.large.get(&(i as u32)).copied().unwrap_or(0),
+            w => (w as u32) << 3,
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.words.shrink_to_fit();
+        self.large.shrink_to_fit();
+    }
+}
+
 /// No value per object: [`HeapIndex::build`].
 struct NoValues;
 
@@ -146,8 +181,8 @@ const fn start_words(page_size_log2: u32) -> usize {
 pub struct HeapIndex {
     /// Each object's start as an offset from its page range's `base`, ascending per range.
     offs: Vec<u32>,
-    /// Size in bytes of each object.
-    pub sizes: Vec<u32>,
+    /// Size of each object ([`HeapIndex::size`]).
+    sizes: ObjectSizes,
     /// Instance type of each object.
     pub types: Vec<u16>,
     /// Object ranges per walked page, by address.
@@ -220,7 +255,7 @@ impl HeapIndex {
         let page_log2 = p.table.page.page_size_log2;
         let mut idx = HeapIndex {
             offs: Vec::new(),
-            sizes: Vec::new(),
+            sizes: ObjectSizes::default(),
             types: Vec::new(),
             ranges: Vec::with_capacity(pages.len()),
             per_space: BTreeMap::new(),
@@ -295,7 +330,7 @@ impl HeapIndex {
                 idx.gaps.extend(w.gaps);
                 let lo = idx.offs.len();
                 idx.offs.extend_from_slice(&w.offs);
-                idx.sizes.extend_from_slice(&w.sizes);
+                idx.sizes.extend(&w.sizes);
                 idx.types.extend_from_slice(&w.types);
                 all_values.extend_from_slice(&w.values);
                 if !w.from_space {
@@ -372,7 +407,7 @@ impl HeapIndex {
     pub(crate) fn span(&self, lo: usize, hi: usize) -> Option<(u64, u64)> {
         let last = hi.checked_sub(1).filter(|&l| l >= lo && l < self.len())?;
         let (a, z) = (self.addr(lo), self.addr(last));
-        Some((a, (z + self.sizes[last] as u64).saturating_sub(a)))
+        Some((a, (z + self.size(last) as u64).saturating_sub(a)))
     }
 
     /// The object-start bitmaps and their running counts, one block per range.
@@ -416,6 +451,12 @@ impl HeapIndex {
     /// Number of objects.
     pub fn len(&self) -> usize {
         self.offs.len()
+    }
+
+    /// Size in bytes of object `i` (panics past the end, as a slice index does).
+    #[inline]
+    pub fn size(&self, i: usize) -> u32 {
+        self.sizes.get(i)
     }
 
     /// Whether there are none.
@@ -494,7 +535,7 @@ impl HeapIndex {
     pub fn containing(&self, addr: u64) -> Option<usize> {
         let i = self.first_from(addr.checked_add(1)?).checked_sub(1)?;
         let start = self.addr(i);
-        (start <= addr && addr < start + self.sizes[i] as u64).then_some(i)
+        (start <= addr && addr < start + self.size(i) as u64).then_some(i)
     }
 
     /// The index of the object a tagged word points at (strong or weak), if it is an object start.
@@ -614,7 +655,7 @@ impl HeapIndex {
     /// included).
     #[inline]
     pub(crate) fn body_end(&self, p: &Process, i: usize) -> u64 {
-        let size = self.sizes[i] as u64;
+        let size = self.size(i) as u64;
         match p.kinds.body(self.types[i]) {
             Body::Tagged => size,
             Body::Header(h) => h.min(size),
@@ -667,6 +708,17 @@ impl HeapIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_sizes_keep_words_and_large_objects_by_index() {
+        let mut s = ObjectSizes::default();
+        let big = (u16::MAX as u32) * 8;
+        s.extend(&[8, 16, big - 8, big, 40 << 20]);
+        s.extend(&[24, u32::MAX - 7]);
+        let got: Vec<u32> = (0..7).map(|i| s.get(i)).collect();
+        assert_eq!(got, [8, 16, big - 8, big, 40 << 20, 24, u32::MAX - 7]);
+        assert_eq!(s.large.len(), 3, "only the objects of 512 KiB or more");
+    }
 
     #[test]
     fn values_stay_narrow_until_one_does_not_fit_then_keep_every_value() {

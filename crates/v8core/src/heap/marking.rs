@@ -483,7 +483,7 @@ impl HeapIndex {
                 // Marking jumps around the whole heap: every so often let the core's pages
                 // go, so the resident set stays small however large the core is.
                 let addr = self.addr_in(ri, i);
-                if resident.touch(ri, addr + from, self.sizes[i], to - from) {
+                if resident.touch(ri, addr + from, self.size(i), to - from) {
                     core.release_all();
                 }
                 // A JS object's elements and properties stores are named for that role.

@@ -219,7 +219,7 @@ pub fn census(
                 .collect::<Vec<_>>();
             let e = rows.entry((id, Some(props))).or_default();
             e.0 += 1;
-            e.1 += idx.sizes[i] as u64;
+            e.1 += idx.size(i) as u64;
             e.2 += (!live) as u64;
         }
     } else {
@@ -233,7 +233,7 @@ pub fn census(
                     if let Some((id, live)) = counted(i) {
                         if let Some(e) = acc.get_mut(id as usize) {
                             e.0 += 1;
-                            e.1 += idx.sizes[i] as u64;
+                            e.1 += idx.size(i) as u64;
                             e.2 += (!live) as u64;
                         }
                     }
