@@ -568,7 +568,8 @@ pub(crate) fn retain_words(retains: &[NameCount]) -> String {
 }
 
 /// What `x`'s dominator subtree holds: JS objects (snapshot "object" type) by name, largest
-/// first, and the sequential strings that may repeat (indexes).
+/// first, and how many copies it holds of each text repeated in the heap (by group of
+/// `repeats`).
 fn retained_names(
     t: &Tree,
     h: &Heap,
