@@ -169,8 +169,8 @@ impl ParentSemi {
         v
     }
 
-    /// Number `w` (each one below the one before) has DFS parent `parent` (below `w`) and
-    /// semidominator `semi`.
+    /// Number `w` has DFS parent `parent` (below `w`) and semidominator `semi`. The numbers
+    /// pushed run down by one, the last of them 1.
     fn push(&mut self, w: u32, parent: u32, semi: u32) {
         Self::put(
             &mut self.current,
@@ -187,27 +187,20 @@ impl ParentSemi {
         }
     }
 
-    /// Calls `f(w, parent, semi)` for every number pushed, from the lowest up; `last` is the
-    /// first (highest) number pushed. Each chunk is let go once read.
-    fn for_each_ascending(mut self, last: usize, mut f: impl FnMut(u32, u32, u32)) {
+    /// Calls `f(w, parent, semi)` for every number pushed, from 1 up. Each chunk is let go
+    /// once read.
+    fn for_each_ascending(mut self, mut f: impl FnMut(u32, u32, u32)) {
         if self.in_current > 0 {
             let rest = std::mem::take(&mut self.current);
             self.done.push((rest, self.in_current));
         }
         // The chunk's numbers, highest first, as (parent, semi).
         let mut buf: Vec<(u32, u32)> = Vec::with_capacity(self.chunk);
-        let mut hi = last as u64;
-        let starts: Vec<u64> = self
-            .done
-            .iter()
-            .map(|(_, k)| {
-                let h = hi;
-                hi = hi.saturating_sub(*k as u64);
-                h
-            })
-            .collect();
+        // The last chunk written holds the lowest numbers, from 1 up to its count.
+        let mut lo = 1u64;
         while let Some((bytes, k)) = self.done.pop() {
-            let top = starts[self.done.len()];
+            let top = lo + k as u64 - 1;
+            lo += k as u64;
             buf.clear();
             let mut at = 0;
             for j in 0..k as u64 {
@@ -507,7 +500,7 @@ impl Dominators {
         // DFS numbers) until at or above semi(w). The forest's array is rewritten from the
         // first number up, each entry before it is read.
         let mut idom = ancestor;
-        links.for_each_ascending(count.saturating_sub(1), |w, p, semi| {
+        links.for_each_ascending(|w, p, semi| {
             let mut d = p;
             while d > semi {
                 d = idom[d as usize];
@@ -704,12 +697,12 @@ impl Dominators {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         // Ordered by (retained, lower index): the heap's least is the first to give way.
-        let key = |i: usize| (self.retained.get(i), Reverse(i));
-        let mut best: BinaryHeap<Reverse<(u64, Reverse<usize>)>> =
-            BinaryHeap::with_capacity(n.min(1 << 16));
         if n == 0 {
             return Vec::new();
         }
+        let key = |i: usize| (self.retained.get(i), Reverse(i));
+        let mut best: BinaryHeap<Reverse<(u64, Reverse<usize>)>> =
+            BinaryHeap::with_capacity(n.min(1 << 16));
         for i in 0..self.retained.len() {
             if self.retained.get(i) == 0 {
                 continue;
@@ -809,7 +802,7 @@ pub(crate) mod tests {
                 s.push(w, p, semi);
             }
             let mut seen = Vec::new();
-            s.for_each_ascending(last as usize, |w, p, semi| seen.push((w, p, semi)));
+            s.for_each_ascending(|w, p, semi| seen.push((w, p, semi)));
             let want: Vec<(u32, u32, u32)> = (1..=last)
                 .map(|w| {
                     let (p, semi) = entry(w);
